@@ -1,0 +1,32 @@
+//! Bearer-token authentication: the `Auth` extractor yields the actor or answers 401.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::{ApiError, AppState};
+use crate::workspace::Actor;
+
+/// The authenticated caller of an `/api`, `/ai` or `/integrations` route.
+pub struct Auth(pub Actor);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer TOKEN"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer TOKEN"))?;
+        match state.workspace.authenticate(token).await? {
+            Some(actor) => Ok(Auth(actor)),
+            None => Err(ApiError::unauthorized("invalid token")),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The HTTP surface: REST resources under `/api`, bearer-token auth, JSON errors, `/health`,
+//! `/metrics`, and the OpenAPI document (`/openapi.json`, `/docs`) generated from the handlers.
+//! Handlers translate HTTP to `workspace` operations and back; no SQL here.
+
+mod auth;
+mod comments;
+pub mod error;
+mod people;
+mod projects;
+mod system;
+mod tasks;
+
+pub use auth::Auth;
+pub use error::{ApiError, ApiResult};
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::workspace::{Page, Workspace};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub workspace: Workspace,
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "coordinator", description = "The REST API of the coordinator: projects, tasks, comments, people."),
+    modifiers(&BearerAuth),
+    components(schemas(error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The routes of the API and their OpenAPI document.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(projects::list, projects::create))
+        .routes(routes!(projects::get, projects::update, projects::delete))
+        .routes(routes!(tasks::list, tasks::create))
+        .routes(routes!(tasks::get, tasks::update, tasks::delete))
+        .routes(routes!(tasks::set_status))
+        .routes(routes!(comments::list, comments::create))
+        .routes(routes!(comments::get, comments::update, comments::delete))
+        .routes(routes!(people::list, people::create))
+        .routes(routes!(people::get, people::update, people::delete))
+        .routes(routes!(people::link_code))
+        .routes(routes!(system::health))
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+
+    api.route("/metrics", axum::routing::get(system::metrics))
+        .route("/docs", axum::routing::get(system::docs))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        })
+        .layer(middleware::from_fn(record_metrics))
+        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
+        }))
+        .with_state(state)
+}
+
+/// Request counts and latencies by route, method and status, for `/metrics`.
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let mut response = next.run(request).await;
+    // Bodies refused by the size limit arrive as a plain 413: give them our JSON shape.
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response.headers().get(axum::http::header::CONTENT_TYPE).is_none_or(|c| c != "application/json")
+    {
+        response = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+            .into_response();
+    }
+    let status = response.status().as_u16().to_string();
+    let labels = [("path", path), ("method", method), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A list as a JSON array, with the number of all matches in `X-Total-Count`.
+fn page_response<T: serde::Serialize>(page: Page<T>) -> Response {
+    let mut response = axum::Json(page.items).into_response();
+    if let Ok(total) = HeaderValue::from_str(&page.total.to_string()) {
+        response.headers_mut().insert("x-total-count", total);
+    }
+    response
+}

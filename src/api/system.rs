@@ -1,0 +1,58 @@
+//! `/health`, `/metrics` and the `/docs` page.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `unavailable`
+    pub status: &'static str,
+    /// `ok` or `unreachable`
+    pub database: &'static str,
+    pub version: &'static str,
+}
+
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(s): State<AppState>) -> Response {
+    let reachable = tokio::time::timeout(std::time::Duration::from_secs(3), s.workspace.store().ping())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let body = Health {
+        status: if reachable { "ok" } else { "unavailable" },
+        database: if reachable { "ok" } else { "unreachable" },
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let status = if reachable { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
+}
+
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Interactive documentation of `/openapi.json` (Scalar's API reference).
+pub async fn docs() -> Html<&'static str> {
+    Html(
+        r#"<!doctype html>
+<html>
+<head>
+  <title>coordinator API</title>
+  <meta charset="utf-8" />
+  <meta name="viewport" content="width=device-width, initial-scale=1" />
+</head>
+<body>
+  <script id="api-reference" data-url="/openapi.json"></script>
+  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+</body>
+</html>"#,
+    )
+}

@@ -1,0 +1,383 @@
+//! `Settings`: everything the service can be told, read once at start-up. Sources, weakest
+//! first: built-in defaults, the environment (after loading `.env` from the working directory,
+//! which never overrides a variable already set), then `coordinator.toml`, as CONTRACT.md says.
+//! Nothing else in the crate reads the environment. Secrets never appear in `Debug` output.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use chrono_tz::Tz;
+
+/// A setting that could not be used: names the setting, so the operator knows what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(setting: &str, message: impl Into<String>) -> Self {
+        Self {
+            setting: setting.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A secret value: usable through `expose`, printed as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The database URL may carry a password: it is shown without it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match reqwest::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("redacted"));
+                write!(f, "{url}")
+            }
+            _ => write!(f, "{}", self.0),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    pub api_key: Secret,
+    pub base_url: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelegramSettings {
+    pub bot_token: Secret,
+    pub api_url: String,
+    /// Webhook mode when set; long polling otherwise.
+    pub webhook_secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub api_token: Option<Secret>,
+    pub timezone: Tz,
+    pub scheduler_tick: Duration,
+    pub handbook_dir: PathBuf,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// When true, chat identities nobody linked may use every command (a demo setting).
+    pub open_chat: bool,
+    pub openai: Option<OpenAiSettings>,
+    pub openai_embedding_model: Option<String>,
+    pub fallback_openai: Option<OpenAiSettings>,
+    pub telegram: Option<TelegramSettings>,
+    pub discord_token: Option<Secret>,
+    pub discord_application_id: Option<String>,
+    pub discord_public_key: Option<String>,
+    pub discord_api_url: String,
+    pub whatsapp_token: Option<Secret>,
+    pub whatsapp_phone_number_id: Option<String>,
+    pub whatsapp_app_secret: Option<Secret>,
+    pub whatsapp_verify_token: Option<Secret>,
+    pub whatsapp_api_url: String,
+    pub smtp_url: Option<Secret>,
+    pub imap_url: Option<Secret>,
+    pub email_from: Option<String>,
+    pub secret_key: Option<Secret>,
+    /// `RUST_LOG`-style filter for the service's logs.
+    pub log_filter: String,
+}
+
+/// Raw values by setting name, before they are checked.
+type Source = HashMap<String, String>;
+
+impl Settings {
+    /// Reads `.env`, the environment and `coordinator.toml` from the working directory.
+    pub fn load() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is an error worth naming.
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError::new(".env", e.to_string())),
+        }
+        let mut source: Source = std::env::vars().collect();
+        source.extend(read_toml(Path::new("coordinator.toml"))?);
+        Self::from_source(&source)
+    }
+
+    /// Builds settings from name → value pairs; used by `load` and by tests.
+    pub fn from_source(source: &Source) -> Result<Self, ConfigError> {
+        let get = |name: &str| -> Option<String> {
+            source
+                .get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let secret = |name: &str| get(name).map(Secret::new);
+        let url = |name: &str, default: &str| -> Result<String, ConfigError> {
+            let value = get(name).unwrap_or_else(|| default.to_owned());
+            reqwest::Url::parse(&value)
+                .map_err(|e| ConfigError::new(name, format!("'{value}' is not a URL ({e})")))?;
+            Ok(value.trim_end_matches('/').to_owned())
+        };
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/coordinator.db".into());
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !known.iter().any(|p| database_url.starts_with(p)) {
+            return Err(ConfigError::new(
+                "DATABASE_URL",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let addr_text = get("COORDINATOR_ADDR").unwrap_or_else(|| "127.0.0.1:5001".into());
+        let addr = addr_text.parse().map_err(|_| {
+            ConfigError::new("COORDINATOR_ADDR", format!("'{addr_text}' is not host:port"))
+        })?;
+        let tz_text = get("COORDINATOR_TIMEZONE").unwrap_or_else(|| "UTC".into());
+        let timezone = tz_text.parse::<Tz>().map_err(|_| {
+            ConfigError::new("COORDINATOR_TIMEZONE", format!("'{tz_text}' is not an IANA time zone"))
+        })?;
+        let tick_text = get("COORDINATOR_SCHEDULER_TICK").unwrap_or_else(|| "30s".into());
+        let scheduler_tick = humantime::parse_duration(&tick_text)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "COORDINATOR_SCHEDULER_TICK",
+                    format!("'{tick_text}' is not a duration such as 30s or 1m"),
+                )
+            })?;
+        let max_body_bytes = match get("COORDINATOR_MAX_BODY_BYTES") {
+            None => 1024 * 1024,
+            Some(v) => v.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
+                ConfigError::new("COORDINATOR_MAX_BODY_BYTES", format!("'{v}' is not a byte count of 1024 or more"))
+            })?,
+        };
+        let open_chat = parse_bool(source, "COORDINATOR_OPEN_CHAT")?;
+
+        let openai_base = url("OPENAI_BASE_URL", "https://api.openai.com/v1")?;
+        let openai = secret("OPENAI_API_KEY").map(|api_key| OpenAiSettings {
+            api_key,
+            base_url: openai_base.clone(),
+            model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
+        });
+        let fallback_openai = match get("FALLBACK_OPENAI_BASE_URL") {
+            None => None,
+            Some(_) => Some(OpenAiSettings {
+                base_url: url("FALLBACK_OPENAI_BASE_URL", "")?,
+                api_key: secret("FALLBACK_OPENAI_API_KEY").unwrap_or_else(|| Secret::new("")),
+                model: get("FALLBACK_OPENAI_MODEL")
+                    .or_else(|| openai.as_ref().map(|o| o.model.clone()))
+                    .unwrap_or_else(|| "gpt-4o-mini".into()),
+            }),
+        };
+
+        let telegram_api_url = url("TELEGRAM_API_URL", "https://api.telegram.org")?;
+        let webhook_secret = secret("TELEGRAM_WEBHOOK_SECRET");
+        if let Some(s) = &webhook_secret {
+            let ok = s.expose().len() <= 256
+                && s.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !ok {
+                return Err(ConfigError::new(
+                    "TELEGRAM_WEBHOOK_SECRET",
+                    "must be 1-256 of A-Z, a-z, 0-9, '_' and '-'",
+                ));
+            }
+        }
+        let telegram = secret("TELEGRAM_BOT_TOKEN").map(|bot_token| TelegramSettings {
+            bot_token,
+            api_url: telegram_api_url.clone(),
+            webhook_secret: webhook_secret.clone(),
+        });
+
+        let discord_public_key = get("DISCORD_PUBLIC_KEY");
+        if let Some(key) = &discord_public_key {
+            if hex::decode(key).map(|b| b.len()) != Ok(32) {
+                return Err(ConfigError::new("DISCORD_PUBLIC_KEY", "must be 64 hex digits"));
+            }
+        }
+        let secret_key = secret("COORDINATOR_SECRET_KEY");
+        if let Some(key) = &secret_key {
+            let decoded = base64::engine::general_purpose::STANDARD.decode(key.expose());
+            if decoded.map(|b| b.len()) != Ok(32) {
+                return Err(ConfigError::new(
+                    "COORDINATOR_SECRET_KEY",
+                    "must be 32 bytes, base64-encoded",
+                ));
+            }
+        }
+        for name in ["SMTP_URL", "IMAP_URL"] {
+            if let Some(v) = get(name) {
+                reqwest::Url::parse(&v).map_err(|_| ConfigError::new(name, "is not a URL"))?;
+            }
+        }
+
+        Ok(Self {
+            database_url: DatabaseUrl(database_url),
+            addr,
+            data_dir: get("COORDINATOR_DATA_DIR").unwrap_or_else(|| "data".into()).into(),
+            api_token: secret("COORDINATOR_API_TOKEN"),
+            timezone,
+            scheduler_tick,
+            handbook_dir: get("HANDBOOK_DIR").unwrap_or_else(|| "handbook".into()).into(),
+            max_body_bytes,
+            open_chat,
+            openai,
+            openai_embedding_model: get("OPENAI_EMBEDDING_MODEL"),
+            fallback_openai,
+            telegram,
+            discord_token: secret("DISCORD_TOKEN"),
+            discord_application_id: get("DISCORD_APPLICATION_ID"),
+            discord_public_key,
+            discord_api_url: url("DISCORD_API_URL", "https://discord.com/api/v10")?,
+            whatsapp_token: secret("WHATSAPP_TOKEN"),
+            whatsapp_phone_number_id: get("WHATSAPP_PHONE_NUMBER_ID"),
+            whatsapp_app_secret: secret("WHATSAPP_APP_SECRET"),
+            whatsapp_verify_token: secret("WHATSAPP_VERIFY_TOKEN"),
+            whatsapp_api_url: url("WHATSAPP_API_URL", "https://graph.facebook.com/v21.0")?,
+            smtp_url: secret("SMTP_URL"),
+            imap_url: secret("IMAP_URL"),
+            email_from: get("EMAIL_FROM"),
+            secret_key,
+            log_filter: get("RUST_LOG").unwrap_or_else(|| "info,sqlx=warn".into()),
+        })
+    }
+
+    /// Settings for tests and tools: the defaults with these values on top.
+    pub fn with(values: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        let source = values
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::from_source(&source)
+    }
+}
+
+fn parse_bool(source: &Source, name: &str) -> Result<bool, ConfigError> {
+    match source.get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("false") | Some("0") | Some("no") => Ok(false),
+        Some("true") | Some("1") | Some("yes") => Ok(true),
+        Some(other) => Err(ConfigError::new(name, format!("'{other}' is not true or false"))),
+    }
+}
+
+/// `coordinator.toml`: a flat table whose keys are the setting names, in any case
+/// (`database_url = "postgres://…"` or `DATABASE_URL = …`).
+fn read_toml(path: &Path) -> Result<Source, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Source::new()),
+        Err(e) => return Err(ConfigError::new("coordinator.toml", e.to_string())),
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::new("coordinator.toml", e.message().to_owned()))?;
+    table
+        .into_iter()
+        .map(|(key, value)| {
+            let name = key.to_ascii_uppercase();
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => return Err(ConfigError::new(&name, "must be a string, number or boolean")),
+            };
+            Ok((name, text))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let s = Settings::with(&[]).unwrap();
+        assert_eq!(s.database_url.expose(), "sqlite://data/coordinator.db");
+        assert_eq!(s.addr.to_string(), "127.0.0.1:5001");
+        assert_eq!(s.scheduler_tick, Duration::from_secs(30));
+        assert_eq!(s.timezone, Tz::UTC);
+        assert!(s.openai.is_none() && s.telegram.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        for (name, value) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("COORDINATOR_ADDR", "nowhere"),
+            ("COORDINATOR_TIMEZONE", "Mars/Olympus"),
+            ("COORDINATOR_SCHEDULER_TICK", "often"),
+            ("TELEGRAM_API_URL", "not a url"),
+            ("COORDINATOR_SECRET_KEY", "c2hvcnQ="),
+            ("TELEGRAM_WEBHOOK_SECRET", "has spaces"),
+            ("COORDINATOR_OPEN_CHAT", "maybe"),
+        ] {
+            let err = Settings::with(&[(name, value)]).unwrap_err();
+            assert_eq!(err.setting, name, "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Settings::with(&[
+            ("OPENAI_API_KEY", "sk-very-secret"),
+            ("TELEGRAM_BOT_TOKEN", "123:bot-secret"),
+            ("DATABASE_URL", "postgres://me:hunter2@db/x"),
+        ])
+        .unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("sk-very-secret"));
+        assert!(!debug.contains("bot-secret"));
+        assert!(!debug.contains("hunter2"));
+        assert!(debug.contains("[redacted]"));
+    }
+
+    #[test]
+    fn toml_keys_are_setting_names_in_any_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coordinator.toml");
+        std::fs::write(&path, "coordinator_addr = \"0.0.0.0:8080\"\nCOORDINATOR_OPEN_CHAT = true\n").unwrap();
+        let source = read_toml(&path).unwrap();
+        let s = Settings::from_source(&source).unwrap();
+        assert_eq!(s.addr.to_string(), "0.0.0.0:8080");
+        assert!(s.open_chat);
+    }
+}

@@ -1,0 +1,333 @@
+//! People, their chat identities (one person, many channels), managers and one-time link codes.
+
+use chrono::{DateTime, Utc};
+
+use super::audit::record_audit;
+use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
+use crate::domain::{Channel, Identity, Person};
+
+/// The writable fields of a person, already validated.
+#[derive(Debug, Clone)]
+pub struct PersonData {
+    pub handle: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub timezone: String,
+    pub role: crate::domain::Role,
+    pub manager_id: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PersonRow {
+    id: i64,
+    handle: String,
+    name: String,
+    email: Option<String>,
+    timezone: String,
+    role: String,
+    manager: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct IdentityRow {
+    person_id: i64,
+    channel: String,
+    external_id: String,
+}
+
+const SELECT: &str = "SELECT p.id, p.handle, p.name, p.email, p.timezone, p.role, \
+    m.handle AS manager, p.created_at, p.updated_at FROM people p \
+    LEFT JOIN people m ON m.id = p.manager_id";
+
+impl Store {
+    async fn with_identities(&self, rows: Vec<PersonRow>) -> StoreResult<Vec<Person>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let identities: Vec<IdentityRow> = dispatch!(self, |p| {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT person_id, channel, external_id FROM identities WHERE person_id IN (",
+            );
+            let mut list = qb.separated(", ");
+            for id in &ids {
+                list.push_bind(*id);
+            }
+            qb.push(") ORDER BY id");
+            qb.build_query_as::<IdentityRow>().fetch_all(p).await?
+        });
+        rows.into_iter()
+            .map(|r| {
+                let bad = |e: String| StoreError::Other(format!("person {}: {e}", r.id));
+                let identities = identities
+                    .iter()
+                    .filter(|i| i.person_id == r.id)
+                    .map(|i| {
+                        Ok(Identity {
+                            channel: i.channel.parse().map_err(|e| bad(format!("{e}")))?,
+                            external_id: i.external_id.clone(),
+                        })
+                    })
+                    .collect::<StoreResult<_>>()?;
+                Ok(Person {
+                    role: r.role.parse().map_err(|e| bad(format!("{e}")))?,
+                    id: r.id,
+                    handle: r.handle,
+                    name: r.name,
+                    email: r.email,
+                    timezone: r.timezone,
+                    manager: r.manager,
+                    identities,
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn person_where(&self, clause: &str, value: &str) -> StoreResult<Person> {
+        let sql = format!("{SELECT} WHERE {clause}");
+        let row = dispatch!(self, |p| sqlx::query_as::<_, PersonRow>(&sql)
+            .bind(value)
+            .fetch_one(p)
+            .await)?;
+        self.with_identities(vec![row])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
+    }
+
+    pub async fn person_by_handle(&self, handle: &str) -> StoreResult<Person> {
+        self.person_where("p.handle = $1", handle).await
+    }
+
+    pub async fn person(&self, id: i64) -> StoreResult<Person> {
+        let sql = format!("{SELECT} WHERE p.id = $1");
+        let row = dispatch!(self, |p| sqlx::query_as::<_, PersonRow>(&sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?;
+        self.with_identities(vec![row])
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
+    }
+
+    pub async fn list_people(&self, limit: i64, offset: i64) -> StoreResult<(Vec<Person>, i64)> {
+        let sql = format!("{SELECT} ORDER BY p.id LIMIT $1 OFFSET $2");
+        let (rows, total) = dispatch!(self, |p| {
+            let rows = sqlx::query_as::<_, PersonRow>(&sql)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(p)
+                .await?;
+            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM people").fetch_one(p).await?;
+            (rows, total)
+        });
+        Ok((self.with_identities(rows).await?, total))
+    }
+
+    /// The person a chat identity belongs to, if anyone linked it.
+    pub async fn person_by_identity(&self, channel: Channel, external_id: &str) -> StoreResult<Option<Person>> {
+        let sql = format!(
+            "{SELECT} JOIN identities i ON i.person_id = p.id WHERE i.channel = $1 AND i.external_id = $2"
+        );
+        let row = dispatch!(self, |p| sqlx::query_as::<_, PersonRow>(&sql)
+            .bind(channel.as_str())
+            .bind(external_id)
+            .fetch_optional(p)
+            .await)?;
+        match row {
+            None => Ok(None),
+            Some(row) => Ok(self.with_identities(vec![row]).await?.pop()),
+        }
+    }
+
+    /// Creates a person with the given identities; a taken handle or identity is a conflict.
+    pub async fn create_person(
+        &self,
+        data: &PersonData,
+        identities: &[Identity],
+        by: &AuditEntry,
+    ) -> StoreResult<Person> {
+        let at = now();
+        let id: i64 = dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO people (handle, name, email, timezone, role, manager_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+            )
+            .bind(&data.handle)
+            .bind(&data.name)
+            .bind(&data.email)
+            .bind(&data.timezone)
+            .bind(data.role.as_str())
+            .bind(data.manager_id)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            for identity in identities {
+                sqlx::query(
+                    "INSERT INTO identities (person_id, channel, external_id, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id)
+                .bind(identity.channel.as_str())
+                .bind(&identity.external_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            record_audit!(tx, by, "person.create", "person", id, serde_json::json!({"handle": data.handle}));
+            tx.commit().await?;
+            id
+        });
+        self.person(id).await
+    }
+
+    /// Replaces a person's fields and, when `identities` is given, their identities.
+    pub async fn update_person(
+        &self,
+        id: i64,
+        data: &PersonData,
+        identities: Option<&[Identity]>,
+        by: &AuditEntry,
+    ) -> StoreResult<Person> {
+        let at = now();
+        dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query(
+                "UPDATE people SET handle = $1, name = $2, email = $3, timezone = $4, role = $5, \
+                 manager_id = $6, updated_at = $7 WHERE id = $8",
+            )
+            .bind(&data.handle)
+            .bind(&data.name)
+            .bind(&data.email)
+            .bind(&data.timezone)
+            .bind(data.role.as_str())
+            .bind(data.manager_id)
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(identities) = identities {
+                sqlx::query("DELETE FROM identities WHERE person_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                for identity in identities {
+                    sqlx::query(
+                        "INSERT INTO identities (person_id, channel, external_id, created_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(id)
+                    .bind(identity.channel.as_str())
+                    .bind(&identity.external_id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            record_audit!(tx, by, "person.update", "person", id, serde_json::json!({"handle": data.handle}));
+            tx.commit().await?;
+        });
+        self.person(id).await
+    }
+
+    pub async fn delete_person(&self, id: i64, by: &AuditEntry) -> StoreResult<()> {
+        dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query("DELETE FROM people WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            record_audit!(tx, by, "person.delete", "person", id, serde_json::json!({}));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Stores a one-time link code (its hash) for a person.
+    pub async fn create_link_code(
+        &self,
+        person_id: i64,
+        code_hash: &str,
+        expires_at: DateTime<Utc>,
+        by: &AuditEntry,
+    ) -> StoreResult<()> {
+        dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("INSERT INTO link_codes (code_hash, person_id, expires_at) VALUES ($1, $2, $3)")
+                .bind(code_hash)
+                .bind(person_id)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+            record_audit!(tx, by, "person.link_code", "person", person_id, serde_json::json!({}));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Uses a link code: ties the chat identity to the code's person, once. `NotFound` when the
+    /// code is unknown, used or expired; `Conflict` when the identity belongs to someone else.
+    pub async fn redeem_link_code(
+        &self,
+        code_hash: &str,
+        identity: &Identity,
+        at: DateTime<Utc>,
+        by: &AuditEntry,
+    ) -> StoreResult<Person> {
+        let person_id: i64 = dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let claimed: Option<(i64,)> = sqlx::query_as(
+                "UPDATE link_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+                 AND expires_at > $1 RETURNING person_id",
+            )
+            .bind(at)
+            .bind(code_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((person_id,)) = claimed else {
+                return Err(StoreError::NotFound);
+            };
+            let owner: Option<(i64,)> = sqlx::query_as(
+                "SELECT person_id FROM identities WHERE channel = $1 AND external_id = $2",
+            )
+            .bind(identity.channel.as_str())
+            .bind(&identity.external_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match owner {
+                Some((owner,)) if owner != person_id => {
+                    return Err(StoreError::Conflict(
+                        "this chat identity is already linked to someone else".into(),
+                    ))
+                }
+                Some(_) => {}
+                None => {
+                    sqlx::query(
+                        "INSERT INTO identities (person_id, channel, external_id, created_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(person_id)
+                    .bind(identity.channel.as_str())
+                    .bind(&identity.external_id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            let detail = serde_json::json!({"channel": identity.channel, "external_id": identity.external_id});
+            record_audit!(tx, by, "person.link", "person", person_id, detail);
+            tx.commit().await?;
+            person_id
+        });
+        self.person(person_id).await
+    }
+}

@@ -1,0 +1,167 @@
+//! Projects.
+
+use chrono::{DateTime, Utc};
+
+use super::audit::record_audit;
+use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
+use crate::domain::{Project, ProjectStatus};
+
+/// The writable fields of a project, already validated.
+#[derive(Debug, Clone)]
+pub struct ProjectData {
+    pub name: String,
+    pub description: String,
+    pub status: ProjectStatus,
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+impl From<&Project> for ProjectData {
+    fn from(p: &Project) -> Self {
+        Self {
+            name: p.name.clone(),
+            description: p.description.clone(),
+            status: p.status,
+            deadline: p.deadline,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ProjectRow {
+    id: i64,
+    name: String,
+    description: String,
+    status: String,
+    deadline: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ProjectRow> for Project {
+    type Error = StoreError;
+    fn try_from(r: ProjectRow) -> StoreResult<Self> {
+        Ok(Project {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            status: r.status.parse().map_err(|e| StoreError::Other(format!("project {}: {e}", r.id)))?,
+            deadline: r.deadline,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const SELECT: &str =
+    "SELECT id, name, description, status, deadline, created_at, updated_at FROM projects";
+
+impl Store {
+    pub async fn create_project(&self, data: &ProjectData, by: &AuditEntry) -> StoreResult<Project> {
+        let at = now();
+        let id: i64 = dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO projects (name, description, status, deadline, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+            )
+            .bind(&data.name)
+            .bind(&data.description)
+            .bind(data.status.as_str())
+            .bind(data.deadline)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            record_audit!(tx, by, "project.create", "project", id, serde_json::json!({"name": data.name}));
+            tx.commit().await?;
+            id
+        });
+        self.project(id).await
+    }
+
+    pub async fn project(&self, id: i64) -> StoreResult<Project> {
+        let sql = format!("{SELECT} WHERE id = $1");
+        let row = dispatch!(self, |p| sqlx::query_as::<_, ProjectRow>(&sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?;
+        row.try_into()
+    }
+
+    pub async fn project_by_name(&self, name: &str) -> StoreResult<Project> {
+        let sql = format!("{SELECT} WHERE lower(name) = lower($1) ORDER BY id LIMIT 1");
+        let row = dispatch!(self, |p| sqlx::query_as::<_, ProjectRow>(&sql)
+            .bind(name)
+            .fetch_one(p)
+            .await)?;
+        row.try_into()
+    }
+
+    /// A page of projects, oldest first, and the total count.
+    pub async fn list_projects(&self, limit: i64, offset: i64) -> StoreResult<(Vec<Project>, i64)> {
+        let sql = format!("{SELECT} ORDER BY id LIMIT $1 OFFSET $2");
+        let (rows, total) = dispatch!(self, |p| {
+            let rows = sqlx::query_as::<_, ProjectRow>(&sql)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(p)
+                .await?;
+            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM projects")
+                .fetch_one(p)
+                .await?;
+            (rows, total)
+        });
+        let projects = rows.into_iter().map(Project::try_from).collect::<StoreResult<_>>()?;
+        Ok((projects, total))
+    }
+
+    pub async fn update_project(&self, id: i64, data: &ProjectData, by: &AuditEntry) -> StoreResult<Project> {
+        dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query(
+                "UPDATE projects SET name = $1, description = $2, status = $3, deadline = $4, \
+                 updated_at = $5 WHERE id = $6",
+            )
+            .bind(&data.name)
+            .bind(&data.description)
+            .bind(data.status.as_str())
+            .bind(data.deadline)
+            .bind(now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let detail = serde_json::json!({"name": data.name, "status": data.status});
+            record_audit!(tx, by, "project.update", "project", id, detail);
+            tx.commit().await?;
+        });
+        self.project(id).await
+    }
+
+    /// Deletes a project that has no tasks; a project with tasks is a conflict.
+    pub async fn delete_project(&self, id: i64, by: &AuditEntry) -> StoreResult<()> {
+        dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let (tasks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tasks WHERE project_id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if tasks > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "project {id} still has {tasks} task(s); delete or move them first"
+                )));
+            }
+            let done = sqlx::query("DELETE FROM projects WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            record_audit!(tx, by, "project.delete", "project", id, serde_json::json!({}));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

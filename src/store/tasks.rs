@@ -1,0 +1,250 @@
+//! Tasks, with their labels (a JSON array column) and assignee (a person, read back as handle).
+
+use chrono::{DateTime, Utc};
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use super::audit::record_audit;
+use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
+use crate::domain::{Label, Priority, Task, TaskStatus};
+
+/// The writable fields of a task, already validated.
+#[derive(Debug, Clone)]
+pub struct TaskData {
+    pub title: String,
+    pub description: String,
+    pub status: TaskStatus,
+    pub priority: Priority,
+    pub project_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub time_estimate: Option<f64>,
+    pub time_spent: Option<f64>,
+    pub due_date: Option<DateTime<Utc>>,
+    pub labels: Vec<Label>,
+}
+
+/// Which tasks to list. `now` decides what is overdue.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub project_id: Option<i64>,
+    pub status: Option<TaskStatus>,
+    /// Assignee handle.
+    pub assigned_to: Option<String>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// Only tasks that are not done.
+    pub open_only: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: i64,
+    title: String,
+    description: String,
+    status: String,
+    priority: String,
+    project_id: Option<i64>,
+    assigned_to: Option<String>,
+    time_estimate: Option<f64>,
+    time_spent: Option<f64>,
+    due_date: Option<DateTime<Utc>>,
+    labels: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<TaskRow> for Task {
+    type Error = StoreError;
+    fn try_from(r: TaskRow) -> StoreResult<Self> {
+        let bad = |e: String| StoreError::Other(format!("task {}: {e}", r.id));
+        Ok(Task {
+            id: r.id,
+            status: r.status.parse().map_err(|e| bad(format!("{e}")))?,
+            priority: r.priority.parse().map_err(|e| bad(format!("{e}")))?,
+            labels: serde_json::from_str(&r.labels).map_err(|e| bad(e.to_string()))?,
+            title: r.title,
+            description: r.description,
+            project_id: r.project_id,
+            assigned_to: r.assigned_to,
+            time_estimate: r.time_estimate,
+            time_spent: r.time_spent,
+            due_date: r.due_date,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const SELECT: &str = "SELECT t.id, t.title, t.description, t.status, t.priority, t.project_id, \
+    a.handle AS assigned_to, t.time_estimate, t.time_spent, t.due_date, t.labels, t.created_at, \
+    t.updated_at FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id";
+
+/// Appends the `WHERE` clause of `filter`; the same code serves both engines.
+fn push_filters<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a TaskFilter)
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'a, DB> + Type<DB>,
+{
+    qb.push(" WHERE 1 = 1");
+    if let Some(project_id) = filter.project_id {
+        qb.push(" AND t.project_id = ").push_bind(project_id);
+    }
+    if let Some(status) = filter.status {
+        qb.push(" AND t.status = ").push_bind(status.as_str());
+    }
+    if let Some(handle) = &filter.assigned_to {
+        qb.push(" AND a.handle = ").push_bind(handle.as_str());
+    }
+    if let Some(before) = filter.due_before {
+        qb.push(" AND t.due_date < ").push_bind(before);
+    }
+    if let Some(now) = filter.overdue_at {
+        qb.push(" AND t.status <> 'done' AND t.due_date < ").push_bind(now);
+    }
+    if filter.open_only {
+        qb.push(" AND t.status <> 'done'");
+    }
+}
+
+impl Store {
+    /// Creates a task; `origin` is the channel and chat it was created from, if any, so that
+    /// escalations can go back there.
+    pub async fn create_task(
+        &self,
+        data: &TaskData,
+        origin: Option<(&str, &str)>,
+        by: &AuditEntry,
+    ) -> StoreResult<Task> {
+        let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
+        let at = now();
+        let id: i64 = dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO tasks (title, description, status, priority, project_id, assignee_id, \
+                 time_estimate, time_spent, due_date, labels, origin_channel, origin_chat, \
+                 created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+            )
+            .bind(&data.title)
+            .bind(&data.description)
+            .bind(data.status.as_str())
+            .bind(data.priority.as_str())
+            .bind(data.project_id)
+            .bind(data.assignee_id)
+            .bind(data.time_estimate)
+            .bind(data.time_spent)
+            .bind(data.due_date)
+            .bind(&labels)
+            .bind(origin.map(|o| o.0))
+            .bind(origin.map(|o| o.1))
+            .bind(&by.actor)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            record_audit!(tx, by, "task.create", "task", id, serde_json::json!({"title": data.title}));
+            tx.commit().await?;
+            id
+        });
+        self.task(id).await
+    }
+
+    pub async fn task(&self, id: i64) -> StoreResult<Task> {
+        let sql = format!("{SELECT} WHERE t.id = $1");
+        let row = dispatch!(self, |p| sqlx::query_as::<_, TaskRow>(&sql)
+            .bind(id)
+            .fetch_one(p)
+            .await)?;
+        row.try_into()
+    }
+
+    /// The task's assignee id (the API shows handles; rules need the person).
+    pub async fn task_assignee_id(&self, id: i64) -> StoreResult<Option<i64>> {
+        let (assignee,): (Option<i64>,) = dispatch!(self, |p| sqlx::query_as(
+            "SELECT assignee_id FROM tasks WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_one(p)
+        .await)?;
+        Ok(assignee)
+    }
+
+    /// A page of tasks matching `filter`, by id, and the number of all matches.
+    pub async fn list_tasks(&self, filter: &TaskFilter) -> StoreResult<(Vec<Task>, i64)> {
+        let (rows, total) = dispatch!(self, |p| {
+            let mut qb = QueryBuilder::new(SELECT);
+            push_filters(&mut qb, filter);
+            qb.push(" ORDER BY t.id LIMIT ")
+                .push_bind(filter.limit)
+                .push(" OFFSET ")
+                .push_bind(filter.offset);
+            let rows = qb.build_query_as::<TaskRow>().fetch_all(p).await?;
+            let mut count = QueryBuilder::new(
+                "SELECT COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id",
+            );
+            push_filters(&mut count, filter);
+            let (total,): (i64,) = count.build_query_as().fetch_one(p).await?;
+            (rows, total)
+        });
+        let tasks = rows.into_iter().map(Task::try_from).collect::<StoreResult<_>>()?;
+        Ok((tasks, total))
+    }
+
+    /// Replaces the writable fields of task `id`; `action` names the change for the audit log.
+    pub async fn update_task(
+        &self,
+        id: i64,
+        data: &TaskData,
+        action: &str,
+        by: &AuditEntry,
+    ) -> StoreResult<Task> {
+        let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
+        dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query(
+                "UPDATE tasks SET title = $1, description = $2, status = $3, priority = $4, \
+                 project_id = $5, assignee_id = $6, time_estimate = $7, time_spent = $8, \
+                 due_date = $9, labels = $10, updated_at = $11 WHERE id = $12",
+            )
+            .bind(&data.title)
+            .bind(&data.description)
+            .bind(data.status.as_str())
+            .bind(data.priority.as_str())
+            .bind(data.project_id)
+            .bind(data.assignee_id)
+            .bind(data.time_estimate)
+            .bind(data.time_spent)
+            .bind(data.due_date)
+            .bind(&labels)
+            .bind(now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let detail = serde_json::json!({"status": data.status, "assignee_id": data.assignee_id});
+            record_audit!(tx, by, action, "task", id, detail);
+            tx.commit().await?;
+        });
+        self.task(id).await
+    }
+
+    pub async fn delete_task(&self, id: i64, by: &AuditEntry) -> StoreResult<()> {
+        dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let done = sqlx::query("DELETE FROM tasks WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            record_audit!(tx, by, "task.delete", "task", id, serde_json::json!({}));
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,187 @@
+//! The operations people and the agent perform on the workspace: projects, tasks, comments,
+//! people, link codes and tokens. Every operation takes the `Actor` (a person through a channel,
+//! or an API token), checks the actor's role and lets the store write the audit record. The REST
+//! API, the chat commands and the agent's tools all come through here. Nothing here formats chat
+//! text.
+
+mod auth;
+mod comments;
+mod patch;
+mod people;
+mod projects;
+mod tasks;
+
+pub use comments::{CommentUpdate, NewComment};
+pub use patch::Patch;
+pub use people::{LinkCode, NewPerson, PersonUpdate};
+pub use projects::{NewProject, ProjectUpdate};
+pub use tasks::{NewTask, TaskQuery, TaskUpdate};
+
+use chrono_tz::Tz;
+
+use crate::config::Secret;
+use crate::domain::{Person, Role, ValidationError};
+use crate::store::{AuditEntry, Store, StoreError};
+
+/// Who is acting: the permissions are always the actor's, never the model's.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// A person's handle, or `token:NAME` for an API token.
+    pub name: String,
+    pub role: Role,
+    pub person_id: Option<i64>,
+    /// `api`, `telegram`, `cli`…: recorded in the audit log.
+    pub channel: String,
+    /// Zone for reading dates such as "tomorrow" or `2030-01-15`.
+    pub timezone: Tz,
+}
+
+impl Actor {
+    pub fn person(person: &Person, channel: &str, default_tz: Tz) -> Self {
+        Self {
+            name: person.handle.clone(),
+            role: person.role,
+            person_id: Some(person.id),
+            channel: channel.to_owned(),
+            timezone: person.timezone.parse().unwrap_or(default_tz),
+        }
+    }
+
+    /// The service itself (start-up, CLI administration).
+    pub fn system(channel: &str) -> Self {
+        Self {
+            name: "system".into(),
+            role: Role::Admin,
+            person_id: None,
+            channel: channel.to_owned(),
+            timezone: Tz::UTC,
+        }
+    }
+
+    pub fn audit(&self) -> AuditEntry {
+        AuditEntry {
+            actor: self.name.clone(),
+            channel: self.channel.clone(),
+        }
+    }
+
+    fn require(&self, allowed: bool, what: &str) -> Result<(), WorkspaceError> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(WorkspaceError::Forbidden(format!(
+                "{} ({}) may not {what}",
+                self.name, self.role
+            )))
+        }
+    }
+
+    fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    fn can_write(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Member)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("the database is unavailable")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl WorkspaceError {
+    /// Maps a store error, naming the missing thing for `NotFound`.
+    fn from_store(e: StoreError, missing: impl FnOnce() -> String) -> Self {
+        match e {
+            StoreError::NotFound => WorkspaceError::NotFound(missing()),
+            other => other.into(),
+        }
+    }
+}
+
+impl From<StoreError> for WorkspaceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => WorkspaceError::NotFound("not found".into()),
+            StoreError::Conflict(m) => WorkspaceError::Conflict(m),
+            StoreError::Unavailable(m) => WorkspaceError::Unavailable(m),
+            StoreError::Other(m) => WorkspaceError::Internal(m),
+        }
+    }
+}
+
+pub type WsResult<T> = Result<T, WorkspaceError>;
+
+/// A page of results and the number of all matches.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// Paging as the API takes it; `limit` is 1–500 (default 50).
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Paging {
+    pub const MAX_LIMIT: i64 = 500;
+
+    pub fn new(limit: Option<i64>, offset: Option<i64>) -> Result<Self, ValidationError> {
+        let limit = limit.unwrap_or(50);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(ValidationError::new("limit", format!("must be between 1 and {}", Self::MAX_LIMIT)));
+        }
+        let offset = offset.unwrap_or(0);
+        if offset < 0 {
+            return Err(ValidationError::new("offset", "must not be negative"));
+        }
+        Ok(Self { limit, offset })
+    }
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Self { limit: 50, offset: 0 }
+    }
+}
+
+/// The workspace: cheap to clone, shared by the API, the conversation and the tools.
+#[derive(Clone)]
+pub struct Workspace {
+    store: Store,
+    default_tz: Tz,
+    bootstrap_token: Option<Secret>,
+}
+
+impl Workspace {
+    pub fn new(store: Store, default_tz: Tz, bootstrap_token: Option<Secret>) -> Self {
+        Self {
+            store,
+            default_tz,
+            bootstrap_token,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn default_timezone(&self) -> Tz {
+        self.default_tz
+    }
+}

@@ -1,0 +1,118 @@
+//! Project operations.
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{Actor, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
+use crate::domain::{parse_due_date, Project, ProjectStatus, ValidationError};
+use crate::store::ProjectData;
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// active (default), completed, on_hold
+    #[serde(default)]
+    pub status: Option<String>,
+    /// RFC 3339 or a date.
+    #[serde(default)]
+    pub deadline: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub deadline: Patch<String>,
+}
+
+fn project_name(name: &str) -> Result<String, ValidationError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ValidationError::new("name", "must not be empty"));
+    }
+    if name.chars().count() > 200 {
+        return Err(ValidationError::new("name", "must be at most 200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+impl Workspace {
+    pub async fn list_projects(&self, actor: &Actor, paging: Paging) -> WsResult<Page<Project>> {
+        let _ = actor;
+        let (items, total) = self.store.list_projects(paging.limit, paging.offset).await?;
+        Ok(Page { items, total })
+    }
+
+    pub async fn project(&self, actor: &Actor, id: i64) -> WsResult<Project> {
+        let _ = actor;
+        self.store
+            .project(id)
+            .await
+            .map_err(|e| WorkspaceError::from_store(e, || format!("project {id} does not exist")))
+    }
+
+    /// A project by case-insensitive name (chat commands such as `/tasks project Website`).
+    pub async fn project_by_name(&self, actor: &Actor, name: &str) -> WsResult<Project> {
+        let _ = actor;
+        self.store
+            .project_by_name(name)
+            .await
+            .map_err(|e| WorkspaceError::from_store(e, || format!("no project is called '{name}'")))
+    }
+
+    pub async fn create_project(&self, actor: &Actor, new: NewProject) -> WsResult<Project> {
+        actor.require(actor.can_write(), "create projects")?;
+        let data = ProjectData {
+            name: project_name(&new.name)?,
+            description: new.description.unwrap_or_default(),
+            status: match new.status.as_deref() {
+                Some(s) => ProjectStatus::parse_field(s, "status")?,
+                None => ProjectStatus::Active,
+            },
+            deadline: new
+                .deadline
+                .as_deref()
+                .map(|d| parse_due_date(d, actor.timezone, "deadline"))
+                .transpose()?,
+        };
+        Ok(self.store.create_project(&data, &actor.audit()).await?)
+    }
+
+    pub async fn update_project(&self, actor: &Actor, id: i64, update: ProjectUpdate) -> WsResult<Project> {
+        actor.require(actor.can_write(), "change projects")?;
+        let mut data = ProjectData::from(&self.project(actor, id).await?);
+        if let Some(name) = update.name {
+            data.name = project_name(&name)?;
+        }
+        if let Some(description) = update.description {
+            data.description = description;
+        }
+        if let Some(status) = update.status {
+            data.status = ProjectStatus::parse_field(&status, "status")?;
+        }
+        data.deadline = match update.deadline {
+            Patch::Keep => data.deadline,
+            Patch::Clear => None,
+            Patch::Set(d) => Some(parse_due_date(&d, actor.timezone, "deadline")?),
+        };
+        Ok(self.store.update_project(id, &data, &actor.audit()).await?)
+    }
+
+    pub async fn delete_project(&self, actor: &Actor, id: i64) -> WsResult<()> {
+        actor.require(actor.is_admin(), "delete projects")?;
+        self.store
+            .delete_project(id, &actor.audit())
+            .await
+            .map_err(|e| WorkspaceError::from_store(e, || format!("project {id} does not exist")))
+    }
+}

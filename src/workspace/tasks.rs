@@ -1,0 +1,284 @@
+//! Task operations.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Actor, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
+use crate::domain::{
+    non_blank, parse_due_date, parse_hours, Handle, Label, Priority, Task, TaskStatus, TaskTitle,
+    ValidationError,
+};
+use crate::store::{TaskData, TaskFilter};
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTask {
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// todo (default), in_progress, done, blocked
+    #[serde(default)]
+    pub status: Option<String>,
+    /// low, medium (default), high, urgent
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    pub project_id: Option<i64>,
+    /// A person's handle.
+    #[serde(default)]
+    pub assigned_to: Option<String>,
+    #[serde(default)]
+    pub time_estimate: Option<f64>,
+    #[serde(default)]
+    pub time_spent: Option<f64>,
+    /// RFC 3339, or a date (end of that day in the actor's zone).
+    #[serde(default)]
+    pub due_date: Option<String>,
+    #[serde(default)]
+    pub labels: Option<Vec<Label>>,
+}
+
+/// A partial update: absent fields are kept, `null` clears a field that may be empty.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskUpdate {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>)]
+    pub project_id: Patch<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub assigned_to: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub time_estimate: Patch<f64>,
+    #[serde(default)]
+    #[schema(value_type = Option<f64>)]
+    pub time_spent: Patch<f64>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub due_date: Patch<String>,
+    #[serde(default)]
+    pub labels: Option<Vec<Label>>,
+}
+
+/// Filters and paging for listing tasks.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskQuery {
+    pub project_id: Option<i64>,
+    /// todo, in_progress, done, blocked
+    pub status: Option<String>,
+    /// Assignee handle.
+    pub assigned_to: Option<String>,
+    /// RFC 3339 or a date.
+    pub due_before: Option<String>,
+    /// `true`: only tasks past their due date and not done.
+    pub overdue: Option<bool>,
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+fn labels(list: Option<Vec<Label>>) -> Result<Vec<Label>, ValidationError> {
+    let list = list.unwrap_or_default();
+    if list.len() > 20 {
+        return Err(ValidationError::new("labels", "at most 20 labels"));
+    }
+    list.into_iter().map(Label::validate).collect()
+}
+
+impl Workspace {
+    pub async fn list_tasks(&self, actor: &Actor, query: &TaskQuery, now: DateTime<Utc>) -> WsResult<Page<Task>> {
+        let _ = actor; // every role may read
+        let paging = Paging::new(query.limit, query.offset)?;
+        let filter = TaskFilter {
+            project_id: query.project_id,
+            status: query
+                .status
+                .as_deref()
+                .map(|s| TaskStatus::parse_field(s, "status"))
+                .transpose()?,
+            assigned_to: query
+                .assigned_to
+                .as_deref()
+                .map(|h| Handle::parse_field(h, "assigned_to").map(Handle::into_inner))
+                .transpose()?,
+            due_before: query
+                .due_before
+                .as_deref()
+                .map(|d| parse_due_date(d, actor.timezone, "due_before"))
+                .transpose()?,
+            overdue_at: query.overdue.unwrap_or(false).then_some(now),
+            open_only: false,
+            limit: paging.limit,
+            offset: paging.offset,
+        };
+        let (items, total) = self.store.list_tasks(&filter).await?;
+        Ok(Page { items, total })
+    }
+
+    pub async fn task(&self, actor: &Actor, id: i64) -> WsResult<Task> {
+        let _ = actor;
+        self.store
+            .task(id)
+            .await
+            .map_err(|e| WorkspaceError::from_store(e, || format!("task {id} does not exist")))
+    }
+
+    /// The stored fields of task `id`, as the starting point of an update.
+    async fn current_data(&self, actor: &Actor, id: i64) -> WsResult<TaskData> {
+        let current = self.task(actor, id).await?;
+        Ok(TaskData {
+            title: current.title,
+            description: current.description,
+            status: current.status,
+            priority: current.priority,
+            project_id: current.project_id,
+            assignee_id: self.store.task_assignee_id(id).await?,
+            time_estimate: current.time_estimate,
+            time_spent: current.time_spent,
+            due_date: current.due_date,
+            labels: current.labels,
+        })
+    }
+
+    /// Resolves an assignee handle to a person id; an unknown handle is invalid input.
+    async fn assignee_id(&self, handle: &str, field: &str) -> WsResult<i64> {
+        let handle = Handle::parse_field(handle, field)?;
+        match self.store.person_by_handle(handle.as_str()).await {
+            Ok(person) => Ok(person.id),
+            Err(crate::store::StoreError::NotFound) => Err(ValidationError::new(
+                field,
+                format!("nobody has the handle '{}'", handle.as_str()),
+            )
+            .into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn check_project(&self, project_id: i64) -> WsResult<()> {
+        match self.store.project(project_id).await {
+            Ok(_) => Ok(()),
+            Err(crate::store::StoreError::NotFound) => Err(ValidationError::new(
+                "project_id",
+                format!("project {project_id} does not exist"),
+            )
+            .into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates a task. `origin` is the (channel, chat) it came from, for later escalations.
+    pub async fn create_task(&self, actor: &Actor, new: NewTask, origin: Option<(&str, &str)>) -> WsResult<Task> {
+        actor.require(actor.can_write(), "create tasks")?;
+        let title = TaskTitle::parse(&new.title)?;
+        let status = match new.status.as_deref() {
+            Some(s) => TaskStatus::parse_field(s, "status")?,
+            None => TaskStatus::Todo,
+        };
+        let priority = match new.priority.as_deref() {
+            Some(p) => Priority::parse_field(p, "priority")?,
+            None => Priority::Medium,
+        };
+        let due_date = new
+            .due_date
+            .as_deref()
+            .map(|d| parse_due_date(d, actor.timezone, "due_date"))
+            .transpose()?;
+        let data = TaskData {
+            title: title.into_inner(),
+            description: new.description.unwrap_or_default(),
+            status,
+            priority,
+            project_id: new.project_id,
+            assignee_id: None,
+            time_estimate: parse_hours("time_estimate", new.time_estimate)?,
+            time_spent: parse_hours("time_spent", new.time_spent)?,
+            due_date,
+            labels: labels(new.labels)?,
+        };
+        let data = TaskData {
+            assignee_id: match non_blank(new.assigned_to.as_deref()) {
+                Some(h) => Some(self.assignee_id(&h, "assigned_to").await?),
+                None => None,
+            },
+            ..data
+        };
+        if let Some(project_id) = data.project_id {
+            self.check_project(project_id).await?;
+        }
+        Ok(self.store.create_task(&data, origin, &actor.audit()).await?)
+    }
+
+    pub async fn update_task(&self, actor: &Actor, id: i64, update: TaskUpdate) -> WsResult<Task> {
+        actor.require(actor.can_write(), "change tasks")?;
+        let mut data = self.current_data(actor, id).await?;
+        if let Some(title) = update.title {
+            data.title = TaskTitle::parse(&title)?.into_inner();
+        }
+        if let Some(description) = update.description {
+            data.description = description;
+        }
+        if let Some(status) = update.status {
+            data.status = TaskStatus::parse_field(&status, "status")?;
+        }
+        if let Some(priority) = update.priority {
+            data.priority = Priority::parse_field(&priority, "priority")?;
+        }
+        if let Patch::Set(project_id) = update.project_id {
+            self.check_project(project_id).await?;
+        }
+        data.project_id = update.project_id.apply(data.project_id);
+        data.assignee_id = match update.assigned_to {
+            Patch::Keep => data.assignee_id,
+            Patch::Clear => None,
+            Patch::Set(handle) => Some(self.assignee_id(&handle, "assigned_to").await?),
+        };
+        data.time_estimate = match update.time_estimate {
+            Patch::Set(h) => parse_hours("time_estimate", Some(h))?,
+            other => other.apply(data.time_estimate),
+        };
+        data.time_spent = match update.time_spent {
+            Patch::Set(h) => parse_hours("time_spent", Some(h))?,
+            other => other.apply(data.time_spent),
+        };
+        data.due_date = match update.due_date {
+            Patch::Keep => data.due_date,
+            Patch::Clear => None,
+            Patch::Set(d) => Some(parse_due_date(&d, actor.timezone, "due_date")?),
+        };
+        if let Some(list) = update.labels {
+            data.labels = labels(Some(list))?;
+        }
+        Ok(self.store.update_task(id, &data, "task.update", &actor.audit()).await?)
+    }
+
+    /// Changes only the status (`PATCH /api/tasks/{id}/status`, `/done`, `/status`).
+    pub async fn set_task_status(&self, actor: &Actor, id: i64, status: &str) -> WsResult<Task> {
+        let status = TaskStatus::parse_field(status, "status")?;
+        actor.require(actor.can_write(), "change tasks")?;
+        let data = TaskData {
+            status,
+            ..self.current_data(actor, id).await?
+        };
+        Ok(self.store.update_task(id, &data, "task.status", &actor.audit()).await?)
+    }
+
+    /// Deleting is for admins: members mark work done instead.
+    pub async fn delete_task(&self, actor: &Actor, id: i64) -> WsResult<()> {
+        actor.require(actor.is_admin(), "delete tasks")?;
+        self.store
+            .delete_task(id, &actor.audit())
+            .await
+            .map_err(|e| WorkspaceError::from_store(e, || format!("task {id} does not exist")))
+    }
+}
