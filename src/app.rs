@@ -59,7 +59,11 @@ impl App {
     }
 
     /// Serves HTTP on `listener` until `shutdown` is cancelled, then finishes in-flight requests.
-    pub async fn run_until_stopped(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
         let router = self.router();
         tracing::info!(addr = %listener.local_addr()?, "listening");
         axum::serve(listener, router)

@@ -166,12 +166,15 @@ impl Settings {
             ));
         }
         let addr_text = get("COORDINATOR_ADDR").unwrap_or_else(|| "127.0.0.1:5001".into());
-        let addr = addr_text.parse().map_err(|_| {
-            ConfigError::new("COORDINATOR_ADDR", format!("'{addr_text}' is not host:port"))
-        })?;
+        let addr = addr_text
+            .parse()
+            .map_err(|_| ConfigError::new("COORDINATOR_ADDR", format!("'{addr_text}' is not host:port")))?;
         let tz_text = get("COORDINATOR_TIMEZONE").unwrap_or_else(|| "UTC".into());
         let timezone = tz_text.parse::<Tz>().map_err(|_| {
-            ConfigError::new("COORDINATOR_TIMEZONE", format!("'{tz_text}' is not an IANA time zone"))
+            ConfigError::new(
+                "COORDINATOR_TIMEZONE",
+                format!("'{tz_text}' is not an IANA time zone"),
+            )
         })?;
         let tick_text = get("COORDINATOR_SCHEDULER_TICK").unwrap_or_else(|| "30s".into());
         let scheduler_tick = humantime::parse_duration(&tick_text)
@@ -186,7 +189,10 @@ impl Settings {
         let max_body_bytes = match get("COORDINATOR_MAX_BODY_BYTES") {
             None => 1024 * 1024,
             Some(v) => v.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
-                ConfigError::new("COORDINATOR_MAX_BODY_BYTES", format!("'{v}' is not a byte count of 1024 or more"))
+                ConfigError::new(
+                    "COORDINATOR_MAX_BODY_BYTES",
+                    format!("'{v}' is not a byte count of 1024 or more"),
+                )
             })?,
         };
         let open_chat = parse_bool(source, "COORDINATOR_OPEN_CHAT")?;
@@ -212,7 +218,9 @@ impl Settings {
         let webhook_secret = secret("TELEGRAM_WEBHOOK_SECRET");
         if let Some(s) = &webhook_secret {
             let ok = s.expose().len() <= 256
-                && s.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                && s.expose()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !ok {
                 return Err(ConfigError::new(
                     "TELEGRAM_WEBHOOK_SECRET",
@@ -251,7 +259,9 @@ impl Settings {
         Ok(Self {
             database_url: DatabaseUrl(database_url),
             addr,
-            data_dir: get("COORDINATOR_DATA_DIR").unwrap_or_else(|| "data".into()).into(),
+            data_dir: get("COORDINATOR_DATA_DIR")
+                .unwrap_or_else(|| "data".into())
+                .into(),
             api_token: secret("COORDINATOR_API_TOKEN"),
             timezone,
             scheduler_tick,
@@ -374,7 +384,11 @@ mod tests {
     fn toml_keys_are_setting_names_in_any_case() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("coordinator.toml");
-        std::fs::write(&path, "coordinator_addr = \"0.0.0.0:8080\"\nCOORDINATOR_OPEN_CHAT = true\n").unwrap();
+        std::fs::write(
+            &path,
+            "coordinator_addr = \"0.0.0.0:8080\"\nCOORDINATOR_OPEN_CHAT = true\n",
+        )
+        .unwrap();
         let source = read_toml(&path).unwrap();
         let s = Settings::from_source(&source).unwrap();
         assert_eq!(s.addr.to_string(), "0.0.0.0:8080");

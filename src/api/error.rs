@@ -52,7 +52,11 @@ impl ApiError {
     }
 
     pub fn invalid(field: &str, message: &str) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("{field}: {message}"))
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("{field}: {message}"),
+        )
     }
 }
 
@@ -77,7 +81,11 @@ impl From<WorkspaceError> for ApiError {
             WorkspaceError::Invalid(v) => ApiError::invalid(&v.field, &v.message),
             WorkspaceError::Unavailable(detail) => {
                 tracing::warn!(%detail, "database unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable, try again")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable, try again",
+                )
             }
             WorkspaceError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
@@ -122,7 +130,11 @@ impl From<QueryRejection> for ApiError {
             .and_then(std::error::Error::source)
             .map(|s| s.to_string())
             .unwrap_or_else(|| r.body_text());
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", format!("query: {detail}"))
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("query: {detail}"),
+        )
     }
 }
 
@@ -132,10 +144,53 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `axum::Json` with our error shape.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` with our error shape. Text with NUL characters is refused here, once for every
+/// route, because PostgreSQL cannot store it and no person means it.
 pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .is_some_and(|m| {
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(Self::bad_json_type());
+        }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                )
+            } else {
+                ApiError::bad_request(e.body_text())
+            }
+        })?;
+        if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+            return Err(ApiError::invalid("body", "text must not contain NUL characters"));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Json(value))
+    }
+}
+
+impl<T> Json<T> {
+    fn bad_json_type() -> ApiError {
+        ApiError::bad_request("expected a JSON body with Content-Type: application/json")
+    }
+}
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {

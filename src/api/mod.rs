@@ -85,11 +85,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         )
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this route",
+            )
         })
-        .layer(middleware::from_fn(record_metrics))
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
         }))
@@ -108,10 +112,17 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     // Bodies refused by the size limit arrive as a plain 413: give them our JSON shape.
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && response.headers().get(axum::http::header::CONTENT_TYPE).is_none_or(|c| c != "application/json")
+        && response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_none_or(|c| c != "application/json")
     {
-        response = ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
-            .into_response();
+        response = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        )
+        .into_response();
     }
     let status = response.status().as_u16().to_string();
     let labels = [("path", path), ("method", method), ("status", status)];

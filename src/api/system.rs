@@ -27,7 +27,11 @@ pub async fn health(State(s): State<AppState>) -> Response {
         database: if reachable { "ok" } else { "unreachable" },
         version: env!("CARGO_PKG_VERSION"),
     };
-    let status = if reachable { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if reachable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }
 

@@ -20,14 +20,22 @@ pub struct StatusChange {
 
 #[utoipa::path(get, operation_id = "list_tasks", tag = "tasks", path = "/api/tasks", params(TaskQuery), security(("bearer" = [])),
     responses((status = 200, body = [Task], headers(("x-total-count" = i64))), (status = 422, body = ErrorBody)))]
-pub async fn list(State(s): State<AppState>, Auth(actor): Auth, Query(q): Query<TaskQuery>) -> ApiResult<Response> {
+pub async fn list(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Query(q): Query<TaskQuery>,
+) -> ApiResult<Response> {
     let page = s.workspace.list_tasks(&actor, &q, crate::store::now()).await?;
     Ok(page_response(page))
 }
 
 #[utoipa::path(post, operation_id = "create_task", tag = "tasks", path = "/api/tasks", request_body = NewTask, security(("bearer" = [])),
     responses((status = 201, body = Task), (status = 422, body = ErrorBody)))]
-pub async fn create(State(s): State<AppState>, Auth(actor): Auth, Json(new): Json<NewTask>) -> ApiResult<Response> {
+pub async fn create(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Json(new): Json<NewTask>,
+) -> ApiResult<Response> {
     let task = s.workspace.create_task(&actor, new, None).await?;
     Ok((StatusCode::CREATED, Json(task)).into_response())
 }
@@ -57,12 +65,18 @@ pub async fn set_status(
     Path(id): Path<i64>,
     Json(change): Json<StatusChange>,
 ) -> ApiResult<Json<Task>> {
-    Ok(Json(s.workspace.set_task_status(&actor, id, &change.status).await?))
+    Ok(Json(
+        s.workspace.set_task_status(&actor, id, &change.status).await?,
+    ))
 }
 
 #[utoipa::path(delete, operation_id = "delete_task", tag = "tasks", path = "/api/tasks/{id}", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(s): State<AppState>, Auth(actor): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(s): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     s.workspace.delete_task(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -53,7 +53,13 @@ mod tests {
     fn rfc3339_is_kept_and_garbage_names_the_field() {
         let due = parse_due_date("2030-01-15T17:00:00+02:00", Tz::UTC, "due_date").unwrap();
         assert_eq!(due.to_rfc3339(), "2030-01-15T15:00:00+00:00");
-        assert_eq!(parse_due_date("soonish", Tz::UTC, "due_date").unwrap_err().field, "due_date");
-        assert_eq!(parse_timezone("Mars/Base", "timezone").unwrap_err().field, "timezone");
+        assert_eq!(
+            parse_due_date("soonish", Tz::UTC, "due_date").unwrap_err().field,
+            "due_date"
+        );
+        assert_eq!(
+            parse_timezone("Mars/Base", "timezone").unwrap_err().field,
+            "timezone"
+        );
     }
 }

@@ -93,8 +93,14 @@ mod tests {
 
     #[test]
     fn parses_wire_spellings_leniently() {
-        assert_eq!("in_progress".parse::<TaskStatus>().unwrap(), TaskStatus::InProgress);
-        assert_eq!("In Progress".parse::<TaskStatus>().unwrap(), TaskStatus::InProgress);
+        assert_eq!(
+            "in_progress".parse::<TaskStatus>().unwrap(),
+            TaskStatus::InProgress
+        );
+        assert_eq!(
+            "In Progress".parse::<TaskStatus>().unwrap(),
+            TaskStatus::InProgress
+        );
         assert_eq!("on-hold".parse::<ProjectStatus>().unwrap(), ProjectStatus::OnHold);
         let err = "later".parse::<TaskStatus>().unwrap_err();
         assert_eq!(err.field, "status");

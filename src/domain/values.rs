@@ -83,12 +83,20 @@ impl Label {
     pub fn validate(self) -> Result<Self, ValidationError> {
         let name = self.name.trim().to_owned();
         if name.is_empty() || name.chars().count() > 50 {
-            return Err(ValidationError::new("labels", "a label name must be 1-50 characters"));
+            return Err(ValidationError::new(
+                "labels",
+                "a label name must be 1-50 characters",
+            ));
         }
         let color = match self.color.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(c) if c.len() <= 32 => Some(c.to_owned()),
-            Some(_) => return Err(ValidationError::new("labels", "a label color is at most 32 characters")),
+            Some(_) => {
+                return Err(ValidationError::new(
+                    "labels",
+                    "a label color is at most 32 characters",
+                ))
+            }
         };
         Ok(Self { name, color })
     }
@@ -104,7 +112,9 @@ mod tests {
         assert_eq!(TaskTitle::parse("   ").unwrap_err().field, "title");
         assert!(TaskTitle::parse(&"x".repeat(301)).is_err());
         assert_eq!(
-            TaskTitle::parse("Robert'); DROP TABLE tasks;-- 🚀").unwrap().as_str(),
+            TaskTitle::parse("Robert'); DROP TABLE tasks;-- 🚀")
+                .unwrap()
+                .as_str(),
             "Robert'); DROP TABLE tasks;-- 🚀"
         );
     }

@@ -57,7 +57,14 @@ impl Store {
                 .bind(data.task_id)
                 .execute(&mut *tx)
                 .await?;
-            record_audit!(tx, by, "comment.create", "comment", id, serde_json::json!({"task_id": data.task_id}));
+            record_audit!(
+                tx,
+                by,
+                "comment.create",
+                "comment",
+                id,
+                serde_json::json!({"task_id": data.task_id})
+            );
             tx.commit().await?;
             id
         });
@@ -80,7 +87,11 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<Comment>, i64)> {
-        let filter = if task_id.is_some() { "WHERE task_id = $1" } else { "WHERE $1 IS NULL" };
+        let filter = if task_id.is_some() {
+            "WHERE task_id = $1"
+        } else {
+            "WHERE $1 IS NULL"
+        };
         let sql = format!("{SELECT} {filter} ORDER BY id LIMIT $2 OFFSET $3");
         let count = format!("SELECT COUNT(*) FROM comments {filter}");
         let (rows, total) = dispatch!(self, |p| {

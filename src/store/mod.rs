@@ -102,9 +102,8 @@ impl Store {
                 .foreign_keys(true);
             if let Some(dir) = options.get_filename().parent() {
                 if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Other(format!("cannot create {}: {e}", dir.display()))
-                    })?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| StoreError::Other(format!("cannot create {}: {e}", dir.display())))?;
                 }
             }
             let pool = SqlitePoolOptions::new()

@@ -130,7 +130,11 @@ impl Store {
     }
 
     /// The person a chat identity belongs to, if anyone linked it.
-    pub async fn person_by_identity(&self, channel: Channel, external_id: &str) -> StoreResult<Option<Person>> {
+    pub async fn person_by_identity(
+        &self,
+        channel: Channel,
+        external_id: &str,
+    ) -> StoreResult<Option<Person>> {
         let sql = format!(
             "{SELECT} JOIN identities i ON i.person_id = p.id WHERE i.channel = $1 AND i.external_id = $2"
         );
@@ -179,7 +183,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            record_audit!(tx, by, "person.create", "person", id, serde_json::json!({"handle": data.handle}));
+            record_audit!(
+                tx,
+                by,
+                "person.create",
+                "person",
+                id,
+                serde_json::json!({"handle": data.handle})
+            );
             tx.commit().await?;
             id
         });
@@ -231,7 +242,14 @@ impl Store {
                     .await?;
                 }
             }
-            record_audit!(tx, by, "person.update", "person", id, serde_json::json!({"handle": data.handle}));
+            record_audit!(
+                tx,
+                by,
+                "person.update",
+                "person",
+                id,
+                serde_json::json!({"handle": data.handle})
+            );
             tx.commit().await?;
         });
         self.person(id).await
@@ -269,7 +287,14 @@ impl Store {
                 .bind(expires_at)
                 .execute(&mut *tx)
                 .await?;
-            record_audit!(tx, by, "person.link_code", "person", person_id, serde_json::json!({}));
+            record_audit!(
+                tx,
+                by,
+                "person.link_code",
+                "person",
+                person_id,
+                serde_json::json!({})
+            );
             tx.commit().await?;
         });
         Ok(())
@@ -297,13 +322,12 @@ impl Store {
             let Some((person_id,)) = claimed else {
                 return Err(StoreError::NotFound);
             };
-            let owner: Option<(i64,)> = sqlx::query_as(
-                "SELECT person_id FROM identities WHERE channel = $1 AND external_id = $2",
-            )
-            .bind(identity.channel.as_str())
-            .bind(&identity.external_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let owner: Option<(i64,)> =
+                sqlx::query_as("SELECT person_id FROM identities WHERE channel = $1 AND external_id = $2")
+                    .bind(identity.channel.as_str())
+                    .bind(&identity.external_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             match owner {
                 Some((owner,)) if owner != person_id => {
                     return Err(StoreError::Conflict(
@@ -323,7 +347,8 @@ impl Store {
                     .await?;
                 }
             }
-            let detail = serde_json::json!({"channel": identity.channel, "external_id": identity.external_id});
+            let detail =
+                serde_json::json!({"channel": identity.channel, "external_id": identity.external_id});
             record_audit!(tx, by, "person.link", "person", person_id, detail);
             tx.commit().await?;
             person_id

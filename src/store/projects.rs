@@ -44,7 +44,10 @@ impl TryFrom<ProjectRow> for Project {
             id: r.id,
             name: r.name,
             description: r.description,
-            status: r.status.parse().map_err(|e| StoreError::Other(format!("project {}: {e}", r.id)))?,
+            status: r
+                .status
+                .parse()
+                .map_err(|e| StoreError::Other(format!("project {}: {e}", r.id)))?,
             deadline: r.deadline,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -52,8 +55,7 @@ impl TryFrom<ProjectRow> for Project {
     }
 }
 
-const SELECT: &str =
-    "SELECT id, name, description, status, deadline, created_at, updated_at FROM projects";
+const SELECT: &str = "SELECT id, name, description, status, deadline, created_at, updated_at FROM projects";
 
 impl Store {
     pub async fn create_project(&self, data: &ProjectData, by: &AuditEntry) -> StoreResult<Project> {
@@ -71,7 +73,14 @@ impl Store {
             .bind(at)
             .fetch_one(&mut *tx)
             .await?;
-            record_audit!(tx, by, "project.create", "project", id, serde_json::json!({"name": data.name}));
+            record_audit!(
+                tx,
+                by,
+                "project.create",
+                "project",
+                id,
+                serde_json::json!({"name": data.name})
+            );
             tx.commit().await?;
             id
         });
@@ -110,7 +119,10 @@ impl Store {
                 .await?;
             (rows, total)
         });
-        let projects = rows.into_iter().map(Project::try_from).collect::<StoreResult<_>>()?;
+        let projects = rows
+            .into_iter()
+            .map(Project::try_from)
+            .collect::<StoreResult<_>>()?;
         Ok((projects, total))
     }
 

@@ -102,7 +102,8 @@ where
         qb.push(" AND t.due_date < ").push_bind(before);
     }
     if let Some(now) = filter.overdue_at {
-        qb.push(" AND t.status <> 'done' AND t.due_date < ").push_bind(now);
+        qb.push(" AND t.status <> 'done' AND t.due_date < ")
+            .push_bind(now);
     }
     if filter.open_only {
         qb.push(" AND t.status <> 'done'");
@@ -144,7 +145,14 @@ impl Store {
             .bind(at)
             .fetch_one(&mut *tx)
             .await?;
-            record_audit!(tx, by, "task.create", "task", id, serde_json::json!({"title": data.title}));
+            record_audit!(
+                tx,
+                by,
+                "task.create",
+                "task",
+                id,
+                serde_json::json!({"title": data.title})
+            );
             tx.commit().await?;
             id
         });
@@ -181,9 +189,8 @@ impl Store {
                 .push(" OFFSET ")
                 .push_bind(filter.offset);
             let rows = qb.build_query_as::<TaskRow>().fetch_all(p).await?;
-            let mut count = QueryBuilder::new(
-                "SELECT COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id",
-            );
+            let mut count =
+                QueryBuilder::new("SELECT COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id");
             push_filters(&mut count, filter);
             let (total,): (i64,) = count.build_query_as().fetch_one(p).await?;
             (rows, total)

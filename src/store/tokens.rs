@@ -15,7 +15,13 @@ pub struct ApiToken {
 }
 
 impl Store {
-    pub async fn create_token(&self, name: &str, token_hash: &str, role: Role, by: &AuditEntry) -> StoreResult<i64> {
+    pub async fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        role: Role,
+        by: &AuditEntry,
+    ) -> StoreResult<i64> {
         Ok(dispatch!(self, |p| {
             let mut tx = p.begin().await?;
             let (id,): (i64,) = sqlx::query_as(
@@ -27,7 +33,14 @@ impl Store {
             .bind(now())
             .fetch_one(&mut *tx)
             .await?;
-            record_audit!(tx, by, "token.create", "token", id, serde_json::json!({"name": name, "role": role}));
+            record_audit!(
+                tx,
+                by,
+                "token.create",
+                "token",
+                id,
+                serde_json::json!({"name": name, "role": role})
+            );
             tx.commit().await?;
             id
         }))

@@ -17,7 +17,10 @@ pub(crate) fn sha256_hex(text: &str) -> String {
 fn generate_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("crd_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "crd_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 impl Workspace {
@@ -64,7 +67,9 @@ impl Workspace {
         if self.bootstrap_token.is_some() || self.store.count_tokens().await? > 0 {
             return Ok(None);
         }
-        let token = self.create_token(&Actor::system("system"), "initial-admin", Role::Admin).await?;
+        let token = self
+            .create_token(&Actor::system("system"), "initial-admin", Role::Admin)
+            .await?;
         Ok(Some(token))
     }
 }

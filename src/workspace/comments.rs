@@ -25,15 +25,26 @@ fn content(text: &str) -> Result<String, ValidationError> {
         return Err(ValidationError::new("content", "must not be empty"));
     }
     if text.chars().count() > 20_000 {
-        return Err(ValidationError::new("content", "must be at most 20000 characters"));
+        return Err(ValidationError::new(
+            "content",
+            "must be at most 20000 characters",
+        ));
     }
     Ok(text.to_owned())
 }
 
 impl Workspace {
-    pub async fn list_comments(&self, actor: &Actor, task_id: Option<i64>, paging: Paging) -> WsResult<Page<Comment>> {
+    pub async fn list_comments(
+        &self,
+        actor: &Actor,
+        task_id: Option<i64>,
+        paging: Paging,
+    ) -> WsResult<Page<Comment>> {
         let _ = actor;
-        let (items, total) = self.store.list_comments(task_id, paging.limit, paging.offset).await?;
+        let (items, total) = self
+            .store
+            .list_comments(task_id, paging.limit, paging.offset)
+            .await?;
         Ok(Page { items, total })
     }
 
@@ -52,7 +63,9 @@ impl Workspace {
         match self.store.task(new.task_id).await {
             Ok(_) => {}
             Err(crate::store::StoreError::NotFound) => {
-                return Err(ValidationError::new("task_id", format!("task {} does not exist", new.task_id)).into())
+                return Err(
+                    ValidationError::new("task_id", format!("task {} does not exist", new.task_id)).into(),
+                )
             }
             Err(e) => return Err(e.into()),
         }

@@ -144,7 +144,10 @@ impl Paging {
     pub fn new(limit: Option<i64>, offset: Option<i64>) -> Result<Self, ValidationError> {
         let limit = limit.unwrap_or(50);
         if !(1..=Self::MAX_LIMIT).contains(&limit) {
-            return Err(ValidationError::new("limit", format!("must be between 1 and {}", Self::MAX_LIMIT)));
+            return Err(ValidationError::new(
+                "limit",
+                format!("must be between 1 and {}", Self::MAX_LIMIT),
+            ));
         }
         let offset = offset.unwrap_or(0);
         if offset < 0 {

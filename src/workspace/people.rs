@@ -73,7 +73,10 @@ fn email(text: &str) -> Result<String, ValidationError> {
     if valid {
         Ok(text.to_ascii_lowercase())
     } else {
-        Err(ValidationError::new("email", format!("'{text}' is not an email address")))
+        Err(ValidationError::new(
+            "email",
+            format!("'{text}' is not an email address"),
+        ))
     }
 }
 
@@ -88,7 +91,10 @@ fn identities(list: Vec<Identity>) -> Result<Vec<Identity>, ValidationError> {
         .map(|i| {
             let external_id = i.external_id.trim().to_owned();
             if external_id.is_empty() || external_id.len() > 320 {
-                return Err(ValidationError::new("identities", "external_id must be 1-320 characters"));
+                return Err(ValidationError::new(
+                    "identities",
+                    "external_id must be 1-320 characters",
+                ));
             }
             Ok(Identity {
                 channel: i.channel,
@@ -107,25 +113,30 @@ impl Workspace {
 
     pub async fn person(&self, actor: &Actor, handle: &str) -> WsResult<Person> {
         let _ = actor;
-        let handle = Handle::parse(handle).map_err(|_| WorkspaceError::NotFound(format!("nobody has the handle '{handle}'")))?;
-        self.store
-            .person_by_handle(handle.as_str())
-            .await
-            .map_err(|e| WorkspaceError::from_store(e, || format!("nobody has the handle '{}'", handle.as_str())))
+        let handle = Handle::parse(handle)
+            .map_err(|_| WorkspaceError::NotFound(format!("nobody has the handle '{handle}'")))?;
+        self.store.person_by_handle(handle.as_str()).await.map_err(|e| {
+            WorkspaceError::from_store(e, || format!("nobody has the handle '{}'", handle.as_str()))
+        })
     }
 
     /// The person behind a chat identity, if linked.
     pub async fn person_by_identity(&self, identity: &Identity) -> WsResult<Option<Person>> {
-        Ok(self.store.person_by_identity(identity.channel, &identity.external_id).await?)
+        Ok(self
+            .store
+            .person_by_identity(identity.channel, &identity.external_id)
+            .await?)
     }
 
     async fn manager_id(&self, handle: &str) -> WsResult<i64> {
         let handle = Handle::parse_field(handle, "manager")?;
         match self.store.person_by_handle(handle.as_str()).await {
             Ok(p) => Ok(p.id),
-            Err(StoreError::NotFound) => {
-                Err(ValidationError::new("manager", format!("nobody has the handle '{}'", handle.as_str())).into())
-            }
+            Err(StoreError::NotFound) => Err(ValidationError::new(
+                "manager",
+                format!("nobody has the handle '{}'", handle.as_str()),
+            )
+            .into()),
             Err(e) => Err(e.into()),
         }
     }
@@ -167,12 +178,18 @@ impl Workspace {
     pub async fn update_person(&self, actor: &Actor, handle: &str, update: PersonUpdate) -> WsResult<Person> {
         let current = self.person(actor, handle).await?;
         let is_self = actor.person_id == Some(current.id);
-        actor.require(actor.is_admin() || (is_self && actor.role != Role::Guest), "change this person")?;
+        actor.require(
+            actor.is_admin() || (is_self && actor.role != Role::Guest),
+            "change this person",
+        )?;
         let privileged = update.handle.is_some()
             || update.role.is_some()
             || update.manager != Patch::Keep
             || update.identities.is_some();
-        actor.require(actor.is_admin() || !privileged, "change handles, roles, managers or identities")?;
+        actor.require(
+            actor.is_admin() || !privileged,
+            "change handles, roles, managers or identities",
+        )?;
 
         let manager_id = match update.manager {
             Patch::Keep => match &current.manager {
@@ -229,7 +246,12 @@ impl Workspace {
     }
 
     /// Makes a one-time code with which a chat identity becomes `handle`'s (admins only).
-    pub async fn create_link_code(&self, actor: &Actor, handle: &str, now: DateTime<Utc>) -> WsResult<LinkCode> {
+    pub async fn create_link_code(
+        &self,
+        actor: &Actor,
+        handle: &str,
+        now: DateTime<Utc>,
+    ) -> WsResult<LinkCode> {
         actor.require(actor.is_admin(), "make link codes")?;
         let person = self.person(actor, handle).await?;
         let code: String = {
@@ -246,7 +268,12 @@ impl Workspace {
     }
 
     /// Redeems a link code for the chat identity that sent it.
-    pub async fn link_identity(&self, identity: &Identity, code: &str, now: DateTime<Utc>) -> WsResult<Person> {
+    pub async fn link_identity(
+        &self,
+        identity: &Identity,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> WsResult<Person> {
         let code = code.trim().to_ascii_uppercase();
         let by = crate::store::AuditEntry {
             actor: format!("{}:{}", identity.channel, identity.external_id),

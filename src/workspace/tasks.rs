@@ -97,7 +97,12 @@ fn labels(list: Option<Vec<Label>>) -> Result<Vec<Label>, ValidationError> {
 }
 
 impl Workspace {
-    pub async fn list_tasks(&self, actor: &Actor, query: &TaskQuery, now: DateTime<Utc>) -> WsResult<Page<Task>> {
+    pub async fn list_tasks(
+        &self,
+        actor: &Actor,
+        query: &TaskQuery,
+        now: DateTime<Utc>,
+    ) -> WsResult<Page<Task>> {
         let _ = actor; // every role may read
         let paging = Paging::new(query.limit, query.offset)?;
         let filter = TaskFilter {
@@ -168,17 +173,20 @@ impl Workspace {
     async fn check_project(&self, project_id: i64) -> WsResult<()> {
         match self.store.project(project_id).await {
             Ok(_) => Ok(()),
-            Err(crate::store::StoreError::NotFound) => Err(ValidationError::new(
-                "project_id",
-                format!("project {project_id} does not exist"),
-            )
-            .into()),
+            Err(crate::store::StoreError::NotFound) => {
+                Err(ValidationError::new("project_id", format!("project {project_id} does not exist")).into())
+            }
             Err(e) => Err(e.into()),
         }
     }
 
     /// Creates a task. `origin` is the (channel, chat) it came from, for later escalations.
-    pub async fn create_task(&self, actor: &Actor, new: NewTask, origin: Option<(&str, &str)>) -> WsResult<Task> {
+    pub async fn create_task(
+        &self,
+        actor: &Actor,
+        new: NewTask,
+        origin: Option<(&str, &str)>,
+    ) -> WsResult<Task> {
         actor.require(actor.can_write(), "create tasks")?;
         let title = TaskTitle::parse(&new.title)?;
         let status = match new.status.as_deref() {
@@ -259,7 +267,10 @@ impl Workspace {
         if let Some(list) = update.labels {
             data.labels = labels(Some(list))?;
         }
-        Ok(self.store.update_task(id, &data, "task.update", &actor.audit()).await?)
+        Ok(self
+            .store
+            .update_task(id, &data, "task.update", &actor.audit())
+            .await?)
     }
 
     /// Changes only the status (`PATCH /api/tasks/{id}/status`, `/done`, `/status`).
@@ -270,7 +281,10 @@ impl Workspace {
             status,
             ..self.current_data(actor, id).await?
         };
-        Ok(self.store.update_task(id, &data, "task.status", &actor.audit()).await?)
+        Ok(self
+            .store
+            .update_task(id, &data, "task.status", &actor.audit())
+            .await?)
     }
 
     /// Deleting is for admins: members mark work done instead.
