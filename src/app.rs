@@ -1,18 +1,29 @@
 //! Building the service from `Settings` and running it until shutdown: the store (migrated),
-//! the workspace, the HTTP server. One cancellation token stops everything.
+//! the workspace, the conversation, the inbox and outbox workers, the channels and the HTTP
+//! server. One cancellation token stops everything.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::io::AsyncBufReadExt;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
+use crate::channels::cli::{Terminal, TerminalOut, CHAT_ID};
+use crate::channels::telegram::Telegram;
+use crate::channels::Channels;
 use crate::config::Settings;
+use crate::conversation::{commands, Conversation};
+use crate::domain::{self, Role};
+use crate::inbox::{Inbox, InboxWriter};
+use crate::outbox::{Outbox, OutboxWriter};
 use crate::store::Store;
-use crate::workspace::Workspace;
+use crate::workspace::{Actor, NewPerson, Paging, Workspace};
 
 /// The Prometheus recorder is process-wide; several apps in one process (tests) share it.
 pub fn metrics_handle() -> PrometheusHandle {
@@ -33,6 +44,10 @@ pub struct App {
     pub settings: Settings,
     pub store: Store,
     pub workspace: Workspace,
+    pub conversation: Arc<Conversation>,
+    pub telegram: Option<Arc<Telegram>>,
+    inbox_wake: Arc<Notify>,
+    outbox_wake: Arc<Notify>,
 }
 
 impl App {
@@ -43,11 +58,28 @@ impl App {
             .with_context(|| format!("cannot open the database {:?}", settings.database_url))?;
         store.migrate().await.context("cannot apply migrations")?;
         let workspace = Workspace::new(store.clone(), settings.timezone, settings.api_token.clone());
+        let conversation = Arc::new(Conversation::new(workspace.clone(), settings.open_chat));
+        let telegram = match &settings.telegram {
+            Some(t) => Some(Arc::new(Telegram::new(t).map_err(anyhow::Error::msg)?)),
+            None => None,
+        };
         Ok(Self {
             settings,
             store,
             workspace,
+            conversation,
+            telegram,
+            inbox_wake: Arc::new(Notify::new()),
+            outbox_wake: Arc::new(Notify::new()),
         })
+    }
+
+    pub fn inbox_writer(&self) -> InboxWriter {
+        InboxWriter::new(self.store.clone(), self.inbox_wake.clone())
+    }
+
+    pub fn outbox_writer(&self) -> OutboxWriter {
+        OutboxWriter::new(self.store.clone(), self.outbox_wake.clone())
     }
 
     pub fn router(&self) -> Router {
@@ -55,22 +87,138 @@ impl App {
             workspace: self.workspace.clone(),
             metrics: metrics_handle(),
         };
-        api::router(state, self.settings.max_body_bytes)
+        let mut webhooks = Router::new();
+        if let Some(router) = self
+            .telegram
+            .as_ref()
+            .and_then(|t| t.webhook_router(self.inbox_writer()))
+        {
+            webhooks = webhooks.merge(router);
+        }
+        api::router(state, self.settings.max_body_bytes, webhooks)
     }
 
-    /// Serves HTTP on `listener` until `shutdown` is cancelled, then finishes in-flight requests.
+    /// The outbound side of every configured platform.
+    fn channels(&self) -> Channels {
+        let mut channels = Channels::default();
+        if let Some(telegram) = &self.telegram {
+            channels.add(Arc::new(telegram.outbound()));
+        }
+        channels
+    }
+
+    /// Starts the inbox and outbox workers.
+    fn spawn_workers(
+        &self,
+        channels: Channels,
+        shutdown: &CancellationToken,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        let inbox = Inbox::new(
+            self.store.clone(),
+            self.conversation.clone(),
+            self.inbox_wake.clone(),
+            self.outbox_wake.clone(),
+        );
+        let outbox = Outbox::new(self.store.clone(), channels, self.outbox_wake.clone());
+        vec![
+            tokio::spawn(inbox.run_until_stopped(shutdown.clone())),
+            tokio::spawn(outbox.run_until_stopped(shutdown.clone())),
+        ]
+    }
+
+    /// Serves HTTP on `listener` and runs the workers and channels until `shutdown` is
+    /// cancelled, then finishes in-flight requests and steps.
     pub async fn run_until_stopped(
         self,
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
+        if let Some(telegram) = &self.telegram {
+            telegram.set_up(commands::USAGE).await;
+            if let Some(name) = telegram.username() {
+                self.conversation.set_bot_name(domain::Channel::Telegram, &name);
+            }
+        }
+        let mut tasks = self.spawn_workers(self.channels(), &shutdown);
+        if let Some(telegram) = self.telegram.clone().filter(|t| t.polling()) {
+            tasks.push(tokio::spawn(
+                telegram.poll_until_stopped(self.inbox_writer(), shutdown.clone()),
+            ));
+        }
         let router = self.router();
         tracing::info!(addr = %listener.local_addr()?, "listening");
-        axum::serve(listener, router)
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await
-            .context("HTTP server failed")?;
+            .context("HTTP server failed");
+        shutdown.cancel();
+        for task in tasks {
+            let _ = task.await;
+        }
         self.store.close().await;
+        served
+    }
+
+    /// The person the terminal speaks as: `handle`, else the first admin; on an empty
+    /// workspace an `admin` person is made.
+    async fn terminal_person(&self, handle: Option<&str>) -> anyhow::Result<String> {
+        let system = Actor::system("cli");
+        if let Some(handle) = handle {
+            return Ok(self.workspace.person(&system, handle).await?.handle);
+        }
+        let people = self
+            .workspace
+            .list_people(&system, Paging::new(Some(500), None)?)
+            .await?;
+        if let Some(admin) = people.items.iter().find(|p| p.role == Role::Admin) {
+            return Ok(admin.handle.clone());
+        }
+        if let Some(first) = people.items.first() {
+            return Ok(first.handle.clone());
+        }
+        let new = NewPerson {
+            handle: "admin".into(),
+            name: "Admin".into(),
+            role: Some("admin".into()),
+            ..NewPerson::default()
+        };
+        Ok(self.workspace.create_person(&system, new).await?.handle)
+    }
+
+    /// `coordinator chat`: lines from standard input go through the inbox, the conversation
+    /// and the outbox like any chat message; replies are printed.
+    pub async fn chat(self, handle: Option<&str>) -> anyhow::Result<()> {
+        let me = self.terminal_person(handle).await?;
+        let shutdown = CancellationToken::new();
+        let mut channels = Channels::default();
+        channels.add(Arc::new(TerminalOut));
+        let tasks = self.spawn_workers(channels, &shutdown);
+        let terminal = Terminal::new(&me);
+        let inbox = self.inbox_writer();
+        eprintln!("Chatting as @{me}. /help lists the commands; Ctrl-D ends.");
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        while let Some(line) = lines.next_line().await? {
+            if line.trim().is_empty() {
+                continue;
+            }
+            inbox.accept(&terminal.event(&line)).await?;
+            self.wait_for_terminal(Duration::from_secs(60)).await?;
+        }
+        self.wait_for_terminal(Duration::from_secs(10)).await?;
+        shutdown.cancel();
+        for task in tasks {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+
+    /// Waits until everything typed so far is answered (or `limit` passes).
+    async fn wait_for_terminal(&self, limit: Duration) -> anyhow::Result<()> {
+        let until = tokio::time::Instant::now() + limit;
+        while self.store.unfinished_for_chat("cli", CHAT_ID).await? > 0 && tokio::time::Instant::now() < until
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         Ok(())
     }
 }

@@ -22,6 +22,14 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Talk to the coordinator in the terminal: the same commands, conversation and database
+    /// as in a chat app.
+    Chat {
+        /// Speak as this person (a handle); by default the first admin. On an empty workspace
+        /// an `admin` person is created.
+        #[arg(long = "as")]
+        handle: Option<String>,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]

@@ -15,8 +15,12 @@
 
 pub mod api;
 pub mod app;
+pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod domain;
+pub mod inbox;
+pub mod outbox;
 pub mod store;
 pub mod workspace;

@@ -57,6 +57,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Chat { handle } => App::build(settings).await?.chat(handle.as_deref()).await,
         Command::Token {
             command: TokenCommand::Create { name, role },
         } => {

@@ -39,7 +39,7 @@ pub async fn create(
     Auth(actor): Auth,
     Json(new): Json<NewComment>,
 ) -> ApiResult<Response> {
-    let comment = s.workspace.add_comment(&actor, new).await?;
+    let comment = s.workspace.add_comment(&actor, new, None).await?;
     Ok((StatusCode::CREATED, Json(comment)).into_response())
 }
 

@@ -57,8 +57,9 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The routes of the API and their OpenAPI document.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+/// The routes of the API and their OpenAPI document, with `webhooks` (the platforms' routes,
+/// which authenticate by signature) under the same limits and metrics.
+pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::get, projects::update, projects::delete))
@@ -91,13 +92,14 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
                 "method not allowed on this route",
             )
         })
+        .with_state(state)
+        .merge(webhooks)
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
         }))
-        .with_state(state)
 }
 
 /// Request counts and latencies by route, method and status, for `/metrics`.

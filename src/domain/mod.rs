@@ -6,7 +6,7 @@ mod dates;
 mod enums;
 mod values;
 
-pub use dates::{parse_due_date, parse_timezone};
+pub use dates::{end_of_day, parse_due_date, parse_timezone};
 pub use enums::{Channel, Priority, ProjectStatus, Role, TaskStatus};
 pub use values::{Handle, Label, TaskTitle};
 

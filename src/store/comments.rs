@@ -11,6 +11,8 @@ pub struct CommentData {
     pub task_id: i64,
     pub content: String,
     pub author: String,
+    /// A key seen before returns the comment it made then instead of a second one.
+    pub source_key: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -41,16 +43,24 @@ impl Store {
         let at = now();
         let id: i64 = dispatch!(self, |p| {
             let mut tx = p.begin().await?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO comments (task_id, content, author, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $4) RETURNING id",
+            let inserted: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO comments (task_id, content, author, created_at, updated_at, source_key) \
+                 VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (source_key) DO NOTHING RETURNING id",
             )
             .bind(data.task_id)
             .bind(&data.content)
             .bind(&data.author)
             .bind(at)
-            .fetch_one(&mut *tx)
+            .bind(&data.source_key)
+            .fetch_optional(&mut *tx)
             .await?;
+            let Some((id,)) = inserted else {
+                let (id,): (i64,) = sqlx::query_as("SELECT id FROM comments WHERE source_key = $1")
+                    .bind(&data.source_key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                return self.comment(id).await;
+            };
             // A comment is activity on its task.
             sqlx::query("UPDATE tasks SET updated_at = $1 WHERE id = $2")
                 .bind(at)

@@ -7,6 +7,7 @@ mod audit;
 mod comments;
 mod people;
 mod projects;
+mod queue;
 mod tasks;
 mod tokens;
 
@@ -14,6 +15,7 @@ pub use audit::{AuditEntry, AuditRecord};
 pub use comments::CommentData;
 pub use people::PersonData;
 pub use projects::ProjectData;
+pub use queue::{Claimed, DeadLetter, NewOutbound, Queue, QueueCounts};
 pub use tasks::{TaskData, TaskFilter};
 pub use tokens::ApiToken;
 

@@ -112,22 +112,25 @@ where
 
 impl Store {
     /// Creates a task; `origin` is the channel and chat it was created from, if any, so that
-    /// escalations can go back there.
+    /// escalations can go back there. A `source_key` seen before returns the task it made
+    /// then instead of a second one.
     pub async fn create_task(
         &self,
         data: &TaskData,
         origin: Option<(&str, &str)>,
+        source_key: Option<&str>,
         by: &AuditEntry,
     ) -> StoreResult<Task> {
         let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
         let at = now();
         let id: i64 = dispatch!(self, |p| {
             let mut tx = p.begin().await?;
-            let (id,): (i64,) = sqlx::query_as(
+            let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO tasks (title, description, status, priority, project_id, assignee_id, \
                  time_estimate, time_spent, due_date, labels, origin_channel, origin_chat, \
-                 created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+                 created_by, created_at, updated_at, source_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
+                 ON CONFLICT (source_key) DO NOTHING RETURNING id",
             )
             .bind(&data.title)
             .bind(&data.description)
@@ -143,18 +146,30 @@ impl Store {
             .bind(origin.map(|o| o.1))
             .bind(&by.actor)
             .bind(at)
-            .fetch_one(&mut *tx)
+            .bind(source_key)
+            .fetch_optional(&mut *tx)
             .await?;
-            record_audit!(
-                tx,
-                by,
-                "task.create",
-                "task",
-                id,
-                serde_json::json!({"title": data.title})
-            );
-            tx.commit().await?;
-            id
+            match inserted {
+                Some((id,)) => {
+                    record_audit!(
+                        tx,
+                        by,
+                        "task.create",
+                        "task",
+                        id,
+                        serde_json::json!({"title": data.title})
+                    );
+                    tx.commit().await?;
+                    id
+                }
+                None => {
+                    let (id,): (i64,) = sqlx::query_as("SELECT id FROM tasks WHERE source_key = $1")
+                        .bind(source_key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    id
+                }
+            }
         });
         self.task(id).await
     }

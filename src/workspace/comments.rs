@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Actor, Page, Paging, Workspace, WorkspaceError, WsResult};
+use super::{Actor, Origin, Page, Paging, Workspace, WorkspaceError, WsResult};
 use crate::domain::{Comment, ValidationError};
 use crate::store::CommentData;
 
@@ -56,7 +56,13 @@ impl Workspace {
             .map_err(|e| WorkspaceError::from_store(e, || format!("comment {id} does not exist")))
     }
 
-    pub async fn add_comment(&self, actor: &Actor, new: NewComment) -> WsResult<Comment> {
+    /// Adds a comment; with an `origin`, the same chat message processed twice comments once.
+    pub async fn add_comment(
+        &self,
+        actor: &Actor,
+        new: NewComment,
+        origin: Option<&Origin>,
+    ) -> WsResult<Comment> {
         actor.require(actor.can_write(), "comment")?;
         let content = content(&new.content)?;
         // The task must exist: a comment on nothing is invalid input, not a missing route.
@@ -73,6 +79,7 @@ impl Workspace {
             task_id: new.task_id,
             content,
             author: actor.name.clone(),
+            source_key: origin.map(|o| o.source_key.clone()),
         };
         Ok(self.store.create_comment(&data, &actor.audit()).await?)
     }

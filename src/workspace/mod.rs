@@ -23,6 +23,15 @@ use crate::config::Secret;
 use crate::domain::{Person, Role, ValidationError};
 use crate::store::{AuditEntry, Store, StoreError};
 
+/// The chat message a change came from: escalations go back to its chat, and `source_key`
+/// (unique per message) makes processing the message twice have one effect.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub channel: String,
+    pub chat: String,
+    pub source_key: String,
+}
+
 /// Who is acting: the permissions are always the actor's, never the model's.
 #[derive(Debug, Clone)]
 pub struct Actor {

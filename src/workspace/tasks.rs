@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Actor, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
+use super::{Actor, Origin, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
 use crate::domain::{
     non_blank, parse_due_date, parse_hours, Handle, Label, Priority, Task, TaskStatus, TaskTitle,
     ValidationError,
@@ -83,6 +83,8 @@ pub struct TaskQuery {
     pub due_before: Option<String>,
     /// `true`: only tasks past their due date and not done.
     pub overdue: Option<bool>,
+    /// `true`: only tasks that are not done.
+    pub open: Option<bool>,
     /// 1–500, default 50.
     pub limit: Option<i64>,
     pub offset: Option<i64>,
@@ -123,7 +125,7 @@ impl Workspace {
                 .map(|d| parse_due_date(d, actor.timezone, "due_before"))
                 .transpose()?,
             overdue_at: query.overdue.unwrap_or(false).then_some(now),
-            open_only: false,
+            open_only: query.open.unwrap_or(false),
             limit: paging.limit,
             offset: paging.offset,
         };
@@ -180,13 +182,9 @@ impl Workspace {
         }
     }
 
-    /// Creates a task. `origin` is the (channel, chat) it came from, for later escalations.
-    pub async fn create_task(
-        &self,
-        actor: &Actor,
-        new: NewTask,
-        origin: Option<(&str, &str)>,
-    ) -> WsResult<Task> {
+    /// Creates a task. `origin` is the chat message it came from, if any: escalations go back
+    /// to that chat, and the same message processed twice creates one task.
+    pub async fn create_task(&self, actor: &Actor, new: NewTask, origin: Option<&Origin>) -> WsResult<Task> {
         actor.require(actor.can_write(), "create tasks")?;
         let title = TaskTitle::parse(&new.title)?;
         let status = match new.status.as_deref() {
@@ -224,7 +222,12 @@ impl Workspace {
         if let Some(project_id) = data.project_id {
             self.check_project(project_id).await?;
         }
-        Ok(self.store.create_task(&data, origin, &actor.audit()).await?)
+        let chat = origin.map(|o| (o.channel.as_str(), o.chat.as_str()));
+        let source_key = origin.map(|o| o.source_key.as_str());
+        Ok(self
+            .store
+            .create_task(&data, chat, source_key, &actor.audit())
+            .await?)
     }
 
     pub async fn update_task(&self, actor: &Actor, id: i64, update: TaskUpdate) -> WsResult<Task> {

@@ -8,3 +8,4 @@ mod api_people;
 mod api_projects;
 mod api_tasks;
 mod cli;
+mod fake_telegram;

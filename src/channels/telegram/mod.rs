@@ -1,0 +1,145 @@
+//! Telegram through the Bot API (teloxide as the client): webhook mode when
+//! `TELEGRAM_WEBHOOK_SECRET` is set, long polling otherwise; the command menu is registered with
+//! `setMyCommands` at start.
+
+pub mod inbound;
+pub mod outbound;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::routing::post;
+use axum::Router;
+use teloxide::payloads::GetUpdatesSetters;
+use teloxide::prelude::Requester;
+use teloxide::requests::Request;
+use teloxide::types::BotCommand;
+use teloxide::Bot;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::TelegramSettings;
+use crate::inbox::InboxWriter;
+
+pub use outbound::TelegramOut;
+
+/// The Telegram side of the service.
+pub struct Telegram {
+    bot: Bot,
+    settings: TelegramSettings,
+    /// Learnt from `getMe`; used to see mentions in groups and `/cmd@bot`.
+    pub username: Arc<RwLock<Option<String>>>,
+}
+
+impl Telegram {
+    pub fn new(settings: &TelegramSettings) -> Result<Self, String> {
+        let url = reqwest::Url::parse(&settings.api_url).map_err(|e| format!("TELEGRAM_API_URL: {e}"))?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            // Long polls wait up to 25 s at the server.
+            .timeout(Duration::from_secs(40))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let bot = Bot::with_client(settings.bot_token.expose(), client).set_api_url(url);
+        Ok(Self {
+            bot,
+            settings: settings.clone(),
+            username: Arc::new(RwLock::new(None)),
+        })
+    }
+
+    pub fn outbound(&self) -> TelegramOut {
+        TelegramOut {
+            bot: self.bot.clone(),
+        }
+    }
+
+    pub fn username(&self) -> Option<String> {
+        self.username.read().ok().and_then(|u| u.clone())
+    }
+
+    /// Learns the bot's username and registers the command menu from `commands` (name, usage
+    /// line "/name ARGS — what it does"). Failures are logged: the service still answers, the
+    /// menu is a convenience.
+    pub async fn set_up(&self, commands: &[(&str, &str)]) {
+        match self.bot.get_me().await {
+            Ok(me) => {
+                if let Ok(mut name) = self.username.write() {
+                    *name = me.user.username.clone();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "Telegram getMe failed"),
+        }
+        let menu: Vec<BotCommand> = commands
+            .iter()
+            .map(|(name, usage)| {
+                let description = usage.split_once(" — ").map_or(*usage, |(_, what)| what);
+                BotCommand::new(*name, description)
+            })
+            .collect();
+        if let Err(e) = self.bot.set_my_commands(menu).await {
+            tracing::warn!(error = %e, "Telegram setMyCommands failed");
+        }
+    }
+
+    /// The webhook route, when webhook mode is configured.
+    pub fn webhook_router(&self, inbox: InboxWriter) -> Option<Router> {
+        let secret = self.settings.webhook_secret.clone()?;
+        let state = inbound::WebhookState {
+            secret,
+            inbox,
+            bot_username: self.username.clone(),
+        };
+        Some(
+            Router::new()
+                .route("/webhooks/telegram", post(inbound::webhook))
+                .with_state(state),
+        )
+    }
+
+    pub fn polling(&self) -> bool {
+        self.settings.webhook_secret.is_none()
+    }
+
+    /// Long polling: each update is stored in the inbox before the next `getUpdates` confirms
+    /// it, so a crash re-reads unconfirmed updates and the inbox drops the repeats.
+    pub async fn poll_until_stopped(self: Arc<Self>, inbox: InboxWriter, shutdown: CancellationToken) {
+        if let Err(e) = self.bot.delete_webhook().await {
+            tracing::warn!(error = %e, "Telegram deleteWebhook failed");
+        }
+        let mut offset: i32 = 0;
+        let mut pause = Duration::from_millis(500);
+        loop {
+            let request = self.bot.get_updates().offset(offset).timeout(25);
+            let updates = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                result = request.send() => result,
+            };
+            let updates = match updates {
+                Ok(updates) => {
+                    pause = Duration::from_millis(500);
+                    updates
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "Telegram getUpdates failed");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+            let username = self.username();
+            for update in updates {
+                if let Some(event) = inbound::to_event(&update, username.as_deref()) {
+                    if let Err(e) = inbox.accept(&event).await {
+                        // Not confirmed: Telegram hands the update out again.
+                        tracing::error!(error = %e, "could not store a Telegram update; will re-read it");
+                        break;
+                    }
+                }
+                offset = update.id.0 as i32 + 1;
+            }
+        }
+    }
+}

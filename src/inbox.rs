@@ -1,0 +1,192 @@
+//! The durable inbox: every inbound event is stored (deduplicated on channel + platform event
+//! id) before its webhook is acknowledged; a worker claims events one at a time and hands them
+//! to the conversation. The replies are queued in the outbox in the same transaction that marks
+//! the event done, with keys derived from the event, so an event processed twice (after a
+//! crash) neither acts twice nor answers twice. Failures retry with backoff and end as dead
+//! letters, counted in `/metrics` and listed by `/api/monitoring/status`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::channels::{InboundEvent, OutboundMessage};
+use crate::conversation::Conversation;
+use crate::store::{NewOutbound, Queue, Store, StoreError};
+
+/// After this many failed attempts an event becomes a dead letter.
+pub const MAX_ATTEMPTS: i32 = 6;
+/// How long a claim lasts before another worker may take the event over.
+const LEASE: Duration = Duration::from_secs(120);
+/// How often an idle worker looks for due work when nobody wakes it.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// Exponential backoff with jitter: about 1 s, 2 s, 4 s … capped at 10 minutes.
+pub(crate) fn backoff(attempt: i32) -> Duration {
+    let exp = attempt.clamp(1, 20) - 1;
+    let base = Duration::from_secs(1).saturating_mul(1u32 << exp.min(10) as u32);
+    let capped = base.min(Duration::from_secs(600));
+    let jitter = rand::random::<f64>() * 0.2;
+    capped.mul_f64(1.0 + jitter)
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// An item was handled.
+    Done,
+    /// An item failed and will be tried again later.
+    Retried,
+    /// An item was given up on.
+    Dead,
+    /// Nothing was due.
+    Idle,
+}
+
+/// Stores inbound events and wakes the worker.
+#[derive(Clone)]
+pub struct InboxWriter {
+    store: Store,
+    wake: Arc<Notify>,
+}
+
+impl InboxWriter {
+    pub fn new(store: Store, wake: Arc<Notify>) -> Self {
+        Self { store, wake }
+    }
+
+    /// Stores `event` durably. `Ok(false)`: the same event was stored before (a redelivery).
+    #[tracing::instrument(skip_all, fields(channel = %event.channel, event_id = %event.event_id))]
+    pub async fn accept(&self, event: &InboundEvent) -> Result<bool, StoreError> {
+        let payload = serde_json::to_string(event).map_err(|e| StoreError::Other(e.to_string()))?;
+        let fresh = self
+            .store
+            .enqueue_inbox(event.channel.as_str(), &event.event_id, &event.chat_id, &payload)
+            .await?;
+        metrics::counter!("inbox_events_total", "channel" => event.channel.as_str(), "fresh" => fresh.to_string())
+            .increment(1);
+        if fresh {
+            self.wake.notify_one();
+        }
+        Ok(fresh)
+    }
+}
+
+/// The inbox worker.
+pub struct Inbox {
+    store: Store,
+    conversation: Arc<Conversation>,
+    wake: Arc<Notify>,
+    outbox_wake: Arc<Notify>,
+}
+
+impl Inbox {
+    pub fn new(
+        store: Store,
+        conversation: Arc<Conversation>,
+        wake: Arc<Notify>,
+        outbox_wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            conversation,
+            wake,
+            outbox_wake,
+        }
+    }
+
+    /// Claims and processes one due event.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+        let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let Some(claimed) = self.store.claim(Queue::Inbox, None, now, lease_until).await? else {
+            return Ok(Outcome::Idle);
+        };
+        let event: InboundEvent = match serde_json::from_str(&claimed.payload) {
+            Ok(event) => event,
+            Err(e) => {
+                self.store
+                    .mark_dead(Queue::Inbox, claimed.id, &format!("unreadable payload: {e}"))
+                    .await?;
+                metrics::counter!("inbox_dead_letters_total").increment(1);
+                return Ok(Outcome::Dead);
+            }
+        };
+        match self.conversation.handle(&event, claimed.id).await {
+            Ok(replies) => {
+                let outbound = replies
+                    .iter()
+                    .enumerate()
+                    .map(|(n, reply)| to_outbound(reply, Some(format!("reply:{}:{n}", claimed.id))))
+                    .collect::<Result<Vec<_>, _>>()?;
+                self.store.finish_inbox_with(Some(claimed.id), &outbound).await?;
+                metrics::counter!("inbox_processed_total", "channel" => event.channel.as_str()).increment(1);
+                if !outbound.is_empty() {
+                    self.outbox_wake.notify_one();
+                }
+                Ok(Outcome::Done)
+            }
+            Err(e) if claimed.attempts >= MAX_ATTEMPTS => {
+                tracing::error!(id = claimed.id, error = %e, "inbound event failed for good");
+                self.store
+                    .mark_dead(Queue::Inbox, claimed.id, &e.to_string())
+                    .await?;
+                metrics::counter!("inbox_dead_letters_total").increment(1);
+                Ok(Outcome::Dead)
+            }
+            Err(e) => {
+                tracing::warn!(id = claimed.id, attempt = claimed.attempts, error = %e, "inbound event failed, will retry");
+                let at = now + chrono::Duration::from_std(backoff(claimed.attempts)).unwrap_or_default();
+                self.store
+                    .retry_at(Queue::Inbox, claimed.id, at, Some(&e.to_string()), true)
+                    .await?;
+                Ok(Outcome::Retried)
+            }
+        }
+    }
+
+    /// Processes events until `shutdown`; wakes early when an event is stored.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) {
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match self.run_once(crate::store::now()).await {
+                Ok(Outcome::Idle) => {}
+                Ok(_) => continue,
+                Err(e) => tracing::warn!(error = %e, "inbox worker could not reach the database"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+        }
+    }
+}
+
+/// An outbox row for `message`.
+pub(crate) fn to_outbound(
+    message: &OutboundMessage,
+    dedupe_key: Option<String>,
+) -> Result<NewOutbound, StoreError> {
+    Ok(NewOutbound {
+        channel: message.channel.as_str().to_owned(),
+        chat_id: message.chat_id.clone(),
+        payload: serde_json::to_string(message).map_err(|e| StoreError::Other(e.to_string()))?,
+        dedupe_key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) >= Duration::from_secs(1) && backoff(1) < Duration::from_millis(1300));
+        assert!(backoff(4) >= Duration::from_secs(8));
+        assert!(backoff(30) <= Duration::from_secs(720));
+    }
+}
