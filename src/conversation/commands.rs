@@ -370,7 +370,8 @@ fn parse_due(text: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, St
         return Err(not_understood());
     }
     let resolve = |date_text: &str| {
-        let at = interim::parse_date_string(date_text, now.with_timezone(&tz), interim::Dialect::Us).ok()?;
+        let local_now = now.with_timezone(&tz);
+        let at = interim::parse_date_string(date_text, local_now, interim::Dialect::Us).ok()?;
         Some(if has_time_of_day(date_text) {
             at.with_timezone(&Utc)
         } else {
@@ -420,7 +421,10 @@ fn normalize_date(text: &str) -> String {
         .iter()
         .enumerate()
         .map(|(i, &c)| {
-            let digit_at = |j: Option<usize>| j.and_then(|j| chars.get(j)).is_some_and(char::is_ascii_digit);
+            let digit_at = |j: Option<usize>| {
+                let c = j.and_then(|j| chars.get(j));
+                c.is_some_and(char::is_ascii_digit)
+            };
             if c == 't' && digit_at(i.checked_sub(1)) && digit_at(Some(i + 1)) {
                 ' '
             } else {

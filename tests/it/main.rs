@@ -9,3 +9,4 @@ mod api_projects;
 mod api_tasks;
 mod cli;
 mod fake_telegram;
+mod telegram;

@@ -1,0 +1,304 @@
+//! Telegram end to end: a fake Bot API server on 127.0.0.1 speaking the real JSON, the real app
+//! pointed at it through `TELEGRAM_API_URL`, in webhook and in polling mode.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::fake_telegram::{callback_update_on, group_text_update, text_update, Failure, FakeTelegram};
+use crate::helpers::{both_dbs, spawn_app_with, Db, TestApp};
+
+const SECRET: &str = "s3cret-Token_1";
+const ANNA: i64 = 4242;
+const WAIT: Duration = Duration::from_secs(15);
+
+both_dbs!(
+    webhook_refuses_a_forged_secret,
+    webhook_commands_create_and_change_tasks,
+    redelivered_update_has_one_effect_and_one_reply,
+    unknown_people_link_with_a_code,
+    groups_hear_commands_and_mentions_only,
+    buttons_are_answered_and_act,
+    retry_after_is_honoured,
+    polling_mode_reads_updates_and_registers_commands,
+);
+
+async fn webhook_app(db: Db, fake: &FakeTelegram) -> TestApp {
+    let app = spawn_app_with(
+        db,
+        &[
+            ("TELEGRAM_BOT_TOKEN", fake.token.as_str()),
+            ("TELEGRAM_API_URL", fake.url.as_str()),
+            ("TELEGRAM_WEBHOOK_SECRET", SECRET),
+        ],
+    )
+    .await;
+    let anna = app
+        .post(
+            "/api/people",
+            json!({"handle": "anna", "name": "Anna", "timezone": "Europe/Berlin",
+                   "identities": [{"channel": "telegram", "external_id": ANNA.to_string()}]}),
+        )
+        .await;
+    assert_eq!(anna.status, 201, "{}", anna.body);
+    app
+}
+
+async fn deliver(app: &TestApp, update: &Value) -> u16 {
+    app.client
+        .post(format!("{}/webhooks/telegram", app.base))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .json(update)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn tasks(app: &TestApp) -> Vec<Value> {
+    app.get("/api/tasks?limit=500")
+        .await
+        .body
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn webhook_refuses_a_forged_secret(db: Db) {
+    let fake = FakeTelegram::start().await;
+    let app = webhook_app(db, &fake).await;
+    let update = text_update(1, ANNA, ANNA, "/newtask forged");
+    for secret in [None, Some("wrong"), Some("s3cret-Token_")] {
+        let mut request = app
+            .client
+            .post(format!("{}/webhooks/telegram", app.base))
+            .json(&update);
+        if let Some(secret) = secret {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 401);
+    }
+    // Garbage with the right secret is acknowledged and ignored, not refused.
+    let garbage = app
+        .client
+        .post(format!("{}/webhooks/telegram", app.base))
+        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(tasks(&app).await.is_empty());
+    assert!(fake.sent().is_empty());
+}
+
+async fn webhook_commands_create_and_change_tasks(db: Db) {
+    let fake = FakeTelegram::start().await;
+    let app = webhook_app(db, &fake).await;
+    assert_eq!(
+        deliver(
+            &app,
+            &text_update(1, ANNA, ANNA, "/newtask Write the brief due 2030-01-15 !high")
+        )
+        .await,
+        200
+    );
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].chat_id, ANNA);
+    assert!(
+        sent[0].text.starts_with("Created #1: Write the brief"),
+        "{}",
+        sent[0].text
+    );
+    // Due at the end of the day in Anna's zone.
+    assert!(
+        sent[0].text.contains("Tue 15 Jan 23:59 (Europe/Berlin)"),
+        "{}",
+        sent[0].text
+    );
+    assert!(sent[0]
+        .reply_markup
+        .as_ref()
+        .unwrap()
+        .to_string()
+        .contains("done:1"));
+    let all = tasks(&app).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["title"], "Write the brief");
+    assert_eq!(all[0]["priority"], "high");
+    assert_eq!(all[0]["due_date"], "2030-01-15T22:59:59Z");
+
+    deliver(&app, &text_update(2, ANNA, ANNA, "/status 1 in progress")).await;
+    deliver(
+        &app,
+        &text_update(3, ANNA, ANNA, "/comment 1 draft is in the shared folder"),
+    )
+    .await;
+    deliver(&app, &text_update(4, ANNA, ANNA, "/done #1")).await;
+    deliver(&app, &text_update(5, ANNA, ANNA, "/done")).await;
+    let sent = fake.wait_for_sent(5, WAIT).await;
+    let texts: Vec<&str> = sent.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts[1], "#1 Write the brief is now in_progress.");
+    assert_eq!(texts[2], "Comment added to #1.");
+    assert_eq!(texts[3], "Done: #1 Write the brief");
+    assert!(
+        texts[4].contains("/done ID"),
+        "wrong usage shows the right usage: {}",
+        texts[4]
+    );
+    let task = app.get("/api/tasks/1").await.body;
+    assert_eq!(task["status"], "done");
+    let comments = app.get("/api/comments?task_id=1").await.body;
+    assert_eq!(comments[0]["author"], "anna");
+    let trail = app.store.audit_trail("task", "1").await.unwrap();
+    assert!(trail.iter().all(|r| r.actor == "anna" && r.channel == "telegram"));
+}
+
+async fn redelivered_update_has_one_effect_and_one_reply(db: Db) {
+    let fake = FakeTelegram::start().await;
+    let app = webhook_app(db, &fake).await;
+    let update = text_update(77, ANNA, ANNA, "/newtask Only once");
+    for _ in 0..3 {
+        assert_eq!(deliver(&app, &update).await, 200);
+    }
+    fake.wait_for_sent(1, WAIT).await;
+    // Give a would-be duplicate time to show up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fake.sent().len(), 1);
+    assert_eq!(tasks(&app).await.len(), 1);
+}
+
+async fn unknown_people_link_with_a_code(db: Db) {
+    let fake = FakeTelegram::start().await;
+    let app = webhook_app(db, &fake).await;
+    app.post("/api/people", json!({"handle": "ben", "name": "Ben"}))
+        .await;
+    let stranger = 9999;
+    deliver(&app, &text_update(1, stranger, stranger, "/newtask sneaky")).await;
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    assert!(sent[0].text.contains("/link CODE"), "{}", sent[0].text);
+    assert!(tasks(&app).await.is_empty());
+
+    let code = app
+        .call(Method::POST, "/api/people/ben/link-code", None)
+        .await
+        .body["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    deliver(&app, &text_update(2, stranger, stranger, "/link WRONGCODE")).await;
+    deliver(
+        &app,
+        &text_update(3, stranger, stranger, &format!("/link {code}")),
+    )
+    .await;
+    deliver(&app, &text_update(4, stranger, stranger, "/newtask now allowed")).await;
+    let sent = fake.wait_for_sent(4, WAIT).await;
+    assert!(
+        sent[1].text.contains("unknown, already used or expired"),
+        "{}",
+        sent[1].text
+    );
+    assert!(sent[2].text.contains("you are @ben"), "{}", sent[2].text);
+    assert!(sent[3].text.starts_with("Created #1"), "{}", sent[3].text);
+    let ben = app.get("/api/people/ben").await.body;
+    assert_eq!(ben["identities"][0]["external_id"], stranger.to_string());
+}
+
+async fn groups_hear_commands_and_mentions_only(db: Db) {
+    let fake = FakeTelegram::start().await;
+    let app = webhook_app(db, &fake).await;
+    let group = -100_555;
+    deliver(&app, &group_text_update(1, group, ANNA, "lunch anyone?")).await;
+    deliver(&app, &group_text_update(2, group, ANNA, "/tasks")).await;
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(fake.sent().len(), 1, "small talk in a group gets no answer");
+    assert_eq!(sent[0].chat_id, group);
+    assert_eq!(sent[0].text, "Open tasks: none.");
+    let request = &fake.calls("sendMessage")[0];
+    assert!(request["reply_parameters"]["message_id"].is_number(), "{request}");
+}
+
+async fn buttons_are_answered_and_act(db: Db) {
+    let fake = FakeTelegram::start().await;
+    let app = webhook_app(db, &fake).await;
+    deliver(&app, &text_update(1, ANNA, ANNA, "/newtask Press me")).await;
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    deliver(&app, &callback_update_on(2, ANNA, &sent[0], "done:1")).await;
+    let answers = fake.wait_for_calls("answerCallbackQuery", 1, WAIT).await;
+    assert_eq!(answers.len(), 1);
+    assert!(answers[0]["callback_query_id"].is_string());
+    let sent = fake.wait_for_sent(2, WAIT).await;
+    assert_eq!(sent[1].text, "Done: #1 Press me");
+    assert_eq!(app.get("/api/tasks/1").await.body["status"], "done");
+}
+
+async fn retry_after_is_honoured(db: Db) {
+    let fake = FakeTelegram::start().await;
+    fake.fail_next("sendMessage", vec![Failure::RetryAfter(2)]);
+    let app = webhook_app(db, &fake).await;
+    deliver(&app, &text_update(1, ANNA, ANNA, "/tasks")).await;
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    assert_eq!(sent.len(), 1);
+    let times = fake.call_times("sendMessage");
+    assert_eq!(times.len(), 2, "one refused attempt, one delivery");
+    assert!(
+        times[1].duration_since(times[0]) >= Duration::from_secs(2),
+        "resent before retry_after"
+    );
+    let rows = app
+        .store
+        .outbox_for_chat("telegram", &ANNA.to_string())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0, "done");
+    assert_eq!(
+        rows[0].2.as_deref(),
+        Some(sent[0].message_id.to_string().as_str())
+    );
+}
+
+async fn polling_mode_reads_updates_and_registers_commands(db: Db) {
+    let fake = FakeTelegram::start().await;
+    let app = spawn_app_with(
+        db,
+        &[
+            ("TELEGRAM_BOT_TOKEN", fake.token.as_str()),
+            ("TELEGRAM_API_URL", fake.url.as_str()),
+        ],
+    )
+    .await;
+    app.post(
+        "/api/people",
+        json!({"handle": "anna", "name": "Anna", "identities": [{"channel": "telegram", "external_id": ANNA.to_string()}]}),
+    )
+    .await;
+    let commands = fake.wait_for_calls("setMyCommands", 1, WAIT).await;
+    let names: Vec<&str> = commands[0]["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"newtask") && names.contains(&"link"), "{names:?}");
+    fake.push_update(text_update(500, ANNA, ANNA, "/newtask From polling"));
+    fake.push_update(text_update(500, ANNA, ANNA, "/newtask From polling"));
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    assert!(
+        sent[0].text.starts_with("Created #1: From polling"),
+        "{}",
+        sent[0].text
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(tasks(&app).await.len(), 1);
+    assert_eq!(fake.sent().len(), 1);
+    assert!(!fake.calls("deleteWebhook").is_empty());
+    // Confirmed updates are not handed out again.
+    assert_eq!(fake.pending_updates(), 0);
+}
