@@ -133,6 +133,12 @@ impl App {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> anyhow::Result<()> {
+        match self.store.release_orphaned_claims().await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "picked up work left by a stopped process"),
+            // The leases run out in time all the same.
+            Err(e) => tracing::warn!(error = %e, "could not release work left by a stopped process"),
+        }
         if let Some(telegram) = &self.telegram {
             telegram.set_up(commands::USAGE).await;
             if let Some(name) = telegram.username() {

@@ -103,6 +103,11 @@ impl Inbox {
         let Some(claimed) = self.store.claim(Queue::Inbox, None, now, lease_until).await? else {
             return Ok(Outcome::Idle);
         };
+        tracing::debug!(
+            id = claimed.id,
+            attempt = claimed.attempts,
+            "claimed inbound event"
+        );
         let event: InboundEvent = match serde_json::from_str(&claimed.payload) {
             Ok(event) => event,
             Err(e) => {

@@ -107,6 +107,11 @@ impl Outbox {
         else {
             return Ok(Outcome::Idle);
         };
+        tracing::debug!(
+            id = claimed.id,
+            attempt = claimed.attempts,
+            "claimed outbound message"
+        );
         let message: OutboundMessage = match serde_json::from_str(&claimed.payload) {
             Ok(m) => m,
             Err(e) => return self.dead(claimed.id, &format!("unreadable payload: {e}")).await,

@@ -145,7 +145,7 @@ impl Store {
         // The names come from our own enum, never from input.
         let only = match channels {
             None => String::new(),
-            Some(list) if list.is_empty() => return Ok(None),
+            Some([]) => return Ok(None),
             Some(list) => {
                 let names: Vec<String> = list.iter().map(|c| format!("'{}'", c.as_str())).collect();
                 format!(" AND q.channel IN ({})", names.join(", "))
@@ -174,6 +174,23 @@ impl Store {
             .bind(at)
             .fetch_optional(p)
             .await)?)
+    }
+
+    /// On SQLite the service is a single process, so claims found at start-up were left by a
+    /// process that died: release them now instead of waiting for their leases to run out.
+    /// (On PostgreSQL other replicas may hold live claims; leases handle that.)
+    pub async fn release_orphaned_claims(&self) -> StoreResult<u64> {
+        let Pool::Sqlite(p) = &self.pool else {
+            return Ok(0);
+        };
+        let mut released = 0;
+        for table in [Queue::Inbox.table(), Queue::Outbox.table()] {
+            let sql = format!(
+                "UPDATE {table} SET status = 'pending', locked_until = NULL WHERE status = 'processing'"
+            );
+            released += sqlx::query(&sql).execute(p).await?.rows_affected();
+        }
+        Ok(released)
     }
 
     /// Puts a claimed item back to be tried at `at`. `count_attempt: false` when it was not

@@ -8,5 +8,6 @@ mod api_people;
 mod api_projects;
 mod api_tasks;
 mod cli;
+mod crash;
 mod fake_telegram;
 mod telegram;
