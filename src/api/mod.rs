@@ -5,6 +5,7 @@
 mod auth;
 mod comments;
 pub mod error;
+mod monitoring;
 mod people;
 mod projects;
 mod system;
@@ -71,6 +72,7 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(people::list, people::create))
         .routes(routes!(people::get, people::update, people::delete))
         .routes(routes!(people::link_code))
+        .routes(routes!(monitoring::status))
         .routes(routes!(system::health))
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);

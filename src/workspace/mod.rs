@@ -6,12 +6,14 @@
 
 mod auth;
 mod comments;
+mod monitoring;
 mod patch;
 mod people;
 mod projects;
 mod tasks;
 
 pub use comments::{CommentUpdate, NewComment};
+pub use monitoring::{MonitoringStatus, QueueStatus};
 pub use patch::Patch;
 pub use people::{LinkCode, NewPerson, PersonUpdate};
 pub use projects::{NewProject, ProjectUpdate};

@@ -21,6 +21,7 @@ both_dbs!(
     groups_hear_commands_and_mentions_only,
     buttons_are_answered_and_act,
     retry_after_is_honoured,
+    permanent_errors_become_visible_dead_letters,
     polling_mode_reads_updates_and_registers_commands,
 );
 
@@ -301,4 +302,30 @@ async fn polling_mode_reads_updates_and_registers_commands(db: Db) {
     assert!(!fake.calls("deleteWebhook").is_empty());
     // Confirmed updates are not handed out again.
     assert_eq!(fake.pending_updates(), 0);
+}
+
+async fn permanent_errors_become_visible_dead_letters(db: Db) {
+    let fake = FakeTelegram::start().await;
+    fake.fail_next("sendMessage", vec![Failure::BadRequest("chat not found".into())]);
+    let app = webhook_app(db, &fake).await;
+    deliver(&app, &text_update(1, ANNA, ANNA, "/tasks")).await;
+    fake.wait_for_calls("sendMessage", 1, WAIT).await;
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = app.get("/api/monitoring/status").await.body;
+        if status["outbox"]["counts"]["dead"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status["outbox"]["counts"]["dead"], 1, "{status}");
+    assert_eq!(status["inbox"]["counts"]["done"], 1, "{status}");
+    let dead = &status["outbox"]["dead_letters"][0];
+    assert_eq!(dead["channel"], "telegram");
+    assert!(dead["last_error"].as_str().unwrap().contains("chat not found"), "{dead}");
+    // Not retried.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fake.calls("sendMessage").len(), 1);
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("outbox_dead_letters_total"));
 }

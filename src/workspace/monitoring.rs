@@ -1,0 +1,36 @@
+//! What the service is doing: the durable queues and their dead letters.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Actor, Workspace, WsResult};
+use crate::store::{DeadLetter, Queue, QueueCounts};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueueStatus {
+    pub counts: QueueCounts,
+    /// The most recent items given up on (newest first), with their last error.
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MonitoringStatus {
+    pub inbox: QueueStatus,
+    pub outbox: QueueStatus,
+}
+
+impl Workspace {
+    pub async fn monitoring_status(&self, actor: &Actor) -> WsResult<MonitoringStatus> {
+        let _ = actor;
+        let mut status = Vec::with_capacity(2);
+        for queue in [Queue::Inbox, Queue::Outbox] {
+            status.push(QueueStatus {
+                counts: self.store.queue_counts(queue).await?,
+                dead_letters: self.store.dead_letters(queue, 20).await?,
+            });
+        }
+        let outbox = status.pop().unwrap_or_else(|| unreachable!("two queues"));
+        let inbox = status.pop().unwrap_or_else(|| unreachable!("two queues"));
+        Ok(MonitoringStatus { inbox, outbox })
+    }
+}
