@@ -15,14 +15,20 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::channels::cli::{Terminal, TerminalOut, CHAT_ID};
+use crate::channels::discord::Discord;
 use crate::channels::telegram::Telegram;
 use crate::channels::Channels;
 use crate::config::Settings;
+use crate::conversation::agent::Agent;
+use crate::conversation::prompts::Prompts;
 use crate::conversation::{commands, Conversation};
 use crate::domain::{self, Role};
+use crate::handbook::Handbook;
 use crate::inbox::{Inbox, InboxWriter};
+use crate::llm::{Fallback, LlmProvider, OpenAiProvider};
 use crate::outbox::{Outbox, OutboxWriter};
 use crate::store::Store;
+use crate::tools::{SearchHandbook, Toolbox};
 use crate::workspace::{Actor, NewPerson, Paging, Workspace};
 
 /// The Prometheus recorder is process-wide; several apps in one process (tests) share it.
@@ -45,7 +51,12 @@ pub struct App {
     pub store: Store,
     pub workspace: Workspace,
     pub conversation: Arc<Conversation>,
+    /// The agent, when a language model is configured.
+    pub agent: Option<Arc<Agent>>,
     pub telegram: Option<Arc<Telegram>>,
+    pub discord: Option<Arc<Discord>>,
+    /// The handbook index `/ask` and the agent search; indexed in the background on start.
+    pub handbook: Handbook,
     inbox_wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
 }
@@ -58,17 +69,47 @@ impl App {
             .with_context(|| format!("cannot open the database {:?}", settings.database_url))?;
         store.migrate().await.context("cannot apply migrations")?;
         let workspace = Workspace::new(store.clone(), settings.timezone, settings.api_token.clone());
-        let conversation = Arc::new(Conversation::new(workspace.clone(), settings.open_chat));
+        let handbook = Handbook::from_settings(&settings).context("cannot set up the handbook")?;
+        let agent = match &settings.openai {
+            Some(primary) => {
+                let mut provider: Arc<dyn LlmProvider> = Arc::new(OpenAiProvider::new(primary, "primary"));
+                if let Some(fallback) = &settings.fallback_openai {
+                    let secondary = Arc::new(OpenAiProvider::new(fallback, "fallback"));
+                    provider = Arc::new(Fallback::new(provider, secondary));
+                }
+                let mut toolbox = Toolbox::default();
+                toolbox.add(Arc::new(SearchHandbook {
+                    handbook: handbook.clone(),
+                }));
+                Some(Arc::new(Agent::new(
+                    provider,
+                    toolbox,
+                    Prompts::bundled().map_err(anyhow::Error::msg)?,
+                    workspace.clone(),
+                )))
+            }
+            None => None,
+        };
+        let conversation = Arc::new(Conversation::new(
+            workspace.clone(),
+            settings.open_chat,
+            agent.clone(),
+        ));
+        conversation.set_handbook(handbook.clone());
+        let discord = Discord::new(&settings).map_err(anyhow::Error::msg)?.map(Arc::new);
         let telegram = match &settings.telegram {
             Some(t) => Some(Arc::new(Telegram::new(t).map_err(anyhow::Error::msg)?)),
             None => None,
         };
         Ok(Self {
+            handbook,
             settings,
             store,
             workspace,
             conversation,
+            agent,
             telegram,
+            discord,
             inbox_wake: Arc::new(Notify::new()),
             outbox_wake: Arc::new(Notify::new()),
         })
@@ -86,6 +127,7 @@ impl App {
         let state = AppState {
             workspace: self.workspace.clone(),
             metrics: metrics_handle(),
+            agent: self.agent.clone(),
         };
         let mut webhooks = Router::new();
         if let Some(router) = self
@@ -94,6 +136,25 @@ impl App {
             .and_then(|t| t.webhook_router(self.inbox_writer()))
         {
             webhooks = webhooks.merge(router);
+        }
+        if let Some(router) = crate::channels::whatsapp::webhook_router(
+            &self.settings,
+            self.inbox_writer(),
+            self.outbox_writer(),
+            self.store.clone(),
+        ) {
+            webhooks = webhooks.merge(router);
+        }
+        if let Some(router) = self
+            .discord
+            .as_ref()
+            .and_then(|d| d.webhook_router(self.inbox_writer()))
+        {
+            webhooks = webhooks.merge(router);
+        }
+        if let Some(ingest) = self.email_ingest() {
+            let workspace = self.workspace.clone();
+            webhooks = webhooks.merge(crate::channels::email::webhook_router(workspace, ingest));
         }
         api::router(state, self.settings.max_body_bytes, webhooks)
     }
@@ -104,7 +165,30 @@ impl App {
         if let Some(telegram) = &self.telegram {
             channels.add(Arc::new(telegram.outbound()));
         }
+        if let Some(discord) = &self.discord {
+            channels.add(Arc::new(discord.outbound()));
+        }
+        if let Some(whatsapp) = crate::channels::whatsapp::outbound(&self.settings, self.store.clone()) {
+            channels.add(Arc::new(whatsapp));
+        }
+        match crate::channels::email::outbound(&self.settings, self.store.clone()) {
+            Ok(Some(email)) => channels.add(Arc::new(email)),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "email sending is not available"),
+        }
         channels
+    }
+
+    /// Reads inbound mail into the inbox, when `EMAIL_FROM` is set.
+    fn email_ingest(&self) -> Option<crate::channels::email::Ingest> {
+        let bot = crate::channels::email::bot_address(&self.settings);
+        let bot = bot.ok().flatten()?;
+        Some(crate::channels::email::Ingest::new(
+            self.store.clone(),
+            self.inbox_writer(),
+            self.outbox_writer(),
+            bot,
+        ))
     }
 
     /// Starts the inbox and outbox workers.
@@ -113,17 +197,22 @@ impl App {
         channels: Channels,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        let inbox = Inbox::new(
-            self.store.clone(),
-            self.conversation.clone(),
-            self.inbox_wake.clone(),
-            self.outbox_wake.clone(),
-        );
+        // PostgreSQL takes concurrent writers; SQLite has one, so more workers would only wait.
+        let inbox_workers = if self.store.is_postgres() { 4 } else { 1 };
+        let mut tasks: Vec<_> = (0..inbox_workers)
+            .map(|_| {
+                let inbox = Inbox::new(
+                    self.store.clone(),
+                    self.conversation.clone(),
+                    self.inbox_wake.clone(),
+                    self.outbox_wake.clone(),
+                );
+                tokio::spawn(inbox.run_until_stopped(shutdown.clone()))
+            })
+            .collect();
         let outbox = Outbox::new(self.store.clone(), channels, self.outbox_wake.clone());
-        vec![
-            tokio::spawn(inbox.run_until_stopped(shutdown.clone())),
-            tokio::spawn(outbox.run_until_stopped(shutdown.clone())),
-        ]
+        tasks.push(tokio::spawn(outbox.run_until_stopped(shutdown.clone())));
+        tasks
     }
 
     /// Serves HTTP on `listener` and runs the workers and channels until `shutdown` is
@@ -145,11 +234,52 @@ impl App {
                 self.conversation.set_bot_name(domain::Channel::Telegram, &name);
             }
         }
-        let mut tasks = self.spawn_workers(self.channels(), &shutdown);
+        let channels = self.channels();
+        self.conversation.set_channels(channels.clone());
+        let mut tasks = self.spawn_workers(channels, &shutdown);
+        let scheduler = crate::scheduler::Scheduler::new(self.workspace.clone(), &self.settings);
+        tasks.push(tokio::spawn(scheduler.run_until_stopped(shutdown.clone())));
+        // Incremental: when the folder is unchanged this costs a read and a hash per file.
+        tasks.push(
+            self.handbook
+                .spawn_ingest(self.settings.handbook_dir.clone(), shutdown.clone()),
+        );
+        if let Some(discord) = self.discord.clone() {
+            if discord.can_register() {
+                let registering = discord.clone();
+                tasks.push(tokio::spawn(async move {
+                    match registering.register_commands().await {
+                        Ok(done) => tracing::info!(?done, "Discord slash commands"),
+                        Err(e) => tracing::warn!(error = %e, "Discord slash commands not registered"),
+                    }
+                }));
+            }
+            if discord.gateway_enabled() {
+                tasks.push(tokio::spawn(discord.gateway_until_stopped(
+                    self.store.clone(),
+                    self.inbox_writer(),
+                    shutdown.clone(),
+                )));
+            }
+        }
         if let Some(telegram) = self.telegram.clone().filter(|t| t.polling()) {
             tasks.push(tokio::spawn(
                 telegram.poll_until_stopped(self.inbox_writer(), shutdown.clone()),
             ));
+        }
+        if let (Some(url), Some(ingest)) = (&self.settings.imap_url, self.email_ingest()) {
+            match crate::channels::email::imap::ImapConfig::parse(url.expose()) {
+                Ok(config) => {
+                    let reader = crate::channels::email::imap::ImapReader::new(
+                        config,
+                        self.store.clone(),
+                        ingest,
+                        self.settings.email_imap_poll,
+                    );
+                    tasks.push(tokio::spawn(reader.run_until_stopped(shutdown.clone())));
+                }
+                Err(e) => tracing::error!(error = %e, "email reading is not available"),
+            }
         }
         let router = self.router();
         tracing::info!(addr = %listener.local_addr()?, "listening");
@@ -198,7 +328,11 @@ impl App {
         let shutdown = CancellationToken::new();
         let mut channels = Channels::default();
         channels.add(Arc::new(TerminalOut));
-        let tasks = self.spawn_workers(channels, &shutdown);
+        let mut tasks = self.spawn_workers(channels, &shutdown);
+        tasks.push(
+            self.handbook
+                .spawn_ingest(self.settings.handbook_dir.clone(), shutdown.clone()),
+        );
         let terminal = Terminal::new(&me);
         let inbox = self.inbox_writer();
         eprintln!("Chatting as @{me}. /help lists the commands; Ctrl-D ends.");

@@ -30,10 +30,73 @@ pub enum Command {
         #[arg(long = "as")]
         handle: Option<String>,
     },
+    /// Discord set-up.
+    Discord {
+        #[command(subcommand)]
+        command: DiscordCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Index and search the handbook that `/ask` answers from.
+    Handbook {
+        #[command(subcommand)]
+        command: HandbookCommand,
+    },
+    /// Print the report the scheduler would send (weekly ones carry a chart: see --chart).
+    Report {
+        #[arg(long, value_enum, default_value_t = ReportPeriodArg::Daily)]
+        period: ReportPeriodArg,
+        /// One project's report (its id); all projects when omitted.
+        #[arg(long)]
+        project: Option<i64>,
+        /// Write the weekly chart (PNG) to this file.
+        #[arg(long)]
+        chart: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportPeriodArg {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl From<ReportPeriodArg> for crate::scheduler::Period {
+    fn from(p: ReportPeriodArg) -> Self {
+        match p {
+            ReportPeriodArg::Daily => crate::scheduler::Period::Daily,
+            ReportPeriodArg::Weekly => crate::scheduler::Period::Weekly,
+            ReportPeriodArg::Monthly => crate::scheduler::Period::Monthly,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscordCommand {
+    /// Register the slash commands with Discord (globally, or for DISCORD_GUILD_ID). Writes only
+    /// when Discord's commands differ from ours, so running it again changes nothing.
+    Register,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HandbookCommand {
+    /// (Re)index the handbook's markdown files, incrementally: unchanged files cost nothing,
+    /// removed files leave the index.
+    Ingest {
+        /// The handbook folder; HANDBOOK_DIR (default ./handbook) when omitted.
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Print the best passages for a query, with their source file, heading and score.
+    Search {
+        /// What to look for, e.g. "who approves a refund over 2000 EUR".
+        query: String,
+        /// How many passages at most.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=50))]
+        k: u16,
     },
 }
 

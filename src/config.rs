@@ -105,24 +105,46 @@ pub struct Settings {
     pub open_chat: bool,
     pub openai: Option<OpenAiSettings>,
     pub openai_embedding_model: Option<String>,
+    /// `OPENAI_BASE_URL`, also when no API key is set (local embedding servers need none).
+    pub openai_base_url: String,
+    /// A local sentence-transformers model folder (`config.json`, `tokenizer.json`,
+    /// `model.safetensors`) for the handbook's vectors.
+    pub handbook_embedding_model_dir: Option<PathBuf>,
     pub fallback_openai: Option<OpenAiSettings>,
     pub telegram: Option<TelegramSettings>,
     pub discord_token: Option<Secret>,
     pub discord_application_id: Option<String>,
     pub discord_public_key: Option<String>,
     pub discord_api_url: String,
+    /// Slash commands are registered for this server only (instantly visible) instead of
+    /// globally.
+    pub discord_guild_id: Option<String>,
     pub whatsapp_token: Option<Secret>,
     pub whatsapp_phone_number_id: Option<String>,
     pub whatsapp_app_secret: Option<Secret>,
     pub whatsapp_verify_token: Option<Secret>,
     pub whatsapp_api_url: String,
+    /// The approved template sent instead of free text outside WhatsApp's 24-hour window.
+    pub whatsapp_template_name: Option<String>,
+    /// The template's language code (`en`, `en_US`, `pt_BR`…).
+    pub whatsapp_template_language: String,
+    /// Whether the template's body has one variable (`{{1}}`) that carries the message text.
+    pub whatsapp_template_text_param: bool,
     pub smtp_url: Option<Secret>,
     pub imap_url: Option<Secret>,
     pub email_from: Option<String>,
+    /// How often the IMAP reader looks for new mail without IDLE, and the longest it waits in
+    /// one IDLE before looking anyway (`EMAIL_IMAP_POLL`, default 60s).
+    pub email_imap_poll: Duration,
     pub secret_key: Option<Secret>,
     /// `RUST_LOG`-style filter for the service's logs.
     pub log_filter: String,
 }
+
+/// The log filter without `RUST_LOG`: the handbook's storage engine (LanceDB) narrates every
+/// write at info level, which is noise for an operator.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,lance=warn,lance_index=warn,lance_file=warn,\
+lance_io=warn,lance_table=warn,lance_encoding=warn,lance_datafusion=warn,lancedb=warn";
 
 /// Raw values by setting name, before they are checked.
 type Source = HashMap<String, String>;
@@ -240,6 +262,23 @@ impl Settings {
                 return Err(ConfigError::new("DISCORD_PUBLIC_KEY", "must be 64 hex digits"));
             }
         }
+        let snowflake = |name: &str| -> Result<Option<String>, ConfigError> {
+            match get(name) {
+                Some(v) if v.len() > 20 || !v.bytes().all(|b| b.is_ascii_digit()) => Err(ConfigError::new(
+                    name,
+                    format!("'{v}' is not a Discord id (digits only)"),
+                )),
+                other => Ok(other),
+            }
+        };
+        let discord_application_id = snowflake("DISCORD_APPLICATION_ID")?;
+        let discord_guild_id = snowflake("DISCORD_GUILD_ID")?;
+        if discord_public_key.is_some() && discord_application_id.is_none() {
+            return Err(ConfigError::new(
+                "DISCORD_APPLICATION_ID",
+                "is needed with DISCORD_PUBLIC_KEY: answers to slash commands go through the application's webhook",
+            ));
+        }
         let secret_key = secret("COORDINATOR_SECRET_KEY");
         if let Some(key) = &secret_key {
             let decoded = base64::engine::general_purpose::STANDARD.decode(key.expose());
@@ -249,6 +288,56 @@ impl Settings {
                     "must be 32 bytes, base64-encoded",
                 ));
             }
+        }
+        let whatsapp_template_name = get("WHATSAPP_TEMPLATE_NAME");
+        if let Some(name) = &whatsapp_template_name {
+            let ok = name.len() <= 512
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ok {
+                return Err(ConfigError::new(
+                    "WHATSAPP_TEMPLATE_NAME",
+                    "must be a template name: lowercase letters, digits and '_'",
+                ));
+            }
+        }
+        let whatsapp_template_language = get("WHATSAPP_TEMPLATE_LANGUAGE").unwrap_or_else(|| "en".into());
+        let language_ok = whatsapp_template_language.len() <= 16
+            && whatsapp_template_language
+                .split('_')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphabetic()));
+        if !language_ok {
+            return Err(ConfigError::new(
+                "WHATSAPP_TEMPLATE_LANGUAGE",
+                format!("'{whatsapp_template_language}' is not a language code such as en or en_US"),
+            ));
+        }
+        let whatsapp_template_text_param = match source.get("WHATSAPP_TEMPLATE_TEXT_PARAM") {
+            None => true,
+            Some(v) if v.trim().is_empty() => true,
+            Some(_) => parse_bool(source, "WHATSAPP_TEMPLATE_TEXT_PARAM")?,
+        };
+        let handbook_embedding_model_dir = handbook_model_dir(get("HANDBOOK_EMBEDDING_MODEL_DIR"))?;
+        if handbook_embedding_model_dir.is_some() && get("OPENAI_EMBEDDING_MODEL").is_some() {
+            return Err(ConfigError::new(
+                "HANDBOOK_EMBEDDING_MODEL_DIR",
+                "set either this or OPENAI_EMBEDDING_MODEL, not both",
+            ));
+        }
+        let poll_text = get("EMAIL_IMAP_POLL").unwrap_or_else(|| "60s".into());
+        let email_imap_poll = humantime::parse_duration(&poll_text)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "EMAIL_IMAP_POLL",
+                    format!("'{poll_text}' is not a duration such as 30s or 1m"),
+                )
+            })?;
+        if let Some(from) = get("EMAIL_FROM") {
+            crate::channels::email::BotAddress::parse(&from)
+                .map_err(|_| ConfigError::new("EMAIL_FROM", "is not an email address"))?;
         }
         for name in ["SMTP_URL", "IMAP_URL"] {
             if let Some(v) = get(name) {
@@ -270,22 +359,29 @@ impl Settings {
             open_chat,
             openai,
             openai_embedding_model: get("OPENAI_EMBEDDING_MODEL"),
+            openai_base_url: openai_base.clone(),
+            handbook_embedding_model_dir,
             fallback_openai,
             telegram,
             discord_token: secret("DISCORD_TOKEN"),
-            discord_application_id: get("DISCORD_APPLICATION_ID"),
+            discord_application_id,
             discord_public_key,
             discord_api_url: url("DISCORD_API_URL", "https://discord.com/api/v10")?,
+            discord_guild_id,
             whatsapp_token: secret("WHATSAPP_TOKEN"),
             whatsapp_phone_number_id: get("WHATSAPP_PHONE_NUMBER_ID"),
             whatsapp_app_secret: secret("WHATSAPP_APP_SECRET"),
             whatsapp_verify_token: secret("WHATSAPP_VERIFY_TOKEN"),
             whatsapp_api_url: url("WHATSAPP_API_URL", "https://graph.facebook.com/v21.0")?,
+            whatsapp_template_name,
+            whatsapp_template_language,
+            whatsapp_template_text_param,
             smtp_url: secret("SMTP_URL"),
             imap_url: secret("IMAP_URL"),
             email_from: get("EMAIL_FROM"),
+            email_imap_poll,
             secret_key,
-            log_filter: get("RUST_LOG").unwrap_or_else(|| "info,sqlx=warn".into()),
+            log_filter: get("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.into()),
         })
     }
 
@@ -297,6 +393,27 @@ impl Settings {
             .collect();
         Self::from_source(&source)
     }
+}
+
+/// `HANDBOOK_EMBEDDING_MODEL_DIR`: a folder with the model's files, in a build that can run it.
+fn handbook_model_dir(value: Option<String>) -> Result<Option<PathBuf>, ConfigError> {
+    const NAME: &str = "HANDBOOK_EMBEDDING_MODEL_DIR";
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if !cfg!(feature = "local-embeddings") {
+        return Err(ConfigError::new(
+            NAME,
+            "this build has no local embeddings; rebuild with `--features local-embeddings`",
+        ));
+    }
+    let dir = PathBuf::from(&value);
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        if !dir.join(file).is_file() {
+            return Err(ConfigError::new(NAME, format!("'{value}' has no {file}")));
+        }
+    }
+    Ok(Some(dir))
 }
 
 fn parse_bool(source: &Source, name: &str) -> Result<bool, ConfigError> {
@@ -359,10 +476,81 @@ mod tests {
             ("COORDINATOR_SECRET_KEY", "c2hvcnQ="),
             ("TELEGRAM_WEBHOOK_SECRET", "has spaces"),
             ("COORDINATOR_OPEN_CHAT", "maybe"),
+            ("EMAIL_IMAP_POLL", "sometimes"),
+            ("EMAIL_FROM", "nobody"),
         ] {
             let err = Settings::with(&[(name, value)]).unwrap_err();
             assert_eq!(err.setting, name, "{err}");
         }
+    }
+
+    #[test]
+    fn whatsapp_template_settings() {
+        let s = Settings::with(&[]).unwrap();
+        assert_eq!(s.whatsapp_template_name, None);
+        assert_eq!(s.whatsapp_template_language, "en");
+        assert!(s.whatsapp_template_text_param);
+        let s = Settings::with(&[
+            ("WHATSAPP_TEMPLATE_NAME", "task_update"),
+            ("WHATSAPP_TEMPLATE_LANGUAGE", "pt_BR"),
+            ("WHATSAPP_TEMPLATE_TEXT_PARAM", "false"),
+        ])
+        .unwrap();
+        assert_eq!(s.whatsapp_template_name.as_deref(), Some("task_update"));
+        assert_eq!(s.whatsapp_template_language, "pt_BR");
+        assert!(!s.whatsapp_template_text_param);
+        for (name, value) in [
+            ("WHATSAPP_TEMPLATE_NAME", "Task Update"),
+            ("WHATSAPP_TEMPLATE_LANGUAGE", "en-US"),
+            ("WHATSAPP_TEMPLATE_TEXT_PARAM", "sometimes"),
+        ] {
+            let err = Settings::with(&[(name, value)]).unwrap_err();
+            assert_eq!(err.setting, name, "{err}");
+        }
+    }
+
+    #[test]
+    fn discord_ids_are_checked() {
+        let key = "ab".repeat(32);
+        let err = Settings::with(&[("DISCORD_PUBLIC_KEY", key.as_str())]).unwrap_err();
+        assert_eq!(err.setting, "DISCORD_APPLICATION_ID");
+        for name in ["DISCORD_APPLICATION_ID", "DISCORD_GUILD_ID"] {
+            assert_eq!(Settings::with(&[(name, "my-server")]).unwrap_err().setting, name);
+        }
+        let s = Settings::with(&[
+            ("DISCORD_PUBLIC_KEY", key.as_str()),
+            ("DISCORD_APPLICATION_ID", "1100000000000000000"),
+            ("DISCORD_GUILD_ID", "1000000000000000001"),
+        ])
+        .unwrap();
+        assert_eq!(s.discord_guild_id.as_deref(), Some("1000000000000000001"));
+    }
+
+    #[test]
+    fn handbook_model_dir_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_str().unwrap();
+        let err = Settings::with(&[("HANDBOOK_EMBEDDING_MODEL_DIR", path)]).unwrap_err();
+        assert_eq!(err.setting, "HANDBOOK_EMBEDDING_MODEL_DIR");
+        for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+            std::fs::write(dir.path().join(file), "{}").unwrap();
+        }
+        let both = Settings::with(&[
+            ("HANDBOOK_EMBEDDING_MODEL_DIR", path),
+            ("OPENAI_EMBEDDING_MODEL", "text-embedding-3-small"),
+        ]);
+        let alone = Settings::with(&[("HANDBOOK_EMBEDDING_MODEL_DIR", path)]);
+        if cfg!(feature = "local-embeddings") {
+            assert_eq!(both.unwrap_err().setting, "HANDBOOK_EMBEDDING_MODEL_DIR");
+            assert_eq!(
+                alone.unwrap().handbook_embedding_model_dir.as_deref(),
+                Some(dir.path())
+            );
+        } else {
+            assert_eq!(alone.unwrap_err().setting, "HANDBOOK_EMBEDDING_MODEL_DIR");
+        }
+        let s = Settings::with(&[("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1/")]).unwrap();
+        assert_eq!(s.openai_base_url, "http://127.0.0.1:11434/v1");
     }
 
     #[test]

@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use coordinator::app::{cancel_on_signal, App};
-use coordinator::cli::{Cli, Command, TokenCommand};
-use coordinator::config::Settings;
+use coordinator::channels::discord::{Discord, Registration};
+use coordinator::cli::{Cli, Command, DiscordCommand, HandbookCommand, TokenCommand};
+use coordinator::config::{ConfigError, Settings};
+use coordinator::handbook::{self, Handbook, HandbookError};
 use coordinator::workspace::Actor;
 use tokio_util::sync::CancellationToken;
 
@@ -28,11 +30,38 @@ async fn main() -> ExitCode {
         .init();
     match run(cli.command.unwrap_or(Command::Serve), settings).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<ConfigError>().is_some() => {
+            eprintln!("configuration error: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            let bad_input = e
+                .downcast_ref::<HandbookError>()
+                .is_some_and(HandbookError::is_bad_input);
+            ExitCode::from(if bad_input { 2 } else { 1 })
         }
     }
+}
+
+/// `coordinator handbook …`: needs the handbook index only, not the database.
+async fn run_handbook(command: HandbookCommand, settings: &Settings) -> anyhow::Result<()> {
+    let handbook = Handbook::from_settings(settings)?;
+    match command {
+        HandbookCommand::Ingest { dir } => {
+            let dir = dir.unwrap_or_else(|| settings.handbook_dir.clone());
+            let report = handbook.ingest(&dir, &handbook::terminal_progress()).await?;
+            for (file, reason) in &report.skipped {
+                eprintln!("skipped {file}: {reason}");
+            }
+            println!("{report}");
+        }
+        HandbookCommand::Search { query, k } => {
+            let passages = handbook.search(&query, k.into()).await?;
+            print!("{}", handbook::format_results(&query, &passages));
+        }
+    }
+    Ok(())
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
@@ -57,7 +86,61 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Handbook { command } => run_handbook(command, &settings).await,
         Command::Chat { handle } => App::build(settings).await?.chat(handle.as_deref()).await,
+        Command::Discord {
+            command: DiscordCommand::Register,
+        } => {
+            let missing = if settings.discord_token.is_none() {
+                Some("DISCORD_TOKEN")
+            } else if settings.discord_application_id.is_none() {
+                Some("DISCORD_APPLICATION_ID")
+            } else {
+                None
+            };
+            if let Some(setting) = missing {
+                return Err(ConfigError {
+                    setting: setting.into(),
+                    message: "needed to register slash commands".into(),
+                }
+                .into());
+            }
+            let discord = Discord::new(&settings)
+                .map_err(anyhow::Error::msg)?
+                .ok_or_else(|| anyhow::anyhow!("Discord is not configured"))?;
+            let scope = match &settings.discord_guild_id {
+                Some(guild) => format!("for server {guild}"),
+                None => "globally".to_owned(),
+            };
+            match discord.register_commands().await.map_err(anyhow::Error::msg)? {
+                Registration::Registered(n) => println!("registered {n} slash commands {scope}"),
+                Registration::UpToDate(n) => println!("the {n} slash commands {scope} are up to date"),
+            }
+            Ok(())
+        }
+        Command::Report {
+            period,
+            project,
+            chart,
+        } => {
+            let app = App::build(settings).await?;
+            let tz = app.settings.timezone;
+            let report = coordinator::scheduler::reports::build(
+                &app.workspace,
+                &Actor::system("cli"),
+                period.into(),
+                project,
+                coordinator::store::now(),
+                tz,
+            )
+            .await?;
+            println!("{}", report.text);
+            if let (Some(path), Some(png)) = (chart, &report.chart) {
+                std::fs::write(&path, png)?;
+                println!("chart written to {}", path.display());
+            }
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Create { name, role },
         } => {

@@ -2,9 +2,12 @@
 //! `/metrics`, and the OpenAPI document (`/openapi.json`, `/docs`) generated from the handlers.
 //! Handlers translate HTTP to `workspace` operations and back; no SQL here.
 
+mod ai;
+mod ai_analysis;
 mod auth;
 mod comments;
 pub mod error;
+mod escalations;
 mod monitoring;
 mod people;
 mod projects;
@@ -36,6 +39,8 @@ use crate::workspace::{Page, Workspace};
 pub struct AppState {
     pub workspace: Workspace,
     pub metrics: PrometheusHandle,
+    /// The agent behind `/ai/chat`, when a language model is configured.
+    pub agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
 }
 
 #[derive(OpenApi)]
@@ -73,6 +78,14 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(people::get, people::update, people::delete))
         .routes(routes!(people::link_code))
         .routes(routes!(monitoring::status))
+        .routes(routes!(escalations::escalate))
+        .routes(routes!(ai::chat))
+        .routes(routes!(ai::actions))
+        .routes(routes!(ai::approve))
+        .routes(routes!(ai::reject))
+        .routes(routes!(ai::conversation))
+        .routes(routes!(ai_analysis::analyze))
+        .routes(routes!(ai_analysis::suggestions))
         .routes(routes!(system::health))
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);

@@ -4,7 +4,10 @@
 //! to answer: events go to the inbox, answers come from the outbox.
 
 pub mod cli;
+pub mod discord;
+pub mod email;
 pub mod telegram;
+pub mod whatsapp;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -103,6 +106,17 @@ pub struct OutboundMessage {
     /// When set, this acknowledges that button press (with `text` as a short notice).
     #[serde(default)]
     pub answers_button: Option<String>,
+    /// Files sent with the message (a report's chart); channels that cannot send files ignore them.
+    #[serde(default)]
+    pub attachments: Vec<OutboundFile>,
+}
+
+/// A file to send, carried in the outbox payload as base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundFile {
+    pub name: String,
+    pub mime_type: String,
+    pub bytes_base64: String,
 }
 
 impl OutboundMessage {
@@ -114,6 +128,7 @@ impl OutboundMessage {
             buttons: Vec::new(),
             reply_to: None,
             answers_button: None,
+            attachments: Vec::new(),
         }
     }
 }
@@ -148,6 +163,11 @@ pub trait Channel: Send + Sync {
 
     /// Sends `message`; returns the platform's id of what was sent, if it has one.
     async fn send(&self, message: &OutboundMessage) -> Result<Option<String>, SendError>;
+
+    /// Shows that the bot is working on an answer, where the platform can (best effort).
+    async fn typing(&self, chat_id: &str) {
+        let _ = chat_id;
+    }
 }
 
 /// The configured channels, by kind.

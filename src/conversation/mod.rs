@@ -3,17 +3,24 @@
 //! `workspace` with the sender as actor, and turns the results into replies. Free text gets the
 //! offline reply until the agent is configured.
 
+pub mod agent;
 pub mod commands;
+mod memory;
+pub mod prompts;
 mod replies;
 
+pub use memory::count_tokens;
+
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use chrono_tz::Tz;
 
-use crate::channels::{Button, ChatKind, InboundEvent, OutboundMessage};
+use crate::channels::{Button, Channels, ChatKind, InboundEvent, OutboundMessage};
 use crate::domain::{self, Person, Role, TaskStatus};
+use crate::handbook::{answer, Handbook};
 use crate::workspace::{Actor, NewComment, NewTask, Origin, TaskQuery, Workspace, WorkspaceError};
+use agent::{Agent, TurnInput};
 use commands::{Command, Parsed, TasksScope};
 
 /// The reply to free text when no LLM is configured.
@@ -23,10 +30,17 @@ const LIST_LIMIT: i64 = 20;
 
 pub struct Conversation {
     workspace: Workspace,
+    /// Answers free text when a language model is configured.
+    agent: Option<Arc<Agent>>,
     /// Unlinked chat identities may use every command (a demo setting).
     open_chat: bool,
     /// The bot's name per channel, to read `/cmd@bot` and mentions.
     bot_names: RwLock<HashMap<domain::Channel, String>>,
+    /// For typing indicators while the agent works (never for answers: those go through the
+    /// outbox).
+    channels: RwLock<Option<Channels>>,
+    /// What `/ask` answers from.
+    handbook: RwLock<Option<Handbook>>,
 }
 
 /// Who sent a message, as far as the workspace knows.
@@ -36,12 +50,76 @@ struct Speaker {
 }
 
 impl Conversation {
-    pub fn new(workspace: Workspace, open_chat: bool) -> Self {
+    pub fn new(workspace: Workspace, open_chat: bool, agent: Option<Arc<Agent>>) -> Self {
         Self {
             workspace,
+            agent,
             open_chat,
             bot_names: RwLock::new(HashMap::new()),
+            channels: RwLock::new(None),
+            handbook: RwLock::new(None),
         }
+    }
+
+    pub fn set_handbook(&self, handbook: Handbook) {
+        if let Ok(mut slot) = self.handbook.write() {
+            *slot = Some(handbook);
+        }
+    }
+
+    /// `/ask`: the best handbook passages, quoted with their source; with a language model, an
+    /// answer written only from them, citing `file › heading`.
+    async fn ask(&self, question: &str) -> Result<String, WorkspaceError> {
+        let handbook = self.handbook.read().ok().and_then(|h| h.clone());
+        let Some(handbook) = handbook else {
+            return Ok("The handbook is not set up on this server.".into());
+        };
+        // On a first start the index is still being built: wait for it rather than miss.
+        handbook.wait_for_ingest(std::time::Duration::from_secs(60)).await;
+        let passages = match handbook.search(question, 5).await {
+            Ok(passages) => passages,
+            Err(e) if e.is_bad_input() => return Ok(format!("I can't search for that: {e}.")),
+            Err(e) => {
+                tracing::warn!(error = %e, "handbook search failed");
+                return Ok("The handbook cannot be searched right now; try again in a minute.".into());
+            }
+        };
+        if passages.is_empty() {
+            return Ok(answer::not_found(question));
+        }
+        if let Some(agent) = &self.agent {
+            if let Some(text) = agent
+                .answer_from_handbook(question, &answer::context_block(&passages))
+                .await
+            {
+                return Ok(text);
+            }
+        }
+        Ok(answer::quote_answer(question, &passages))
+    }
+
+    pub fn set_channels(&self, channels: Channels) {
+        if let Ok(mut slot) = self.channels.write() {
+            *slot = Some(channels);
+        }
+    }
+
+    /// Shows "typing…" in the chat every few seconds until the returned guard is dropped.
+    fn typing(&self, event: &InboundEvent) -> Option<tokio_util::sync::DropGuard> {
+        let channel = self.channels.read().ok()?.as_ref()?.get(event.channel)?.clone();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let chat = event.chat_id.clone();
+        let until = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                channel.typing(&chat).await;
+                tokio::select! {
+                    _ = until.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(4)) => {}
+                }
+            }
+        });
+        Some(stop.drop_guard())
     }
 
     pub fn set_bot_name(&self, channel: domain::Channel, name: &str) {
@@ -116,7 +194,10 @@ impl Conversation {
         let reply = match parsed {
             Parsed::Usage(usage) => usage,
             Parsed::NotACommand if text.trim().is_empty() => return Ok(Vec::new()),
-            Parsed::NotACommand => self.free_text(&speaker),
+            Parsed::NotACommand => match self.free_text(event, &speaker, &text, &origin).await {
+                Ok(reply) => return Ok(vec![self.reply(event, reply)]),
+                Err(e) => replies::error(e)?,
+            },
             Parsed::Command(command) => match self.command(event, &speaker, command, &origin).await {
                 Ok(reply) => return Ok(vec![self.reply(event, reply)]),
                 Err(e) => replies::error(e)?,
@@ -135,14 +216,51 @@ impl Conversation {
                 .then(|| event.message_id.clone())
                 .flatten(),
             answers_button: None,
+            attachments: reply.attachments,
         }
     }
 
-    fn free_text(&self, speaker: &Speaker) -> String {
+    /// Free text: the agent answers when there is one; otherwise what the bot can do.
+    async fn free_text(
+        &self,
+        event: &InboundEvent,
+        speaker: &Speaker,
+        text: &str,
+        origin: &Origin,
+    ) -> Result<Reply, WorkspaceError> {
         if speaker.person.is_none() && !self.open_chat {
-            return replies::UNLINKED.to_owned();
+            return Ok(Reply::text(replies::UNLINKED));
         }
-        OFFLINE_REPLY.trim().to_owned()
+        let Some(agent) = &self.agent else {
+            return Ok(Reply::text(OFFLINE_REPLY.trim()));
+        };
+        let _typing = self.typing(event);
+        let output = agent
+            .run(TurnInput {
+                actor: &speaker.actor,
+                person: speaker.person.as_ref(),
+                channel: event.channel.as_str(),
+                chat_id: &event.chat_id,
+                text,
+                source_key: Some(origin.source_key.clone()),
+                now: event.received_at,
+            })
+            .await?;
+        let mut reply = Reply::text(output.reply);
+        for action in &output.actions {
+            reply
+                .text
+                .push_str(&format!("\n\nProposed (#{}): {}", action.id, action.summary));
+            reply.buttons.push(Button {
+                label: format!("Approve #{}", action.id),
+                data: format!("approve:{}", action.id),
+            });
+            reply.buttons.push(Button {
+                label: format!("Reject #{}", action.id),
+                data: format!("reject:{}", action.id),
+            });
+        }
+        Ok(reply)
     }
 
     async fn command(
@@ -239,6 +357,7 @@ impl Conversation {
                         label: "Mark done".into(),
                         data: format!("done:{}", task.id),
                     }],
+                    attachments: Vec::new(),
                 })
             }
             Command::Done { id } => {
@@ -269,26 +388,27 @@ impl Conversation {
                     .await?;
                 Ok(Reply::text(format!("Comment added to #{}.", comment.task_id)))
             }
-            Command::Ask { .. } => Ok(Reply::text(
-                "The handbook is not searchable in this version yet, so I cannot answer from it.",
-            )),
-            Command::Report { .. } => {
-                let now = event.received_at;
-                let overdue = TaskQuery {
-                    overdue: Some(true),
-                    limit: Some(1),
-                    ..TaskQuery::default()
+            Command::Ask { question } => Ok(Reply::text(self.ask(&question).await?)),
+            Command::Report { period } => {
+                let period = match period {
+                    commands::ReportPeriod::Weekly => crate::scheduler::Period::Weekly,
+                    _ => crate::scheduler::Period::Daily,
                 };
-                let open = TaskQuery {
-                    open: Some(true),
-                    limit: Some(1),
-                    ..TaskQuery::default()
-                };
-                let overdue = self.workspace.list_tasks(actor, &overdue, now).await?.total;
-                let open = self.workspace.list_tasks(actor, &open, now).await?.total;
-                Ok(Reply::text(format!(
-                    "Open tasks: {open}, of which overdue: {overdue}. See /tasks overdue."
-                )))
+                let report = crate::scheduler::reports::build(
+                    &self.workspace,
+                    actor,
+                    period,
+                    None,
+                    event.received_at,
+                    tz,
+                )
+                .await?;
+                let message = report.message(event.channel, &event.chat_id);
+                Ok(Reply {
+                    text: message.text,
+                    buttons: Vec::new(),
+                    attachments: message.attachments,
+                })
             }
         }
     }
@@ -304,6 +424,32 @@ impl Conversation {
     ) -> Result<Vec<OutboundMessage>, WorkspaceError> {
         let mut ack = OutboundMessage::text(event.channel, event.chat_id.clone(), "");
         ack.answers_button = Some(press_id.to_owned());
+        if speaker.person.is_none() && !self.open_chat {
+            ack.text = replies::UNLINKED.into();
+            return Ok(vec![ack]);
+        }
+        let decision = match data.split_once(':') {
+            Some(("approve", id)) => id.parse().ok().map(|id| (true, id)),
+            Some(("reject", id)) => id.parse().ok().map(|id| (false, id)),
+            _ => None,
+        };
+        if let Some((approve, id)) = decision {
+            let outcome = if approve {
+                self.workspace.approve_action(&speaker.actor, id).await
+            } else {
+                self.workspace.reject_action(&speaker.actor, id).await
+            };
+            let text = match outcome {
+                Ok(action) => replies::decided(&action),
+                Err(e) => replies::error(e)?,
+            };
+            ack.text = text.clone();
+            return Ok(vec![ack, self.reply(event, Reply::text(text))]);
+        }
+        if let Some(text) = self.escalation_button(speaker, data, event.received_at).await? {
+            ack.text = text.clone();
+            return Ok(vec![ack, self.reply(event, Reply::text(text))]);
+        }
         let command = match data.split_once(':') {
             Some(("done", id)) => id.parse().ok().map(|id| Command::Done { id }),
             _ => None,
@@ -321,10 +467,55 @@ impl Conversation {
     }
 }
 
+impl Conversation {
+    /// `ack:ID`, `snooze:ID:1h` and `snooze:ID:1d` under escalations; `None` for other buttons.
+    async fn escalation_button(
+        &self,
+        speaker: &Speaker,
+        data: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, WorkspaceError> {
+        let mut parts = data.split(':');
+        let (kind, id, length) = (parts.next(), parts.next(), parts.next());
+        let Some(task_id) = id.and_then(|id| id.parse::<i64>().ok()) else {
+            return Ok(None);
+        };
+        let outcome = match (kind, length) {
+            (Some("ack"), None) => self
+                .workspace
+                .acknowledge_escalation(&speaker.actor, task_id, now)
+                .await
+                .map(|running| match running {
+                    true => format!("Acknowledged: the escalation of #{task_id} stops here."),
+                    false => format!("#{task_id} has no running escalation."),
+                }),
+            (Some("snooze"), Some(length @ ("1h" | "1d"))) => {
+                let (delay, words) = match length {
+                    "1h" => (chrono::Duration::hours(1), "an hour"),
+                    _ => (chrono::Duration::days(1), "a day"),
+                };
+                self.workspace
+                    .snooze_escalation(&speaker.actor, task_id, delay, now)
+                    .await
+                    .map(|running| match running {
+                        true => format!("Snoozed: the escalation of #{task_id} waits {words}."),
+                        false => format!("#{task_id} has no running escalation."),
+                    })
+            }
+            _ => return Ok(None),
+        };
+        match outcome {
+            Ok(text) => Ok(Some(text)),
+            Err(e) => Ok(Some(replies::error(e)?)),
+        }
+    }
+}
+
 /// A reply before it is addressed.
 struct Reply {
     text: String,
     buttons: Vec<Button>,
+    attachments: Vec<crate::channels::OutboundFile>,
 }
 
 impl Reply {
@@ -332,6 +523,7 @@ impl Reply {
         Self {
             text: text.into(),
             buttons: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 }

@@ -59,6 +59,25 @@ pub fn created(task: &Task, tz: Tz) -> String {
     text
 }
 
+/// The outcome of deciding on a proposed action.
+pub fn decided(action: &crate::domain::AiAction) -> String {
+    use crate::domain::ActionStatus;
+    match action.status {
+        ActionStatus::Done => format!(
+            "Approved #{}: {}.",
+            action.id,
+            action.result.as_deref().unwrap_or("done")
+        ),
+        ActionStatus::Rejected => format!("Rejected #{}: nothing was changed.", action.id),
+        ActionStatus::Failed => format!(
+            "Approved #{}, but it failed: {}.",
+            action.id,
+            action.result.as_deref().unwrap_or("unknown error")
+        ),
+        other => format!("Action #{} is {other}.", action.id),
+    }
+}
+
 /// What went wrong, for the sender; `Err` for failures worth retrying.
 pub fn error(e: WorkspaceError) -> Result<String, WorkspaceError> {
     match e {

@@ -87,6 +87,16 @@ wire_enum!(
     Cli => "cli",
 });
 
+wire_enum!(
+    /// Where a proposed AI action stands.
+    ActionStatus, "status", {
+    Proposed => "proposed",
+    Approved => "approved",
+    Rejected => "rejected",
+    Done => "done",
+    Failed => "failed",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ mod enums;
 mod values;
 
 pub use dates::{end_of_day, parse_due_date, parse_timezone};
-pub use enums::{Channel, Priority, ProjectStatus, Role, TaskStatus};
+pub use enums::{ActionStatus, Channel, Priority, ProjectStatus, Role, TaskStatus};
 pub use values::{Handle, Label, TaskTitle};
 
 use chrono::{DateTime, Utc};
@@ -99,9 +99,32 @@ pub struct Person {
     pub role: Role,
     /// The manager's handle.
     pub manager: Option<String>,
+    /// The agent's role profile for this person (`project-manager`, `account-manager`,
+    /// `designer`, `developer`, `guest`); by default one that fits their role.
+    pub profile: Option<String>,
     pub identities: Vec<Identity>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A destructive or bulk change the agent proposed; nothing happens until a person approves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AiAction {
+    pub id: i64,
+    /// `delete_task`, `close_project` or `reassign_tasks`.
+    pub action_type: String,
+    pub data: serde_json::Value,
+    pub status: ActionStatus,
+    /// What will happen, in one sentence.
+    pub summary: String,
+    pub proposed_by: String,
+    pub origin_channel: Option<String>,
+    pub origin_chat: Option<String>,
+    pub decided_by: Option<String>,
+    /// What happened when it was carried out.
+    pub result: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
 }
 
 /// Trims surrounding whitespace; `None` for blank text.

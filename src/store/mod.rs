@@ -3,21 +3,35 @@
 //! both engines; `dispatch!` expands a body once per engine. Mutations write their audit record
 //! in the same transaction. This module knows nothing about channels or the LLM.
 
+mod actions;
+mod analysis;
 mod audit;
 mod comments;
+mod conversations;
+mod email;
 mod people;
 mod projects;
 mod queue;
+mod scheduler;
 mod tasks;
 mod tokens;
+mod whatsapp;
 
+pub use analysis::{ProjectWork, TaskSignal};
 pub use audit::{AuditEntry, AuditRecord};
 pub use comments::CommentData;
+pub use conversations::{ConversationRecord, MemoryMessage, TurnRecord};
+pub use email::{EmailRecord, NewEmailRecord, Watermark};
 pub use people::PersonData;
 pub use projects::ProjectData;
 pub use queue::{Claimed, DeadLetter, NewOutbound, Queue, QueueCounts};
+pub use scheduler::{
+    DueEscalation, OpenEscalation, PersonCounts, PolicyTask, QuietHours, ReminderDue, ReportCounts,
+    SweepRecord, TaskRouting,
+};
 pub use tasks::{TaskData, TaskFilter};
 pub use tokens::ApiToken;
+pub use whatsapp::{Delivery, DeliveryStatus, DeliveryUpdate, WindowFacts, REENGAGEMENT_REQUIRED};
 
 use std::str::FromStr;
 use std::time::Duration;

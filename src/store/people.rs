@@ -15,6 +15,7 @@ pub struct PersonData {
     pub timezone: String,
     pub role: crate::domain::Role,
     pub manager_id: Option<i64>,
+    pub profile: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -26,6 +27,7 @@ struct PersonRow {
     timezone: String,
     role: String,
     manager: Option<String>,
+    profile: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -38,7 +40,7 @@ struct IdentityRow {
 }
 
 const SELECT: &str = "SELECT p.id, p.handle, p.name, p.email, p.timezone, p.role, \
-    m.handle AS manager, p.created_at, p.updated_at FROM people p \
+    m.handle AS manager, p.profile, p.created_at, p.updated_at FROM people p \
     LEFT JOIN people m ON m.id = p.manager_id";
 
 impl Store {
@@ -79,6 +81,7 @@ impl Store {
                     email: r.email,
                     timezone: r.timezone,
                     manager: r.manager,
+                    profile: r.profile,
                     identities,
                     created_at: r.created_at,
                     updated_at: r.updated_at,
@@ -160,8 +163,8 @@ impl Store {
         let id: i64 = dispatch!(self, |p| {
             let mut tx = p.begin().await?;
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO people (handle, name, email, timezone, role, manager_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+                "INSERT INTO people (handle, name, email, timezone, role, manager_id, profile, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $7) RETURNING id",
             )
             .bind(&data.handle)
             .bind(&data.name)
@@ -170,6 +173,7 @@ impl Store {
             .bind(data.role.as_str())
             .bind(data.manager_id)
             .bind(at)
+            .bind(&data.profile)
             .fetch_one(&mut *tx)
             .await?;
             for identity in identities {
@@ -210,7 +214,7 @@ impl Store {
             let mut tx = p.begin().await?;
             let done = sqlx::query(
                 "UPDATE people SET handle = $1, name = $2, email = $3, timezone = $4, role = $5, \
-                 manager_id = $6, updated_at = $7 WHERE id = $8",
+                 manager_id = $6, updated_at = $7, profile = $9 WHERE id = $8",
             )
             .bind(&data.handle)
             .bind(&data.name)
@@ -220,6 +224,7 @@ impl Store {
             .bind(data.manager_id)
             .bind(at)
             .bind(id)
+            .bind(&data.profile)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {

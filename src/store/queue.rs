@@ -132,8 +132,7 @@ impl Store {
     }
 
     /// Claims the next due item of one of `channels` (all when `None`), leasing it until
-    /// `lease_until`. In the outbox, a message waits while an older one to the same chat is
-    /// unsent, so each chat gets its messages in order.
+    /// `lease_until`.
     pub async fn claim(
         &self,
         queue: Queue,
@@ -151,13 +150,12 @@ impl Store {
                 format!(" AND q.channel IN ({})", names.join(", "))
             }
         };
-        let in_order = match queue {
-            Queue::Outbox => {
-                " AND NOT EXISTS (SELECT 1 FROM outbox_messages o WHERE o.channel = q.channel \
-                 AND o.chat_id = q.chat_id AND o.id < q.id AND o.status IN ('pending', 'processing'))"
-            }
-            Queue::Inbox => "",
-        };
+        // Each chat's items are handled in order: an item waits while an older one of the same
+        // chat is unfinished, so several workers never answer a chat out of turn.
+        let in_order = format!(
+            " AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.channel = q.channel \
+             AND o.chat_id = q.chat_id AND o.id < q.id AND o.status IN ('pending', 'processing'))"
+        );
         let lock = match self.pool {
             Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
             Pool::Sqlite(_) => "",

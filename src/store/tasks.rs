@@ -33,6 +33,8 @@ pub struct TaskFilter {
     pub overdue_at: Option<DateTime<Utc>>,
     /// Only tasks that are not done.
     pub open_only: bool,
+    /// Lower-case text that the title or description contains.
+    pub text: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -86,6 +88,7 @@ where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
     DateTime<Utc>: Encode<'a, DB> + Type<DB>,
 {
     qb.push(" WHERE 1 = 1");
@@ -107,6 +110,17 @@ where
     }
     if filter.open_only {
         qb.push(" AND t.status <> 'done'");
+    }
+    if let Some(text) = &filter.text {
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+        );
+        qb.push(" AND (lower(t.title) LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR lower(t.description) LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\')");
     }
 }
 

@@ -4,18 +4,26 @@
 //! API, the chat commands and the agent's tools all come through here. Nothing here formats chat
 //! text.
 
+mod actions;
+mod analysis;
 mod auth;
 mod comments;
+mod escalations;
 mod monitoring;
 mod patch;
 mod people;
 mod projects;
 mod tasks;
 
+pub use actions::{action_json, Proposal};
+pub use analysis::{
+    Analysis, AnalysisOptions, Finding, FindingCounts, FindingKind, Severity, Suggestion, SuggestionAction,
+};
 pub use comments::{CommentUpdate, NewComment};
+pub use escalations::{EscalationList, ReportData};
 pub use monitoring::{MonitoringStatus, QueueStatus};
 pub use patch::Patch;
-pub use people::{LinkCode, NewPerson, PersonUpdate};
+pub use people::{LinkCode, NewPerson, PersonUpdate, PROFILES};
 pub use projects::{NewProject, ProjectUpdate};
 pub use tasks::{NewTask, TaskQuery, TaskUpdate};
 

@@ -1,10 +1,12 @@
-//! What the service is doing: the durable queues and their dead letters.
+//! What the service is doing: the durable queues and their dead letters, the scheduler's last
+//! sweep and the open escalations.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::EscalationList;
 use super::{Actor, Workspace, WsResult};
-use crate::store::{DeadLetter, Queue, QueueCounts};
+use crate::store::{DeadLetter, Queue, QueueCounts, SweepRecord};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QueueStatus {
@@ -17,6 +19,9 @@ pub struct QueueStatus {
 pub struct MonitoringStatus {
     pub inbox: QueueStatus,
     pub outbox: QueueStatus,
+    /// The last scheduler sweep (any replica), if one ran.
+    pub scheduler: Option<SweepRecord>,
+    pub open_escalations: EscalationList,
 }
 
 impl Workspace {
@@ -31,6 +36,11 @@ impl Workspace {
         }
         let outbox = status.pop().unwrap_or_else(|| unreachable!("two queues"));
         let inbox = status.pop().unwrap_or_else(|| unreachable!("two queues"));
-        Ok(MonitoringStatus { inbox, outbox })
+        Ok(MonitoringStatus {
+            inbox,
+            outbox,
+            scheduler: self.store.last_sweep().await?,
+            open_escalations: self.open_escalations(actor).await?,
+        })
     }
 }

@@ -26,6 +26,9 @@ pub struct NewPerson {
     /// The manager's handle.
     #[serde(default)]
     pub manager: Option<String>,
+    /// project-manager, account-manager, designer, developer or guest
+    #[serde(default)]
+    pub profile: Option<String>,
     #[serde(default)]
     pub identities: Vec<Identity>,
 }
@@ -47,6 +50,9 @@ pub struct PersonUpdate {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub manager: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub profile: Patch<String>,
     /// Replaces all identities when given.
     #[serde(default)]
     pub identities: Option<Vec<Identity>>,
@@ -84,6 +90,29 @@ fn name(text: &str) -> Result<String, ValidationError> {
     non_blank(Some(text))
         .filter(|n| n.chars().count() <= 200)
         .ok_or_else(|| ValidationError::new("name", "must be 1-200 characters"))
+}
+
+/// The agent's role profiles (`prompts/roles/*.md`).
+pub const PROFILES: &[&str] = &[
+    "project-manager",
+    "account-manager",
+    "designer",
+    "developer",
+    "guest",
+];
+
+fn profile(text: &str) -> Result<String, ValidationError> {
+    let wanted = text.trim().to_ascii_lowercase().replace([' ', '_'], "-");
+    PROFILES
+        .iter()
+        .find(|p| **p == wanted)
+        .map(|p| (*p).to_owned())
+        .ok_or_else(|| {
+            ValidationError::new(
+                "profile",
+                format!("'{text}' is not one of: {}", PROFILES.join(", ")),
+            )
+        })
 }
 
 fn identities(list: Vec<Identity>) -> Result<Vec<Identity>, ValidationError> {
@@ -160,6 +189,9 @@ impl Workspace {
                 Some(m) => Some(self.manager_id(&m).await?),
                 None => None,
             },
+            profile: non_blank(new.profile.as_deref())
+                .map(|p| profile(&p))
+                .transpose()?,
         };
         let identities = identities(new.identities)?;
         self.store
@@ -184,6 +216,7 @@ impl Workspace {
         )?;
         let privileged = update.handle.is_some()
             || update.role.is_some()
+            || update.profile != Patch::Keep
             || update.manager != Patch::Keep
             || update.identities.is_some();
         actor.require(
@@ -225,6 +258,11 @@ impl Workspace {
                 None => current.role,
             },
             manager_id,
+            profile: match update.profile {
+                Patch::Keep => current.profile.clone(),
+                Patch::Clear => None,
+                Patch::Set(p) => Some(profile(&p)?),
+            },
         };
         let identities = update.identities.map(identities).transpose()?;
         self.store

@@ -85,6 +85,8 @@ pub struct TaskQuery {
     pub overdue: Option<bool>,
     /// `true`: only tasks that are not done.
     pub open: Option<bool>,
+    /// Words to look for in titles and descriptions (case-insensitive).
+    pub q: Option<String>,
     /// 1–500, default 50.
     pub limit: Option<i64>,
     pub offset: Option<i64>,
@@ -126,6 +128,7 @@ impl Workspace {
                 .transpose()?,
             overdue_at: query.overdue.unwrap_or(false).then_some(now),
             open_only: query.open.unwrap_or(false),
+            text: non_blank(query.q.as_deref()).map(|q| q.to_lowercase()),
             limit: paging.limit,
             offset: paging.offset,
         };

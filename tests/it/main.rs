@@ -2,6 +2,8 @@
 
 mod helpers;
 
+mod agent;
+mod ai_analysis;
 mod api_auth;
 mod api_comments;
 mod api_people;
@@ -9,5 +11,16 @@ mod api_projects;
 mod api_tasks;
 mod cli;
 mod crash;
+mod discord;
+mod email;
+mod fake_discord;
+mod fake_graph;
+mod fake_openai;
 mod fake_telegram;
+mod handbook;
+mod handbook_cli;
+mod handbook_hybrid;
+mod scheduler;
+mod scheduler_reports;
 mod telegram;
+mod whatsapp;

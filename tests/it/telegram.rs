@@ -252,11 +252,19 @@ async fn retry_after_is_honoured(db: Db) {
         times[1].duration_since(times[0]) >= Duration::from_secs(2),
         "resent before retry_after"
     );
-    let rows = app
-        .store
-        .outbox_for_chat("telegram", &ANNA.to_string())
-        .await
-        .unwrap();
+    // The delivery is recorded right after the platform's answer: wait for it.
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = app
+            .store
+            .outbox_for_chat("telegram", &ANNA.to_string())
+            .await
+            .unwrap();
+        if rows.first().is_some_and(|r| r.0 == "done") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].0, "done");
     assert_eq!(
@@ -322,10 +330,49 @@ async fn permanent_errors_become_visible_dead_letters(db: Db) {
     assert_eq!(status["inbox"]["counts"]["done"], 1, "{status}");
     let dead = &status["outbox"]["dead_letters"][0];
     assert_eq!(dead["channel"], "telegram");
-    assert!(dead["last_error"].as_str().unwrap().contains("chat not found"), "{dead}");
+    assert!(
+        dead["last_error"].as_str().unwrap().contains("chat not found"),
+        "{dead}"
+    );
     // Not retried.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(fake.calls("sendMessage").len(), 1);
-    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("outbox_dead_letters_total"));
+}
+
+#[tokio::test]
+async fn ask_answers_from_the_handbook_with_citations() {
+    let fake = FakeTelegram::start().await;
+    let app = webhook_app(Db::Sqlite, &fake).await;
+    deliver(
+        &app,
+        &text_update(1, ANNA, ANNA, "/ask how fast do we answer a client email?"),
+    )
+    .await;
+    deliver(
+        &app,
+        &text_update(2, ANNA, ANNA, "/ask what is the airspeed of an unladen swallow"),
+    )
+    .await;
+    let sent = fake.wait_for_sent(2, Duration::from_secs(120)).await;
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent[0].text.contains("client-communication.md ›"),
+        "{}",
+        sent[0].text
+    );
+    assert!(
+        sent[1].text.contains("found nothing in the handbook"),
+        "{}",
+        sent[1].text
+    );
 }

@@ -6,7 +6,8 @@ use std::num::NonZeroU32;
 use teloxide::payloads::{AnswerCallbackQuerySetters, SendMessageSetters};
 use teloxide::prelude::Requester;
 use teloxide::types::{
-    CallbackQueryId, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, MessageId, ReplyParameters,
+    CallbackQueryId, ChatAction, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, MessageId,
+    ReplyParameters,
 };
 use teloxide::{ApiError, Bot, RequestError};
 
@@ -64,6 +65,13 @@ impl Channel for TelegramOut {
             .chat_id
             .parse()
             .map_err(|_| SendError::Permanent(format!("'{}' is not a Telegram chat id", message.chat_id)))?;
+        if let Some(file) = message
+            .attachments
+            .iter()
+            .find(|f| f.mime_type.starts_with("image/"))
+        {
+            return self.send_photo(ChatId(chat), message, file).await;
+        }
         let mut request = self.bot.send_message(ChatId(chat), truncate(&message.text, 4096));
         if !message.buttons.is_empty() {
             let row: Vec<InlineKeyboardButton> = message
@@ -77,6 +85,37 @@ impl Channel for TelegramOut {
             let mut parameters = ReplyParameters::new(MessageId(reply_to));
             parameters.allow_sending_without_reply = Some(true);
             request = request.reply_parameters(parameters);
+        }
+        let sent = request.await.map_err(classify)?;
+        Ok(Some(sent.id.0.to_string()))
+    }
+
+    async fn typing(&self, chat_id: &str) {
+        if let Ok(chat) = chat_id.parse::<i64>() {
+            if let Err(e) = self.bot.send_chat_action(ChatId(chat), ChatAction::Typing).await {
+                tracing::debug!(error = %e, "Telegram sendChatAction failed");
+            }
+        }
+    }
+}
+
+impl TelegramOut {
+    /// `sendPhoto` with the message text as the caption (Telegram allows 1024 characters).
+    async fn send_photo(
+        &self,
+        chat: ChatId,
+        message: &OutboundMessage,
+        file: &crate::channels::OutboundFile,
+    ) -> Result<Option<String>, SendError> {
+        use base64::Engine;
+        use teloxide::payloads::SendPhotoSetters;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&file.bytes_base64)
+            .map_err(|e| SendError::Permanent(format!("attachment {} is not base64: {e}", file.name)))?;
+        let photo = teloxide::types::InputFile::memory(bytes).file_name(file.name.clone());
+        let mut request = self.bot.send_photo(chat, photo);
+        if !message.text.is_empty() {
+            request = request.caption(truncate(&message.text, 1024));
         }
         let sent = request.await.map_err(classify)?;
         Ok(Some(sent.id.0.to_string()))

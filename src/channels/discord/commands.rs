@@ -1,0 +1,377 @@
+//! Discord's slash commands: their definitions (names, descriptions and typed options, in
+//! Discord's application-command JSON), the translation of an invoked command back into the
+//! text command the conversation understands (`/newtask Title @anna due friday !high`), which
+//! answers are only for the sender (ephemeral), and the idempotent registration: the commands
+//! Discord has are compared with ours and overwritten in bulk only when they differ.
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::rest::{Auth, Rest, RestError};
+use crate::conversation::commands::USAGE;
+
+/// Discord's option types.
+const STRING: u8 = 3;
+const INTEGER: u8 = 4;
+
+/// An option of an invoked command, as Discord sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommandOption {
+    pub name: String,
+    #[serde(default)]
+    pub value: Value,
+    #[serde(default)]
+    pub options: Vec<CommandOption>,
+}
+
+fn option(kind: u8, name: &str, description: &str, required: bool) -> Value {
+    json!({"type": kind, "name": name, "description": description, "required": required})
+}
+
+fn choices(mut option: Value, values: &[&str]) -> Value {
+    option["choices"] = values.iter().map(|v| json!({"name": v, "value": v})).collect();
+    option
+}
+
+/// What a command does, from the conversation's usage line ("/done ID — mark a task done").
+fn description(name: &str) -> String {
+    let line = USAGE
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(name, |(_, line)| *line);
+    let what = line.split_once(" — ").map_or(line, |(_, what)| what);
+    let mut text: String = what.chars().take(100).collect();
+    if let Some(first) = text.get(..1) {
+        text = first.to_uppercase() + &text[1..];
+    }
+    text
+}
+
+/// The slash commands, as registered with Discord.
+pub fn definitions() -> Vec<Value> {
+    let id = |what: &str| json!({"type": INTEGER, "name": "id", "description": what, "required": true, "min_value": 1});
+    let options: Vec<(&str, Vec<Value>)> = vec![
+        ("help", vec![]),
+        (
+            "tasks",
+            vec![
+                choices(
+                    option(STRING, "list", "Which tasks (default: all open tasks)", false),
+                    &["all", "mine", "overdue"],
+                ),
+                option(STRING, "project", "Only the open tasks of this project", false),
+            ],
+        ),
+        (
+            "newtask",
+            vec![
+                option(STRING, "title", "What needs doing", true),
+                option(STRING, "assignee", "Who does it: their handle, e.g. anna", false),
+                option(
+                    STRING,
+                    "due",
+                    "When: tomorrow, friday, in 3 days, 2030-01-15 17:00…",
+                    false,
+                ),
+                choices(
+                    option(STRING, "priority", "How urgent", false),
+                    &["low", "medium", "high", "urgent"],
+                ),
+            ],
+        ),
+        ("done", vec![id("The task's ID")]),
+        (
+            "status",
+            vec![
+                id("The task's ID"),
+                choices(
+                    option(STRING, "status", "The new status", true),
+                    &["todo", "in_progress", "done", "blocked"],
+                ),
+            ],
+        ),
+        (
+            "comment",
+            vec![id("The task's ID"), option(STRING, "text", "The comment", true)],
+        ),
+        ("ask", vec![option(STRING, "question", "Your question", true)]),
+        (
+            "report",
+            vec![choices(
+                option(STRING, "period", "Which report (default: daily)", false),
+                &["daily", "weekly"],
+            )],
+        ),
+        (
+            "link",
+            vec![option(STRING, "code", "The code an admin gave you", true)],
+        ),
+    ];
+    options
+        .into_iter()
+        .map(|(name, options)| {
+            json!({
+                "name": name,
+                "type": 1,
+                "description": description(name),
+                "options": options,
+                // Usable in servers and in direct messages with the bot.
+                "contexts": [0, 1],
+            })
+        })
+        .collect()
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The text command that an invoked slash command stands for.
+pub fn to_text(name: &str, options: &[CommandOption]) -> String {
+    let get = |key: &str| {
+        options
+            .iter()
+            .find(|o| o.name == key)
+            .map(|o| text_of(&o.value))
+            .filter(|v| !v.is_empty())
+    };
+    let mut parts = vec![format!("/{name}")];
+    match name {
+        "newtask" => {
+            parts.extend(get("title"));
+            if let Some(who) = get("assignee") {
+                parts.push(format!("@{}", who.trim_start_matches('@')));
+            }
+            if let Some(due) = get("due") {
+                parts.push(format!("due {due}"));
+            }
+            if let Some(priority) = get("priority") {
+                parts.push(format!("!{}", priority.trim_start_matches('!')));
+            }
+        }
+        "tasks" => match (get("project"), get("list")) {
+            (Some(project), _) => parts.push(format!("project {project}")),
+            (None, Some(list)) => parts.push(list),
+            (None, None) => {}
+        },
+        "done" => parts.extend(get("id")),
+        "status" => parts.extend([get("id"), get("status")].into_iter().flatten()),
+        "comment" => parts.extend([get("id"), get("text")].into_iter().flatten()),
+        "ask" => parts.extend(get("question")),
+        "report" => parts.extend(get("period")),
+        "link" => parts.extend(get("code")),
+        // A command we no longer define: its values in order, for the usage reply.
+        _ => parts.extend(
+            options
+                .iter()
+                .map(|o| text_of(&o.value))
+                .filter(|v| !v.is_empty()),
+        ),
+    }
+    parts.join(" ")
+}
+
+/// Whether the answer is for the sender's eyes only.
+pub fn ephemeral(name: &str, options: &[CommandOption]) -> bool {
+    match name {
+        "help" | "link" => true,
+        "tasks" => options
+            .iter()
+            .any(|o| o.name == "list" && o.value.as_str() == Some("mine")),
+        _ => false,
+    }
+}
+
+/// The fields of a command that registration compares, with Discord's defaults filled in, so
+/// that what Discord answers (ids, versions and other extra fields) compares equal to ours.
+fn normalize(command: &Value) -> Value {
+    fn normalize_option(o: &Value) -> Value {
+        let mut out = json!({
+            "type": o["type"],
+            "name": o["name"],
+            "description": o["description"],
+            "required": o["required"].as_bool().unwrap_or(false),
+        });
+        for key in ["choices", "min_value", "max_value", "min_length", "max_length"] {
+            if let Some(v) = o.get(key).filter(|v| !v.is_null()) {
+                out[key] = v.clone();
+            }
+        }
+        let nested: Vec<Value> = o["options"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(normalize_option)
+            .collect();
+        if !nested.is_empty() {
+            out["options"] = Value::Array(nested);
+        }
+        out
+    }
+    let options: Vec<Value> = command["options"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(normalize_option)
+        .collect();
+    let mut contexts: Vec<i64> = command["contexts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_i64)
+        .collect();
+    contexts.sort_unstable();
+    json!({
+        "name": command["name"],
+        "type": command["type"].as_i64().unwrap_or(1),
+        "description": command["description"],
+        "options": options,
+        "contexts": contexts,
+    })
+}
+
+fn normalized_set(commands: &[Value]) -> Vec<Value> {
+    let mut set: Vec<Value> = commands.iter().map(normalize).collect();
+    set.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    set
+}
+
+/// What registration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Discord already had exactly these commands: nothing was written.
+    UpToDate(usize),
+    /// The commands were overwritten in bulk.
+    Registered(usize),
+}
+
+/// Makes the application's commands (global, or those of `guild_id`) equal to
+/// [`definitions`]: reads them, and overwrites them in bulk only when they differ.
+pub async fn register(
+    rest: &Rest,
+    application_id: &str,
+    guild_id: Option<&str>,
+) -> Result<Registration, RestError> {
+    let mut segments = vec!["applications", application_id];
+    if let Some(guild) = guild_id {
+        segments.extend(["guilds", guild]);
+    }
+    segments.push("commands");
+    let route = segments.join("/");
+    let ours = definitions();
+    let theirs = rest.call(Method::GET, &segments, &route, Auth::Bot, None).await?;
+    let theirs = theirs.as_array().cloned().unwrap_or_default();
+    if normalized_set(&theirs) == normalized_set(&ours) {
+        return Ok(Registration::UpToDate(ours.len()));
+    }
+    let body = Value::Array(ours.clone());
+    rest.call(Method::PUT, &segments, &route, Auth::Bot, Some(&body))
+        .await?;
+    Ok(Registration::Registered(ours.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(json: Value) -> Vec<CommandOption> {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn options_become_the_text_command() {
+        let o = opts(json!([
+            {"type": 3, "name": "title", "value": "Write the brief"},
+            {"type": 3, "name": "assignee", "value": "@anna"},
+            {"type": 3, "name": "due", "value": "next friday"},
+            {"type": 3, "name": "priority", "value": "high"},
+        ]));
+        assert_eq!(
+            to_text("newtask", &o),
+            "/newtask Write the brief @anna due next friday !high"
+        );
+        assert_eq!(
+            to_text(
+                "status",
+                &opts(json!([{"name": "id", "value": 4}, {"name": "status", "value": "blocked"}]))
+            ),
+            "/status 4 blocked"
+        );
+        assert_eq!(
+            to_text("tasks", &opts(json!([{"name": "list", "value": "mine"}]))),
+            "/tasks mine"
+        );
+        assert_eq!(
+            to_text("tasks", &opts(json!([{"name": "project", "value": "Launch"}]))),
+            "/tasks project Launch"
+        );
+        assert_eq!(to_text("help", &[]), "/help");
+        assert_eq!(
+            to_text("old", &opts(json!([{"name": "x", "value": 3}]))),
+            "/old 3"
+        );
+    }
+
+    #[test]
+    fn private_answers_are_ephemeral() {
+        assert!(ephemeral("help", &[]));
+        assert!(ephemeral("link", &[]));
+        assert!(ephemeral(
+            "tasks",
+            &opts(json!([{"name": "list", "value": "mine"}]))
+        ));
+        assert!(!ephemeral("tasks", &[]));
+        assert!(!ephemeral("newtask", &[]));
+    }
+
+    #[test]
+    fn definitions_are_valid_for_discord() {
+        let defs = definitions();
+        assert_eq!(defs.len(), USAGE.len());
+        for d in &defs {
+            let name = d["name"].as_str().unwrap();
+            assert!(name.len() <= 32 && name.chars().all(|c| c.is_ascii_lowercase()));
+            let description = d["description"].as_str().unwrap();
+            assert!((1..=100).contains(&description.chars().count()));
+            // Required options come first, as Discord demands.
+            let required: Vec<bool> = d["options"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["required"].as_bool().unwrap())
+                .collect();
+            assert!(required.windows(2).all(|w| w[0] || !w[1]), "{name}");
+        }
+    }
+
+    #[test]
+    fn what_discord_answers_compares_equal_to_ours() {
+        let ours = definitions();
+        let theirs: Vec<Value> = ours
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(n, c)| {
+                let mut c = c.clone();
+                c["id"] = json!(format!("1{n}"));
+                c["version"] = json!("1");
+                c["default_member_permissions"] = Value::Null;
+                for o in c["options"].as_array_mut().unwrap() {
+                    if o["required"] == json!(false) {
+                        o.as_object_mut().unwrap().remove("required");
+                    }
+                }
+                c
+            })
+            .collect();
+        assert_eq!(normalized_set(&theirs), normalized_set(&ours));
+        let mut changed = theirs.clone();
+        changed[0]["description"] = json!("something else");
+        assert_ne!(normalized_set(&changed), normalized_set(&ours));
+    }
+}

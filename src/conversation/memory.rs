@@ -1,0 +1,143 @@
+//! The agent's memory and prompt: per conversation, messages are kept; each turn the prompt is
+//! assembled within a token budget counted with tiktoken (o200k): the system prompt, the role
+//! profile, a few facts about the sender's work (never the whole workspace, so the prompt stays
+//! flat as the workspace grows), a summary of older turns, as much recent history as fits, and
+//! the new message. Turns that no longer fit are folded into the summary.
+
+use std::sync::OnceLock;
+
+use tiktoken_rs::CoreBPE;
+
+use crate::llm::Message;
+use crate::store::{ConversationRecord, Store, StoreError};
+
+/// The budget for the whole prompt, in tokens.
+pub const PROMPT_BUDGET: usize = 6000;
+/// The summary of older turns is kept under this many tokens.
+const SUMMARY_BUDGET: usize = 400;
+/// How many recent messages are looked at.
+const HISTORY_WINDOW: i64 = 60;
+
+fn bpe() -> Option<&'static CoreBPE> {
+    static BPE: OnceLock<Option<CoreBPE>> = OnceLock::new();
+    BPE.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
+}
+
+/// Tokens in `text`, counted exactly with the o200k encoding.
+pub fn count_tokens(text: &str) -> usize {
+    match bpe() {
+        Some(bpe) => bpe.encode_ordinary(text).len(),
+        // The encoding is built into the binary; this only guards against a broken build.
+        None => text.len().div_ceil(4),
+    }
+}
+
+/// A line of the summary for an older message.
+fn summary_line(role: &str, content: &str) -> String {
+    let first: String = content
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(140)
+        .collect();
+    format!("- {role}: {first}")
+}
+
+/// Keeps the newest lines of `summary` within the summary budget.
+fn trim_summary(summary: &str) -> String {
+    let mut lines: Vec<&str> = summary.lines().collect();
+    while lines.len() > 1 && count_tokens(&lines.join("\n")) > SUMMARY_BUDGET {
+        lines.remove(0);
+    }
+    lines.join("\n")
+}
+
+/// The assembled prompt and what it cost.
+pub struct Prompt {
+    pub messages: Vec<Message>,
+    /// Tokens of the messages, as counted here (the provider reports its own count too).
+    pub tokens: usize,
+}
+
+/// Assembles the prompt of a turn. `head` is the system text (system prompt, profile, facts);
+/// `tool_tokens` what the tool specs cost.
+pub async fn assemble(
+    store: &Store,
+    conversation: &ConversationRecord,
+    head: &str,
+    user_text: &str,
+    tool_tokens: usize,
+) -> Result<Prompt, StoreError> {
+    let fixed = count_tokens(head) + count_tokens(user_text) + tool_tokens;
+    let mut summary = conversation.summary.clone();
+    let room = PROMPT_BUDGET.saturating_sub(fixed + count_tokens(&summary));
+
+    let recent = store
+        .recent_messages(conversation.id, conversation.summarized_until, HISTORY_WINDOW)
+        .await?;
+    let mut used = 0;
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for message in recent {
+        let tokens = message.tokens.max(0) as usize;
+        if dropped.is_empty() && used + tokens <= room {
+            used += tokens;
+            kept.push(message);
+        } else {
+            dropped.push(message);
+        }
+    }
+    if let Some(newest_dropped) = dropped.first().map(|m| m.id) {
+        let mut lines: Vec<String> = dropped
+            .iter()
+            .rev()
+            .map(|m| summary_line(&m.role, &m.content))
+            .collect();
+        if !summary.is_empty() {
+            lines.insert(0, summary.clone());
+        }
+        summary = trim_summary(&lines.join("\n"));
+        store
+            .set_summary(conversation.id, &summary, newest_dropped)
+            .await?;
+    }
+
+    let mut system = head.to_owned();
+    if !summary.is_empty() {
+        system.push_str("\n\nEarlier in this conversation (summary):\n");
+        system.push_str(&summary);
+    }
+    let mut messages = vec![Message::system(system)];
+    for message in kept.into_iter().rev() {
+        messages.push(match message.role.as_str() {
+            "assistant" => Message::assistant(message.content),
+            _ => Message::user(message.content),
+        });
+    }
+    messages.push(Message::user(user_text));
+    let tokens = messages.iter().map(|m| count_tokens(&m.content)).sum::<usize>() + tool_tokens;
+    Ok(Prompt { messages, tokens })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_tokens_exactly() {
+        assert_eq!(count_tokens(""), 0);
+        assert_eq!(count_tokens("hello world"), 2);
+        assert!(count_tokens(&"word ".repeat(1000)) >= 1000);
+    }
+
+    #[test]
+    fn summary_keeps_the_newest_lines_within_budget() {
+        let long: Vec<String> = (0..500)
+            .map(|i| format!("- user: message number {i} about things"))
+            .collect();
+        let trimmed = trim_summary(&long.join("\n"));
+        assert!(count_tokens(&trimmed) <= SUMMARY_BUDGET);
+        assert!(trimmed.ends_with("message number 499 about things"));
+    }
+}

@@ -1,0 +1,402 @@
+//! The handbook: the team's markdown policies, searchable with citations. Owns chunking
+//! (`chunk`), incremental ingest (`ingest`), the LanceDB index under
+//! `COORDINATOR_DATA_DIR/handbook` (`index`: a native BM25 full-text index always, a vector
+//! column when an embedder is configured), search (`search`: BM25, vectors, reciprocal rank
+//! fusion, a relevance threshold), the texts built from results (`answer`: quoted answers,
+//! LLM context, tool results) and `trait Embedder` (`embed`). It does not talk to chats or the
+//! LLM: the conversation and the agent call [`Handbook::search`] and the `answer` functions.
+//!
+//! ```text
+//!  handbook/*.md ──ingest──► chunk ──► embed? ──► LanceDB table `passages` (+ FTS index)
+//!  question ──search──► BM25 ─┐
+//!                   vectors? ─┴─► RRF ─► relevance check ─► Passage{file, heading, lines, text}
+//! ```
+
+pub mod answer;
+pub mod chunk;
+pub mod embed;
+mod index;
+mod ingest;
+#[cfg(feature = "local-embeddings")]
+pub mod local;
+mod lookup;
+mod search;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use lancedb::Table;
+use serde::Serialize;
+use tokio::sync::{watch, OnceCell};
+use tokio_util::sync::CancellationToken;
+
+pub use answer::{context_block, format_results, not_found, quote_answer, tool_result, ANSWER_INSTRUCTIONS};
+pub use chunk::{chunk_markdown, count_tokens, Chunk, ChunkOptions};
+pub use embed::{EmbedError, Embedder, HashEmbedder, OpenAiEmbedder};
+pub use ingest::{terminal_progress, IngestReport, MAX_FILE_BYTES};
+pub use search::{
+    validate_query, SearchMode, SearchOptions, MAX_K, MAX_QUERY_CHARS, MIN_PASSAGE_RELEVANCE, MIN_RELEVANCE,
+};
+
+use crate::config::Settings;
+use index::{Index, Meta};
+use lookup::TermStats;
+
+/// Why the handbook could not do what was asked. The messages are fit to show to a user.
+#[derive(Debug, thiserror::Error)]
+pub enum HandbookError {
+    #[error("the question is empty")]
+    EmptyQuery,
+    #[error("the question is too long: at most {max_chars} characters, please")]
+    QueryTooLong { max_chars: usize },
+    #[error("the handbook folder {} does not exist (set HANDBOOK_DIR, or pass the folder)", .0.display())]
+    FolderMissing(PathBuf),
+    #[error("the handbook has not been indexed yet (run `coordinator handbook ingest`)")]
+    NotIndexed,
+    #[error("embedding failed: {0}")]
+    Embedding(#[from] EmbedError),
+    #[error("handbook index: {0}")]
+    Index(String),
+}
+
+impl HandbookError {
+    /// Whether the caller asked for something that cannot work (exit code 2 on the command line).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Self::EmptyQuery | Self::QueryTooLong { .. } | Self::FolderMissing(_)
+        )
+    }
+}
+
+/// A passage found for a query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Passage {
+    /// Path of the source file relative to the handbook folder, e.g. `security.md`.
+    pub file: String,
+    /// Headings from the page title down to the passage's section.
+    pub heading_path: Vec<String>,
+    /// Line range (1-based, inclusive) in the source file.
+    pub line_start: u32,
+    pub line_end: u32,
+    pub text: String,
+    /// The ranking score: BM25 for full-text searches, the fused RRF score for hybrid ones.
+    pub score: f32,
+    /// BM25 score, when the full-text lookup found the passage.
+    pub bm25: Option<f32>,
+    /// Cosine similarity to the query, when the vector lookup found the passage.
+    pub similarity: Option<f32>,
+    /// IDF-weighted share of the query's terms present in the passage (0 to 1).
+    pub relevance: f32,
+    /// Whether the passage counts as an answer: the question is answerable and this passage is
+    /// relevant enough (see `search`).
+    pub relevant: bool,
+}
+
+impl Passage {
+    /// The section's headings below the page title (the title alone for a page's intro).
+    pub fn heading(&self) -> String {
+        match self.heading_path.as_slice() {
+            [] => String::new(),
+            [only] => only.clone(),
+            [_, rest @ ..] => rest.join(" › "),
+        }
+    }
+
+    /// `file › heading`, as answers cite it.
+    pub fn citation(&self) -> String {
+        let heading = self.heading();
+        if heading.is_empty() {
+            self.file.clone()
+        } else {
+            format!("{} › {}", self.file, heading)
+        }
+    }
+}
+
+/// What searches reuse until the table changes.
+struct View {
+    version: u64,
+    stats: Arc<TermStats>,
+    meta: Option<Meta>,
+}
+
+struct Inner {
+    index_dir: PathBuf,
+    embedder: Option<Arc<dyn Embedder>>,
+    chunking: ChunkOptions,
+    index: OnceCell<Index>,
+    table: Mutex<Option<Table>>,
+    view: tokio::sync::Mutex<Option<Arc<View>>>,
+    ingest_lock: tokio::sync::Mutex<()>,
+    /// Finished ingests (successful or not), for those who wait for the first one.
+    ingests: watch::Sender<u64>,
+}
+
+/// The handbook index and its searches. Cheap to clone; opens the index on first use.
+#[derive(Clone)]
+pub struct Handbook {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Handbook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handbook")
+            .field("index_dir", &self.inner.index_dir)
+            .field("embedder", &self.embedder_identity())
+            .finish()
+    }
+}
+
+impl Handbook {
+    /// A handbook whose index lives in `index_dir`; vectors come from `embedder` when given.
+    pub fn new(index_dir: impl Into<PathBuf>, embedder: Option<Arc<dyn Embedder>>) -> Self {
+        Self::with_chunking(index_dir, embedder, ChunkOptions::default())
+    }
+
+    pub fn with_chunking(
+        index_dir: impl Into<PathBuf>,
+        embedder: Option<Arc<dyn Embedder>>,
+        chunking: ChunkOptions,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                index_dir: index_dir.into(),
+                embedder,
+                chunking,
+                index: OnceCell::new(),
+                table: Mutex::new(None),
+                view: tokio::sync::Mutex::new(None),
+                ingest_lock: tokio::sync::Mutex::new(()),
+                ingests: watch::Sender::new(0),
+            }),
+        }
+    }
+
+    /// The handbook the settings describe: index in `COORDINATOR_DATA_DIR/handbook`, embedder
+    /// from `HANDBOOK_EMBEDDING_MODEL_DIR` or `OPENAI_EMBEDDING_MODEL` (if any). No IO yet.
+    pub fn from_settings(settings: &Settings) -> Result<Self, HandbookError> {
+        Ok(Self::new(
+            settings.data_dir.join("handbook"),
+            embedder_from_settings(settings)?,
+        ))
+    }
+
+    /// The configured embedder's identity, if any.
+    pub fn embedder_identity(&self) -> Option<String> {
+        self.inner.embedder.as_ref().map(|e| e.identity())
+    }
+
+    async fn index(&self) -> Result<&Index, HandbookError> {
+        self.inner
+            .index
+            .get_or_try_init(|| Index::connect(&self.inner.index_dir))
+            .await
+    }
+
+    async fn table(&self) -> Result<Option<Table>, HandbookError> {
+        if let Some(table) = self.inner.table.lock().ok().and_then(|t| t.clone()) {
+            return Ok(Some(table));
+        }
+        let table = self.index().await?.open().await?;
+        if let (Some(t), Ok(mut slot)) = (&table, self.inner.table.lock()) {
+            *slot = Some(t.clone());
+        }
+        Ok(table)
+    }
+
+    /// Indexes the markdown files of `dir`: new and changed files are (re)chunked and
+    /// embedded, removed ones disappear; unchanged files cost a read and a hash. A change of
+    /// embedder rebuilds the index. `progress` shows the files being indexed.
+    pub async fn ingest(&self, dir: &Path, progress: &ProgressBar) -> Result<IngestReport, HandbookError> {
+        let outcome = self.ingest_inner(dir, progress).await;
+        *self.inner.view.lock().await = None;
+        self.inner.ingests.send_modify(|n| *n += 1);
+        outcome
+    }
+
+    async fn ingest_inner(&self, dir: &Path, progress: &ProgressBar) -> Result<IngestReport, HandbookError> {
+        let _one_at_a_time = self.inner.ingest_lock.lock().await;
+        let folder = dir.to_owned();
+        let (files, skipped) = tokio::task::spawn_blocking(move || ingest::read_folder(&folder))
+            .await
+            .map_err(|e| HandbookError::Index(format!("reading the folder failed: {e}")))??;
+        let index = self.index().await?;
+        let embedder = self.inner.embedder.as_deref();
+        let identity = embedder.map(|e| e.identity());
+        let meta = index.meta();
+        let existing = index.open().await?;
+        let (table, meta, rebuilt) = match (existing, meta) {
+            (Some(table), Some(meta)) if meta.embedder == identity => (table, meta, false),
+            _ => {
+                let dimensions = match embedder {
+                    Some(e) => {
+                        let probe = e.embed(&["handbook".to_owned()]).await?;
+                        embed::check_vectors(&probe)?;
+                        probe.first().map(Vec::len)
+                    }
+                    None => None,
+                };
+                let meta = Meta::new(identity, dimensions);
+                tracing::info!(embedder = ?meta.embedder, "building the handbook index from scratch");
+                (index.reset(&meta).await?, meta, true)
+            }
+        };
+        if let Ok(mut slot) = self.inner.table.lock() {
+            *slot = Some(table.clone());
+        }
+        let indexed = if rebuilt {
+            Default::default()
+        } else {
+            index::file_hashes(&table).await?
+        };
+        let mut report = ingest::sync(
+            &table,
+            &files,
+            &indexed,
+            embedder,
+            meta.dimensions,
+            &self.inner.chunking,
+            progress,
+        )
+        .await?;
+        report.skipped = skipped;
+        report.rebuilt = rebuilt;
+        Ok(report)
+    }
+
+    /// Ingests `dir` in the background (on start-up), logging the outcome; stops at `shutdown`.
+    pub fn spawn_ingest(&self, dir: PathBuf, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let handbook = self.clone();
+        tokio::spawn(async move {
+            let hidden = ProgressBar::hidden();
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                outcome = handbook.ingest(&dir, &hidden) => match outcome {
+                    Ok(report) => {
+                        for (file, reason) in &report.skipped {
+                            tracing::warn!(%file, %reason, "handbook file skipped");
+                        }
+                        tracing::info!(%report, "handbook indexed")
+                    }
+                    Err(e @ HandbookError::FolderMissing(_)) => {
+                        tracing::warn!("{e}; /ask finds nothing until it is indexed")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "handbook ingest failed"),
+                }
+            }
+        })
+    }
+
+    /// Waits until an ingest (for example the start-up one) has finished; false on timeout.
+    pub async fn wait_for_ingest(&self, timeout: Duration) -> bool {
+        let mut finished = self.inner.ingests.subscribe();
+        let finished = async move { finished.wait_for(|n| *n > 0).await.is_ok() };
+        tokio::time::timeout(timeout, finished).await.unwrap_or(false)
+    }
+
+    /// The best passages for `query`, at most `k`, relevant ones only; empty when nothing in
+    /// the handbook is relevant.
+    pub async fn search(&self, query: &str, k: usize) -> Result<Vec<Passage>, HandbookError> {
+        self.search_with(query, &SearchOptions::new(k)).await
+    }
+
+    pub async fn search_with(
+        &self,
+        query: &str,
+        options: &SearchOptions,
+    ) -> Result<Vec<Passage>, HandbookError> {
+        validate_query(query)?;
+        let table = self.table().await?.ok_or(HandbookError::NotIndexed)?;
+        let view = self.view(&table).await?;
+        if view.stats.passages == 0 {
+            return Ok(Vec::new());
+        }
+        let indexed_with = view.meta.as_ref().and_then(|m| m.embedder.clone());
+        let embedder = self
+            .inner
+            .embedder
+            .as_deref()
+            .filter(|e| indexed_with.as_deref() == Some(e.identity().as_str()));
+        if embedder.is_none() && self.inner.embedder.is_some() {
+            tracing::debug!("the index has no vectors from the configured embedder; full text only");
+        }
+        let searcher = search::Searcher {
+            table: &table,
+            stats: &view.stats,
+            embedder,
+        };
+        let outcome = searcher.search(query, options).await;
+        if let Err(HandbookError::Index(e)) = &outcome {
+            // Another process may have rebuilt the table: open it afresh next time.
+            tracing::warn!(error = %e, "handbook search failed; reopening the index next time");
+            if let Ok(mut slot) = self.inner.table.lock() {
+                *slot = None;
+            }
+            *self.inner.view.lock().await = None;
+        }
+        outcome
+    }
+
+    /// Term statistics and index metadata, recomputed when the table has a new version.
+    async fn view(&self, table: &Table) -> Result<Arc<View>, HandbookError> {
+        let version = table
+            .version()
+            .await
+            .map_err(|e| HandbookError::Index(format!("cannot read the index version: {e}")))?;
+        let mut slot = self.inner.view.lock().await;
+        if let Some(view) = slot.as_ref().filter(|v| v.version == version) {
+            return Ok(view.clone());
+        }
+        let view = Arc::new(View {
+            version,
+            stats: Arc::new(lookup::term_stats(table).await?),
+            meta: self.index().await?.meta(),
+        });
+        *slot = Some(view.clone());
+        Ok(view)
+    }
+
+    /// Passages in the index (0 before the first ingest).
+    pub async fn passage_count(&self) -> Result<usize, HandbookError> {
+        match self.table().await? {
+            None => Ok(0),
+            Some(table) => table
+                .count_rows(None)
+                .await
+                .map_err(|e| HandbookError::Index(format!("cannot count passages: {e}"))),
+        }
+    }
+}
+
+/// The embedder the settings configure: a local model folder, an OpenAI-compatible model, or none.
+pub fn embedder_from_settings(settings: &Settings) -> Result<Option<Arc<dyn Embedder>>, HandbookError> {
+    if let Some(dir) = &settings.handbook_embedding_model_dir {
+        return local_embedder(dir).map(Some);
+    }
+    let Some(model) = &settings.openai_embedding_model else {
+        return Ok(None);
+    };
+    let key = settings.openai.as_ref().map(|o| o.api_key.clone());
+    Ok(Some(Arc::new(OpenAiEmbedder::new(
+        &settings.openai_base_url,
+        key,
+        model,
+    )?)))
+}
+
+#[cfg(feature = "local-embeddings")]
+fn local_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, HandbookError> {
+    Ok(Arc::new(local::LocalEmbedder::new(dir)?))
+}
+
+#[cfg(not(feature = "local-embeddings"))]
+fn local_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, HandbookError> {
+    Err(HandbookError::Embedding(EmbedError::Model(format!(
+        "{} is set as HANDBOOK_EMBEDDING_MODEL_DIR, but this build has no local embeddings \
+         (build with --features local-embeddings)",
+        dir.display()
+    ))))
+}

@@ -1,0 +1,263 @@
+//! Answering a query from the index: the full-text (BM25) lookup, the vector lookup when the
+//! index has vectors from the configured embedder, reciprocal rank fusion of the two, and the
+//! relevance check that lets the bot say "not in the handbook" instead of quoting noise.
+//!
+//! Relevance: a passage's relevance is the IDF-weighted share of the question's analysed terms
+//! (stemmed, stop words removed) that occur in it; a term the handbook never uses weighs the
+//! most, so "what is our policy on pets" does not match a passage that merely says "policy". A
+//! question is answerable when its best candidate reaches [`MIN_RELEVANCE`] (or, with vectors,
+//! the embedder's similarity floor); then the candidates above [`MIN_PASSAGE_RELEVANCE`] are
+//! returned in rank order. Otherwise nothing is: the handbook does not cover the question. The
+//! two thresholds were chosen on `tests/handbook_questions.json` (answerable and unanswerable
+//! questions) and are reported by `benches/handbook.rs`.
+
+use std::collections::{HashMap, HashSet};
+
+use lancedb::Table;
+
+use super::embed::Embedder;
+use super::index;
+use super::lookup::{self, Hit, TermStats};
+use super::{HandbookError, Passage};
+
+/// The longest query accepted, in characters.
+pub const MAX_QUERY_CHARS: usize = 1000;
+/// Smallest relevance the best candidate must reach for a question to count as answerable
+/// (see the module documentation).
+pub const MIN_RELEVANCE: f32 = 0.45;
+/// Smallest relevance of the other passages returned for an answerable question.
+pub const MIN_PASSAGE_RELEVANCE: f32 = 0.25;
+/// The constant of reciprocal rank fusion (the usual 60).
+const RRF_K: f32 = 60.0;
+/// The most passages a search returns.
+pub const MAX_K: usize = 50;
+
+/// Which lookups a search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SearchMode {
+    /// Full text, fused with vectors when the index has vectors from the configured embedder.
+    #[default]
+    Auto,
+    /// Full text (BM25) only.
+    FullText,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchOptions {
+    /// How many passages at most (1 to [`MAX_K`]).
+    pub k: usize,
+    pub mode: SearchMode,
+    /// Also return passages below the relevance threshold (benchmarks, diagnostics).
+    pub keep_irrelevant: bool,
+}
+
+impl SearchOptions {
+    pub fn new(k: usize) -> Self {
+        Self {
+            k,
+            mode: SearchMode::Auto,
+            keep_irrelevant: false,
+        }
+    }
+}
+
+/// The query, trimmed, or why it cannot be searched.
+pub fn validate_query(query: &str) -> Result<&str, HandbookError> {
+    let query = query.trim();
+    if query.is_empty() {
+        return Err(HandbookError::EmptyQuery);
+    }
+    if query.chars().count() > MAX_QUERY_CHARS {
+        return Err(HandbookError::QueryTooLong {
+            max_chars: MAX_QUERY_CHARS,
+        });
+    }
+    Ok(query)
+}
+
+/// `2,000` → `2000`, so that amounts written with thousands separators match either way.
+pub(crate) fn normalize_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in chars.iter().enumerate() {
+        let separator = *c == ','
+            && i > 0
+            && chars[i - 1].is_ascii_digit()
+            && chars.len() > i + 3
+            && chars[i + 1..=i + 3].iter().all(char::is_ascii_digit)
+            && !chars.get(i + 4).is_some_and(char::is_ascii_digit);
+        if !separator {
+            out.push(*c);
+        }
+    }
+    out
+}
+
+/// The distinct terms of `text` as the full-text index sees them (stemmed, lower-cased, without
+/// stop words), in order of first appearance.
+pub(crate) fn analyze(text: &str) -> Vec<String> {
+    let tokens = lancedb::tokenize(text, &index::fts_params()).unwrap_or_default();
+    let mut seen = HashSet::new();
+    tokens
+        .into_iter()
+        .map(|t| t.text)
+        .filter(|t| seen.insert(t.clone()))
+        .collect()
+}
+
+/// The IDF-weighted share of `query_terms` found in a passage's `terms`.
+pub(crate) fn relevance(query_terms: &[String], passage_terms: &str, stats: &TermStats) -> f32 {
+    let present: HashSet<&str> = passage_terms.split(' ').collect();
+    let (mut found, mut total) = (0.0, 0.0);
+    for term in query_terms {
+        let w = stats.idf(term);
+        total += w;
+        if present.contains(term.as_str()) {
+            found += w;
+        }
+    }
+    if total > 0.0 {
+        found / total
+    } else {
+        0.0
+    }
+}
+
+/// A passage found by one or both lookups.
+struct Candidate {
+    hit: Hit,
+    bm25: Option<f32>,
+    similarity: Option<f32>,
+    fused: f32,
+}
+
+/// What a search needs besides the query.
+pub(crate) struct Searcher<'a> {
+    pub table: &'a Table,
+    pub stats: &'a TermStats,
+    /// Set only when the index's vectors come from this embedder.
+    pub embedder: Option<&'a dyn Embedder>,
+}
+
+impl Searcher<'_> {
+    pub async fn search(&self, query: &str, options: &SearchOptions) -> Result<Vec<Passage>, HandbookError> {
+        let query = normalize_numbers(validate_query(query)?);
+        let query = query.as_str();
+        let k = options.k.clamp(1, MAX_K);
+        let depth = (k * 4).max(20);
+        let terms = analyze(query);
+        let mut candidates: HashMap<(String, u32, u32), Candidate> = HashMap::new();
+        let mut add = |hits: Vec<Hit>, vector: bool| {
+            for (rank, hit) in hits.into_iter().enumerate() {
+                let key = (hit.file.clone(), hit.line_start, hit.line_end);
+                let score = hit.score;
+                let entry = candidates.entry(key).or_insert(Candidate {
+                    hit,
+                    bm25: None,
+                    similarity: None,
+                    fused: 0.0,
+                });
+                entry.fused += 1.0 / (RRF_K + rank as f32 + 1.0);
+                if vector {
+                    entry.similarity = Some(score);
+                } else {
+                    entry.bm25 = Some(score);
+                }
+            }
+        };
+        if !terms.is_empty() {
+            add(lookup::full_text(self.table, query, depth).await?, false);
+        }
+        let embedder = self.embedder.filter(|_| options.mode == SearchMode::Auto);
+        let mut hybrid = false;
+        if let Some(embedder) = embedder {
+            match embedder.embed(&[query.to_owned()]).await {
+                Ok(mut vectors) if vectors.len() == 1 => {
+                    let vector = vectors.remove(0);
+                    add(lookup::nearest(self.table, &vector, depth).await?, true);
+                    hybrid = true;
+                }
+                Ok(_) => tracing::warn!("the embedder gave no vector; searching the full text only"),
+                Err(e) => tracing::warn!(error = %e, "cannot embed the query; searching the full text only"),
+            }
+        }
+        let floor = embedder.map_or(f32::INFINITY, |e| e.relevance_floor());
+        let mut passages: Vec<Passage> = candidates
+            .into_values()
+            .map(|c| Passage {
+                relevance: relevance(&terms, &c.hit.terms, self.stats),
+                file: c.hit.file,
+                heading_path: c.hit.heading_path,
+                line_start: c.hit.line_start,
+                line_end: c.hit.line_end,
+                text: c.hit.text,
+                score: if hybrid { c.fused } else { c.bm25.unwrap_or(0.0) },
+                bm25: c.bm25,
+                similarity: c.similarity,
+                relevant: false,
+            })
+            .collect();
+        let close = |p: &Passage| p.similarity.is_some_and(|s| s >= floor);
+        let answerable = passages.iter().any(|p| p.relevance >= MIN_RELEVANCE || close(p));
+        for p in &mut passages {
+            p.relevant = answerable && (p.relevance >= MIN_PASSAGE_RELEVANCE || close(p));
+        }
+        passages.retain(|p| options.keep_irrelevant || p.relevant);
+        passages.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| b.relevance.total_cmp(&a.relevance))
+                .then_with(|| a.file.cmp(&b.file))
+                .then_with(|| a.line_start.cmp(&b.line_start))
+        });
+        passages.truncate(k);
+        Ok(passages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_checked() {
+        assert!(matches!(validate_query("  "), Err(HandbookError::EmptyQuery)));
+        assert!(matches!(
+            validate_query(&"x".repeat(MAX_QUERY_CHARS + 1)),
+            Err(HandbookError::QueryTooLong { .. })
+        ));
+        assert_eq!(validate_query(" refunds ").unwrap(), "refunds");
+    }
+
+    #[test]
+    fn analysis_stems_and_drops_stop_words() {
+        let terms = analyze("What is the policy on Refunds and refund approvals?");
+        assert!(terms.contains(&"refund".to_owned()), "{terms:?}");
+        assert!(!terms.iter().any(|t| t == "the" || t == "is"));
+        assert_eq!(terms.iter().filter(|t| *t == "refund").count(), 1);
+    }
+
+    #[test]
+    fn thousands_separators_are_dropped() {
+        assert_eq!(
+            normalize_numbers("over 2,000 EUR, 10,000 or 1,5"),
+            "over 2000 EUR, 10000 or 1,5"
+        );
+        assert_eq!(normalize_numbers("1,2345 and a,bcd"), "1,2345 and a,bcd");
+    }
+
+    #[test]
+    fn relevance_weighs_rare_terms() {
+        let mut stats = TermStats {
+            passages: 100,
+            ..TermStats::default()
+        };
+        stats.document_frequency.insert("polici".into(), 30);
+        stats.document_frequency.insert("refund".into(), 4);
+        let q = analyze("policy on refunds");
+        assert!(relevance(&q, "refund polici approv", &stats) > 0.99);
+        let pets = analyze("policy on pets");
+        assert!(relevance(&pets, "refund polici approv", &stats) < MIN_PASSAGE_RELEVANCE);
+        assert_eq!(relevance(&[], "refund", &stats), 0.0);
+    }
+}

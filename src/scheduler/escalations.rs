@@ -1,0 +1,246 @@
+//! Escalation ladders. An overdue or blocked task gets a ladder: step 1 tells the assignee,
+//! step 2 (after the project's pace, by default 1 h for urgent, 4 h for high, 24 h otherwise)
+//! their manager, step 3 the chat where the task was created or the project's chat. Each step
+//! is sent once (dedupe key `escalation:{task}:{step}:{escalation}`), with buttons to
+//! acknowledge (stops the ladder), snooze (delays the next step) or mark the task done. Steps to
+//! a person wait for the end of their quiet hours unless the task is urgent; the clock for the
+//! next step starts when a step is sent. A step with nobody to tell is skipped.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{
+    chat_address, local_time, outbound, person_address, quiet_until, task_buttons, Address, Scheduler,
+    SweepReport,
+};
+use crate::domain::{Priority, Task};
+use crate::store::{DueEscalation, NewOutbound, StoreError, TaskRouting};
+use crate::workspace::{Actor, WorkspaceError};
+
+/// Ladders opened, and steps claimed, per batch.
+const BATCH: i64 = 200;
+/// Batches per sweep, so that one sweep ends even under a flood.
+const MAX_BATCHES: usize = 50;
+const LEASE_SECS: i64 = 120;
+
+/// Hours between steps: the project's pace, or by priority.
+fn pace(task: &Task, routing: &TaskRouting) -> Duration {
+    if let Some(hours) = routing.ladder_hours.filter(|h| *h > 0.0) {
+        return Duration::seconds((hours * 3600.0) as i64);
+    }
+    match task.priority {
+        Priority::Urgent => Duration::hours(1),
+        Priority::High => Duration::hours(4),
+        _ => Duration::hours(24),
+    }
+}
+
+pub(super) async fn sweep(
+    s: &Scheduler,
+    now: DateTime<Utc>,
+    report: &mut SweepReport,
+) -> Result<(), StoreError> {
+    report.escalations_resolved += u32::try_from(s.store.resolve_escalations(now).await?).unwrap_or(u32::MAX);
+    report.escalations_opened +=
+        u32::try_from(s.store.open_due_escalations(now, BATCH * 5).await?).unwrap_or(u32::MAX);
+    for _ in 0..MAX_BATCHES {
+        let claimed = s
+            .store
+            .claim_due_escalations(now, now + Duration::seconds(LEASE_SECS), BATCH)
+            .await?;
+        if claimed.is_empty() {
+            break;
+        }
+        for escalation in claimed {
+            match step(s, &escalation, now).await {
+                Ok(Step::Sent) => report.escalation_steps += 1,
+                Ok(Step::Held) => report.held += 1,
+                Ok(Step::Nothing) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Step {
+    Sent,
+    Held,
+    Nothing,
+}
+
+/// The person or chat that step `n` of a task's ladder goes to, and whether it is a person.
+async fn target(
+    s: &Scheduler,
+    n: i32,
+    routing: &TaskRouting,
+) -> Result<Option<(Address, Option<i64>)>, StoreError> {
+    match n {
+        1 => {
+            let Some(id) = routing.assignee_id else {
+                return Ok(None);
+            };
+            let person = s.store.person(id).await?;
+            Ok(person_address(&person).map(|a| (a, Some(id))))
+        }
+        2 => {
+            let Some(id) = routing.assignee_id else {
+                return Ok(None);
+            };
+            let Some(manager) = s.store.person(id).await?.manager else {
+                return Ok(None);
+            };
+            let manager = match s.store.person_by_handle(&manager).await {
+                Ok(m) => m,
+                Err(StoreError::NotFound) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            Ok(person_address(&manager).map(|a| (a, Some(manager.id))))
+        }
+        3 => Ok(
+            chat_address(routing.origin_channel.as_deref(), routing.origin_chat.as_deref())
+                .or_else(|| {
+                    chat_address(
+                        routing.project_channel.as_deref(),
+                        routing.project_chat.as_deref(),
+                    )
+                })
+                .map(|a| (a, None)),
+        ),
+        _ => Ok(None),
+    }
+}
+
+async fn step(s: &Scheduler, e: &DueEscalation, now: DateTime<Utc>) -> Result<Step, StoreError> {
+    let task = s.store.task(e.task_id).await?;
+    let routing = s.store.task_routing(e.task_id).await?;
+    let mut next = e.step + 1;
+    let found = loop {
+        if next > 3 {
+            break None;
+        }
+        if let Some(t) = target(s, next, &routing).await? {
+            break Some(t);
+        }
+        next += 1;
+    };
+    let Some((to, person)) = found else {
+        // Nobody left to tell: the ladder ends here.
+        s.store
+            .advance_escalation(e.id, e.step, 3, None, now, &[])
+            .await?;
+        return Ok(Step::Nothing);
+    };
+    if let Some(person_id) = person {
+        if task.priority != Priority::Urgent {
+            let who = s.store.person(person_id).await?;
+            let tz = s.zone_of(&who);
+            if let Some(until) = quiet_until(now, tz, s.store.quiet_hours(person_id).await?) {
+                s.store.hold_escalation(e.id, until, now).await?;
+                return Ok(Step::Held);
+            }
+        }
+    }
+    let text = step_text(s, &task, e, next).await?;
+    let key = format!("escalation:{}:{next}:{}", e.task_id, e.id);
+    let message = outbound(&to, text, task_buttons(task.id, true), key)?;
+    let next_at = (next < 3).then(|| now + pace(&task, &routing));
+    let moved = s
+        .store
+        .advance_escalation(e.id, e.step, next, next_at, now, &[message])
+        .await?;
+    Ok(if moved { Step::Sent } else { Step::Nothing })
+}
+
+/// Why a task is escalated, in words.
+fn cause(task: &Task, e: &DueEscalation, s: &Scheduler) -> String {
+    match (e.kind.as_str(), task.due_date) {
+        ("manual", _) => format!(
+            "was escalated by {}: {}",
+            e.raised_by.as_deref().unwrap_or("someone"),
+            e.reason.as_deref().unwrap_or("no reason given")
+        ),
+        ("blocked", _) => "is blocked".to_owned(),
+        (_, Some(due)) => format!(
+            "is overdue (due {} {})",
+            local_time(due, s.config.timezone),
+            s.config.timezone.name()
+        ),
+        _ => "needs attention".to_owned(),
+    }
+}
+
+async fn step_text(s: &Scheduler, task: &Task, e: &DueEscalation, n: i32) -> Result<String, StoreError> {
+    let who = task
+        .assigned_to
+        .as_deref()
+        .map(|h| format!("@{h}"))
+        .unwrap_or_else(|| "nobody".into());
+    let cause = cause(task, e, s);
+    Ok(match n {
+        1 => format!(
+            "Escalation (step 1): #{} {} {cause}. Please update it, comment, or mark it done.",
+            task.id, task.title
+        ),
+        2 => format!(
+            "Escalation (step 2): #{} {} (assigned to {who}) {cause}, and nobody has acknowledged it. \
+             You are told as {who}'s manager.",
+            task.id, task.title
+        ),
+        _ => format!(
+            "Escalation (step 3): #{} {} (assigned to {who}) {cause}, still without an answer. \
+             Can someone help?",
+            task.id, task.title
+        ),
+    })
+}
+
+/// What a manual escalation did.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ManualEscalation {
+    pub escalation_id: i64,
+    pub task_id: i64,
+    /// Where the escalation was sent.
+    pub notified: Vec<Address>,
+}
+
+/// Escalates a task by hand with `reason`: the assignee (or, without one, the task's chat) is
+/// told at once, whatever the hour, and the ladder continues from there.
+pub async fn escalate_by_hand(
+    s: &Scheduler,
+    actor: &Actor,
+    task_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<ManualEscalation, WorkspaceError> {
+    let (task, reason) = s.workspace.prepare_escalation(actor, task_id, reason).await?;
+    let routing = s.store.task_routing(task_id).await?;
+    let mut to = None;
+    for n in 1..=3 {
+        if let Some((address, _)) = target(s, n, &routing).await? {
+            to = Some(address);
+            break;
+        }
+    }
+    let Some(to) = to else {
+        return Err(WorkspaceError::Conflict(format!(
+            "task {task_id} has nobody to escalate to: no assignee with a chat identity, no manager \
+             and no chat for the task or its project"
+        )));
+    };
+    let text = format!(
+        "Escalation: #{} {} was escalated by {}: {reason}",
+        task.id, task.title, actor.name
+    );
+    let key = format!("manual:{task_id}:{}", now.timestamp_micros());
+    let messages: Vec<NewOutbound> = vec![outbound(&to, text, task_buttons(task_id, true), key)?];
+    let next_at = now + pace(&task, &routing);
+    let escalation_id = s
+        .store
+        .raise_escalation(task_id, &reason, &actor.name, next_at, now, &messages)
+        .await?;
+    Ok(ManualEscalation {
+        escalation_id,
+        task_id,
+        notified: vec![to],
+    })
+}

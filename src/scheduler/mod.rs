@@ -1,0 +1,290 @@
+//! The scheduler: the proactive half of the coordinator. Every tick (`COORDINATOR_SCHEDULER_TICK`)
+//! it sends reminders before due dates, moves escalation ladders of overdue and blocked tasks,
+//! checks the handbook's policy rules, and sends the scheduled reports. It never calls a
+//! channel: everything it says goes to the outbox, in the same transaction as the state change
+//! and under a dedupe key, so several replicas over one PostgreSQL database never send twice.
+//! Time is a parameter: `run_once(now)` is one sweep at `now`.
+
+mod chart;
+pub mod escalations;
+pub mod policy;
+pub mod reminders;
+pub mod reports;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::channels::{Button, OutboundMessage};
+use crate::config::Settings;
+use crate::domain::{self, Person};
+use crate::store::{NewOutbound, QuietHours, Store, StoreError, SweepRecord};
+use crate::workspace::Workspace;
+pub use chart::render_chart;
+pub use policy::{Breach, Policies, Rule};
+pub use reports::{Period, Report};
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    pub reminders_sent: u32,
+    /// Reminders and escalation steps held back by quiet hours.
+    pub held: u32,
+    pub escalations_opened: u32,
+    pub escalations_resolved: u32,
+    pub escalation_steps: u32,
+    pub reports_sent: u32,
+    pub breaches_reported: u32,
+}
+
+/// How the scheduler behaves; `from_settings` gives the defaults.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    pub tick: Duration,
+    /// Reminders this long before a due date (24 h and 2 h by default).
+    pub reminder_leads: Vec<Duration>,
+    /// The zone for people without one and for the scheduled reports.
+    pub timezone: Tz,
+    /// Scheduled reports go out at this local hour (daily; Mondays weekly; the 1st monthly).
+    pub report_hour: u32,
+}
+
+impl SchedulerConfig {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            tick: settings.scheduler_tick,
+            ..Self::with_zone(settings.timezone)
+        }
+    }
+
+    /// The defaults, in zone `timezone`.
+    pub fn with_zone(timezone: Tz) -> Self {
+        Self {
+            tick: Duration::from_secs(30),
+            reminder_leads: vec![Duration::from_secs(24 * 3600), Duration::from_secs(2 * 3600)],
+            timezone,
+            report_hour: 9,
+        }
+    }
+}
+
+/// The scheduler. Cheap to clone.
+#[derive(Clone)]
+pub struct Scheduler {
+    pub(crate) store: Store,
+    pub(crate) workspace: Workspace,
+    pub(crate) config: SchedulerConfig,
+    pub(crate) policies: Arc<Policies>,
+}
+
+impl Scheduler {
+    /// A scheduler over `workspace`, with `settings`' tick and zone and the policy rules of
+    /// `HANDBOOK_DIR` (a missing or unreadable handbook means no rules, with a warning).
+    pub fn new(workspace: Workspace, settings: &Settings) -> Self {
+        let policies = Policies::load(&settings.handbook_dir).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "no handbook policy rules loaded");
+            Policies::default()
+        });
+        Self::with_config(workspace, SchedulerConfig::from_settings(settings), policies)
+    }
+
+    pub fn with_config(workspace: Workspace, config: SchedulerConfig, policies: Policies) -> Self {
+        Self {
+            store: workspace.store().clone(),
+            workspace,
+            config,
+            policies: Arc::new(policies),
+        }
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// One sweep at `now`: reminders, escalation ladders, policy checks, scheduled reports.
+    #[tracing::instrument(skip_all, fields(%now))]
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
+        let mut report = SweepReport::default();
+        let since = self.store.last_sweep().await?.map(|s| s.ran_at);
+        reminders::sweep(self, now, &mut report).await?;
+        escalations::sweep(self, now, &mut report).await?;
+        policy::sweep(self, now, since, &mut report).await?;
+        reports::sweep(self, now, &mut report).await?;
+        let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        self.store
+            .record_sweep(&SweepRecord {
+                ran_at: now,
+                reminders: count(report.reminders_sent),
+                escalations: count(report.escalation_steps),
+                reports: count(report.reports_sent),
+                breaches: count(report.breaches_reported),
+            })
+            .await?;
+        metrics::counter!("scheduler_sweeps_total").increment(1);
+        Ok(report)
+    }
+
+    /// Sweeps every tick until `shutdown`; a failed sweep is logged and retried next tick.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) {
+        // The first sweep comes one tick after start-up, when the workers are running.
+        let tick = self.config.tick.max(Duration::from_millis(10));
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            match self.run_once(crate::store::now()).await {
+                Ok(report) if report != SweepReport::default() => tracing::info!(?report, "scheduler sweep"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "scheduler sweep failed"),
+            }
+        }
+    }
+
+    /// A person's zone, or the default one.
+    pub(crate) fn zone_of(&self, person: &Person) -> Tz {
+        person.timezone.parse().unwrap_or(self.config.timezone)
+    }
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Address {
+    #[schema(value_type = String)]
+    pub channel: domain::Channel,
+    pub chat_id: String,
+}
+
+/// A person's preferred channel: their first chat identity (the terminal cannot be reached).
+pub(crate) fn person_address(person: &Person) -> Option<Address> {
+    person
+        .identities
+        .iter()
+        .find(|i| i.channel != domain::Channel::Cli)
+        .map(|i| Address {
+            channel: i.channel,
+            chat_id: i.external_id.clone(),
+        })
+}
+
+/// A chat given by its stored channel name and id.
+pub(crate) fn chat_address(channel: Option<&str>, chat: Option<&str>) -> Option<Address> {
+    let channel: domain::Channel = channel?.parse().ok()?;
+    let chat = chat?;
+    (channel != domain::Channel::Cli && !chat.is_empty()).then(|| Address {
+        channel,
+        chat_id: chat.to_owned(),
+    })
+}
+
+/// When `now` falls in the quiet hours in zone `tz`, the moment they end.
+pub fn quiet_until(now: DateTime<Utc>, tz: Tz, quiet: QuietHours) -> Option<DateTime<Utc>> {
+    let (start, end) = (quiet.quiet_start_minute, quiet.quiet_end_minute);
+    if start == end {
+        return None;
+    }
+    let local = now.with_timezone(&tz);
+    let minute = i32::try_from(local.hour() * 60 + local.minute()).unwrap_or(0);
+    let quiet_now = if start < end {
+        minute >= start && minute < end
+    } else {
+        minute >= start || minute < end
+    };
+    if !quiet_now {
+        return None;
+    }
+    let end_time = NaiveTime::from_hms_opt(u32::try_from(end / 60).ok()?, u32::try_from(end % 60).ok()?, 0)?;
+    let mut day = local.date_naive();
+    if minute >= end {
+        day = day.succ_opt()?;
+    }
+    let naive = day.and_time(end_time);
+    // A gap (DST) resolves to the earliest valid moment after it.
+    let at = tz.from_local_datetime(&naive).earliest().or_else(|| {
+        tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .earliest()
+    })?;
+    Some(at.with_timezone(&Utc))
+}
+
+/// The buttons under an escalation or reminder about `task_id`.
+pub(crate) fn task_buttons(task_id: i64, ladder: bool) -> Vec<Button> {
+    let mut buttons = Vec::new();
+    if ladder {
+        buttons.push(Button {
+            label: "Acknowledge".into(),
+            data: format!("ack:{task_id}"),
+        });
+        buttons.push(Button {
+            label: "Snooze 1h".into(),
+            data: format!("snooze:{task_id}:1h"),
+        });
+        buttons.push(Button {
+            label: "Snooze 1 day".into(),
+            data: format!("snooze:{task_id}:1d"),
+        });
+    }
+    buttons.push(Button {
+        label: "Mark done".into(),
+        data: format!("done:{task_id}"),
+    });
+    buttons
+}
+
+/// An outbox row for `text` (with `buttons`) to `to`, under `key`.
+pub(crate) fn outbound(
+    to: &Address,
+    text: String,
+    buttons: Vec<Button>,
+    key: String,
+) -> Result<NewOutbound, StoreError> {
+    let mut message = OutboundMessage::text(to.channel, to.chat_id.clone(), text);
+    message.buttons = buttons;
+    crate::inbox::to_outbound(&message, Some(key))
+}
+
+/// A date as people read it in `tz`, e.g. `Tue 14 Jan 10:00`.
+pub(crate) fn local_time(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz).format("%a %-d %b %H:%M").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn quiet_hours_wrap_midnight_in_the_persons_zone() {
+        let quiet = QuietHours {
+            quiet_start_minute: 20 * 60,
+            quiet_end_minute: 8 * 60,
+        };
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        // 21:30 in Berlin (winter, UTC+1): quiet until 08:00 the next morning.
+        assert_eq!(
+            quiet_until(at("2030-01-14T20:30:00Z"), berlin, quiet),
+            Some(at("2030-01-15T07:00:00Z"))
+        );
+        // 06:00 in Berlin: quiet until 08:00 the same day.
+        assert_eq!(
+            quiet_until(at("2030-01-15T05:00:00Z"), berlin, quiet),
+            Some(at("2030-01-15T07:00:00Z"))
+        );
+        // 12:00 in Berlin: not quiet.
+        assert_eq!(quiet_until(at("2030-01-15T11:00:00Z"), berlin, quiet), None);
+        let none = QuietHours {
+            quiet_start_minute: 0,
+            quiet_end_minute: 0,
+        };
+        assert_eq!(quiet_until(at("2030-01-15T02:00:00Z"), berlin, none), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! Conversations: per chat, the agent's memory (messages, a summary of older turns) and its
+//! token usage per turn and in total.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{dispatch, now, Store, StoreResult};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct ConversationRecord {
+    pub id: i64,
+    pub channel: String,
+    pub chat_id: String,
+    /// Older turns, folded into a few lines.
+    pub summary: String,
+    /// Messages up to this id are in the summary.
+    pub summarized_until: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub turns: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemoryMessage {
+    pub id: i64,
+    pub role: String,
+    pub content: String,
+    pub tokens: i32,
+}
+
+/// One agent turn, as recorded.
+#[derive(Debug, Clone)]
+pub struct TurnRecord<'a> {
+    pub source_key: Option<&'a str>,
+    pub steps: i32,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub model: &'a str,
+    pub reply: &'a str,
+}
+
+const SELECT: &str = "SELECT id, channel, chat_id, summary, summarized_until, prompt_tokens, \
+    completion_tokens, turns, created_at, updated_at FROM conversations";
+
+impl Store {
+    /// The conversation of a chat, made on first use.
+    pub async fn conversation_for(&self, channel: &str, chat_id: &str) -> StoreResult<ConversationRecord> {
+        let at = now();
+        let sql = format!("{SELECT} WHERE channel = $1 AND chat_id = $2");
+        Ok(dispatch!(self, |p| {
+            sqlx::query(
+                "INSERT INTO conversations (channel, chat_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (channel, chat_id) DO NOTHING",
+            )
+            .bind(channel)
+            .bind(chat_id)
+            .bind(at)
+            .execute(p)
+            .await?;
+            sqlx::query_as::<_, ConversationRecord>(&sql)
+                .bind(channel)
+                .bind(chat_id)
+                .fetch_one(p)
+                .await?
+        }))
+    }
+
+    pub async fn conversation(&self, id: i64) -> StoreResult<ConversationRecord> {
+        let sql = format!("{SELECT} WHERE id = $1");
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, ConversationRecord>(
+            &sql
+        )
+        .bind(id)
+        .fetch_one(p)
+        .await)?)
+    }
+
+    pub async fn append_message(
+        &self,
+        conversation_id: i64,
+        role: &str,
+        content: &str,
+        tokens: i32,
+    ) -> StoreResult<()> {
+        dispatch!(self, |p| sqlx::query(
+            "INSERT INTO conversation_messages (conversation_id, role, content, tokens, created_at) \
+             VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(conversation_id)
+        .bind(role)
+        .bind(content)
+        .bind(tokens)
+        .bind(now())
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Messages newer than the summary, newest first, at most `limit`.
+    pub async fn recent_messages(
+        &self,
+        conversation_id: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<MemoryMessage>> {
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, MemoryMessage>(
+            "SELECT id, role, content, tokens FROM conversation_messages \
+             WHERE conversation_id = $1 AND id > $2 ORDER BY id DESC LIMIT $3"
+        )
+        .bind(conversation_id)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await)?)
+    }
+
+    pub async fn set_summary(&self, conversation_id: i64, summary: &str, until_id: i64) -> StoreResult<()> {
+        dispatch!(self, |p| sqlx::query(
+            "UPDATE conversations SET summary = $1, summarized_until = $2 WHERE id = $3"
+        )
+        .bind(summary)
+        .bind(until_id)
+        .bind(conversation_id)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The reply of the turn already recorded for `source_key`, if any.
+    pub async fn turn_reply(&self, source_key: &str) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = dispatch!(self, |p| sqlx::query_as(
+            "SELECT reply FROM ai_turns WHERE source_key = $1"
+        )
+        .bind(source_key)
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Records a turn and adds its usage to the conversation's totals.
+    pub async fn record_turn(&self, conversation_id: i64, turn: &TurnRecord<'_>) -> StoreResult<()> {
+        let at = now();
+        dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO ai_turns (conversation_id, source_key, steps, prompt_tokens, completion_tokens, \
+                 model, reply, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (source_key) DO NOTHING",
+            )
+            .bind(conversation_id)
+            .bind(turn.source_key)
+            .bind(turn.steps)
+            .bind(turn.prompt_tokens)
+            .bind(turn.completion_tokens)
+            .bind(turn.model)
+            .bind(turn.reply)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                sqlx::query(
+                    "UPDATE conversations SET prompt_tokens = prompt_tokens + $1, \
+                     completion_tokens = completion_tokens + $2, turns = turns + 1, updated_at = $3 WHERE id = $4",
+                )
+                .bind(turn.prompt_tokens)
+                .bind(turn.completion_tokens)
+                .bind(at)
+                .bind(conversation_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,342 @@
+//! The scheduler's queries: opening, claiming and advancing escalation ladders, reminders due,
+//! quiet hours and chat settings, the record of sweeps. Work is claimed with a lease
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and every message is queued in the same
+//! transaction as the state change, under a dedupe key: two replicas never send one thing twice.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{dispatch, NewOutbound, Pool, Store, StoreResult};
+
+/// Inserts outbox rows inside a transaction `$tx` (a dedupe key already queued is skipped).
+/// They are due at the wall-clock time, whatever `now` the sweep was given.
+macro_rules! insert_outbound {
+    ($tx:expr, $messages:expr) => {{
+        let at = $crate::store::now();
+        for m in $messages {
+            sqlx::query(INSERT_OUTBOX)
+                .bind(&m.channel)
+                .bind(&m.chat_id)
+                .bind(&m.payload)
+                .bind(&m.dedupe_key)
+                .bind(at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
+mod reports;
+mod routing;
+
+pub use reports::{PersonCounts, PolicyTask, ReportCounts};
+
+const INSERT_OUTBOX: &str = "INSERT INTO outbox_messages \
+    (channel, chat_id, payload, dedupe_key, status, attempts, next_attempt_at, created_at) \
+    VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (dedupe_key) DO NOTHING";
+
+/// An escalation claimed for its next step.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueEscalation {
+    pub id: i64,
+    pub task_id: i64,
+    /// `overdue`, `blocked` or `manual`.
+    pub kind: String,
+    /// The last step sent (0: none yet).
+    pub step: i32,
+    pub reason: Option<String>,
+    pub raised_by: Option<String>,
+}
+
+/// An escalation that is not finished, for monitoring.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct OpenEscalation {
+    pub id: i64,
+    pub task_id: i64,
+    pub kind: String,
+    /// `open` (the ladder runs) or `acknowledged` (stopped until the task is resolved).
+    pub status: String,
+    pub step: i32,
+    pub reason: Option<String>,
+    pub next_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a task came from and what its project says about chats and pace.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct TaskRouting {
+    pub assignee_id: Option<i64>,
+    pub origin_channel: Option<String>,
+    pub origin_chat: Option<String>,
+    pub project_channel: Option<String>,
+    pub project_chat: Option<String>,
+    pub ladder_hours: Option<f64>,
+}
+
+/// A person's quiet hours, minutes after local midnight (the window may wrap midnight).
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct QuietHours {
+    pub quiet_start_minute: i32,
+    pub quiet_end_minute: i32,
+}
+
+/// A task whose reminder for one lead time is due.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReminderDue {
+    pub task_id: i64,
+    pub due_date: DateTime<Utc>,
+}
+
+/// The last sweep, for monitoring.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct SweepRecord {
+    pub ran_at: DateTime<Utc>,
+    pub reminders: i32,
+    pub escalations: i32,
+    pub reports: i32,
+    pub breaches: i32,
+}
+
+/// Live escalations: open or acknowledged.
+const LIVE: &str = "status IN ('open', 'acknowledged')";
+
+impl Store {
+    /// Opens a ladder for every overdue or blocked task that has none (at most `limit` each);
+    /// returns how many were opened.
+    pub async fn open_due_escalations(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<u64> {
+        let overdue = format!(
+            "INSERT INTO escalations (task_id, kind, status, step, next_at, created_at, updated_at) \
+             SELECT t.id, 'overdue', 'open', 0, $1, $1, $1 FROM tasks t \
+             WHERE t.status <> 'done' AND t.due_date < $1 \
+             AND NOT EXISTS (SELECT 1 FROM escalations e WHERE e.task_id = t.id AND e.{LIVE}) \
+             ORDER BY t.due_date LIMIT $2 ON CONFLICT DO NOTHING"
+        );
+        let blocked = format!(
+            "INSERT INTO escalations (task_id, kind, status, step, next_at, created_at, updated_at) \
+             SELECT t.id, 'blocked', 'open', 0, $1, $1, $1 FROM tasks t \
+             WHERE t.status = 'blocked' \
+             AND NOT EXISTS (SELECT 1 FROM escalations e WHERE e.task_id = t.id AND e.{LIVE}) \
+             LIMIT $2 ON CONFLICT DO NOTHING"
+        );
+        let mut opened = 0;
+        for sql in [overdue, blocked] {
+            opened += dispatch!(self, |p| sqlx::query(&sql)
+                .bind(now)
+                .bind(limit)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(opened)
+    }
+
+    /// Closes live escalations whose task is done, or (for automatic ones) no longer overdue
+    /// nor blocked.
+    pub async fn resolve_escalations(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let sql = format!(
+            "UPDATE escalations SET status = 'resolved', next_at = NULL, locked_until = NULL, \
+             updated_at = $1 WHERE {LIVE} AND EXISTS (SELECT 1 FROM tasks t WHERE t.id = escalations.task_id \
+             AND (t.status = 'done' OR (escalations.kind <> 'manual' AND t.status <> 'blocked' \
+             AND (t.due_date IS NULL OR t.due_date >= $1))))"
+        );
+        Ok(dispatch!(self, |p| sqlx::query(&sql)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?)
+    }
+
+    /// Claims up to `limit` open escalations whose next step is due, leasing them until
+    /// `lease_until` so that another replica skips them.
+    pub async fn claim_due_escalations(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<DueEscalation>> {
+        let lock = match self.pool {
+            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Pool::Sqlite(_) => "",
+        };
+        let sql = format!(
+            "UPDATE escalations SET locked_until = $1 WHERE id IN (SELECT id FROM escalations \
+             WHERE status = 'open' AND next_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
+             ORDER BY next_at, id LIMIT $3{lock}) \
+             RETURNING id, task_id, kind, step, reason, raised_by"
+        );
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, DueEscalation>(&sql)
+            .bind(lease_until)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?)
+    }
+
+    /// Records that escalation `id` went from step `from` to step `to` (next step due at
+    /// `next_at`) and queues `messages`, in one transaction. `false` when another replica moved
+    /// the ladder first (nothing is queued then).
+    pub async fn advance_escalation(
+        &self,
+        id: i64,
+        from: i32,
+        to: i32,
+        next_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        messages: &[NewOutbound],
+    ) -> StoreResult<bool> {
+        dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let moved = sqlx::query(
+                "UPDATE escalations SET step = $1, next_at = $2, last_step_at = $3, locked_until = NULL, \
+                 updated_at = $3 WHERE id = $4 AND step = $5 AND status = 'open'",
+            )
+            .bind(to)
+            .bind(next_at)
+            .bind(now)
+            .bind(id)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if moved == 1 {
+                insert_outbound!(tx, messages);
+            }
+            tx.commit().await?;
+            Ok(moved == 1)
+        })
+    }
+
+    /// Holds escalation `id` until `until` (quiet hours) and releases its claim.
+    pub async fn hold_escalation(
+        &self,
+        id: i64,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        dispatch!(self, |p| sqlx::query(
+            "UPDATE escalations SET next_at = $1, locked_until = NULL, updated_at = $2 \
+             WHERE id = $3 AND status = 'open'"
+        )
+        .bind(until)
+        .bind(now)
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Stops the ladder of task `task_id`; the escalation id, if one was open.
+    pub async fn acknowledge_escalation(
+        &self,
+        task_id: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        Ok(dispatch!(self, |p| sqlx::query_scalar::<_, i64>(
+            "UPDATE escalations SET status = 'acknowledged', acknowledged_by = $1, next_at = NULL, \
+             locked_until = NULL, updated_at = $2 WHERE task_id = $3 AND status = 'open' RETURNING id"
+        )
+        .bind(by)
+        .bind(now)
+        .bind(task_id)
+        .fetch_optional(p)
+        .await)?)
+    }
+
+    /// Delays the next step of task `task_id`'s ladder to `until`; the escalation id, if open.
+    pub async fn snooze_escalation(
+        &self,
+        task_id: i64,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        Ok(dispatch!(self, |p| sqlx::query_scalar::<_, i64>(
+            "UPDATE escalations SET next_at = $1, locked_until = NULL, updated_at = $2 \
+             WHERE task_id = $3 AND status = 'open' RETURNING id"
+        )
+        .bind(until)
+        .bind(now)
+        .bind(task_id)
+        .fetch_optional(p)
+        .await)?)
+    }
+
+    /// A manual escalation: (re)opens task `task_id`'s ladder at step 1 or later with `reason`,
+    /// the next step due at `next_at`, and queues `messages`, in one transaction. Returns the
+    /// escalation id.
+    pub async fn raise_escalation(
+        &self,
+        task_id: i64,
+        reason: &str,
+        by: &str,
+        next_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        messages: &[NewOutbound],
+    ) -> StoreResult<i64> {
+        dispatch!(self, |p| {
+            let mut tx = p.begin().await?;
+            let sql = format!(
+                "UPDATE escalations SET kind = 'manual', status = 'open', reason = $1, raised_by = $2, \
+                 step = CASE WHEN step < 1 THEN 1 ELSE step END, next_at = $3, last_step_at = $4, \
+                 locked_until = NULL, updated_at = $4 WHERE task_id = $5 AND {LIVE} RETURNING id"
+            );
+            let existing = sqlx::query_scalar::<_, i64>(&sql)
+                .bind(reason)
+                .bind(by)
+                .bind(next_at)
+                .bind(now)
+                .bind(task_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let id =
+                match existing {
+                    Some(id) => id,
+                    None => sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO escalations (task_id, kind, status, step, reason, raised_by, next_at, \
+                         last_step_at, created_at, updated_at) \
+                         VALUES ($1, 'manual', 'open', 1, $2, $3, $4, $5, $5, $5) RETURNING id",
+                    )
+                    .bind(task_id)
+                    .bind(reason)
+                    .bind(by)
+                    .bind(next_at)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                };
+            insert_outbound!(tx, messages);
+            tx.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// Escalations that are open or acknowledged, oldest first.
+    pub async fn open_escalations(&self, limit: i64) -> StoreResult<(Vec<OpenEscalation>, i64)> {
+        let sql = format!(
+            "SELECT id, task_id, kind, status, step, reason, next_at, acknowledged_by, created_at \
+             FROM escalations WHERE {LIVE} ORDER BY created_at, id LIMIT $1"
+        );
+        let count = format!("SELECT COUNT(*) FROM escalations WHERE {LIVE}");
+        let rows = dispatch!(self, |p| sqlx::query_as::<_, OpenEscalation>(&sql)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        let total = dispatch!(self, |p| sqlx::query_scalar::<_, i64>(&count).fetch_one(p).await)?;
+        Ok((rows, total))
+    }
+
+    /// The live escalation of a task, if any.
+    pub async fn task_escalation(&self, task_id: i64) -> StoreResult<Option<OpenEscalation>> {
+        let sql = format!(
+            "SELECT id, task_id, kind, status, step, reason, next_at, acknowledged_by, created_at \
+             FROM escalations WHERE task_id = $1 AND {LIVE}"
+        );
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, OpenEscalation>(&sql)
+            .bind(task_id)
+            .fetch_optional(p)
+            .await)?)
+    }
+}

@@ -1,0 +1,199 @@
+//! Escalations and reports as operations: acknowledge or snooze a task's escalation ladder,
+//! check a manual escalation, list open escalations, set a project's chat and ladder pace and a
+//! person's quiet hours, and gather the numbers of a report. Formatting is the scheduler's.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Actor, Workspace, WorkspaceError, WsResult};
+use crate::domain::{Project, Task, ValidationError};
+use crate::store::{OpenEscalation, PersonCounts, ReportCounts};
+
+/// The longest reason a manual escalation takes.
+const MAX_REASON_CHARS: usize = 1000;
+/// The longest snooze.
+const MAX_SNOOZE_DAYS: i64 = 30;
+
+/// Open escalations, for monitoring.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EscalationList {
+    pub total: i64,
+    /// The oldest first, at most 50.
+    pub items: Vec<OpenEscalation>,
+}
+
+/// The numbers behind a report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportData {
+    pub project: Option<Project>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub counts: ReportCounts,
+    pub people: Vec<PersonCounts>,
+    /// One point per day from `from` to `to`: (time, open, done so far).
+    pub series: Vec<(DateTime<Utc>, i64, i64)>,
+}
+
+impl Workspace {
+    /// Checks a manual escalation of task `task_id`: the actor may write, the task exists, the
+    /// reason is given. Returns the task and the trimmed reason.
+    pub async fn prepare_escalation(
+        &self,
+        actor: &Actor,
+        task_id: i64,
+        reason: &str,
+    ) -> WsResult<(Task, String)> {
+        actor.require(actor.can_write(), "escalate tasks")?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(ValidationError::new("reason", "must not be empty").into());
+        }
+        if reason.chars().count() > MAX_REASON_CHARS {
+            return Err(ValidationError::new(
+                "reason",
+                format!("must be at most {MAX_REASON_CHARS} characters"),
+            )
+            .into());
+        }
+        let task = self
+            .store
+            .task(task_id)
+            .await
+            .map_err(|e| WorkspaceError::from_store(e, || format!("task {task_id} does not exist")))?;
+        Ok((task, reason.to_owned()))
+    }
+
+    /// Stops the escalation ladder of task `task_id`. `false` when none was running.
+    pub async fn acknowledge_escalation(
+        &self,
+        actor: &Actor,
+        task_id: i64,
+        now: DateTime<Utc>,
+    ) -> WsResult<bool> {
+        actor.require(actor.can_write(), "acknowledge escalations")?;
+        Ok(self
+            .store
+            .acknowledge_escalation(task_id, &actor.name, now)
+            .await?
+            .is_some())
+    }
+
+    /// Delays the next step of task `task_id`'s ladder by `delay`. `false` when none was running.
+    pub async fn snooze_escalation(
+        &self,
+        actor: &Actor,
+        task_id: i64,
+        delay: Duration,
+        now: DateTime<Utc>,
+    ) -> WsResult<bool> {
+        actor.require(actor.can_write(), "snooze escalations")?;
+        if delay <= Duration::zero() || delay > Duration::days(MAX_SNOOZE_DAYS) {
+            return Err(ValidationError::new(
+                "snooze",
+                format!("must be between 1 minute and {MAX_SNOOZE_DAYS} days"),
+            )
+            .into());
+        }
+        Ok(self
+            .store
+            .snooze_escalation(task_id, now + delay, now)
+            .await?
+            .is_some())
+    }
+
+    pub async fn open_escalations(&self, actor: &Actor) -> WsResult<EscalationList> {
+        let _ = actor;
+        let (items, total) = self.store.open_escalations(50).await?;
+        Ok(EscalationList { total, items })
+    }
+
+    /// Sets where project `project_id`'s escalations and reports go and its ladder pace (admins).
+    pub async fn configure_project_chat(
+        &self,
+        actor: &Actor,
+        project_id: i64,
+        channel: Option<&str>,
+        chat_id: Option<&str>,
+        ladder_hours: Option<f64>,
+    ) -> WsResult<()> {
+        actor.require(actor.is_admin(), "configure project chats")?;
+        if let Some(channel) = channel {
+            channel
+                .parse::<crate::domain::Channel>()
+                .map_err(|_| ValidationError::new("chat_channel", "is not a known channel"))?;
+        }
+        if ladder_hours.is_some_and(|h| !(h > 0.0 && h <= 24.0 * 30.0)) {
+            return Err(ValidationError::new("ladder_hours", "must be between 0 and 720").into());
+        }
+        self.store
+            .set_project_chat(project_id, channel, chat_id, ladder_hours)
+            .await
+            .map_err(|e| WorkspaceError::from_store(e, || format!("project {project_id} does not exist")))
+    }
+
+    /// Sets a person's quiet hours, as minutes after local midnight (admins, or the person).
+    pub async fn set_quiet_hours(&self, actor: &Actor, handle: &str, start: i32, end: i32) -> WsResult<()> {
+        let person = self
+            .store
+            .person_by_handle(handle)
+            .await
+            .map_err(|e| WorkspaceError::from_store(e, || format!("person {handle} does not exist")))?;
+        actor.require(
+            actor.is_admin() || actor.person_id == Some(person.id),
+            "change quiet hours",
+        )?;
+        for (field, value) in [("quiet_start", start), ("quiet_end", end)] {
+            if !(0..24 * 60).contains(&value) {
+                return Err(ValidationError::new(field, "must be a minute of the day (0–1439)").into());
+            }
+        }
+        Ok(self.store.set_quiet_hours(person.id, start, end).await?)
+    }
+
+    /// The numbers of a report over `[now - length, now)`, for one project or all of them.
+    pub async fn report_data(
+        &self,
+        actor: &Actor,
+        project_id: Option<i64>,
+        length: Duration,
+        now: DateTime<Utc>,
+    ) -> WsResult<ReportData> {
+        let _ = actor;
+        let project = match project_id {
+            Some(id) => Some(
+                self.store
+                    .project(id)
+                    .await
+                    .map_err(|e| WorkspaceError::from_store(e, || format!("project {id} does not exist")))?,
+            ),
+            None => None,
+        };
+        let from = now - length;
+        let counts = self
+            .store
+            .report_counts(project_id, from, now, now + length)
+            .await?;
+        let people = self.store.report_people(project_id, from, now).await?;
+        let (all, done_now, created, done) = self.store.chart_series(project_id, from).await?;
+        let days = length.num_days().clamp(1, 31);
+        let series = (0..=days)
+            .map(|d| {
+                let at = from + Duration::days(d);
+                let created_after = created.iter().filter(|c| **c > at).count() as i64;
+                let done_after = done.iter().filter(|c| **c > at).count() as i64;
+                let total = all - created_after;
+                let done_by = done_now - done_after;
+                (at, (total - done_by).max(0), done_by.max(0))
+            })
+            .collect();
+        Ok(ReportData {
+            project,
+            from,
+            to: now,
+            counts,
+            people,
+            series,
+        })
+    }
+}

@@ -1,0 +1,144 @@
+//! The handbook from outside: `coordinator handbook ingest|search` as a child process (output,
+//! exit codes), and the service indexing the handbook in the background when it starts.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use coordinator::app::App;
+use coordinator::config::Settings;
+use tokio_util::sync::CancellationToken;
+
+use crate::handbook::sample_dir;
+use crate::helpers::{both_dbs, fresh_database, Db};
+
+fn coordinator(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coordinator"))
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("COORDINATOR_DATA_DIR", dir.join("data"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn coordinator_handbook_ingest_and_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample_dir();
+    let out = coordinator(dir.path(), &["handbook", "ingest", sample.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("12 files: 12 added"), "{stdout}");
+    assert!(dir.path().join("data/handbook").is_dir());
+
+    let out = coordinator(
+        dir.path(),
+        &[
+            "handbook",
+            "search",
+            "who approves a refund over 2000 EUR",
+            "--k",
+            "3",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(
+            "1. refunds-and-approvals.md › Refunds and credit notes › Approval thresholds  (lines 16-"
+        ),
+        "{stdout}"
+    );
+    assert!(first.contains(", score "), "{first}");
+    assert!(
+        stdout.contains("   | 500 EUR to 2,000 EUR | Account manager and the director"),
+        "{stdout}"
+    );
+    assert!(stdout.lines().filter(|l| l.starts_with(char::is_numeric)).count() <= 3);
+
+    let out = coordinator(dir.path(), &["handbook", "search", "how do I cook risotto"]);
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).starts_with("I found nothing in the handbook"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Ingesting again changes nothing.
+    let out = coordinator(dir.path(), &["handbook", "ingest", sample.to_str().unwrap()]);
+    assert!(
+        text(&out.stdout).contains("12 unchanged"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn handbook_commands_refuse_bad_input_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    // The default folder is ./handbook, which does not exist here.
+    let out = coordinator(dir.path(), &["handbook", "ingest"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("handbook does not exist") && err.contains("HANDBOOK_DIR"),
+        "{err}"
+    );
+
+    let out = coordinator(dir.path(), &["handbook", "search", "  "]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("the question is empty"));
+    let long = "x".repeat(1001);
+    assert_eq!(
+        coordinator(dir.path(), &["handbook", "search", &long])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        coordinator(dir.path(), &["handbook", "search", "refunds", "--k", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    // Searching before any ingest is a clear failure, not a crash.
+    let out = coordinator(dir.path(), &["handbook", "search", "refunds"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not been indexed yet"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+async fn service_indexes_the_handbook_on_start(db: Db) {
+    let (url, dir) = fresh_database(db).await;
+    let data = dir.path().join("data");
+    let sample = sample_dir();
+    let settings = Settings::with(&[
+        ("DATABASE_URL", url.as_str()),
+        ("COORDINATOR_DATA_DIR", data.to_str().unwrap()),
+        ("HANDBOOK_DIR", sample.to_str().unwrap()),
+    ])
+    .unwrap();
+    let app = App::build(settings).await.unwrap();
+    let handbook = app.handbook.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
+    assert!(handbook.wait_for_ingest(Duration::from_secs(120)).await);
+    let found = handbook.search("What are the quiet hours?", 3).await.unwrap();
+    assert_eq!(found[0].citation(), "escalation-policy.md › Quiet hours");
+    shutdown.cancel();
+    server.await.unwrap().unwrap();
+}
+
+both_dbs!(service_indexes_the_handbook_on_start);

