@@ -16,7 +16,9 @@ const SEED: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 #[tokio::main]
@@ -27,11 +29,16 @@ async fn main() -> anyhow::Result<()> {
     let url = if sqlite {
         format!("sqlite://{}", dir.path().join("bench.db").display())
     } else {
-        let base = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let base = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let schema = format!("bench_sched_{}", std::process::id());
         let pool = sqlx::PgPool::connect(&base).await?;
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&pool).await?;
-        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&pool).await?;
+        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .execute(&pool)
+            .await?;
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&pool)
+            .await?;
         pool.close().await;
         let sep = if base.contains('?') { '&' } else { '?' };
         format!("{base}{sep}options=-c%20search_path%3D{schema}")
@@ -42,19 +49,35 @@ async fn main() -> anyhow::Result<()> {
     let now = coordinator::store::now();
     let started = Instant::now();
     seed(&url, tasks, now).await?;
-    println!("{} engine, {tasks} tasks inserted in {:.1?}", if sqlite { "SQLite" } else { "PostgreSQL" }, started.elapsed());
+    println!(
+        "{} engine, {tasks} tasks inserted in {:.1?}",
+        if sqlite { "SQLite" } else { "PostgreSQL" },
+        started.elapsed()
+    );
 
     let mut config = SchedulerConfig::with_zone(chrono_tz::UTC);
     config.report_hour = 24;
     let scheduler = Scheduler::with_config(workspace.clone(), config, Policies::default());
-    for (label, at) in [("first sweep (opens ladders)", now), ("steady sweep", now + Duration::seconds(30)), ("steady sweep", now + Duration::seconds(60))] {
+    for (label, at) in [
+        ("first sweep (opens ladders)", now),
+        ("steady sweep", now + Duration::seconds(30)),
+        ("steady sweep", now + Duration::seconds(60)),
+    ] {
         let started = Instant::now();
         let report = scheduler.run_once(at).await?;
         println!("{label}: {:.1?} ({report:?})", started.elapsed());
     }
     for _ in 0..3 {
         let started = Instant::now();
-        let report = reports::build(&workspace, &Actor::system("bench"), Period::Weekly, None, now, chrono_tz::UTC).await?;
+        let report = reports::build(
+            &workspace,
+            &Actor::system("bench"),
+            Period::Weekly,
+            None,
+            now,
+            chrono_tz::UTC,
+        )
+        .await?;
         println!(
             "weekly report with chart: {:.1?} (done {}, open {}, chart {} bytes)",
             started.elapsed(),
@@ -80,7 +103,11 @@ async fn seed(url: &str, n: i64, now: chrono::DateTime<Utc>) -> anyhow::Result<(
              'bench', strftime('%Y-%m-%dT%H:%M:%fZ', $2, '-' || (i % 365) || ' days'), strftime('%Y-%m-%dT%H:%M:%fZ', $2, '-' || (i % 30) || ' days') \
              FROM ({SEED})"
         );
-        sqlx::query(&sql).bind(n).bind(now.format("%Y-%m-%d %H:%M:%S").to_string()).execute(&pool).await?;
+        sqlx::query(&sql)
+            .bind(n)
+            .bind(now.format("%Y-%m-%d %H:%M:%S").to_string())
+            .execute(&pool)
+            .await?;
         pool.close().await;
     } else {
         let pool = sqlx::PgPool::connect(url).await?;
