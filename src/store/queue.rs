@@ -14,6 +14,8 @@ use super::{dispatch, now, Pool, Store, StoreResult};
 pub enum Queue {
     Inbox,
     Outbox,
+    /// Integration work (Zendesk, CRM): `channel` holds the job's kind.
+    Integrations,
 }
 
 impl Queue {
@@ -21,6 +23,7 @@ impl Queue {
         match self {
             Queue::Inbox => "inbox_events",
             Queue::Outbox => "outbox_messages",
+            Queue::Integrations => "integration_jobs",
         }
     }
 }
@@ -182,7 +185,7 @@ impl Store {
             return Ok(0);
         };
         let mut released = 0;
-        for table in [Queue::Inbox.table(), Queue::Outbox.table()] {
+        for table in [Queue::Inbox, Queue::Outbox, Queue::Integrations].map(Queue::table) {
             let sql = format!(
                 "UPDATE {table} SET status = 'pending', locked_until = NULL WHERE status = 'processing'"
             );
