@@ -7,6 +7,7 @@
 mod actions;
 mod analysis;
 mod auth;
+mod changes;
 mod comments;
 mod escalations;
 mod monitoring;
@@ -19,6 +20,7 @@ pub use actions::{action_json, Proposal};
 pub use analysis::{
     Analysis, AnalysisOptions, Finding, FindingCounts, FindingKind, Severity, Suggestion, SuggestionAction,
 };
+pub use changes::{Change, ChangeEvent, ChangeListener};
 pub use comments::{CommentUpdate, NewComment};
 pub use escalations::{EscalationList, ReportData};
 pub use monitoring::{MonitoringStatus, QueueStatus};
@@ -188,6 +190,7 @@ pub struct Workspace {
     store: Store,
     default_tz: Tz,
     bootstrap_token: Option<Secret>,
+    listeners: changes::Listeners,
 }
 
 impl Workspace {
@@ -196,6 +199,7 @@ impl Workspace {
             store,
             default_tz,
             bootstrap_token,
+            listeners: changes::Listeners::default(),
         }
     }
 

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Actor, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
+use super::{Actor, Change, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
 use crate::domain::{parse_due_date, Project, ProjectStatus, ValidationError};
 use crate::store::ProjectData;
 
@@ -85,7 +85,10 @@ impl Workspace {
                 .map(|d| parse_due_date(d, actor.timezone, "deadline"))
                 .transpose()?,
         };
-        Ok(self.store.create_project(&data, &actor.audit()).await?)
+        let project = self.store.create_project(&data, &actor.audit()).await?;
+        self.announce(actor, Change::ProjectCreated(project.clone()))
+            .await;
+        Ok(project)
     }
 
     pub async fn update_project(&self, actor: &Actor, id: i64, update: ProjectUpdate) -> WsResult<Project> {
@@ -105,7 +108,10 @@ impl Workspace {
             Patch::Clear => None,
             Patch::Set(d) => Some(parse_due_date(&d, actor.timezone, "deadline")?),
         };
-        Ok(self.store.update_project(id, &data, &actor.audit()).await?)
+        let project = self.store.update_project(id, &data, &actor.audit()).await?;
+        self.announce(actor, Change::ProjectUpdated(project.clone()))
+            .await;
+        Ok(project)
     }
 
     pub async fn delete_project(&self, actor: &Actor, id: i64) -> WsResult<()> {
@@ -113,6 +119,8 @@ impl Workspace {
         self.store
             .delete_project(id, &actor.audit())
             .await
-            .map_err(|e| WorkspaceError::from_store(e, || format!("project {id} does not exist")))
+            .map_err(|e| WorkspaceError::from_store(e, || format!("project {id} does not exist")))?;
+        self.announce(actor, Change::ProjectDeleted(id)).await;
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Actor, Origin, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
+use super::{Actor, Change, Origin, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
 use crate::domain::{
     non_blank, parse_due_date, parse_hours, Handle, Label, Priority, Task, TaskStatus, TaskTitle,
     ValidationError,
@@ -227,15 +227,18 @@ impl Workspace {
         }
         let chat = origin.map(|o| (o.channel.as_str(), o.chat.as_str()));
         let source_key = origin.map(|o| o.source_key.as_str());
-        Ok(self
+        let task = self
             .store
             .create_task(&data, chat, source_key, &actor.audit())
-            .await?)
+            .await?;
+        self.announce(actor, Change::TaskCreated(task.clone())).await;
+        Ok(task)
     }
 
     pub async fn update_task(&self, actor: &Actor, id: i64, update: TaskUpdate) -> WsResult<Task> {
         actor.require(actor.can_write(), "change tasks")?;
         let mut data = self.current_data(actor, id).await?;
+        let before = data.status;
         if let Some(title) = update.title {
             data.title = TaskTitle::parse(&title)?.into_inner();
         }
@@ -273,24 +276,35 @@ impl Workspace {
         if let Some(list) = update.labels {
             data.labels = labels(Some(list))?;
         }
-        Ok(self
+        let task = self
             .store
             .update_task(id, &data, "task.update", &actor.audit())
-            .await?)
+            .await?;
+        let change = Change::TaskUpdated {
+            task: task.clone(),
+            before,
+        };
+        self.announce(actor, change).await;
+        Ok(task)
     }
 
     /// Changes only the status (`PATCH /api/tasks/{id}/status`, `/done`, `/status`).
     pub async fn set_task_status(&self, actor: &Actor, id: i64, status: &str) -> WsResult<Task> {
         let status = TaskStatus::parse_field(status, "status")?;
         actor.require(actor.can_write(), "change tasks")?;
-        let data = TaskData {
-            status,
-            ..self.current_data(actor, id).await?
-        };
-        Ok(self
+        let current = self.current_data(actor, id).await?;
+        let before = current.status;
+        let data = TaskData { status, ..current };
+        let task = self
             .store
             .update_task(id, &data, "task.status", &actor.audit())
-            .await?)
+            .await?;
+        let change = Change::TaskUpdated {
+            task: task.clone(),
+            before,
+        };
+        self.announce(actor, change).await;
+        Ok(task)
     }
 
     /// Deleting is for admins: members mark work done instead.
@@ -299,6 +313,8 @@ impl Workspace {
         self.store
             .delete_task(id, &actor.audit())
             .await
-            .map_err(|e| WorkspaceError::from_store(e, || format!("task {id} does not exist")))
+            .map_err(|e| WorkspaceError::from_store(e, || format!("task {id} does not exist")))?;
+        self.announce(actor, Change::TaskDeleted(id)).await;
+        Ok(())
     }
 }
