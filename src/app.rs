@@ -57,6 +57,8 @@ pub struct App {
     pub discord: Option<Arc<Discord>>,
     /// The handbook index `/ask` and the agent search; indexed in the background on start.
     pub handbook: Handbook,
+    /// The Zendesk and CRM syncs, told of every task and project change.
+    pub sync: crate::integrations::Integrations,
     inbox_wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
 }
@@ -69,6 +71,8 @@ impl App {
             .with_context(|| format!("cannot open the database {:?}", settings.database_url))?;
         store.migrate().await.context("cannot apply migrations")?;
         let workspace = Workspace::new(store.clone(), settings.timezone, settings.api_token.clone());
+        let sync = crate::integrations::Integrations::new(&settings, store.clone(), workspace.clone())
+            .context("cannot set up the integrations")?;
         let handbook = Handbook::from_settings(&settings).context("cannot set up the handbook")?;
         let agent = match &settings.openai {
             Some(primary) => {
@@ -103,6 +107,7 @@ impl App {
         };
         Ok(Self {
             handbook,
+            sync,
             settings,
             store,
             workspace,
@@ -128,6 +133,7 @@ impl App {
             workspace: self.workspace.clone(),
             metrics: metrics_handle(),
             agent: self.agent.clone(),
+            sync: self.sync.clone(),
         };
         let mut webhooks = Router::new();
         if let Some(router) = self
@@ -156,6 +162,7 @@ impl App {
             let workspace = self.workspace.clone();
             webhooks = webhooks.merge(crate::channels::email::webhook_router(workspace, ingest));
         }
+        webhooks = webhooks.merge(self.sync.webhook_router());
         api::router(state, self.settings.max_body_bytes, webhooks)
     }
 
@@ -237,6 +244,7 @@ impl App {
         let channels = self.channels();
         self.conversation.set_channels(channels.clone());
         let mut tasks = self.spawn_workers(channels, &shutdown);
+        tasks.extend(self.sync.spawn(&shutdown));
         let scheduler = crate::scheduler::Scheduler::new(self.workspace.clone(), &self.settings);
         tasks.push(tokio::spawn(scheduler.run_until_stopped(shutdown.clone())));
         // Incremental: when the folder is unchanged this costs a read and a hash per file.

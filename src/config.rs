@@ -12,6 +12,10 @@ use std::time::Duration;
 use base64::Engine;
 use chrono_tz::Tz;
 
+mod integrations;
+pub use integrations::{CrmSettings, ZendeskSettings};
+pub(crate) use integrations::priorities as zendesk_priorities;
+
 /// A setting that could not be used: names the setting, so the operator knows what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{setting}: {message}")]
@@ -137,6 +141,8 @@ pub struct Settings {
     /// one IDLE before looking anyway (`EMAIL_IMAP_POLL`, default 60s).
     pub email_imap_poll: Duration,
     pub secret_key: Option<Secret>,
+    pub zendesk: ZendeskSettings,
+    pub crm: CrmSettings,
     /// `RUST_LOG`-style filter for the service's logs.
     pub log_filter: String,
 }
@@ -381,6 +387,8 @@ impl Settings {
             email_from: get("EMAIL_FROM"),
             email_imap_poll,
             secret_key,
+            zendesk: integrations::zendesk(&get)?,
+            crm: integrations::crm(&get)?,
             log_filter: get("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.into()),
         })
     }

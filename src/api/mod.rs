@@ -6,6 +6,7 @@ mod ai;
 mod ai_analysis;
 mod auth;
 mod comments;
+mod crm;
 pub mod error;
 mod escalations;
 mod monitoring;
@@ -13,6 +14,7 @@ mod people;
 mod projects;
 mod system;
 mod tasks;
+mod zendesk;
 
 pub use auth::Auth;
 pub use error::{ApiError, ApiResult};
@@ -41,6 +43,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The agent behind `/ai/chat`, when a language model is configured.
     pub agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
+    /// The Zendesk and CRM syncs.
+    pub sync: crate::integrations::Integrations,
 }
 
 #[derive(OpenApi)]
@@ -87,6 +91,11 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(ai_analysis::analyze))
         .routes(routes!(ai_analysis::suggestions))
         .routes(routes!(system::health))
+        .routes(routes!(zendesk::tickets))
+        .routes(routes!(zendesk::link))
+        .routes(routes!(zendesk::sync))
+        .routes(routes!(zendesk::config, zendesk::set_config))
+        .routes(routes!(crm::config, crm::set_config))
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
 

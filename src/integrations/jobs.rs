@@ -1,0 +1,192 @@
+//! The one queue of integration work, `integration_jobs`, claimed like the outbox
+//! (`store::Queue::Integrations`): outbound Zendesk ticket updates and CRM webhooks, and the
+//! processing of inbound Zendesk and CRM webhooks. Jobs with the same key (one ticket, one task,
+//! one CRM object) run in order. A transient failure (timeout, 5xx, 429) is retried with
+//! backoff, or after the `Retry-After` the service asked for; a permanent one, or the tenth
+//! failure, makes the job a dead letter with the reason.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use super::{crm, zendesk, Integrations};
+use crate::inbox::{backoff, Outcome};
+use crate::store::{Queue, StoreError};
+
+/// After this many failed attempts a job becomes a dead letter.
+pub const MAX_ATTEMPTS: i32 = 10;
+const LEASE: Duration = Duration::from_secs(120);
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// The kinds of job (the `channel` column of the queue).
+pub mod kinds {
+    /// Status (and a note) posted back to a Zendesk ticket.
+    pub const ZENDESK_TICKET_UPDATE: &str = "zendesk.ticket_update";
+    /// A Zendesk webhook event to act on.
+    pub const ZENDESK_WEBHOOK: &str = "zendesk.webhook";
+    /// A signed webhook to the CRM about a task or project change.
+    pub const CRM_OUTBOUND: &str = "crm.outbound";
+    /// A CRM webhook event to apply.
+    pub const CRM_WEBHOOK: &str = "crm.webhook";
+}
+
+/// Why a job did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Trying again will not help (bad request, refused credentials, unusable payload).
+    #[error("{0}")]
+    Permanent(String),
+    /// Worth trying again later.
+    #[error("{0}")]
+    Transient(String),
+    /// The other side asked us to wait.
+    #[error("rate limited: {1}")]
+    RetryAfter(Duration, String),
+}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> Self {
+        JobError::Transient(e.to_string())
+    }
+}
+
+impl JobError {
+    /// Classifies an HTTP error answer from an outside API.
+    pub(crate) fn from_status(
+        status: reqwest::StatusCode,
+        retry_after: Option<Duration>,
+        what: &str,
+    ) -> Self {
+        let message = format!("{what}: HTTP {status}");
+        match status.as_u16() {
+            429 => JobError::RetryAfter(retry_after.unwrap_or(Duration::from_secs(60)), message),
+            408 | 409 | 425 => JobError::Transient(message),
+            s if s >= 500 => JobError::Transient(message),
+            _ => JobError::Permanent(message),
+        }
+    }
+}
+
+/// A reqwest error's text without its URL (which may carry a query).
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_decode() {
+        "unreadable answer"
+    } else {
+        "request failed"
+    };
+    kind.to_owned()
+}
+
+/// `Retry-After` in seconds, when the answer has one.
+pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| Duration::from_secs(s.min(3600)))
+}
+
+impl Integrations {
+    /// Queues a job of `kind`; jobs with the same `key` run in order. `Ok(false)`: the
+    /// `dedupe_key` was queued before.
+    pub(crate) async fn enqueue(
+        &self,
+        kind: &str,
+        key: &str,
+        payload: &serde_json::Value,
+        dedupe_key: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let fresh = self
+            .store()
+            .enqueue_integration_job(kind, key, &payload.to_string(), dedupe_key)
+            .await?;
+        if fresh {
+            self.shared.wake.notify_one();
+        }
+        Ok(fresh)
+    }
+
+    /// Claims and runs one due job.
+    pub async fn run_job_once(&self, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+        let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let store = self.store();
+        let Some(job) = store.claim(Queue::Integrations, None, now, lease_until).await? else {
+            return Ok(Outcome::Idle);
+        };
+        let payload: serde_json::Value = match serde_json::from_str(&job.payload) {
+            Ok(v) => v,
+            Err(e) => {
+                store
+                    .mark_dead(Queue::Integrations, job.id, &format!("unreadable payload: {e}"))
+                    .await?;
+                return Ok(Outcome::Dead);
+            }
+        };
+        let result = match job.channel.as_str() {
+            kinds::ZENDESK_TICKET_UPDATE => zendesk::outbound::deliver(self, &payload).await,
+            kinds::ZENDESK_WEBHOOK => zendesk::webhook::process(self, &payload).await,
+            kinds::CRM_OUTBOUND => crm::outbound::deliver(self, job.id, &payload).await,
+            kinds::CRM_WEBHOOK => crm::inbound::process(self, &payload).await,
+            other => Err(JobError::Permanent(format!("unknown job kind '{other}'"))),
+        };
+        let kind = job.channel.clone();
+        match result {
+            Ok(()) => {
+                store.finish_integration_job(job.id).await?;
+                metrics::counter!("integration_jobs_done_total", "kind" => kind).increment(1);
+                Ok(Outcome::Done)
+            }
+            Err(e) if matches!(e, JobError::Permanent(_)) || job.attempts >= MAX_ATTEMPTS => {
+                tracing::error!(id = job.id, kind = %kind, error = %e, "integration job given up");
+                store
+                    .mark_dead(Queue::Integrations, job.id, &e.to_string())
+                    .await?;
+                metrics::counter!("integration_jobs_dead_total", "kind" => kind).increment(1);
+                Ok(Outcome::Dead)
+            }
+            Err(JobError::RetryAfter(wait, message)) => {
+                let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                store
+                    .retry_at(Queue::Integrations, job.id, at, Some(&message), true)
+                    .await?;
+                Ok(Outcome::Retried)
+            }
+            Err(e) => {
+                tracing::warn!(id = job.id, kind = %kind, attempt = job.attempts, error = %e, "integration job failed, will retry");
+                let at = now + chrono::Duration::from_std(backoff(job.attempts)).unwrap_or_default();
+                store
+                    .retry_at(Queue::Integrations, job.id, at, Some(&e.to_string()), true)
+                    .await?;
+                Ok(Outcome::Retried)
+            }
+        }
+    }
+
+    /// Runs jobs until `shutdown`; wakes early when one is queued.
+    pub async fn jobs_until_stopped(self, shutdown: CancellationToken) {
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match self.run_job_once(crate::store::now()).await {
+                Ok(Outcome::Idle) => {}
+                Ok(_) => continue,
+                Err(e) => tracing::warn!(error = %e, "integration worker could not reach the database"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.shared.wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+        }
+    }
+}
