@@ -11,6 +11,7 @@ mod api_projects;
 mod api_tasks;
 mod cli;
 mod crash;
+mod crm;
 mod discord;
 mod email;
 mod fake_discord;
