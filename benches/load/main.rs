@@ -1,0 +1,314 @@
+//! The load tool: starts the real `coordinator` binary (a child process, Telegram webhook mode)
+//! against a fake Telegram Bot API and a scripted OpenAI-compatible model, both served by this
+//! tool on 127.0.0.1, on SQLite and on PostgreSQL, and measures it, or breaks it on purpose.
+//!
+//! ```text
+//! cargo bench --bench load                        # the measurements, both databases
+//! cargo bench --bench load -- --db sqlite         # one database
+//! cargo bench --bench load -- --fault kill --seed 7
+//! cargo bench --bench load -- --fault all --write docs/PERFORMANCE.md
+//! ```
+//!
+//! Measurements ([`measure`]): webhook updates stored and acknowledged per second; webhook →
+//! `sendMessage` latency for commands and for free text through the agent; resident memory idle
+//! and with 1,000 active chats. Fault runs ([`faults`]): every update delivered three times;
+//! SIGKILL at random moments and restart; 30% of sends refused (429 or 5xx); the PostgreSQL
+//! server restarted under load. Each fault run counts lost, duplicated and delayed replies.
+//!
+//! A benchmark binary rather than a `coordinator bench` command: the fakes and the load
+//! generator are test equipment and stay out of the shipped binary, and the service is measured
+//! from outside, through its real process, as it runs in production. `cargo bench` builds the
+//! optimized binary (`target/release/coordinator`) first; `--bin` or `COORDINATOR_BIN` picks
+//! another.
+
+mod fake_model;
+mod fake_telegram;
+mod faults;
+mod measure;
+mod report;
+mod service;
+mod webhook;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use fake_model::FakeModel;
+use fake_telegram::FakeTelegram;
+use report::Table;
+use service::{Database, Engine, Launch, Service};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Databases {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FaultKind {
+    /// Every update delivered three times.
+    Redeliver,
+    /// SIGKILL at random moments under load, then restart.
+    Kill,
+    /// The Bot API refuses a share of the sends with 429 (retry_after) or 5xx.
+    FlakySends,
+    /// The PostgreSQL server restarted under load (PostgreSQL only).
+    DbRestart,
+    /// Each of the above in turn.
+    All,
+}
+
+/// Load and fault runs against the real service.
+#[derive(Debug, Parser)]
+#[command(name = "load")]
+pub struct Options {
+    /// Which databases to run on (PostgreSQL is skipped with a note when unreachable).
+    #[arg(long, value_enum, default_value = "both")]
+    db: Databases,
+    /// Run a fault instead of the measurements.
+    #[arg(long, value_enum)]
+    fault: Option<FaultKind>,
+    /// Seed of every random choice of a fault run (when, which, how long).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Updates sent in a fault run [default: 600; 150 for flaky-sends].
+    #[arg(long)]
+    pub updates: Option<usize>,
+    /// Updates per second in a fault run (the service sends at most 30 replies a second).
+    #[arg(long, default_value_t = 15.0)]
+    pub rate: f64,
+    /// Chats the fault-run updates come from, round robin.
+    #[arg(long, default_value_t = 50)]
+    pub chats: usize,
+    /// Every n-th fault-run update is free text for the agent; the others are `/newtask`.
+    #[arg(long, default_value_t = 4)]
+    pub agent_every: usize,
+    /// A reply that arrives later than this after its update's first delivery counts as delayed.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub delay_threshold: Duration,
+    /// Kills in the kill run.
+    #[arg(long, default_value_t = 6)]
+    pub kills: usize,
+    /// Server restarts in the db-restart run.
+    #[arg(long, default_value_t = 2)]
+    pub db_restarts: usize,
+    /// Share of `sendMessage` calls refused in the flaky-sends run.
+    #[arg(long, default_value_t = 0.3)]
+    pub failure_ratio: f64,
+    /// Updates in the throughput measurement.
+    #[arg(long, default_value_t = 2000)]
+    pub throughput_updates: usize,
+    /// Concurrent webhook clients in the throughput measurement.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Measured updates per latency measurement (commands, agent), one at a time.
+    #[arg(long, default_value_t = 300)]
+    pub latency_updates: usize,
+    /// Chats in the memory measurement.
+    #[arg(long, default_value_t = 1000)]
+    pub active_chats: usize,
+    /// The service binary [default: the one `cargo bench` built].
+    #[arg(long, env = "COORDINATOR_BIN")]
+    bin: Option<PathBuf>,
+    /// PostgreSQL server; each run gets a fresh schema on it.
+    #[arg(
+        long,
+        env = "TEST_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub database_url: String,
+    /// Also write the tables into their sections of this document (e.g. docs/PERFORMANCE.md).
+    #[arg(long)]
+    write: Option<PathBuf>,
+    /// Keep each run's folder (database, service log) instead of removing it.
+    #[arg(long)]
+    keep: bool,
+    /// Passed by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// One run's service with its fakes and database.
+pub struct Rig {
+    pub service: Service,
+    pub telegram: FakeTelegram,
+    pub model: FakeModel,
+    pub db: Database,
+    dir: tempfile::TempDir,
+    keep: bool,
+}
+
+impl Rig {
+    pub async fn start(options: &Options, engine: Engine, name: &str) -> anyhow::Result<Self> {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("load");
+        std::fs::create_dir_all(&root)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{name}-{}-", engine.name().to_lowercase()))
+            .tempdir_in(root)?;
+        let db = Database::create(engine, dir.path(), &options.database_url).await?;
+        let telegram = FakeTelegram::start().await?;
+        let model = FakeModel::start().await?;
+        let launch = Launch {
+            bin: binary(options),
+            dir: dir.path().to_owned(),
+            database_url: db.url.clone(),
+            telegram_url: telegram.url.clone(),
+            model_url: model.base_url.clone(),
+            handbook: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("handbook"),
+        };
+        let service = match Service::start(launch).await {
+            Ok(service) => service,
+            Err(e) => {
+                db.drop_schema().await;
+                let kept = dir.keep();
+                anyhow::bail!("{e:#} (run folder kept: {})", kept.display());
+            }
+        };
+        Ok(Self {
+            service,
+            telegram,
+            model,
+            db,
+            dir,
+            keep: options.keep,
+        })
+    }
+
+    /// Stops the service and removes what the run made (kept with `--keep` or after a failure).
+    pub async fn finish(mut self, failed: bool) {
+        self.service.kill9();
+        self.db.drop_schema().await;
+        if self.keep || failed {
+            let kept = self.dir.keep();
+            eprintln!("  run folder kept: {}", kept.display());
+        }
+    }
+}
+
+/// The service binary, relative to the target folder when it is in it.
+fn binary(options: &Options) -> PathBuf {
+    options
+        .bin
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_coordinator")))
+}
+
+fn binary_name(options: &Options) -> String {
+    let bin = binary(options);
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    match target.parent().and_then(|t| bin.strip_prefix(t).ok()) {
+        Some(inside) => format!("target/{}", inside.display()),
+        None => bin.display().to_string(),
+    }
+}
+
+async fn engines(options: &Options) -> Vec<Engine> {
+    let mut engines = Vec::new();
+    if options.db != Databases::Postgres {
+        engines.push(Engine::Sqlite);
+    }
+    if options.db != Databases::Sqlite {
+        if service::postgres_reachable(&options.database_url).await {
+            engines.push(Engine::Postgres);
+        } else {
+            eprintln!(
+                "note: PostgreSQL at {} is unreachable (TEST_DATABASE_URL); skipped",
+                options.database_url
+            );
+        }
+    }
+    engines
+}
+
+/// One row per measurement, one column per database.
+fn measure_table(binary: &str, engines: &[Engine], results: &[measure::Rows]) -> Table {
+    let mut headers = vec!["measurement"];
+    headers.extend(engines.iter().map(|e| e.name()));
+    let mut table = Table::new(
+        format!("Measurements (`cargo bench --bench load`; service binary `{binary}`)"),
+        &headers,
+    );
+    if let Some(first) = results.first() {
+        for (i, (what, _)) in first.iter().enumerate() {
+            let mut row = vec![what.clone()];
+            row.extend(
+                results
+                    .iter()
+                    .map(|r| r.get(i).map(|(_, v)| v.clone()).unwrap_or_default()),
+            );
+            table.row(row);
+        }
+    }
+    table
+}
+
+async fn run(options: Options) -> anyhow::Result<()> {
+    let engines = engines(&options).await;
+    let mut tables: Vec<(String, Table)> = Vec::new();
+    match options.fault {
+        None => {
+            let mut results = Vec::new();
+            for &engine in &engines {
+                results.push(measure::run(&options, engine).await?);
+            }
+            let table = measure_table(&binary_name(&options), &engines, &results);
+            tables.push(("measure".to_owned(), table));
+        }
+        Some(fault) => {
+            let kinds = match fault {
+                FaultKind::All => vec![
+                    FaultKind::Redeliver,
+                    FaultKind::Kill,
+                    FaultKind::FlakySends,
+                    FaultKind::DbRestart,
+                ],
+                one => vec![one],
+            };
+            let mut table = faults::table(&options);
+            for kind in kinds {
+                for &engine in &engines {
+                    if kind == FaultKind::DbRestart && engine != Engine::Postgres {
+                        eprintln!(
+                            "note: db-restart runs on PostgreSQL only; skipped on {}",
+                            engine.name()
+                        );
+                        continue;
+                    }
+                    table.row(faults::run(&options, kind, engine).await?);
+                }
+            }
+            let key = match fault {
+                FaultKind::All => "faults".to_owned(),
+                one => format!("fault-{}", faults::name(one)),
+            };
+            tables.push((key, table));
+        }
+    }
+    for (key, table) in &tables {
+        println!("\n{}", table.markdown());
+        if let Some(path) = &options.write {
+            report::write_section(path, key, &table.markdown())?;
+        }
+    }
+    if let Some(path) = &options.write {
+        println!("written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let options = Options::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(options)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("load: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

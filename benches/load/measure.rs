@@ -1,0 +1,251 @@
+//! The measurements, each on a service of its own with a fresh database:
+//!
+//! 1. Throughput: `--throughput-updates` distinct `/newtask` updates from 50 linked users,
+//!    POSTed by `--concurrency` clients at once; updates stored and acknowledged per second
+//!    (wall time until the last 200), and how fast the inbox then turned them into tasks and
+//!    queued replies (first POST until the inbox is empty).
+//! 2. Latency: `--latency-updates` updates one at a time, each from a chat of its own and at
+//!    least 35 ms apart (under Telegram's 30 messages a second), after 10 unmeasured ones; from
+//!    the POST to the reply's `sendMessage` arriving at the fake Bot API. Once with `/newtask`
+//!    (no model), once with free text through the agent (two scripted model calls and one tool
+//!    call).
+//! 3. Memory: `VmRSS` after 5 s idle; then `--active-chats` linked chats each send a command and
+//!    a free-text message, and `VmRSS` (and the peak, `VmHWM`) once every reply is delivered.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::fake_telegram::text_update;
+use crate::report::{mib, ms, Stats};
+use crate::service::Engine;
+use crate::webhook::Webhook;
+use crate::{Options, Rig};
+
+/// Rows of (measurement, result).
+pub type Rows = Vec<(String, String)>;
+
+const WARM_UP: usize = 10;
+const PACE: Duration = Duration::from_millis(35);
+
+pub async fn run(options: &Options, engine: Engine) -> anyhow::Result<Rows> {
+    let mut rows = Vec::new();
+    eprintln!("{}: throughput…", engine.name());
+    rows.extend(guarded(options, engine, "throughput", throughput).await?);
+    eprintln!("{}: latency…", engine.name());
+    rows.extend(guarded(options, engine, "latency", latency).await?);
+    eprintln!("{}: memory…", engine.name());
+    rows.extend(guarded(options, engine, "memory", memory).await?);
+    Ok(rows)
+}
+
+/// Runs `body` on a fresh rig and cleans up, whatever happens.
+async fn guarded<F>(options: &Options, engine: Engine, name: &str, body: F) -> anyhow::Result<Rows>
+where
+    F: AsyncFnOnce(&Options, &Rig) -> anyhow::Result<Rows>,
+{
+    let rig = Rig::start(options, engine, name).await?;
+    let result = body(options, &rig).await;
+    rig.finish(result.is_err()).await;
+    result.with_context(|| format!("{} {name}", engine.name()))
+}
+
+fn users(from: i64, n: usize) -> Vec<i64> {
+    (0..n as i64).map(|i| from + i).collect()
+}
+
+fn body(token: usize, chat: i64, text: &str) -> Vec<u8> {
+    serde_json::to_vec(&text_update(token as u64, chat, text)).unwrap_or_default()
+}
+
+fn thousands(n: f64) -> String {
+    let n = n.round() as u64;
+    if n >= 1000 {
+        format!("{},{:03}", n / 1000, n % 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+async fn throughput(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
+    let n = options.throughput_updates;
+    let users = users(5_000_001, 50);
+    rig.service.link(&users).await?;
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        (1..=n)
+            .map(|k| body(k, users[k % users.len()], &format!("/newtask load-{k}")))
+            .collect(),
+    );
+    let hook = Webhook::new(&rig.service.base)?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..options.concurrency {
+        let (hook, bodies, next) = (hook.clone(), bodies.clone(), next.clone());
+        clients.spawn(async move {
+            let mut answer_times = Vec::new();
+            while let Some(body) = bodies.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let sent = Instant::now();
+                let status = hook.post(body.clone()).await?;
+                answer_times.push(sent.elapsed());
+                if status != 200 {
+                    bail!("the webhook answered {status}");
+                }
+            }
+            anyhow::Ok(answer_times)
+        });
+    }
+    let mut answer_times = Vec::with_capacity(n);
+    while let Some(done) = clients.join_next().await {
+        answer_times.extend(done??);
+    }
+    let acknowledged = started.elapsed();
+    loop {
+        if rig.service.unfinished().await?.0 == 0 {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            bail!("the inbox did not empty within 300 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let processed = started.elapsed();
+    let answers = Stats::new(answer_times);
+    Ok(vec![
+        (
+            format!(
+                "webhook updates stored and acknowledged ({} `/newtask`, {} concurrent clients)",
+                thousands(n as f64),
+                options.concurrency
+            ),
+            format!("{}/s", thousands(n as f64 / acknowledged.as_secs_f64())),
+        ),
+        (
+            "webhook answer time under that load, median / p99".into(),
+            answers.median_p99(),
+        ),
+        (
+            "inbox: updates turned into tasks and queued replies (from the first POST)".into(),
+            format!("{}/s", thousands(n as f64 / processed.as_secs_f64())),
+        ),
+        (
+            "start-up: process start to `/health` 200 (migrations, handbook opened)".into(),
+            format!(
+                "{} ms",
+                ms(rig.service.start_times.first().copied().unwrap_or_default())
+            ),
+        ),
+    ])
+}
+
+async fn latency(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
+    let per_kind = WARM_UP + options.latency_updates;
+    let users = users(6_000_001, 2 * per_kind);
+    rig.service.link(&users).await?;
+    let hook = Webhook::new(&rig.service.base)?;
+    let mut rows = Vec::new();
+    for (kind, chats) in [("command", &users[..per_kind]), ("agent", &users[per_kind..])] {
+        let mut samples = Vec::with_capacity(options.latency_updates);
+        let mut next = tokio::time::Instant::now();
+        for (k, &chat) in chats.iter().enumerate() {
+            tokio::time::sleep_until(next).await;
+            next = tokio::time::Instant::now() + PACE;
+            let token = if kind == "command" {
+                k + 1
+            } else {
+                per_kind + k + 1
+            };
+            let text = match kind {
+                "command" => format!("/newtask load-{token}"),
+                _ => format!("Please keep track of load-{token} for me"),
+            };
+            let posted = Instant::now();
+            let status = hook.post(body(token, chat, &text)).await?;
+            if status != 200 {
+                bail!("the webhook answered {status}");
+            }
+            let Some(replied) = rig
+                .telegram
+                .wait_reply(token as u64, Duration::from_secs(30))
+                .await
+            else {
+                bail!("no reply to load-{token} within 30 s");
+            };
+            if k >= WARM_UP {
+                samples.push(replied.saturating_duration_since(posted));
+            }
+        }
+        let stats = Stats::new(samples);
+        let what = match kind {
+            "command" => "webhook → `sendMessage`, `/newtask` (no model), median / p99",
+            _ => "webhook → `sendMessage`, free text through the agent (2 model calls, 1 tool call), median / p99",
+        };
+        rows.push((what.to_owned(), stats.median_p99()));
+    }
+    Ok(rows)
+}
+
+async fn memory(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (idle, _) = rig
+        .service
+        .memory_kib()
+        .context("cannot read the service's memory")?;
+    let chats = options.active_chats;
+    let users = users(8_000_001, chats);
+    rig.service.link(&users).await?;
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        (1..=2 * chats)
+            .map(|k| {
+                let chat = users[(k - 1) % chats];
+                if k <= chats {
+                    body(k, chat, &format!("/newtask load-{k}"))
+                } else {
+                    body(k, chat, &format!("Please keep track of load-{k} for me"))
+                }
+            })
+            .collect(),
+    );
+    let hook = Webhook::new(&rig.service.base)?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (hook, bodies, next) = (hook.clone(), bodies.clone(), next.clone());
+        clients.spawn(async move {
+            while let Some(body) = bodies.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let delivery = hook.deliver(body, Duration::from_secs(60)).await;
+                if delivery.acked_at.is_none() {
+                    bail!("an update was not acknowledged within 60 s");
+                }
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = clients.join_next().await {
+        done??;
+    }
+    let limit = Duration::from_secs(120 + (2 * chats / 30) as u64);
+    let deadline = Instant::now() + limit;
+    for token in 1..=2 * chats {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if rig.telegram.wait_reply(token as u64, left).await.is_none() {
+            bail!("no reply to load-{token} within {} s", limit.as_secs());
+        }
+    }
+    let (active, peak) = rig
+        .service
+        .memory_kib()
+        .context("cannot read the service's memory")?;
+    Ok(vec![
+        ("resident memory (`VmRSS`), idle after start".into(), mib(idle)),
+        (
+            format!(
+                "resident memory with {} active chats (each: a command and an agent turn, all answered); peak",
+                thousands(chats as f64)
+            ),
+            format!("{}; {}", mib(active), mib(peak)),
+        ),
+    ])
+}

@@ -1,0 +1,297 @@
+//! The service under load: the real `coordinator` binary as a child process, in Telegram
+//! webhook mode, pointed at the fakes, on a fresh SQLite file or PostgreSQL schema. It can be
+//! killed with SIGKILL and started again on the same port and database, and its resident memory
+//! is read from `/proc/PID/status`.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+pub const API_TOKEN: &str = "load-admin";
+pub const SECRET: &str = "load-secret";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "SQLite",
+            Engine::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// A fresh database for one run: a SQLite file in the run folder, or a schema `load_<pid>_<n>`
+/// on the PostgreSQL server (dropped by [`Database::drop_schema`]).
+pub struct Database {
+    pub engine: Engine,
+    pub url: String,
+    schema: Option<(String, String)>,
+}
+
+impl Database {
+    pub async fn create(engine: Engine, dir: &Path, postgres: &str) -> anyhow::Result<Self> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        match engine {
+            Engine::Sqlite => Ok(Self {
+                engine,
+                url: format!("sqlite://{}", dir.join("load.db").display()),
+                schema: None,
+            }),
+            Engine::Postgres => {
+                let schema = format!(
+                    "load_{}_{}",
+                    std::process::id(),
+                    N.fetch_add(1, Ordering::Relaxed)
+                );
+                let pool = sqlx::PgPool::connect(postgres).await?;
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&pool)
+                    .await?;
+                pool.close().await;
+                let sep = if postgres.contains('?') { '&' } else { '?' };
+                Ok(Self {
+                    engine,
+                    url: format!("{postgres}{sep}options=-c%20search_path%3D{schema}"),
+                    schema: Some((postgres.to_owned(), schema)),
+                })
+            }
+        }
+    }
+
+    pub async fn drop_schema(&self) {
+        let Some((base, schema)) = &self.schema else {
+            return;
+        };
+        let dropped = async {
+            let pool = sqlx::PgPool::connect(base).await?;
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                .execute(&pool)
+                .await?;
+            pool.close().await;
+            anyhow::Ok(())
+        };
+        if let Err(e) = dropped.await {
+            eprintln!("could not drop the schema {schema}: {e}");
+        }
+    }
+}
+
+pub async fn postgres_reachable(url: &str) -> bool {
+    let connect = sqlx::PgPool::connect(url);
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(Ok(pool)) => {
+            pool.close().await;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// How to start the service.
+pub struct Launch {
+    pub bin: PathBuf,
+    pub dir: PathBuf,
+    pub database_url: String,
+    pub telegram_url: String,
+    pub model_url: String,
+    pub handbook: PathBuf,
+}
+
+/// The running child process.
+pub struct Service {
+    launch: Launch,
+    child: Option<Child>,
+    port: u16,
+    pub base: String,
+    pub client: reqwest::Client,
+    /// How long each start took until `/health` answered 200.
+    pub start_times: Vec<Duration>,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+impl Service {
+    pub async fn start(launch: Launch) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .build()?;
+        let mut service = Self {
+            launch,
+            child: None,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            client,
+            start_times: Vec::new(),
+        };
+        service.spawn().await?;
+        Ok(service)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let l = &self.launch;
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(l.dir.join("service.log"))?;
+        let started = Instant::now();
+        let child = Command::new(&l.bin)
+            .arg("serve")
+            .current_dir(&l.dir)
+            .env_clear()
+            .env("DATABASE_URL", &l.database_url)
+            .env("COORDINATOR_ADDR", format!("127.0.0.1:{}", self.port))
+            .env("COORDINATOR_API_TOKEN", API_TOKEN)
+            .env("COORDINATOR_DATA_DIR", l.dir.join("data"))
+            .env("HANDBOOK_DIR", &l.handbook)
+            .env("TELEGRAM_BOT_TOKEN", crate::fake_telegram::TOKEN)
+            .env("TELEGRAM_API_URL", &l.telegram_url)
+            .env("TELEGRAM_WEBHOOK_SECRET", SECRET)
+            .env("OPENAI_API_KEY", "sk-load")
+            .env("OPENAI_BASE_URL", &l.model_url)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", l.bin.display()))?;
+        self.child = Some(child);
+        let deadline = started + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            let health = self.client.get(format!("{}/health", self.base)).send().await;
+            if health.is_ok_and(|r| r.status() == 200) {
+                self.start_times.push(started.elapsed());
+                return Ok(());
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                bail!(
+                    "the service exited with {status}; see {}",
+                    self.launch.dir.join("service.log").display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        bail!("the service did not answer /health within 120 s")
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// `VmRSS` and `VmHWM` (peak) of the process, in KiB.
+    pub fn memory_kib(&self) -> Option<(u64, u64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        };
+        Some((field("VmRSS:")?, field("VmHWM:")?))
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again on the same port and database.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill9();
+        self.spawn().await
+    }
+
+    /// Creates a person linked to each Telegram user in `users`, eight requests at a time.
+    pub async fn link(&self, users: &[i64]) -> anyhow::Result<()> {
+        use futures::StreamExt;
+        let results: Vec<anyhow::Result<()>> = futures::stream::iter(users.iter().copied())
+            .map(|user| async move {
+                let person = json!({"handle": format!("u{user}"), "name": format!("User {user}"),
+                    "identities": [{"channel": "telegram", "external_id": user.to_string()}]});
+                let response = self
+                    .client
+                    .post(format!("{}/api/people", self.base))
+                    .bearer_auth(API_TOKEN)
+                    .json(&person)
+                    .send()
+                    .await?;
+                if response.status() != 201 {
+                    bail!(
+                        "creating a person: {} {}",
+                        response.status(),
+                        response.text().await?
+                    );
+                }
+                Ok(())
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("GET {path}: {}", response.status());
+        }
+        Ok(response)
+    }
+
+    /// `GET /api/monitoring/status`.
+    pub async fn queues(&self) -> anyhow::Result<Value> {
+        Ok(self.get("/api/monitoring/status").await?.json().await?)
+    }
+
+    /// Items of the inbox and of the outbox not yet finished (pending or processing).
+    pub async fn unfinished(&self) -> anyhow::Result<(i64, i64)> {
+        let q = self.queues().await?;
+        let open = |queue: &str| {
+            let c = &q[queue]["counts"];
+            c["pending"].as_i64().unwrap_or(0) + c["processing"].as_i64().unwrap_or(0)
+        };
+        Ok((open("inbox"), open("outbox")))
+    }
+
+    /// The titles of every task, page by page.
+    pub async fn task_titles(&self) -> anyhow::Result<Vec<String>> {
+        let mut titles = Vec::new();
+        loop {
+            let page: Vec<Value> = self
+                .get(&format!("/api/tasks?limit=500&offset={}", titles.len()))
+                .await?
+                .json()
+                .await?;
+            let n = page.len();
+            titles.extend(
+                page.iter()
+                    .map(|t| t["title"].as_str().unwrap_or_default().to_owned()),
+            );
+            if n < 500 {
+                return Ok(titles);
+            }
+        }
+    }
+}
