@@ -42,7 +42,7 @@ impl Store {
     pub async fn create_comment(&self, data: &CommentData, by: &AuditEntry) -> StoreResult<Comment> {
         let at = now();
         let id: i64 = dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO comments (task_id, content, author, created_at, updated_at, source_key) \
                  VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (source_key) DO NOTHING RETURNING id",
@@ -119,7 +119,7 @@ impl Store {
 
     pub async fn update_comment(&self, id: i64, content: &str, by: &AuditEntry) -> StoreResult<Comment> {
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query("UPDATE comments SET content = $1, updated_at = $2 WHERE id = $3")
                 .bind(content)
                 .bind(now())
@@ -137,7 +137,7 @@ impl Store {
 
     pub async fn delete_comment(&self, id: i64, by: &AuditEntry) -> StoreResult<()> {
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query("DELETE FROM comments WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)

@@ -146,7 +146,7 @@ impl Store {
     pub async fn record_turn(&self, conversation_id: i64, turn: &TurnRecord<'_>) -> StoreResult<()> {
         let at = now();
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let inserted = sqlx::query(
                 "INSERT INTO ai_turns (conversation_id, source_key, steps, prompt_tokens, completion_tokens, \
                  model, reply, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \

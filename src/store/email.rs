@@ -118,7 +118,7 @@ impl Store {
         };
         let at = now();
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let linked: Option<(i64,)> = sqlx::query_as(
                 "SELECT person_id FROM identities WHERE channel = 'email' AND external_id = $1",
             )

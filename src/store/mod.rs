@@ -106,6 +106,36 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
+/// A pool that can open a transaction meant to write.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for sqlx::SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for sqlx::PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+/// Opens a transaction that writes. On SQLite it is `BEGIN IMMEDIATE`, which takes the write
+/// lock at once (waiting up to the busy timeout): a deferred transaction that reads first fails
+/// at its first write with "database is locked", without waiting, whenever another connection
+/// wrote in between. On PostgreSQL a plain `BEGIN`.
+pub(crate) async fn begin_write<P: BeginWrite>(pool: &P) -> Result<sqlx::Transaction<'static, P::Db>, sqlx::Error> {
+    pool.begin_write().await
+}
+
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`). A SQLite file and its folder are
     /// created when missing.

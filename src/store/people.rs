@@ -161,7 +161,7 @@ impl Store {
     ) -> StoreResult<Person> {
         let at = now();
         let id: i64 = dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO people (handle, name, email, timezone, role, manager_id, profile, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $8, $7, $7) RETURNING id",
@@ -211,7 +211,7 @@ impl Store {
     ) -> StoreResult<Person> {
         let at = now();
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query(
                 "UPDATE people SET handle = $1, name = $2, email = $3, timezone = $4, role = $5, \
                  manager_id = $6, updated_at = $7, profile = $9 WHERE id = $8",
@@ -262,7 +262,7 @@ impl Store {
 
     pub async fn delete_person(&self, id: i64, by: &AuditEntry) -> StoreResult<()> {
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query("DELETE FROM people WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
@@ -285,7 +285,7 @@ impl Store {
         by: &AuditEntry,
     ) -> StoreResult<()> {
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             sqlx::query("INSERT INTO link_codes (code_hash, person_id, expires_at) VALUES ($1, $2, $3)")
                 .bind(code_hash)
                 .bind(person_id)
@@ -315,7 +315,7 @@ impl Store {
         by: &AuditEntry,
     ) -> StoreResult<Person> {
         let person_id: i64 = dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let claimed: Option<(i64,)> = sqlx::query_as(
                 "UPDATE link_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
                  AND expires_at > $1 RETURNING person_id",

@@ -61,7 +61,7 @@ impl Store {
     pub async fn create_project(&self, data: &ProjectData, by: &AuditEntry) -> StoreResult<Project> {
         let at = now();
         let id: i64 = dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO projects (name, description, status, deadline, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
@@ -128,7 +128,7 @@ impl Store {
 
     pub async fn update_project(&self, id: i64, data: &ProjectData, by: &AuditEntry) -> StoreResult<Project> {
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query(
                 "UPDATE projects SET name = $1, description = $2, status = $3, deadline = $4, \
                  updated_at = $5 WHERE id = $6",
@@ -154,7 +154,7 @@ impl Store {
     /// Deletes a project that has no tasks; a project with tasks is a conflict.
     pub async fn delete_project(&self, id: i64, by: &AuditEntry) -> StoreResult<()> {
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let (tasks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tasks WHERE project_id = $1")
                 .bind(id)
                 .fetch_one(&mut *tx)

@@ -108,7 +108,7 @@ impl Store {
     pub async fn finish_inbox_with(&self, inbox_id: Option<i64>, replies: &[NewOutbound]) -> StoreResult<()> {
         let at = now();
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             for m in replies {
                 sqlx::query(INSERT_OUTBOX)
                     .bind(&m.channel)

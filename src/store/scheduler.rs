@@ -187,7 +187,7 @@ impl Store {
         messages: &[NewOutbound],
     ) -> StoreResult<bool> {
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let moved = sqlx::query(
                 "UPDATE escalations SET step = $1, next_at = $2, last_step_at = $3, locked_until = NULL, \
                  updated_at = $3 WHERE id = $4 AND step = $5 AND status = 'open'",
@@ -277,7 +277,7 @@ impl Store {
         messages: &[NewOutbound],
     ) -> StoreResult<i64> {
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let sql = format!(
                 "UPDATE escalations SET kind = 'manual', status = 'open', reason = $1, raised_by = $2, \
                  step = CASE WHEN step < 1 THEN 1 ELSE step END, next_at = $3, last_step_at = $4, \

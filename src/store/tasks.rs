@@ -138,7 +138,7 @@ impl Store {
         let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
         let at = now();
         let id: i64 = dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO tasks (title, description, status, priority, project_id, assignee_id, \
                  time_estimate, time_spent, due_date, labels, origin_channel, origin_chat, \
@@ -238,7 +238,7 @@ impl Store {
     ) -> StoreResult<Task> {
         let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query(
                 "UPDATE tasks SET title = $1, description = $2, status = $3, priority = $4, \
                  project_id = $5, assignee_id = $6, time_estimate = $7, time_spent = $8, \
@@ -270,7 +270,7 @@ impl Store {
 
     pub async fn delete_task(&self, id: i64, by: &AuditEntry) -> StoreResult<()> {
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query("DELETE FROM tasks WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)

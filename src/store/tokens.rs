@@ -23,7 +23,7 @@ impl Store {
         by: &AuditEntry,
     ) -> StoreResult<i64> {
         Ok(dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO api_tokens (name, token_hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
             )

@@ -146,7 +146,7 @@ impl Store {
     pub async fn record_whatsapp_status(&self, update: &DeliveryUpdate) -> StoreResult<bool> {
         let at = now();
         let changed = dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let changed = sqlx::query(
                 "INSERT INTO whatsapp_deliveries \
                  (wamid, wa_id, status, status_rank, error_code, error, updated_at) \

@@ -19,6 +19,8 @@ pub struct QueueStatus {
 pub struct MonitoringStatus {
     pub inbox: QueueStatus,
     pub outbox: QueueStatus,
+    /// The Zendesk and CRM jobs (deliveries and webhook events); `channel` is the job's kind.
+    pub integrations: QueueStatus,
     /// The last scheduler sweep (any replica), if one ran.
     pub scheduler: Option<SweepRecord>,
     pub open_escalations: EscalationList,
@@ -27,18 +29,20 @@ pub struct MonitoringStatus {
 impl Workspace {
     pub async fn monitoring_status(&self, actor: &Actor) -> WsResult<MonitoringStatus> {
         let _ = actor;
-        let mut status = Vec::with_capacity(2);
-        for queue in [Queue::Inbox, Queue::Outbox] {
+        let mut status = Vec::with_capacity(3);
+        for queue in [Queue::Inbox, Queue::Outbox, Queue::Integrations] {
             status.push(QueueStatus {
                 counts: self.store.queue_counts(queue).await?,
                 dead_letters: self.store.dead_letters(queue, 20).await?,
             });
         }
-        let outbox = status.pop().unwrap_or_else(|| unreachable!("two queues"));
-        let inbox = status.pop().unwrap_or_else(|| unreachable!("two queues"));
+        let integrations = status.pop().unwrap_or_else(|| unreachable!("three queues"));
+        let outbox = status.pop().unwrap_or_else(|| unreachable!("three queues"));
+        let inbox = status.pop().unwrap_or_else(|| unreachable!("three queues"));
         Ok(MonitoringStatus {
             inbox,
             outbox,
+            integrations,
             scheduler: self.store.last_sweep().await?,
             open_escalations: self.open_escalations(actor).await?,
         })

@@ -246,9 +246,19 @@ async fn task_status_goes_back_to_the_ticket_with_a_retry(db: Db) {
         Some(json!({"title": "Broken CSV export"})),
     )
     .await;
+    eventually("the job is done", || async {
+        let jobs = app.store.integration_jobs("zendesk.ticket_update").await.unwrap();
+        jobs.len() == 1 && jobs[0].0 == "done"
+    })
+    .await;
     let jobs = app.store.integration_jobs("zendesk.ticket_update").await.unwrap();
-    assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].0, "done");
+    assert_eq!(jobs[0].2, 2, "two attempts");
+    let status = app.get("/api/monitoring/status").await;
+    assert_eq!(
+        status.body["integrations"]["counts"]["done"], 1,
+        "{}",
+        status.body
+    );
 }
 
 fn signed(app: &TestApp, body: &str, secret: &str, timestamp: &str) -> reqwest::RequestBuilder {

@@ -118,7 +118,7 @@ impl Store {
         message: Option<&NewOutbound>,
     ) -> StoreResult<bool> {
         dispatch!(self, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = crate::store::begin_write(p).await?;
             let mut fresh = false;
             for (n, lead) in leads.iter().enumerate() {
                 let inserted = sqlx::query(
