@@ -18,6 +18,8 @@ const OFFLINE_REPLY: &str = include_str!("../../prompts/offline.md");
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatBody {
+    /// Not blank, at most 8000 characters.
+    #[schema(min_length = 1, max_length = 8000, pattern = r"\S")]
     pub message: String,
     /// Continue this conversation (from an earlier answer); a new one when absent.
     pub conversation_id: Option<i64>,
@@ -92,6 +94,7 @@ pub async fn chat(
 #[into_params(parameter_in = Query)]
 pub struct ActionQuery {
     /// proposed (default), approved, rejected, done, failed or all
+    #[param(pattern = "^(proposed|approved|rejected|done|failed|all)$")]
     pub status: Option<String>,
 }
 

@@ -18,9 +18,11 @@ use crate::workspace::{Analysis, AnalysisOptions, Suggestion};
 pub struct AnalyzeRequest {
     /// Days without an update after which a task in progress is stale: 1–365, default 3.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 365)]
     pub stale_days: Option<i64>,
     /// Hours ahead in which unassigned work counts as due soon: 1–720, default 48.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 720)]
     pub due_soon_hours: Option<i64>,
 }
 

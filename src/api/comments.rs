@@ -15,7 +15,10 @@ use crate::workspace::{CommentUpdate, NewComment, Paging, WorkspaceError};
 #[into_params(parameter_in = Query)]
 pub struct CommentQuery {
     pub task_id: Option<i64>,
+    /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -16,6 +16,7 @@ use crate::scheduler::{Policies, Scheduler, SchedulerConfig};
 pub struct EscalateRequest {
     pub task_id: i64,
     /// Why: told to the people the escalation reaches (1–1000 characters).
+    #[schema(min_length = 1, max_length = 1000, pattern = r"\S")]
     pub reason: String,
 }
 

@@ -12,6 +12,7 @@ mod escalations;
 mod monitoring;
 mod people;
 mod projects;
+mod shared_errors;
 mod system;
 mod tasks;
 mod zendesk;
@@ -97,7 +98,7 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(zendesk::config, zendesk::set_config))
         .routes(routes!(crm::config, crm::set_config))
         .split_for_parts();
-    let openapi = std::sync::Arc::new(openapi);
+    let openapi = std::sync::Arc::new(shared_errors::with_shared_errors(openapi));
 
     api.route("/metrics", axum::routing::get(system::metrics))
         .route("/docs", axum::routing::get(system::docs))

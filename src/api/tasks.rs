@@ -15,6 +15,7 @@ use crate::workspace::{NewTask, TaskQuery, TaskUpdate};
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
     /// todo, in_progress, done, blocked
+    #[schema(pattern = "^(todo|in_progress|done|blocked)$")]
     pub status: String,
 }
 

@@ -132,7 +132,9 @@ impl BeginWrite for sqlx::PgPool {
 /// lock at once (waiting up to the busy timeout): a deferred transaction that reads first fails
 /// at its first write with "database is locked", without waiting, whenever another connection
 /// wrote in between. On PostgreSQL a plain `BEGIN`.
-pub(crate) async fn begin_write<P: BeginWrite>(pool: &P) -> Result<sqlx::Transaction<'static, P::Db>, sqlx::Error> {
+pub(crate) async fn begin_write<P: BeginWrite>(
+    pool: &P,
+) -> Result<sqlx::Transaction<'static, P::Db>, sqlx::Error> {
     pool.begin_write().await
 }
 

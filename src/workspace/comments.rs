@@ -11,6 +11,8 @@ use crate::store::CommentData;
 #[serde(deny_unknown_fields)]
 pub struct NewComment {
     pub task_id: i64,
+    /// Not blank, at most 20000 characters.
+    #[schema(min_length = 1, max_length = 20000, pattern = r"\S")]
     pub content: String,
 }
 

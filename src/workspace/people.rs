@@ -13,7 +13,11 @@ use crate::store::{PersonData, StoreError};
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPerson {
+    /// 1–32 of `a-z 0-9 _ . -` (stored lowercase; a leading `@` is dropped).
+    #[schema(pattern = "^@?[A-Za-z0-9_.-]{1,32}$")]
     pub handle: String,
+    /// Not blank, at most 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub email: Option<String>,
@@ -22,6 +26,7 @@ pub struct NewPerson {
     pub timezone: Option<String>,
     /// admin, member (default), guest
     #[serde(default)]
+    #[schema(pattern = "^(admin|member|guest)$")]
     pub role: Option<String>,
     /// The manager's handle.
     #[serde(default)]

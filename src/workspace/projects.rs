@@ -10,11 +10,14 @@ use crate::store::ProjectData;
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
+    /// Not blank, at most 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
     /// active (default), completed, on_hold
     #[serde(default)]
+    #[schema(pattern = "^(active|completed|on_hold)$")]
     pub status: Option<String>,
     /// RFC 3339 or a date.
     #[serde(default)]

@@ -14,14 +14,18 @@ use crate::store::{TaskData, TaskFilter};
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
+    /// Not blank, at most 300 characters.
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     pub title: String,
     #[serde(default)]
     pub description: Option<String>,
     /// todo (default), in_progress, done, blocked
     #[serde(default)]
+    #[schema(pattern = "^(todo|in_progress|done|blocked)$")]
     pub status: Option<String>,
     /// low, medium (default), high, urgent
     #[serde(default)]
+    #[schema(pattern = "^(low|medium|high|urgent)$")]
     pub priority: Option<String>,
     #[serde(default)]
     pub project_id: Option<i64>,
@@ -76,8 +80,10 @@ pub struct TaskUpdate {
 pub struct TaskQuery {
     pub project_id: Option<i64>,
     /// todo, in_progress, done, blocked
+    #[param(pattern = "^(todo|in_progress|done|blocked)$")]
     pub status: Option<String>,
     /// Assignee handle.
+    #[param(pattern = "^@?[A-Za-z0-9_.-]{1,32}$")]
     pub assigned_to: Option<String>,
     /// RFC 3339 or a date.
     pub due_before: Option<String>,
@@ -88,7 +94,9 @@ pub struct TaskQuery {
     /// Words to look for in titles and descriptions (case-insensitive).
     pub q: Option<String>,
     /// 1–500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 

@@ -6,6 +6,7 @@ mod agent;
 mod ai_analysis;
 mod api_auth;
 mod api_comments;
+mod api_concurrency;
 mod api_people;
 mod api_projects;
 mod api_tasks;
