@@ -8,8 +8,23 @@ use clap::{Parser, Subcommand, ValueEnum};
     version,
     about = "A project coordinator that lives in your team's chats",
     long_about = "A project coordinator that lives in your team's chats: it turns messages into \
-tasks, tracks deadlines and serves a REST API. Settings come from the environment, a .env file \
-and coordinator.toml (see README.md)."
+tasks, tracks deadlines and serves a REST API.
+
+Without a command it runs `serve`. Settings come from the environment (a .env file in the \
+working directory is read first and never overrides a variable already set), then from \
+coordinator.toml in the working directory, which overrides both. README.md lists every setting.",
+    after_long_help = "Common settings:
+  DATABASE_URL            sqlite://data/coordinator.db (default) or postgres://user:pass@host/db
+  COORDINATOR_ADDR        HTTP listen address (default 127.0.0.1:5001)
+  COORDINATOR_DATA_DIR    local state: SQLite file, handbook index (default data)
+  COORDINATOR_API_TOKEN   a bootstrap admin token for the API
+  HANDBOOK_DIR            the handbook's markdown files (default handbook)
+  OPENAI_API_KEY          enables the agent (OPENAI_BASE_URL for any compatible server)
+  TELEGRAM_BOT_TOKEN, DISCORD_TOKEN, WHATSAPP_TOKEN, SMTP_URL, IMAP_URL   the chat channels
+  RUST_LOG                log filter (default info)
+
+Exit codes: 0 success, 2 bad arguments or configuration (the message names the setting),
+1 any other failure."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -18,9 +33,18 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: HTTP API, webhooks and workers (the default). Migrates first.
+    /// Run the service (the default): HTTP API, webhooks, chat channels, workers, scheduler.
+    ///
+    /// Applies pending database migrations first, then listens on COORDINATOR_ADDR until
+    /// SIGINT or SIGTERM, and then stops gracefully. Every configured channel runs: Telegram
+    /// (webhook or long polling), Discord, WhatsApp, email. On the very first start, when no
+    /// API token exists, it prints an admin token once.
     Serve,
-    /// Apply database migrations and exit.
+    /// Apply pending database migrations and exit.
+    ///
+    /// `serve` does the same on every start; this is for upgrades that migrate before the new
+    /// version starts (see README.md, Upgrading). Several processes may run it at once on
+    /// PostgreSQL: they take turns.
     Migrate,
     /// Talk to the coordinator in the terminal: the same commands, conversation and database
     /// as in a chat app.
@@ -30,12 +54,12 @@ pub enum Command {
         #[arg(long = "as")]
         handle: Option<String>,
     },
-    /// Discord set-up.
+    /// Discord set-up (needs DISCORD_TOKEN and DISCORD_APPLICATION_ID).
     Discord {
         #[command(subcommand)]
         command: DiscordCommand,
     },
-    /// Manage API tokens.
+    /// Manage API tokens (for scripts, a CRM, the REST API).
     Token {
         #[command(subcommand)]
         command: TokenCommand,
@@ -47,21 +71,25 @@ pub enum Command {
     },
     /// Print the report the scheduler would send (weekly ones carry a chart: see --chart).
     Report {
+        /// Which report: the day's, the week's or the month's.
         #[arg(long, value_enum, default_value_t = ReportPeriodArg::Daily)]
         period: ReportPeriodArg,
         /// One project's report (its id); all projects when omitted.
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         project: Option<i64>,
         /// Write the weekly chart (PNG) to this file.
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         chart: Option<std::path::PathBuf>,
     },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ReportPeriodArg {
+    /// The last day: done, open, overdue, at risk, due in the next day, by person.
     Daily,
+    /// The last seven days, the same figures, with a chart of open and done tasks per day.
     Weekly,
+    /// The last 30 days.
     Monthly,
 }
 
@@ -107,6 +135,7 @@ pub enum TokenCommand {
         /// What the token is for, e.g. "crm-sync".
         #[arg(long)]
         name: String,
+        /// What the token may do.
         #[arg(long, value_enum, default_value_t = TokenRole::Member)]
         role: TokenRole,
     },
@@ -114,7 +143,9 @@ pub enum TokenCommand {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum TokenRole {
+    /// Everything, including managing people.
     Admin,
+    /// Projects, tasks and comments.
     Member,
 }
 

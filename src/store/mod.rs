@@ -182,11 +182,22 @@ impl Store {
         matches!(self.pool, Pool::Postgres(_))
     }
 
-    /// Applies the migrations of `migrations/sqlite` or `migrations/postgres`.
+    /// Applies the migrations of `migrations/sqlite` or `migrations/postgres`. Migrations that
+    /// a newer version applied are tolerated: migrations only add (tables, columns with
+    /// defaults, indexes), so during a rolling upgrade a replica of the previous version can
+    /// still start on the newer schema. A changed migration is still an error.
     pub async fn migrate(&self) -> StoreResult<()> {
         match &self.pool {
-            Pool::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
-            Pool::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+            Pool::Sqlite(p) => {
+                let mut migrator = sqlx::migrate!("migrations/sqlite");
+                migrator.set_ignore_missing(true);
+                migrator.run(p).await?
+            }
+            Pool::Postgres(p) => {
+                let mut migrator = sqlx::migrate!("migrations/postgres");
+                migrator.set_ignore_missing(true);
+                migrator.run(p).await?
+            }
         }
         Ok(())
     }

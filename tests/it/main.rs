@@ -23,6 +23,7 @@ mod fake_zendesk;
 mod handbook;
 mod handbook_cli;
 mod handbook_hybrid;
+mod packaging;
 mod scheduler;
 mod scheduler_reports;
 mod telegram;
