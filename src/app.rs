@@ -25,6 +25,7 @@ use crate::conversation::{commands, Conversation};
 use crate::domain::{self, Role};
 use crate::handbook::Handbook;
 use crate::inbox::{Inbox, InboxWriter};
+use crate::integrations::voice::{self, Transcriber, Voice};
 use crate::llm::{Fallback, LlmProvider, OpenAiProvider};
 use crate::outbox::{Outbox, OutboxWriter};
 use crate::store::Store;
@@ -57,6 +58,8 @@ pub struct App {
     pub discord: Option<Arc<Discord>>,
     /// The handbook index `/ask` and the agent search; indexed in the background on start.
     pub handbook: Handbook,
+    /// Transcribes voice notes in the inbox and for `/integrations/voice/transcribe`.
+    pub voice: Arc<Voice>,
     /// The Zendesk and CRM syncs, told of every task and project change.
     pub sync: crate::integrations::Integrations,
     inbox_wake: Arc<Notify>,
@@ -105,8 +108,10 @@ impl App {
             Some(t) => Some(Arc::new(Telegram::new(t).map_err(anyhow::Error::msg)?)),
             None => None,
         };
+        let voice = Arc::new(voice(&settings, &store, telegram.as_deref()));
         Ok(Self {
             handbook,
+            voice,
             sync,
             settings,
             store,
@@ -134,6 +139,7 @@ impl App {
             metrics: metrics_handle(),
             agent: self.agent.clone(),
             sync: self.sync.clone(),
+            integrations: api::IntegrationsState::new(&self.settings, self.voice.clone(), self.outbox_writer()),
         };
         let mut webhooks = Router::new();
         if let Some(router) = self
@@ -213,7 +219,8 @@ impl App {
                     self.conversation.clone(),
                     self.inbox_wake.clone(),
                     self.outbox_wake.clone(),
-                );
+                )
+                .with_voice(self.voice.clone());
                 tokio::spawn(inbox.run_until_stopped(shutdown.clone()))
             })
             .collect();
@@ -369,6 +376,32 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// Voice notes: transcribed with `OPENAI_API_KEY` at `OPENAI_BASE_URL`, fetched from each
+/// configured platform (email's audio is kept in the store when it arrives).
+fn voice(settings: &Settings, store: &Store, telegram: Option<&Telegram>) -> Voice {
+    let transcriber = settings.openai.as_ref().map(|openai| {
+        Arc::new(Transcriber::new(
+            &openai.base_url,
+            openai.api_key.expose(),
+            &settings.openai_transcription_model,
+        ))
+    });
+    let limits = voice::Limits {
+        max_bytes: settings.voice_max_bytes,
+        max_seconds: settings.voice_max_seconds,
+    };
+    let mut voice = Voice::new(store.clone(), transcriber, limits, settings.open_chat);
+    if let Some(telegram) = telegram {
+        voice.add_source(domain::Channel::Telegram, Arc::new(telegram.media()));
+    }
+    if let Some(whatsapp) = crate::channels::whatsapp::media(settings) {
+        voice.add_source(domain::Channel::Whatsapp, Arc::new(whatsapp));
+    }
+    let email = crate::channels::email::media::EmailMedia { store: store.clone() };
+    voice.add_source(domain::Channel::Email, Arc::new(email));
+    voice
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

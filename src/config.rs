@@ -113,6 +113,13 @@ pub struct Settings {
     pub openai_base_url: String,
     /// A local sentence-transformers model folder (`config.json`, `tokenizer.json`,
     /// `model.safetensors`) for the handbook's vectors.
+    /// The model voice notes are transcribed with (`OPENAI_TRANSCRIPTION_MODEL`, at
+    /// `OPENAI_BASE_URL`'s `/audio/transcriptions`, with `OPENAI_API_KEY`).
+    pub openai_transcription_model: String,
+    /// Largest voice note or audio file that is transcribed, in bytes (`VOICE_MAX_BYTES`).
+    pub voice_max_bytes: u64,
+    /// Longest voice note that is transcribed, in seconds (`VOICE_MAX_SECONDS`).
+    pub voice_max_seconds: u32,
     pub handbook_embedding_model_dir: Option<PathBuf>,
     pub fallback_openai: Option<OpenAiSettings>,
     pub telegram: Option<TelegramSettings>,
@@ -244,6 +251,18 @@ impl Settings {
 
         let telegram_api_url = url("TELEGRAM_API_URL", "https://api.telegram.org")?;
         let webhook_secret = secret("TELEGRAM_WEBHOOK_SECRET");
+        let voice_max_bytes = match get("VOICE_MAX_BYTES") {
+            None => 20 * 1024 * 1024,
+            Some(v) => v.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
+                ConfigError::new("VOICE_MAX_BYTES", format!("'{v}' is not a byte count of 1024 or more"))
+            })?,
+        };
+        let voice_max_seconds = match get("VOICE_MAX_SECONDS") {
+            None => 300,
+            Some(v) => v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                ConfigError::new("VOICE_MAX_SECONDS", format!("'{v}' is not a number of seconds"))
+            })?,
+        };
         if let Some(s) = &webhook_secret {
             let ok = s.expose().len() <= 256
                 && s.expose()
@@ -387,6 +406,9 @@ impl Settings {
             email_from: get("EMAIL_FROM"),
             email_imap_poll,
             secret_key,
+            openai_transcription_model: get("OPENAI_TRANSCRIPTION_MODEL").unwrap_or_else(|| "whisper-1".into()),
+            voice_max_bytes,
+            voice_max_seconds,
             zendesk: integrations::zendesk(&get)?,
             crm: integrations::crm(&get)?,
             log_filter: get("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.into()),
@@ -517,6 +539,8 @@ mod tests {
         }
     }
 
+        assert_eq!(s.openai_transcription_model, "whisper-1");
+        assert_eq!((s.voice_max_bytes, s.voice_max_seconds), (20 * 1024 * 1024, 300));
     #[test]
     fn discord_ids_are_checked() {
         let key = "ab".repeat(32);
@@ -534,6 +558,8 @@ mod tests {
         assert_eq!(s.discord_guild_id.as_deref(), Some("1000000000000000001"));
     }
 
+            ("VOICE_MAX_BYTES", "lots"),
+            ("VOICE_MAX_SECONDS", "0"),
     #[test]
     fn handbook_model_dir_is_checked() {
         let dir = tempfile::tempdir().unwrap();

@@ -22,6 +22,7 @@ pub mod conversation;
 pub mod domain;
 pub mod handbook;
 pub mod inbox;
+pub mod integrations;
 pub mod llm;
 pub mod outbox;
 pub mod scheduler;

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::channels::{Channels, OutboundMessage, SendError};
 use crate::domain;
 use crate::inbox::{backoff, to_outbound, Outcome};
-use crate::store::{Queue, Store, StoreError};
+use crate::store::{NewOutbound, Queue, QueuedMessage, Store, StoreError};
 
 /// After this many failed attempts a message becomes a dead letter.
 pub const MAX_ATTEMPTS: i32 = 10;
@@ -51,6 +51,14 @@ impl OutboxWriter {
             .await?;
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// Stores one row and returns it as queued; `false` when its dedupe key was queued before
+    /// (the row is then the earlier one).
+    pub async fn enqueue_one(&self, row: &NewOutbound) -> Result<(QueuedMessage, bool), StoreError> {
+        let queued = self.store.enqueue_one(row).await?;
+        self.wake.notify_one();
+        Ok(queued)
     }
 }
 

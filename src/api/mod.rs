@@ -9,6 +9,7 @@ mod comments;
 mod crm;
 pub mod error;
 mod escalations;
+mod integrations;
 mod monitoring;
 mod people;
 mod projects;
@@ -20,6 +21,7 @@ mod zendesk;
 pub use auth::Auth;
 pub use error::{ApiError, ApiResult};
 
+pub use integrations::IntegrationsState;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
@@ -45,6 +47,8 @@ pub struct AppState {
     /// The agent behind `/ai/chat`, when a language model is configured.
     pub agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
     /// The Zendesk and CRM syncs.
+    /// Sends through the outbox, voice transcription.
+    pub integrations: IntegrationsState,
     pub sync: crate::integrations::Integrations,
 }
 
@@ -100,7 +104,13 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .split_for_parts();
     let openapi = std::sync::Arc::new(shared_errors::with_shared_errors(openapi));
 
+        .routes(routes!(integrations::send))
+        .routes(routes!(integrations::history))
     api.route("/metrics", axum::routing::get(system::metrics))
+    // Uploads have their own body limit (VOICE_MAX_BYTES), so they join after the API's.
+    let (uploads, upload_doc) = integrations::upload_router(state.clone());
+    let mut openapi = openapi;
+    openapi.merge(upload_doc);
         .route("/docs", axum::routing::get(system::docs))
         .route(
             "/openapi.json",
@@ -124,6 +134,7 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
+        .merge(uploads)
         }))
 }
 

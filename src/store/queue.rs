@@ -47,6 +47,9 @@ pub struct NewOutbound {
     /// At most one message per key is ever queued (e.g. `reply:17:0` for the first reply to
     /// inbox event 17), so reprocessing an event cannot send its reply twice.
     pub dedupe_key: Option<String>,
+    /// The person it goes to and the task it concerns, when known (for the history).
+    pub person_id: Option<i64>,
+    pub task_id: Option<i64>,
 }
 
 /// Counts by status, for monitoring.
@@ -69,9 +72,9 @@ pub struct DeadLetter {
     pub created_at: DateTime<Utc>,
 }
 
-const INSERT_OUTBOX: &str = "INSERT INTO outbox_messages \
-    (channel, chat_id, payload, dedupe_key, status, attempts, next_attempt_at, created_at) \
-    VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (dedupe_key) DO NOTHING";
+pub(super) const INSERT_OUTBOX: &str = "INSERT INTO outbox_messages \
+    (channel, chat_id, payload, dedupe_key, status, attempts, next_attempt_at, created_at, person_id, task_id) \
+    VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING";
 
 impl Store {
     /// Stores an inbound event. `false` when the same (channel, event id) was stored before.
@@ -116,6 +119,8 @@ impl Store {
                     .bind(&m.payload)
                     .bind(&m.dedupe_key)
                     .bind(at)
+                    .bind(m.person_id)
+                    .bind(m.task_id)
                     .execute(&mut *tx)
                     .await?;
             }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{dispatch, NewOutbound, Pool, Store, StoreResult};
+use super::queue::INSERT_OUTBOX;
 
 /// Inserts outbox rows inside a transaction `$tx` (a dedupe key already queued is skipped).
 /// They are due at the wall-clock time, whatever `now` the sweep was given.
@@ -21,6 +22,8 @@ macro_rules! insert_outbound {
                 .bind(&m.payload)
                 .bind(&m.dedupe_key)
                 .bind(at)
+                .bind(m.person_id)
+                .bind(m.task_id)
                 .execute(&mut *$tx)
                 .await?;
         }
@@ -31,10 +34,6 @@ mod reports;
 mod routing;
 
 pub use reports::{PersonCounts, PolicyTask, ReportCounts};
-
-const INSERT_OUTBOX: &str = "INSERT INTO outbox_messages \
-    (channel, chat_id, payload, dedupe_key, status, attempts, next_attempt_at, created_at) \
-    VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) ON CONFLICT (dedupe_key) DO NOTHING";
 
 /// An escalation claimed for its next step.
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -29,6 +29,18 @@ pub struct ParsedEmail {
     /// Why a machine wrote this message (`Auto-Submitted: auto-replied`, a DSN, …).
     pub auto: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// The content of the audio attachments (kind `audio`), for transcription.
+    pub audio: Vec<AudioPart>,
+}
+
+/// An audio attachment's content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioPart {
+    /// Its place in [`ParsedEmail::attachments`].
+    pub attachment: usize,
+    pub mime_type: String,
+    pub file_name: Option<String>,
+    pub bytes: Vec<u8>,
 }
 
 impl ParsedEmail {
@@ -95,21 +107,33 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, Malformed> {
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
     let body = message.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
-    let attachments = message
-        .attachments()
-        .enumerate()
-        .map(|(n, part)| Attachment {
-            kind: "document".into(),
+    let mut attachments = Vec::new();
+    let mut audio = Vec::new();
+    for (n, part) in message.attachments().enumerate() {
+        let mime_type = part
+            .content_type()
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")));
+        let is_audio = mime_type
+            .as_deref()
+            .is_some_and(|m| m.to_ascii_lowercase().starts_with("audio/"));
+        if let (true, Some(mime)) = (is_audio, &mime_type) {
+            audio.push(AudioPart {
+                attachment: n,
+                mime_type: mime.clone(),
+                file_name: part.attachment_name().map(str::to_owned),
+                bytes: part.contents().to_vec(),
+            });
+        }
+        attachments.push(Attachment {
+            kind: if is_audio { "audio" } else { "document" }.into(),
             platform_id: part
                 .attachment_name()
                 .map_or_else(|| format!("attachment-{n}"), str::to_owned),
-            mime_type: part
-                .content_type()
-                .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream"))),
+            mime_type,
             size: Some(part.len() as u64),
             duration_secs: None,
-        })
-        .collect();
+        });
+    }
     let mut recipients: Vec<String> = message
         .to()
         .into_iter()
@@ -134,6 +158,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, Malformed> {
         text: new_text(&body),
         auto: auto_reason(&message),
         attachments,
+        audio,
     })
 }
 

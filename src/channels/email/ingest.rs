@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use super::inbound::{self, ParsedEmail};
 use super::BotAddress;
-use crate::channels::{ChatKind, InboundEvent, OutboundMessage, Sender};
+use crate::channels::{Attachment, ChatKind, InboundEvent, OutboundMessage, Sender};
 use crate::domain;
 use crate::inbox::InboxWriter;
 use crate::outbox::OutboxWriter;
@@ -18,6 +18,10 @@ use crate::store::{NewEmailRecord, Store, StoreError};
 pub const UNKNOWN_SENDER_REPLY: &str = "Hello, this is the project coordinator's mailbox. \
 I do not know your address yet, so I cannot act on your message. Please ask an admin of your \
 workspace to add this address to your profile. You will not hear from me again until then.";
+
+/// Audio attachments beyond this (the transcription endpoint's own limit) are not kept; the
+/// sender is told it is too large.
+const MAX_KEPT_AUDIO_BYTES: usize = 25 * 1024 * 1024;
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,8 +90,11 @@ impl Ingest {
             return self.unknown_sender(&email).await;
         }
         let task = self.task_of(&email).await?;
-        let text = conversation_text(&email.text, task);
-        if text.is_empty() {
+        let mut text = conversation_text(&email.text, task);
+        if text.is_empty() && !email.audio.is_empty() {
+            // A voice memo in a task's thread: its transcript becomes the comment.
+            text = task.map(|id| format!("/comment {id}")).unwrap_or_default();
+        } else if text.is_empty() {
             return self.skip(&email, "empty", "no new text").await;
         }
         let references = email.references.clone();
@@ -102,6 +109,7 @@ impl Ingest {
             note: None,
         };
         self.store.record_email(&record).await?;
+        let attachments = self.keep_audio(&email).await?;
         let event = InboundEvent {
             channel: domain::Channel::Email,
             event_id: id.clone(),
@@ -118,7 +126,7 @@ impl Ingest {
             mentions_bot: true,
             message_id: Some(id.clone()),
             reply_to: email.in_reply_to.last().cloned(),
-            attachments: email.attachments.clone(),
+            attachments,
             button: None,
             received_at: Utc::now(),
         };
@@ -127,6 +135,25 @@ impl Ingest {
         } else {
             Ok(Ingested::Duplicate { message_id: id })
         }
+    }
+
+    /// Keeps the audio attachments for the inbox worker to transcribe (a mailbox cannot be
+    /// asked for them again); their attachments then name the stored audio.
+    async fn keep_audio(&self, email: &ParsedEmail) -> Result<Vec<Attachment>, StoreError> {
+        let mut attachments = email.attachments.clone();
+        for part in &email.audio {
+            if part.bytes.len() > MAX_KEPT_AUDIO_BYTES {
+                continue;
+            }
+            let key = format!("email:{}:{}", email.message_id, part.attachment);
+            self.store
+                .store_media(&key, Some(&part.mime_type), part.file_name.as_deref(), &part.bytes)
+                .await?;
+            if let Some(attachment) = attachments.get_mut(part.attachment) {
+                attachment.platform_id = key;
+            }
+        }
+        Ok(attachments)
     }
 
     async fn skip(&self, email: &ParsedEmail, status: &str, note: &str) -> Result<Ingested, StoreError> {

@@ -11,6 +11,7 @@
 pub mod imap;
 pub mod inbound;
 pub mod ingest;
+pub mod media;
 pub mod outbound;
 mod webhook;
 

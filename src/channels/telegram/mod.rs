@@ -3,6 +3,7 @@
 //! `setMyCommands` at start.
 
 pub mod inbound;
+pub mod media;
 pub mod outbound;
 
 use std::sync::{Arc, RwLock};
@@ -49,6 +50,13 @@ impl Telegram {
 
     pub fn outbound(&self) -> TelegramOut {
         TelegramOut {
+            bot: self.bot.clone(),
+        }
+    }
+
+    /// Downloads of voice notes and audio.
+    pub fn media(&self) -> media::TelegramMedia {
+        media::TelegramMedia {
             bot: self.bot.clone(),
         }
     }

@@ -6,6 +6,7 @@
 
 pub mod graph;
 pub mod inbound;
+pub mod media;
 pub mod messages;
 pub mod outbound;
 mod payload;
@@ -56,6 +57,27 @@ pub fn outbound(settings: &Settings, store: Store) -> Option<WhatsAppOut> {
         template: template(settings),
         store,
     })
+}
+
+/// Downloads of voice notes, when `WHATSAPP_TOKEN` is set.
+pub fn media(settings: &Settings) -> Option<media::WhatsAppMedia> {
+    let token = settings.whatsapp_token.clone()?;
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        .build();
+    match client {
+        Ok(client) => Some(media::WhatsAppMedia {
+            client,
+            api_url: settings.whatsapp_api_url.clone(),
+            phone_number_id: settings.whatsapp_phone_number_id.clone(),
+            token,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build the WhatsApp HTTP client; voice notes are off");
+            None
+        }
+    }
 }
 
 /// `/webhooks/whatsapp`, when `WHATSAPP_APP_SECRET` is set.
