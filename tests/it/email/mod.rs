@@ -3,6 +3,7 @@
 
 mod mailbox;
 mod smtp_sink;
+mod voice;
 
 use std::sync::Arc;
 use std::time::Duration;
