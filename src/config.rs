@@ -102,6 +102,10 @@ pub struct Settings {
     pub api_token: Option<Secret>,
     pub timezone: Tz,
     pub scheduler_tick: Duration,
+    /// Reminders go this long before a due date (`COORDINATOR_REMINDER_LEADS`, e.g. `24h,2h`).
+    pub reminder_leads: Vec<Duration>,
+    /// The local hour (`COORDINATOR_TIMEZONE`) scheduled reports go out (`COORDINATOR_REPORT_HOUR`).
+    pub report_hour: u32,
     pub handbook_dir: PathBuf,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
@@ -109,10 +113,6 @@ pub struct Settings {
     pub open_chat: bool,
     pub openai: Option<OpenAiSettings>,
     pub openai_embedding_model: Option<String>,
-    /// `OPENAI_BASE_URL`, also when no API key is set (local embedding servers need none).
-    pub openai_base_url: String,
-    /// A local sentence-transformers model folder (`config.json`, `tokenizer.json`,
-    /// `model.safetensors`) for the handbook's vectors.
     /// The model voice notes are transcribed with (`OPENAI_TRANSCRIPTION_MODEL`, at
     /// `OPENAI_BASE_URL`'s `/audio/transcriptions`, with `OPENAI_API_KEY`).
     pub openai_transcription_model: String,
@@ -120,6 +120,10 @@ pub struct Settings {
     pub voice_max_bytes: u64,
     /// Longest voice note that is transcribed, in seconds (`VOICE_MAX_SECONDS`).
     pub voice_max_seconds: u32,
+    /// `OPENAI_BASE_URL`, also when no API key is set (local embedding servers need none).
+    pub openai_base_url: String,
+    /// A local sentence-transformers model folder (`config.json`, `tokenizer.json`,
+    /// `model.safetensors`) for the handbook's vectors.
     pub handbook_embedding_model_dir: Option<PathBuf>,
     pub fallback_openai: Option<OpenAiSettings>,
     pub telegram: Option<TelegramSettings>,
@@ -211,6 +215,22 @@ impl Settings {
                 format!("'{tz_text}' is not an IANA time zone"),
             )
         })?;
+        let leads_text = get("COORDINATOR_REMINDER_LEADS").unwrap_or_else(|| "24h,2h".into());
+        let reminder_leads = parse_leads(&leads_text).ok_or_else(|| {
+            ConfigError::new(
+                "COORDINATOR_REMINDER_LEADS",
+                format!("'{leads_text}' is not a list of durations such as 24h,2h (at most 30 days each)"),
+            )
+        })?;
+        let hour_text = get("COORDINATOR_REPORT_HOUR").unwrap_or_else(|| "9".into());
+        let report_hour = hour_text
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|h| *h < 24)
+            .ok_or_else(|| {
+                ConfigError::new("COORDINATOR_REPORT_HOUR", format!("'{hour_text}' is not an hour from 0 to 23"))
+            })?;
         let tick_text = get("COORDINATOR_SCHEDULER_TICK").unwrap_or_else(|| "30s".into());
         let scheduler_tick = humantime::parse_duration(&tick_text)
             .ok()
@@ -231,6 +251,18 @@ impl Settings {
             })?,
         };
         let open_chat = parse_bool(source, "COORDINATOR_OPEN_CHAT")?;
+        let voice_max_bytes = match get("VOICE_MAX_BYTES") {
+            None => 20 * 1024 * 1024,
+            Some(v) => v.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
+                ConfigError::new("VOICE_MAX_BYTES", format!("'{v}' is not a byte count of 1024 or more"))
+            })?,
+        };
+        let voice_max_seconds = match get("VOICE_MAX_SECONDS") {
+            None => 300,
+            Some(v) => v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                ConfigError::new("VOICE_MAX_SECONDS", format!("'{v}' is not a number of seconds"))
+            })?,
+        };
 
         let openai_base = url("OPENAI_BASE_URL", "https://api.openai.com/v1")?;
         let openai = secret("OPENAI_API_KEY").map(|api_key| OpenAiSettings {
@@ -251,18 +283,6 @@ impl Settings {
 
         let telegram_api_url = url("TELEGRAM_API_URL", "https://api.telegram.org")?;
         let webhook_secret = secret("TELEGRAM_WEBHOOK_SECRET");
-        let voice_max_bytes = match get("VOICE_MAX_BYTES") {
-            None => 20 * 1024 * 1024,
-            Some(v) => v.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
-                ConfigError::new("VOICE_MAX_BYTES", format!("'{v}' is not a byte count of 1024 or more"))
-            })?,
-        };
-        let voice_max_seconds = match get("VOICE_MAX_SECONDS") {
-            None => 300,
-            Some(v) => v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                ConfigError::new("VOICE_MAX_SECONDS", format!("'{v}' is not a number of seconds"))
-            })?,
-        };
         if let Some(s) = &webhook_secret {
             let ok = s.expose().len() <= 256
                 && s.expose()
@@ -379,11 +399,16 @@ impl Settings {
             api_token: secret("COORDINATOR_API_TOKEN"),
             timezone,
             scheduler_tick,
+            reminder_leads,
+            report_hour,
             handbook_dir: get("HANDBOOK_DIR").unwrap_or_else(|| "handbook".into()).into(),
             max_body_bytes,
             open_chat,
             openai,
             openai_embedding_model: get("OPENAI_EMBEDDING_MODEL"),
+            openai_transcription_model: get("OPENAI_TRANSCRIPTION_MODEL").unwrap_or_else(|| "whisper-1".into()),
+            voice_max_bytes,
+            voice_max_seconds,
             openai_base_url: openai_base.clone(),
             handbook_embedding_model_dir,
             fallback_openai,
@@ -406,9 +431,6 @@ impl Settings {
             email_from: get("EMAIL_FROM"),
             email_imap_poll,
             secret_key,
-            openai_transcription_model: get("OPENAI_TRANSCRIPTION_MODEL").unwrap_or_else(|| "whisper-1".into()),
-            voice_max_bytes,
-            voice_max_seconds,
             zendesk: integrations::zendesk(&get)?,
             crm: integrations::crm(&get)?,
             log_filter: get("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.into()),
@@ -481,6 +503,25 @@ fn read_toml(path: &Path) -> Result<Source, ConfigError> {
         .collect()
 }
 
+/// `24h,2h` → the durations, longest first; empty (`none`) turns reminders off.
+fn parse_leads(text: &str) -> Option<Vec<Duration>> {
+    let text = text.trim();
+    if text.is_empty() || text.eq_ignore_ascii_case("none") {
+        return Some(Vec::new());
+    }
+    let mut leads = text
+        .split(',')
+        .map(|part| {
+            humantime::parse_duration(part.trim())
+                .ok()
+                .filter(|d| !d.is_zero() && *d <= Duration::from_secs(30 * 24 * 3600))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    leads.sort_by(|a, b| b.cmp(a));
+    leads.dedup();
+    Some(leads)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,8 +532,15 @@ mod tests {
         assert_eq!(s.database_url.expose(), "sqlite://data/coordinator.db");
         assert_eq!(s.addr.to_string(), "127.0.0.1:5001");
         assert_eq!(s.scheduler_tick, Duration::from_secs(30));
+        assert_eq!(
+            s.reminder_leads,
+            vec![Duration::from_secs(24 * 3600), Duration::from_secs(2 * 3600)]
+        );
+        assert_eq!(s.report_hour, 9);
         assert_eq!(s.timezone, Tz::UTC);
         assert!(s.openai.is_none() && s.telegram.is_none());
+        assert_eq!(s.openai_transcription_model, "whisper-1");
+        assert_eq!((s.voice_max_bytes, s.voice_max_seconds), (20 * 1024 * 1024, 300));
     }
 
     #[test]
@@ -502,12 +550,16 @@ mod tests {
             ("COORDINATOR_ADDR", "nowhere"),
             ("COORDINATOR_TIMEZONE", "Mars/Olympus"),
             ("COORDINATOR_SCHEDULER_TICK", "often"),
+            ("COORDINATOR_REMINDER_LEADS", "24h,soon"),
+            ("COORDINATOR_REPORT_HOUR", "25"),
             ("TELEGRAM_API_URL", "not a url"),
             ("COORDINATOR_SECRET_KEY", "c2hvcnQ="),
             ("TELEGRAM_WEBHOOK_SECRET", "has spaces"),
             ("COORDINATOR_OPEN_CHAT", "maybe"),
             ("EMAIL_IMAP_POLL", "sometimes"),
             ("EMAIL_FROM", "nobody"),
+            ("VOICE_MAX_BYTES", "lots"),
+            ("VOICE_MAX_SECONDS", "0"),
         ] {
             let err = Settings::with(&[(name, value)]).unwrap_err();
             assert_eq!(err.setting, name, "{err}");
@@ -539,8 +591,6 @@ mod tests {
         }
     }
 
-        assert_eq!(s.openai_transcription_model, "whisper-1");
-        assert_eq!((s.voice_max_bytes, s.voice_max_seconds), (20 * 1024 * 1024, 300));
     #[test]
     fn discord_ids_are_checked() {
         let key = "ab".repeat(32);
@@ -558,8 +608,6 @@ mod tests {
         assert_eq!(s.discord_guild_id.as_deref(), Some("1000000000000000001"));
     }
 
-            ("VOICE_MAX_BYTES", "lots"),
-            ("VOICE_MAX_SECONDS", "0"),
     #[test]
     fn handbook_model_dir_is_checked() {
         let dir = tempfile::tempdir().unwrap();

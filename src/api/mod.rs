@@ -13,6 +13,7 @@ mod integrations;
 mod monitoring;
 mod people;
 mod projects;
+mod schedule;
 mod shared_errors;
 mod system;
 mod tasks;
@@ -20,8 +21,8 @@ mod zendesk;
 
 pub use auth::Auth;
 pub use error::{ApiError, ApiResult};
-
 pub use integrations::IntegrationsState;
+
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
@@ -46,9 +47,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The agent behind `/ai/chat`, when a language model is configured.
     pub agent: Option<std::sync::Arc<crate::conversation::agent::Agent>>,
-    /// The Zendesk and CRM syncs.
     /// Sends through the outbox, voice transcription.
     pub integrations: IntegrationsState,
+    /// The Zendesk and CRM syncs.
     pub sync: crate::integrations::Integrations,
 }
 
@@ -86,6 +87,8 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(people::list, people::create))
         .routes(routes!(people::get, people::update, people::delete))
         .routes(routes!(people::link_code))
+        .routes(routes!(schedule::quiet_hours))
+        .routes(routes!(schedule::project_chat))
         .routes(routes!(monitoring::status))
         .routes(routes!(escalations::escalate))
         .routes(routes!(ai::chat))
@@ -101,16 +104,16 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(zendesk::sync))
         .routes(routes!(zendesk::config, zendesk::set_config))
         .routes(routes!(crm::config, crm::set_config))
-        .split_for_parts();
-    let openapi = std::sync::Arc::new(shared_errors::with_shared_errors(openapi));
-
         .routes(routes!(integrations::send))
         .routes(routes!(integrations::history))
-    api.route("/metrics", axum::routing::get(system::metrics))
+        .split_for_parts();
     // Uploads have their own body limit (VOICE_MAX_BYTES), so they join after the API's.
     let (uploads, upload_doc) = integrations::upload_router(state.clone());
     let mut openapi = openapi;
     openapi.merge(upload_doc);
+    let openapi = std::sync::Arc::new(shared_errors::with_shared_errors(openapi));
+
+    api.route("/metrics", axum::routing::get(system::metrics))
         .route("/docs", axum::routing::get(system::docs))
         .route(
             "/openapi.json",
@@ -131,10 +134,10 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .merge(webhooks)
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .merge(uploads)
         .layer(middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
-        .merge(uploads)
         }))
 }
 

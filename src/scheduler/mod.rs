@@ -57,7 +57,9 @@ impl SchedulerConfig {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
             tick: settings.scheduler_tick,
-            ..Self::with_zone(settings.timezone)
+            reminder_leads: settings.reminder_leads.clone(),
+            report_hour: settings.report_hour,
+            timezone: settings.timezone,
         }
     }
 

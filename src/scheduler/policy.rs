@@ -21,8 +21,10 @@ use serde::Serialize;
 use super::{chat_address, outbound, person_address, Address, Scheduler, SweepReport};
 use crate::store::{PolicyTask, StoreError};
 
-/// Tasks checked per sweep and rule.
+/// Tasks read per query.
 const BATCH: i64 = 500;
+/// Pages of changed tasks one sweep reads at most (100,000 tasks).
+const MAX_PAGES: usize = 200;
 
 /// One rule, with where it was written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -225,7 +227,7 @@ pub(super) async fn sweep(
         return Ok(());
     }
     let since = since.unwrap_or(now - Duration::days(1)).min(now);
-    let mut tasks = s.store.policy_tasks_changed(since, BATCH).await?;
+    let mut tasks = changed_since(s, since).await?;
     for rule in &s.policies.rules {
         let Some(hours) = rule.comment_within_hours else {
             continue;
@@ -246,7 +248,11 @@ pub(super) async fn sweep(
                 }
                 continue;
             }
-            if !s.store.record_breach(task.id, &rule.id, now).await? {
+            if !s
+                .store
+                .record_breach(task.id, &rule.id, &rule.message, &rule.source, now)
+                .await?
+            {
                 continue;
             }
             if let Some(to) = recipient(s, task).await? {
@@ -262,6 +268,25 @@ pub(super) async fn sweep(
         }
     }
     Ok(())
+}
+
+/// Every open task changed at or after `since`, page by page (oldest change first), so a busy
+/// interval between two sweeps is checked in full.
+async fn changed_since(s: &Scheduler, since: DateTime<Utc>) -> Result<Vec<PolicyTask>, StoreError> {
+    let mut tasks: Vec<PolicyTask> = Vec::new();
+    let mut from = since;
+    for _ in 0..MAX_PAGES {
+        let page = s.store.policy_tasks_changed(from, BATCH).await?;
+        let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= BATCH;
+        let last = page.last().map(|t| t.updated_at);
+        tasks.extend(page);
+        match last {
+            // Rows changed at `last` are read again from there; duplicates are removed later.
+            Some(last) if full && last > from => from = last,
+            _ => break,
+        }
+    }
+    Ok(tasks)
 }
 
 /// Whoever changed the task last (a person), else its assignee, else its chat.

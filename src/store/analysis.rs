@@ -107,11 +107,66 @@ const PROJECT_WORK: &str = "SELECT p.id, p.name, p.deadline, COUNT(*) AS open_ta
         WHERE status = 'active' AND deadline IS NOT NULL ORDER BY deadline, id LIMIT $2) \
     GROUP BY p.id, p.name, p.deadline ORDER BY p.deadline, p.id";
 
+/// A policy breach the scheduler reported on a task that is still open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenBreach {
+    pub task: TaskSignal,
+    pub rule_id: String,
+    pub message: String,
+    /// `file.md › Heading` of the rule.
+    pub source: String,
+    pub reported_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct BreachRow {
+    #[sqlx(flatten)]
+    task: SignalRow,
+    rule_id: String,
+    message: Option<String>,
+    source: Option<String>,
+    reported_at: DateTime<Utc>,
+}
+
 fn into_signals(rows: Vec<SignalRow>) -> StoreResult<Vec<TaskSignal>> {
     rows.into_iter().map(TaskSignal::try_from).collect()
 }
 
 impl Store {
+    /// Reported policy breaches of open tasks, oldest report first (at most `limit`), and how
+    /// many there are in all.
+    pub async fn open_breaches(&self, limit: i64) -> StoreResult<(Vec<OpenBreach>, i64)> {
+        let select = "SELECT t.id, t.title, t.status, t.priority, t.project_id, a.handle AS assigned_to, \
+            t.time_estimate, t.time_spent, t.due_date, t.updated_at, \
+            b.rule_id, b.message, b.source, b.reported_at \
+            FROM policy_breaches b JOIN tasks t ON t.id = b.task_id \
+            LEFT JOIN people a ON a.id = t.assignee_id \
+            WHERE t.status <> 'done' ORDER BY b.reported_at, t.id, b.rule_id LIMIT $1";
+        let count = "SELECT COUNT(*) FROM policy_breaches b JOIN tasks t ON t.id = b.task_id \
+            WHERE t.status <> 'done'";
+        let (rows, (total,)) = dispatch!(self, |p| {
+            let rows = sqlx::query_as::<_, BreachRow>(select)
+                .bind(limit)
+                .fetch_all(p)
+                .await?;
+            let total: (i64,) = sqlx::query_as(count).fetch_one(p).await?;
+            (rows, total)
+        });
+        let breaches = rows
+            .into_iter()
+            .map(|r| {
+                Ok(OpenBreach {
+                    task: TaskSignal::try_from(r.task)?,
+                    message: r.message.unwrap_or_else(|| format!("breaks rule {}", r.rule_id)),
+                    source: r.source.unwrap_or_default(),
+                    rule_id: r.rule_id,
+                    reported_at: r.reported_at,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((breaches, total))
+    }
+
     /// Tasks of `priority` matching `condition` (one of the due-date conditions), earliest due
     /// first (at most `limit`), and the number of all matches.
     async fn due_signals(

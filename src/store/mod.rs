@@ -20,7 +20,7 @@ mod tasks;
 mod tokens;
 mod whatsapp;
 
-pub use analysis::{ProjectWork, TaskSignal};
+pub use analysis::{OpenBreach, ProjectWork, TaskSignal};
 pub use audit::{AuditEntry, AuditRecord};
 pub use comments::CommentData;
 pub use conversations::{ConversationRecord, MemoryMessage, TurnRecord};

@@ -89,6 +89,8 @@ pub enum FindingKind {
     UnassignedDueSoon,
     ProjectAtRisk,
     Blocked,
+    /// A handbook policy rule the task breaks (reported by the scheduler's policy checks).
+    PolicyBreach,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
@@ -123,6 +125,7 @@ pub struct FindingCounts {
     pub unassigned_due_soon: i64,
     pub project_at_risk: i64,
     pub blocked: i64,
+    pub policy_breach: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -250,6 +253,10 @@ impl Workspace {
             .collect();
         counts.project_at_risk = at_risk.len() as i64;
         all.extend(most_severe(at_risk));
+
+        let (breaches, total) = self.store.open_breaches(LIMIT).await?;
+        counts.policy_breach = total;
+        all.extend(most_severe(breaches.into_iter().map(rules::policy_breach).collect()));
 
         // A stable sort keeps the kinds in the order above among equal severities.
         all.sort_by_key(|d| Reverse(d.finding.severity));

@@ -167,7 +167,8 @@ async fn findings_and_suggestions_at_a_fixed_time(db: Db) {
     assert_eq!(json["options"], json!({"stale_days": 3, "due_soon_hours": 48}));
     assert_eq!(
         json["counts"],
-        json!({"overdue": 2, "stale_in_progress": 2, "unassigned_due_soon": 1, "project_at_risk": 2, "blocked": 2})
+        json!({"overdue": 2, "stale_in_progress": 2, "unassigned_due_soon": 1, "project_at_risk": 2, "blocked": 2,
+               "policy_breach": 0})
     );
     let expected = vec![
         row("overdue", "high", Some(homepage), Some(website), format!("#{homepage} Homepage copy is 3 days overdue (@anna)")),

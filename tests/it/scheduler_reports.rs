@@ -134,6 +134,50 @@ async fn policy_breaches_are_reported_with_their_source(db: Db) {
         "{}",
         msg.text
     );
+
+    // The open breach is a finding of `/ai/analyze`, and its own suggestion.
+    let analysis = app.post("/ai/analyze", serde_json::json!({})).await;
+    assert_eq!(analysis.status, 200, "{}", analysis.body);
+    assert_eq!(analysis.body["counts"]["policy_breach"], 1, "{}", analysis.body);
+    let finding = analysis.body["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "policy_breach")
+        .cloned()
+        .unwrap();
+    assert_eq!(finding["task_id"], id);
+    assert_eq!(finding["detail"]["rule"], "client-task-owner");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("deadlines-and-time-tracking.md › "),
+        "{finding}"
+    );
+    let suggestions = app.get("/ai/suggestions").await.body;
+    let advice = suggestions
+        .as_array()
+        .or_else(|| suggestions["suggestions"].as_array())
+        .unwrap()
+        .iter()
+        .find(|s| s["task_id"] == id)
+        .cloned()
+        .unwrap();
+    assert_eq!(advice["action"], "follow_policy", "{advice}");
+
+    // Once the task complies and the next sweep sees it, the finding is gone.
+    let fixed = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/tasks/{id}"),
+            Some(serde_json::json!({"assigned_to": "anna", "due_date": "2030-03-01T12:00:00Z"})),
+        )
+        .await;
+    assert_eq!(fixed.status, 200, "{}", fixed.body);
+    s.run_once(coordinator::store::now()).await.unwrap();
+    let analysis = app.post("/ai/analyze", serde_json::json!({})).await;
+    assert_eq!(analysis.body["counts"]["policy_breach"], 0, "{}", analysis.body);
 }
 
 /// Two replicas over one PostgreSQL database sweep at the same moment: each reminder and

@@ -210,14 +210,23 @@ impl Store {
     }
 
     /// Marks (task, rule) as reported; `false` when it was reported before.
-    pub async fn record_breach(&self, task_id: i64, rule: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    pub async fn record_breach(
+        &self,
+        task_id: i64,
+        rule: &str,
+        message: &str,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         Ok(dispatch!(self, |p| sqlx::query(
-            "INSERT INTO policy_breaches (task_id, rule_id, reported_at) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING"
+            "INSERT INTO policy_breaches (task_id, rule_id, reported_at, message, source) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
         )
         .bind(task_id)
         .bind(rule)
         .bind(now)
+        .bind(message)
+        .bind(source)
         .execute(p)
         .await
         .map(|r| r.rows_affected() == 1))?)

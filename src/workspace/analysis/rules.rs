@@ -24,7 +24,7 @@ use super::hours::working_hours;
 use super::phrases::{due_phrase, hours, label, plural, span, who, working};
 use super::{AnalysisOptions, Drawn, Finding, FindingKind, Severity, Subject, DEFAULT_ESTIMATE_HOURS};
 use crate::domain::Priority;
-use crate::store::{ProjectWork, TaskSignal};
+use crate::store::{OpenBreach, ProjectWork, TaskSignal};
 
 /// An at-risk project's figures.
 #[derive(Debug, Clone)]
@@ -164,6 +164,34 @@ pub(super) fn blocked(task: TaskSignal, now: DateTime<Utc>, options: AnalysisOpt
     });
     let at = task.updated_at;
     task_finding(FindingKind::Blocked, severity, task, message, detail, at)
+}
+
+pub(super) fn policy_breach(breach: OpenBreach) -> Drawn {
+    let severity = if pressing(breach.task.priority) {
+        Severity::High
+    } else {
+        Severity::Medium
+    };
+    let message = format!(
+        "{} breaks a handbook rule: {} ({}; {})",
+        label(&breach.task),
+        breach.message,
+        breach.source,
+        who(&breach.task)
+    );
+    let detail = json!({
+        "title": breach.task.title, "rule": breach.rule_id, "rule_message": breach.message,
+        "source": breach.source, "reported_at": breach.reported_at,
+    });
+    let at = breach.reported_at;
+    task_finding(
+        FindingKind::PolicyBreach,
+        severity,
+        breach.task,
+        message,
+        detail,
+        at,
+    )
 }
 
 pub(super) fn unassigned(task: TaskSignal, now: DateTime<Utc>) -> Drawn {

@@ -31,6 +31,8 @@ pub enum SuggestionAction {
     SplitOrReestimate,
     MoveDeadline,
     FollowUp,
+    /// Bring the task in line with a handbook rule it breaks.
+    FollowPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -66,6 +68,23 @@ fn suggest(drawn: &[Drawn], now: DateTime<Utc>, tz: Tz) -> Vec<Suggestion> {
         let severity = d.finding.severity;
         let (action, message) = match &d.subject {
             Subject::Project(risk) => for_project(risk, tz),
+            Subject::Task(task) if d.finding.kind == FindingKind::PolicyBreach => {
+                // Another finding about the task says more; a breach alone gets its own advice.
+                if kinds[&task.id].iter().any(|k| *k != FindingKind::PolicyBreach) || !seen.insert(task.id) {
+                    continue;
+                }
+                let rule = d.finding.detail["rule_message"]
+                    .as_str()
+                    .unwrap_or("a handbook rule");
+                let source = d.finding.detail["source"].as_str().unwrap_or_default();
+                (
+                    SuggestionAction::FollowPolicy,
+                    format!(
+                        "Bring {} in line with the handbook: {rule} ({source})",
+                        label(task)
+                    ),
+                )
+            }
             Subject::Task(task) => {
                 if !seen.insert(task.id) {
                     continue;
