@@ -139,7 +139,11 @@ impl App {
             metrics: metrics_handle(),
             agent: self.agent.clone(),
             sync: self.sync.clone(),
-            integrations: api::IntegrationsState::new(&self.settings, self.voice.clone(), self.outbox_writer()),
+            integrations: api::IntegrationsState::new(
+                &self.settings,
+                self.voice.clone(),
+                self.outbox_writer(),
+            ),
         };
         let mut webhooks = Router::new();
         if let Some(router) = self

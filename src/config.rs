@@ -254,7 +254,10 @@ impl Settings {
         let voice_max_bytes = match get("VOICE_MAX_BYTES") {
             None => 20 * 1024 * 1024,
             Some(v) => v.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
-                ConfigError::new("VOICE_MAX_BYTES", format!("'{v}' is not a byte count of 1024 or more"))
+                ConfigError::new(
+                    "VOICE_MAX_BYTES",
+                    format!("'{v}' is not a byte count of 1024 or more"),
+                )
             })?,
         };
         let voice_max_seconds = match get("VOICE_MAX_SECONDS") {
@@ -406,7 +409,8 @@ impl Settings {
             open_chat,
             openai,
             openai_embedding_model: get("OPENAI_EMBEDDING_MODEL"),
-            openai_transcription_model: get("OPENAI_TRANSCRIPTION_MODEL").unwrap_or_else(|| "whisper-1".into()),
+            openai_transcription_model: get("OPENAI_TRANSCRIPTION_MODEL")
+                .unwrap_or_else(|| "whisper-1".into()),
             voice_max_bytes,
             voice_max_seconds,
             openai_base_url: openai_base.clone(),

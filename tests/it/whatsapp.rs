@@ -280,7 +280,10 @@ async fn several_messages_in_one_payload(db: Db) {
     let sent = fake.wait_for_sent(3, WAIT).await;
     let texts: Vec<&str> = sent.iter().map(|s| s.text.as_str()).collect();
     assert_eq!(texts.len(), 3, "{texts:?}");
-    assert_eq!((texts[0], texts[2]), ("Created #1: First.", "Created #2: Second."));
+    assert_eq!(
+        (texts[0], texts[2]),
+        ("Created #1: First.", "Created #2: Second.")
+    );
     assert!(texts[1].contains("OPENAI_API_KEY"), "{}", texts[1]);
     let titles: Vec<Value> = tasks(&app).await.iter().map(|t| t["title"].clone()).collect();
     assert_eq!(titles.len(), 2, "{titles:?}");

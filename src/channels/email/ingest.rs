@@ -147,7 +147,12 @@ impl Ingest {
             }
             let key = format!("email:{}:{}", email.message_id, part.attachment);
             self.store
-                .store_media(&key, Some(&part.mime_type), part.file_name.as_deref(), &part.bytes)
+                .store_media(
+                    &key,
+                    Some(&part.mime_type),
+                    part.file_name.as_deref(),
+                    &part.bytes,
+                )
                 .await?;
             if let Some(attachment) = attachments.get_mut(part.attachment) {
                 attachment.platform_id = key;
