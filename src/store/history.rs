@@ -83,8 +83,10 @@ where
     }
 }
 
-/// `SELECT … FROM (inbox UNION ALL outbox) h`, both sides filtered.
-fn push_union<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a HistoryFilter)
+/// `SELECT … FROM (inbox UNION ALL outbox) h`, both sides filtered. With `first`, each side
+/// gives only its newest `first` rows (read backwards along its `created_at` index), so a page
+/// costs the same however long the history is.
+fn push_union<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a HistoryFilter, first: Option<i64>)
 where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
@@ -100,8 +102,16 @@ where
         if n > 0 {
             qb.push(" UNION ALL ");
         }
+        if first.is_some() {
+            qb.push("SELECT * FROM (");
+        }
         qb.push(side);
         push_conditions(qb, filter);
+        if let Some(first) = first {
+            qb.push(" ORDER BY e.created_at DESC, e.id DESC LIMIT ")
+                .push_bind(first)
+                .push(format!(") side{n}"));
+        }
     }
     qb.push(") h");
 }
@@ -114,7 +124,7 @@ impl Store {
                 "SELECT h.direction, h.id, h.channel, h.chat_id, h.payload, h.text, h.status, h.last_error, \
                  pe.handle AS person, h.task_id, h.created_at, h.finished_at",
             );
-            push_union(&mut qb, filter);
+            push_union(&mut qb, filter, Some(filter.limit.saturating_add(filter.offset)));
             qb.push(
                 " LEFT JOIN people pe ON pe.id = h.person_id ORDER BY h.created_at DESC, h.id DESC LIMIT ",
             )
@@ -123,7 +133,7 @@ impl Store {
             .push_bind(filter.offset);
             let rows = qb.build_query_as::<HistoryRecord>().fetch_all(p).await?;
             let mut count = QueryBuilder::new("SELECT COUNT(*)");
-            push_union(&mut count, filter);
+            push_union(&mut count, filter, None);
             let (total,): (i64,) = count.build_query_as().fetch_one(p).await?;
             (rows, total)
         }))
