@@ -13,8 +13,8 @@ use base64::Engine;
 use chrono_tz::Tz;
 
 mod integrations;
-pub use integrations::{CrmSettings, ZendeskSettings};
 pub(crate) use integrations::priorities as zendesk_priorities;
+pub use integrations::{CrmSettings, ZendeskSettings};
 
 /// A setting that could not be used: names the setting, so the operator knows what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -229,7 +229,10 @@ impl Settings {
             .ok()
             .filter(|h| *h < 24)
             .ok_or_else(|| {
-                ConfigError::new("COORDINATOR_REPORT_HOUR", format!("'{hour_text}' is not an hour from 0 to 23"))
+                ConfigError::new(
+                    "COORDINATOR_REPORT_HOUR",
+                    format!("'{hour_text}' is not an hour from 0 to 23"),
+                )
             })?;
         let tick_text = get("COORDINATOR_SCHEDULER_TICK").unwrap_or_else(|| "30s".into());
         let scheduler_tick = humantime::parse_duration(&tick_text)

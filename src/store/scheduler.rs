@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{dispatch, NewOutbound, Pool, Store, StoreResult};
 use super::queue::INSERT_OUTBOX;
+use super::{dispatch, NewOutbound, Pool, Store, StoreResult};
 
 /// Inserts outbox rows inside a transaction `$tx` (a dedupe key already queued is skipped).
 /// They are due at the wall-clock time, whatever `now` the sweep was given.

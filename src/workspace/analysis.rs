@@ -256,7 +256,9 @@ impl Workspace {
 
         let (breaches, total) = self.store.open_breaches(LIMIT).await?;
         counts.policy_breach = total;
-        all.extend(most_severe(breaches.into_iter().map(rules::policy_breach).collect()));
+        all.extend(most_severe(
+            breaches.into_iter().map(rules::policy_breach).collect(),
+        ));
 
         // A stable sort keeps the kinds in the order above among equal severities.
         all.sort_by_key(|d| Reverse(d.finding.severity));
