@@ -59,8 +59,8 @@ async fn main() -> anyhow::Result<()> {
     config.report_hour = 24;
     let scheduler = Scheduler::with_config(workspace.clone(), config, Policies::default());
     for (label, at) in [
-        // Before any due date: what a sweep costs when nothing is due (index lookups only).
-        ("sweep with nothing due", now - Duration::days(400)),
+        // Before every due date: only the blocked tasks (1%) get ladders.
+        ("sweep before the due dates (blocked tasks only)", now - Duration::days(400)),
         ("first sweep (opens ladders)", now),
         ("steady sweep", now + Duration::seconds(30)),
         ("steady sweep", now + Duration::seconds(60)),
