@@ -60,7 +60,10 @@ async fn main() -> anyhow::Result<()> {
     let scheduler = Scheduler::with_config(workspace.clone(), config, Policies::default());
     for (label, at) in [
         // Before every due date: only the blocked tasks (1%) get ladders.
-        ("sweep before the due dates (blocked tasks only)", now - Duration::days(400)),
+        (
+            "sweep before the due dates (blocked tasks only)",
+            now - Duration::days(400),
+        ),
         ("first sweep (opens ladders)", now),
         ("steady sweep", now + Duration::seconds(30)),
         ("steady sweep", now + Duration::seconds(60)),
