@@ -75,7 +75,9 @@ impl Integrations {
                 wake: Notify::new(),
             }),
         };
-        workspace.add_change_listener(Arc::new(integrations.clone()));
+        // The workspace holds the integrations only weakly: they hold the workspace, and a
+        // strong cycle would keep the store (and its database connections) alive for ever.
+        workspace.add_change_listener(Arc::new(WeakListener(Arc::downgrade(&integrations.shared))));
         Ok(integrations)
     }
 
@@ -121,6 +123,18 @@ pub(crate) fn actor(name: &str) -> Actor {
         person_id: None,
         channel: name.to_owned(),
         timezone: chrono_tz::Tz::UTC,
+    }
+}
+
+/// Announces changes to the integrations while they exist.
+struct WeakListener(std::sync::Weak<Shared>);
+
+#[async_trait]
+impl ChangeListener for WeakListener {
+    async fn changed(&self, event: &ChangeEvent) {
+        if let Some(shared) = self.0.upgrade() {
+            Integrations { shared }.changed(event).await;
+        }
     }
 }
 
