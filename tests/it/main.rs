@@ -26,6 +26,7 @@ mod handbook_hybrid;
 mod handbook_llm;
 mod integrations_api;
 mod packaging;
+mod parser_fuzz;
 mod scheduler;
 mod scheduler_reports;
 mod scheduler_settings;

@@ -133,6 +133,16 @@ pub fn to_event(update: &Update, bot_username: Option<&str>) -> Option<InboundEv
     }
 }
 
+/// A webhook body as the handler reads it: the `Update` JSON, then `to_event`. `Err` when the
+/// body is not an update at all; `Ok(None)` for an update we do not act on.
+pub fn read_webhook_body(
+    body: &[u8],
+    bot_username: Option<&str>,
+) -> Result<Option<InboundEvent>, serde_json::Error> {
+    let update: Update = serde_json::from_slice(body)?;
+    Ok(to_event(&update, bot_username))
+}
+
 /// What the webhook handler needs.
 #[derive(Clone)]
 pub struct WebhookState {
@@ -150,17 +160,15 @@ pub async fn webhook(State(state): State<WebhookState>, headers: HeaderMap, body
     if !bool::from(given.ct_eq(state.secret.expose().as_bytes())) {
         return (StatusCode::UNAUTHORIZED, "bad secret token").into_response();
     }
-    let update: Update = match serde_json::from_slice(&body) {
-        Ok(update) => update,
+    let username = state.bot_username.read().ok().and_then(|u| u.clone());
+    let event = match read_webhook_body(&body, username.as_deref()) {
+        Ok(Some(event)) => event,
+        Ok(None) => return StatusCode::OK.into_response(),
         Err(e) => {
             // Acknowledged, so that Telegram does not hold later updates back.
             tracing::warn!(error = %e, "unusable Telegram update ignored");
             return StatusCode::OK.into_response();
         }
-    };
-    let username = state.bot_username.read().ok().and_then(|u| u.clone());
-    let Some(event) = to_event(&update, username.as_deref()) else {
-        return StatusCode::OK.into_response();
     };
     match state.inbox.accept(&event).await {
         Ok(_) => StatusCode::OK.into_response(),

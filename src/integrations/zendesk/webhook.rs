@@ -51,7 +51,7 @@ pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
 
 /// The ticket an event is about: an event's `detail.id` or `subject` (`zen:ticket:123`), or a
 /// trigger payload's `ticket_id` / `ticket.id`.
-fn ticket_id(event: &Value) -> Option<i64> {
+pub fn ticket_id(event: &Value) -> Option<i64> {
     let as_id = |v: &Value| {
         v.as_i64()
             .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
