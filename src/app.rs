@@ -214,8 +214,10 @@ impl App {
         channels: Channels,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        // PostgreSQL takes concurrent writers; SQLite has one, so more workers would only wait.
-        let inbox_workers = if self.store.is_postgres() { 4 } else { 1 };
+        // Several workers on both databases: most of an agent turn is waiting for the model
+        // (seconds), and one worker would keep every other chat waiting behind it. The claim
+        // keeps each chat's events in order; on SQLite the writes still take turns.
+        let inbox_workers = 4;
         let mut tasks: Vec<_> = (0..inbox_workers)
             .map(|_| {
                 let inbox = Inbox::new(

@@ -9,8 +9,10 @@
 //!    the POST to the reply's `sendMessage` arriving at the fake Bot API. Once with `/newtask`
 //!    (no model), once with free text through the agent (two scripted model calls and one tool
 //!    call).
-//! 3. Memory: `VmRSS` after 5 s idle; then `--active-chats` linked chats each send a command and
-//!    a free-text message, and `VmRSS` (and the peak, `VmHWM`) once every reply is delivered.
+//! 3. Memory: `VmRSS` and its anonymous part `RssAnon` (the rest is mostly the binary's code,
+//!    which is large in a debug build) after 5 s idle; then `--active-chats` linked chats each
+//!    send a command and a free-text message, and the same (and the peak, `VmHWM`) once every
+//!    reply is delivered.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -189,7 +191,7 @@ async fn latency(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
 
 async fn memory(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let (idle, _) = rig
+    let idle = rig
         .service
         .memory_kib()
         .context("cannot read the service's memory")?;
@@ -234,18 +236,26 @@ async fn memory(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
             bail!("no reply to load-{token} within {} s", limit.as_secs());
         }
     }
-    let (active, peak) = rig
+    let active = rig
         .service
         .memory_kib()
         .context("cannot read the service's memory")?;
     Ok(vec![
-        ("resident memory (`VmRSS`), idle after start".into(), mib(idle)),
+        (
+            "resident memory (`VmRSS`; of it anonymous, `RssAnon`), idle after start".into(),
+            format!("{} ({})", mib(idle.rss), mib(idle.anonymous)),
+        ),
         (
             format!(
-                "resident memory with {} active chats (each: a command and an agent turn, all answered); peak",
+                "the same with {} active chats (each: a command and an agent turn, all answered); peak `VmHWM`",
                 thousands(chats as f64)
             ),
-            format!("{}; {}", mib(active), mib(peak)),
+            format!(
+                "{} ({}); {}",
+                mib(active.rss),
+                mib(active.anonymous),
+                mib(active.peak)
+            ),
         ),
     ])
 }

@@ -97,6 +97,17 @@ pub async fn postgres_reachable(url: &str) -> bool {
     }
 }
 
+/// Resident memory, in KiB (`/proc/PID/status`).
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// `VmRSS`: everything resident, the binary's code pages included.
+    pub rss: u64,
+    /// `VmHWM`: the peak of `VmRSS`.
+    pub peak: u64,
+    /// `RssAnon`: the heap and stacks, what the process itself allocated.
+    pub anonymous: u64,
+}
+
 /// How to start the service.
 pub struct Launch {
     pub bin: PathBuf,
@@ -192,8 +203,8 @@ impl Service {
         self.child.as_ref().map(Child::id)
     }
 
-    /// `VmRSS` and `VmHWM` (peak) of the process, in KiB.
-    pub fn memory_kib(&self) -> Option<(u64, u64)> {
+    /// Resident memory of the process, in KiB.
+    pub fn memory_kib(&self) -> Option<Memory> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
         let field = |name: &str| {
             status
@@ -201,7 +212,11 @@ impl Service {
                 .find_map(|l| l.strip_prefix(name))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         };
-        Some((field("VmRSS:")?, field("VmHWM:")?))
+        Some(Memory {
+            rss: field("VmRSS:")?,
+            peak: field("VmHWM:")?,
+            anonymous: field("RssAnon:")?,
+        })
     }
 
     /// SIGKILL, then reap.

@@ -23,6 +23,7 @@ both_dbs!(
     approvals_work_by_button_and_api,
     memory_carries_over_and_usage_is_recorded,
     prompt_size_stays_flat_as_the_workspace_grows,
+    a_slow_model_turn_does_not_hold_up_other_chats,
 );
 
 async fn app_with(db: Db, tg: &FakeTelegram, ai: &FakeOpenAi, extra: &[(&str, &str)]) -> TestApp {
@@ -427,4 +428,35 @@ async fn prompt_size_stays_flat_as_the_workspace_grows(db: Db) {
     let large = tokens_of_first_request(&ai);
     // The second prompt also carries the first turn (two short messages).
     assert!(large < small + 40, "prompt grew from {small} to {large} tokens");
+}
+
+/// A real model takes seconds per call: while one chat's agent turn waits for it, another
+/// chat's command is still answered at once, and the waiting turn is answered after.
+async fn a_slow_model_turn_does_not_hold_up_other_chats(db: Db) {
+    let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
+    let app = app_with(db, &tg, &ai, &[]).await;
+    person(&app, "anna", "member", 11).await;
+    person(&app, "ben", "member", 12).await;
+    ai.hold();
+    ai.script(vec![Scripted::Text("Noted: the printer is slow.".into())]);
+    deliver(&app, &text_update(1, 11, 11, "fyi the printer is slow again")).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ai.chat_arrivals() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent never called the model"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    deliver(&app, &text_update(2, 12, 12, "/newtask Order paper")).await;
+    let sent = tg.wait_for_sent(1, WAIT).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].chat_id, 12, "ben waited for anna's model call: {sent:?}");
+    assert!(sent[0].text.contains("Order paper"), "{}", sent[0].text);
+    ai.release();
+    let sent = tg.wait_for_sent(2, WAIT).await;
+    assert_eq!(
+        (sent[1].chat_id, sent[1].text.as_str()),
+        (11, "Noted: the printer is slow.")
+    );
 }

@@ -98,6 +98,8 @@ pub struct FakeOpenAi {
 struct Shared {
     state: Mutex<Inner>,
     shutdown: CancellationToken,
+    /// `true` while chat completions are held back ([`FakeOpenAi::hold`]).
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -109,6 +111,8 @@ struct Inner {
     transcription_requests: usize,
     embedding_requests: usize,
     fail_with: Option<u16>,
+    /// Chat completion requests received, held ones included.
+    chat_arrivals: usize,
     /// Counters behind `call_N`, `chatcmpl-N` and `req_N`.
     calls: u64,
     completions: u64,
@@ -135,6 +139,7 @@ impl FakeOpenAi {
                 ..Inner::default()
             }),
             shutdown: CancellationToken::new(),
+            held: tokio::sync::watch::Sender::new(false),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -189,6 +194,22 @@ impl FakeOpenAi {
     /// How many authenticated `/embeddings` requests arrived (failed ones included).
     pub fn embedding_requests(&self) -> usize {
         self.shared.lock().embedding_requests
+    }
+
+    /// Holds every chat completion request, unanswered, until [`FakeOpenAi::release`]: a model
+    /// that takes its time.
+    pub fn hold(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Answers the held chat completion requests and the ones after.
+    pub fn release(&self) {
+        self.shared.held.send_replace(false);
+    }
+
+    /// How many chat completion requests have arrived, answered or held.
+    pub fn chat_arrivals(&self) -> usize {
+        self.shared.lock().chat_arrivals
     }
 
     /// `Some(status)` (500, 429...): every request on every route fails with it, without using
@@ -335,6 +356,9 @@ async fn unknown_route(method: Method, uri: Uri) -> Response {
 }
 
 async fn chat_completions(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    shared.lock().chat_arrivals += 1;
+    let mut held = shared.held.subscribe();
+    let _ = held.wait_for(|held| !*held).await;
     respond(chat_completion(&shared, &headers, &body))
 }
 
