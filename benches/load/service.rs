@@ -175,6 +175,10 @@ impl Service {
             .env("TELEGRAM_WEBHOOK_SECRET", SECRET)
             .env("OPENAI_API_KEY", "sk-load")
             .env("OPENAI_BASE_URL", &l.model_url)
+            .env(
+                "RUST_LOG",
+                std::env::var("SERVICE_LOG").unwrap_or_else(|_| "info".to_owned()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
