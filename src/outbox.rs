@@ -10,18 +10,25 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::channels::{Channels, OutboundMessage, SendError};
 use crate::domain;
 use crate::inbox::{backoff, to_outbound, Outcome};
-use crate::store::{NewOutbound, Queue, QueuedMessage, Store, StoreError};
+use crate::store::{Claimed, NewOutbound, Queue, QueuedMessage, Store, StoreError};
 
 /// After this many failed attempts a message becomes a dead letter.
 pub const MAX_ATTEMPTS: i32 = 10;
 const LEASE: Duration = Duration::from_secs(60);
 const IDLE_POLL: Duration = Duration::from_millis(250);
+/// Sends in flight at once, each to a different chat (a chat's messages go one at a time, in
+/// order). A slow answer, or a client that waits after a 5xx (teloxide waits 10 s), then holds
+/// up one chat, not all of them.
+const IN_FLIGHT: usize = 16;
+/// How long a stopping worker lets its sends in flight finish.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 struct Limits {
     per_chat: DefaultKeyedRateLimiter<String>,
@@ -106,15 +113,23 @@ impl Outbox {
 
     /// Claims and sends one due message.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+        match self.claim(now).await? {
+            Some(claimed) => self.deliver(claimed, now).await,
+            None => Ok(Outcome::Idle),
+        }
+    }
+
+    /// Claims the next due message of a configured channel, if any.
+    async fn claim(&self, now: DateTime<Utc>) -> Result<Option<Claimed>, StoreError> {
         let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
         let mine: Vec<domain::Channel> = self.channels.all().map(|c| c.kind()).collect();
-        let Some(claimed) = self
-            .store
+        self.store
             .claim(Queue::Outbox, Some(&mine), now, lease_until)
-            .await?
-        else {
-            return Ok(Outcome::Idle);
-        };
+            .await
+    }
+
+    /// Sends a claimed message and records the outcome.
+    async fn deliver(&self, claimed: Claimed, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
         tracing::debug!(
             id = claimed.id,
             attempt = claimed.attempts,
@@ -179,22 +194,45 @@ impl Outbox {
         Ok(Outcome::Dead)
     }
 
-    /// Sends until `shutdown`; wakes early when a message is queued.
+    /// Sends until `shutdown`, up to [`IN_FLIGHT`] messages at once; wakes early when a
+    /// message is queued or a send ends.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
+        let this = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+        let mut sending = JoinSet::new();
         loop {
-            if shutdown.is_cancelled() {
-                return;
-            }
-            match self.run_once(crate::store::now()).await {
-                Ok(Outcome::Idle) => {}
-                Ok(_) => continue,
+            while sending.try_join_next().is_some() {}
+            let slot = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                slot = slots.clone().acquire_owned() => slot,
+            };
+            let Ok(slot) = slot else { break };
+            let now = crate::store::now();
+            match this.claim(now).await {
+                Ok(Some(claimed)) => {
+                    let worker = this.clone();
+                    sending.spawn(async move {
+                        let _slot = slot;
+                        if let Err(e) = worker.deliver(claimed, now).await {
+                            tracing::warn!(error = %e, "outbox worker could not record a send");
+                        }
+                    });
+                    continue;
+                }
+                Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox worker could not reach the database"),
             }
+            drop(slot);
             tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.wake.notified() => {}
+                _ = shutdown.cancelled() => break,
+                _ = this.wake.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
+                Some(_) = sending.join_next(), if !sending.is_empty() => {}
             }
         }
+        // Sends under way finish and are recorded; one cut short is sent again later (its
+        // claim's lease runs out, or, on SQLite, the next start releases it).
+        let _ =
+            tokio::time::timeout(STOP_GRACE, async { while sending.join_next().await.is_some() {} }).await;
     }
 }

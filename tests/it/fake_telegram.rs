@@ -139,6 +139,8 @@ struct Shared {
     /// Woken whenever an update is queued, for long-polling `getUpdates`.
     new_update: Notify,
     shutdown: CancellationToken,
+    /// `sendMessage` to this chat waits, unanswered, until released ([`FakeTelegram::hold_sends_to`]).
+    held_chat: tokio::sync::watch::Sender<Option<i64>>,
 }
 
 struct Call {
@@ -193,6 +195,7 @@ impl FakeTelegram {
                 file_paths: HashMap::new(),
             }),
             new_update: Notify::new(),
+            held_chat: tokio::sync::watch::Sender::new(None),
             shutdown: CancellationToken::new(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -279,6 +282,17 @@ impl FakeTelegram {
 
     /// The next calls of `method` (case-insensitive) answer these failures in order, then the
     /// method succeeds again. Appends to failures already queued for it.
+    /// `sendMessage` calls to `chat_id` get no answer until [`FakeTelegram::release_sends`]: a
+    /// platform that is slow for one chat. They are recorded as calls when they arrive.
+    pub fn hold_sends_to(&self, chat_id: i64) {
+        self.shared.held_chat.send_replace(Some(chat_id));
+    }
+
+    /// Answers the held `sendMessage` calls.
+    pub fn release_sends(&self) {
+        self.shared.held_chat.send_replace(None);
+    }
+
     pub fn fail_next(&self, method: &str, failures: Vec<Failure>) {
         self.shared
             .lock()
@@ -633,6 +647,11 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap,
     };
     if let Some(failure) = failure {
         return failure.into_error().into_response();
+    }
+    if lower == "sendmessage" {
+        let chat = params["chat_id"].as_i64();
+        let mut held = shared.held_chat.subscribe();
+        let _ = held.wait_for(|h| h.is_none() || *h != chat).await;
     }
 
     let result = match lower.as_str() {

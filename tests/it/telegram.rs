@@ -21,6 +21,7 @@ both_dbs!(
     groups_hear_commands_and_mentions_only,
     buttons_are_answered_and_act,
     retry_after_is_honoured,
+    a_slow_send_to_one_chat_does_not_hold_up_the_others,
     permanent_errors_become_visible_dead_letters,
     polling_mode_reads_updates_and_registers_commands,
 );
@@ -271,6 +272,43 @@ async fn retry_after_is_honoured(db: Db) {
         rows[0].2.as_deref(),
         Some(sent[0].message_id.to_string().as_str())
     );
+}
+
+/// The Bot API takes its time answering a send to Anna (or teloxide waits 10 s after a 5xx):
+/// Ben's reply still goes out meanwhile, and Anna's is delivered once the platform answers.
+async fn a_slow_send_to_one_chat_does_not_hold_up_the_others(db: Db) {
+    const BEN: i64 = 4343;
+    let fake = FakeTelegram::start().await;
+    let app = webhook_app(db, &fake).await;
+    let ben = app
+        .post(
+            "/api/people",
+            json!({"handle": "ben", "name": "Ben",
+                   "identities": [{"channel": "telegram", "external_id": BEN.to_string()}]}),
+        )
+        .await;
+    assert_eq!(ben.status, 201, "{}", ben.body);
+    fake.hold_sends_to(ANNA);
+    assert_eq!(
+        deliver(&app, &text_update(1, ANNA, ANNA, "/newtask Print flyers")).await,
+        200
+    );
+    let calls = fake.wait_for_calls("sendMessage", 1, WAIT).await;
+    assert_eq!(calls.len(), 1, "the reply to Anna was never attempted");
+    assert_eq!(
+        deliver(&app, &text_update(2, BEN, BEN, "/newtask Book the van")).await,
+        200
+    );
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    assert_eq!(sent.len(), 1, "Ben's reply waited behind Anna's send");
+    assert_eq!(sent[0].chat_id, BEN);
+    assert!(sent[0].text.contains("Book the van"), "{}", sent[0].text);
+    fake.release_sends();
+    let sent = fake.wait_for_sent(2, WAIT).await;
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].chat_id, ANNA);
+    assert!(sent[1].text.contains("Print flyers"), "{}", sent[1].text);
+    assert_eq!(fake.calls("sendMessage").len(), 2, "Anna's reply was sent once");
 }
 
 async fn polling_mode_reads_updates_and_registers_commands(db: Db) {
