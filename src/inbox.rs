@@ -21,8 +21,11 @@ use crate::store::{Claimed, NewOutbound, Queue, Store, StoreError};
 
 /// After this many failed attempts an event becomes a dead letter.
 pub const MAX_ATTEMPTS: i32 = 6;
-/// How long a claim lasts before another worker may take the event over.
-const LEASE: Duration = Duration::from_secs(120);
+/// How long a claim lasts before another worker may take the event over. The worker renews it
+/// every [`RENEW`] while it works (an agent turn can take minutes), so after a crash the event
+/// waits at most this long for another worker (on SQLite the next start releases it at once).
+const LEASE: Duration = Duration::from_secs(30);
+const RENEW: Duration = Duration::from_secs(10);
 /// How often an idle worker looks for due work when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
@@ -120,6 +123,25 @@ impl Inbox {
             attempt = claimed.attempts,
             "claimed inbound event"
         );
+        let id = claimed.id;
+        let work = self.process(claimed, now);
+        tokio::pin!(work);
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + RENEW, RENEW);
+        loop {
+            tokio::select! {
+                outcome = &mut work => return outcome,
+                _ = renew.tick() => {
+                    let until = crate::store::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
+                    if let Err(e) = self.store.renew_claim(Queue::Inbox, id, until).await {
+                        tracing::warn!(id, error = %e, "could not renew the claim of an inbound event");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands a claimed event to the conversation and records the outcome.
+    async fn process(&self, claimed: Claimed, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
         let mut event: InboundEvent = match serde_json::from_str(&claimed.payload) {
             Ok(event) => event,
             Err(e) => {

@@ -182,6 +182,21 @@ impl Store {
             .await)?)
     }
 
+    /// Extends the lease of an item this worker still holds.
+    pub async fn renew_claim(&self, queue: Queue, id: i64, until: DateTime<Utc>) -> StoreResult<()> {
+        let sql = format!(
+            "UPDATE {} SET locked_until = $1 WHERE id = $2 AND status = 'processing'",
+            queue.table()
+        );
+        dispatch!(self, |p| sqlx::query(&sql)
+            .bind(until)
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
     /// On SQLite the service is a single process, so claims found at start-up were left by a
     /// process that died: release them now instead of waiting for their leases to run out.
     /// (On PostgreSQL other replicas may hold live claims; leases handle that.)
