@@ -27,6 +27,7 @@ mod handbook_llm;
 mod integrations_api;
 mod packaging;
 mod parser_fuzz;
+mod queue_claims;
 mod scheduler;
 mod scheduler_reports;
 mod scheduler_settings;
