@@ -1,8 +1,8 @@
 //! Claims on the durable queues, against the store itself (no workers running): a renewed
 //! claim keeps the item from other workers; a lapsed one lets another worker take it over.
 
-use chrono::Duration;
-use coordinator::store::{Queue, Store};
+use chrono::{DateTime, Duration, Utc};
+use coordinator::store::{Claimed, Queue, Store};
 
 use crate::helpers::{both_dbs, fresh_database, Db};
 
@@ -19,32 +19,31 @@ async fn store_with_one_event(db: Db) -> (Store, tempfile::TempDir) {
     (store, dir)
 }
 
+/// A worker's claim at `at`, for 30 s.
+async fn claim_at(store: &Store, at: DateTime<Utc>) -> Option<Claimed> {
+    store
+        .claim(Queue::Inbox, None, at, at + Duration::seconds(30))
+        .await
+        .unwrap()
+}
+
 async fn a_renewed_claim_is_not_taken_over(db: Db) {
     let (store, _dir) = store_with_one_event(db).await;
     let now = coordinator::store::now();
-    let claimed = store
-        .claim(Queue::Inbox, None, now, now + Duration::seconds(30))
-        .await
-        .unwrap()
-        .expect("the event is due");
+    let claimed = claim_at(&store, now).await.expect("the event is due");
     store
         .renew_claim(Queue::Inbox, claimed.id, now + Duration::seconds(70))
         .await
         .unwrap();
     let later = now + Duration::seconds(40);
-    let other = store
-        .claim(Queue::Inbox, None, later, later + Duration::seconds(30))
-        .await
-        .unwrap();
+    let other = claim_at(&store, later).await;
     assert!(
         other.is_none(),
         "taken over while its claim was renewed: {other:?}"
     );
     let after = now + Duration::seconds(71);
-    let other = store
-        .claim(Queue::Inbox, None, after, after + Duration::seconds(30))
+    let other = claim_at(&store, after)
         .await
-        .unwrap()
         .expect("taken over once the renewed claim lapsed");
     assert_eq!((other.id, other.attempts), (claimed.id, 2));
 }
@@ -52,22 +51,12 @@ async fn a_renewed_claim_is_not_taken_over(db: Db) {
 async fn a_lapsed_claim_is_taken_over(db: Db) {
     let (store, _dir) = store_with_one_event(db).await;
     let now = coordinator::store::now();
-    let claimed = store
-        .claim(Queue::Inbox, None, now, now + Duration::seconds(30))
-        .await
-        .unwrap()
-        .expect("the event is due");
+    let claimed = claim_at(&store, now).await.expect("the event is due");
     let before = now + Duration::seconds(29);
-    assert!(store
-        .claim(Queue::Inbox, None, before, before + Duration::seconds(30))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(claim_at(&store, before).await.is_none());
     let after = now + Duration::seconds(31);
-    let other = store
-        .claim(Queue::Inbox, None, after, after + Duration::seconds(30))
+    let other = claim_at(&store, after)
         .await
-        .unwrap()
         .expect("taken over once the claim lapsed");
     assert_eq!(other.id, claimed.id);
     // A finished item's claim is not renewed back to life.
@@ -77,9 +66,5 @@ async fn a_lapsed_claim_is_taken_over(db: Db) {
         .await
         .unwrap();
     let much_later = now + Duration::seconds(3600);
-    assert!(store
-        .claim(Queue::Inbox, None, much_later, much_later + Duration::seconds(30))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(claim_at(&store, much_later).await.is_none());
 }
