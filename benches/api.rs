@@ -4,13 +4,13 @@
 //!
 //! Run with `cargo bench --bench api`.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use coordinator::app::App;
 use coordinator::config::Settings;
-use coordinator::workspace::{Actor, NewPerson, NewTask, Workspace};
+use coordinator::store::ScratchSchema;
+use coordinator::workspace::{Actor, NewPerson, TaskRequest, Workspace};
 use criterion::{criterion_group, criterion_main, Criterion};
 use reqwest::header::CONTENT_TYPE;
 use tokio::runtime::Runtime;
@@ -47,7 +47,7 @@ struct Running {
     shutdown: CancellationToken,
     server: JoinHandle<anyhow::Result<()>>,
     /// The PostgreSQL schema to drop at the end.
-    schema: Option<String>,
+    schema: Option<ScratchSchema>,
     _dir: tempfile::TempDir,
 }
 
@@ -62,36 +62,6 @@ async fn postgres_reachable(url: &str) -> bool {
             true
         }
         _ => false,
-    }
-}
-
-/// Creates `b_<pid>_<n>` on the server and returns it with a URL that uses it.
-async fn fresh_schema(base: &str) -> (String, String) {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let schema = format!("b_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-    let pool = sqlx::PgPool::connect(base).await.expect("connect to PostgreSQL");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .expect("create the bench schema");
-    pool.close().await;
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    (schema, url)
-}
-
-async fn drop_schema(base: &str, schema: &str) {
-    match sqlx::PgPool::connect(base).await {
-        Ok(pool) => {
-            if let Err(e) = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                .execute(&pool)
-                .await
-            {
-                eprintln!("could not drop the bench schema {schema}: {e}");
-            }
-            pool.close().await;
-        }
-        Err(e) => eprintln!("could not drop the bench schema {schema}: {e}"),
     }
 }
 
@@ -121,7 +91,7 @@ async fn seed(workspace: &Workspace, workers: usize) {
         let actor = actor.clone();
         set.spawn(async move {
             for i in (w..TASKS).step_by(workers) {
-                let new = NewTask {
+                let new = TaskRequest {
                     title: format!("Seeded task {i}"),
                     description: Some("A task the benchmark put in the workspace.".into()),
                     status: Some(STATUSES[i % STATUSES.len()].into()),
@@ -129,7 +99,7 @@ async fn seed(workspace: &Workspace, workers: usize) {
                     ..Default::default()
                 };
                 workspace
-                    .create_task(&actor, new, None)
+                    .submit_task(&actor, new, None)
                     .await
                     .expect("seed a task");
             }
@@ -158,7 +128,7 @@ async fn start(engine: Engine) -> Option<Running> {
                 );
                 return None;
             }
-            let (schema, url) = fresh_schema(&base).await;
+            let scratch = ScratchSchema::create(&base, "b").await.expect("a bench schema");
             (url, Some(schema), 16)
         }
     };
@@ -209,7 +179,9 @@ impl Running {
             Err(e) => eprintln!("the service task failed: {e}"),
         }
         if let Some(schema) = &self.schema {
-            drop_schema(&postgres_url(), schema).await;
+            if let Err(e) = schema.drop_now().await {
+                eprintln!("could not drop the bench schema {}: {e}", schema.name);
+            }
         }
     }
 

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use coordinator::app::App;
 use coordinator::config::Settings;
+use coordinator::store::ScratchSchema;
 use ed25519_dalek::{Signer, SigningKey};
 use fake_discord::{snowflake, FakeDiscord, APP_ID, GUILD_ID, TOKEN};
 use serde_json::{json, Value};
@@ -34,24 +35,15 @@ fn postgres_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-/// A fresh schema on the PostgreSQL server, as a URL that uses it; `None` when unreachable.
-async fn postgres_schema() -> Option<(String, String)> {
-    let base = postgres_url();
-    let pool = tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(&base))
-        .await
-        .ok()?
-        .ok()?;
-    let schema = format!("bd_{}", std::process::id());
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .ok()?;
-    pool.close().await;
-    let sep = if base.contains('?') { '&' } else { '?' };
-    Some((
-        schema.clone(),
-        format!("{base}{sep}options=-c%20search_path%3D{schema}"),
-    ))
+/// A fresh schema on the PostgreSQL server; `None` when unreachable.
+async fn postgres_schema() -> Option<ScratchSchema> {
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        ScratchSchema::create(&postgres_url(), "bd"),
+    )
+    .await
+    .ok()?
+    .ok()
 }
 
 fn interaction(n: usize) -> Value {
@@ -179,13 +171,9 @@ async fn main() {
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
     rows.push(("sqlite", run("sqlite", &sqlite).await));
     match postgres_schema().await {
-        Some((schema, url)) => {
-            rows.push(("postgres", run("postgres", &url).await));
-            if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
-                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    .execute(&pool)
-                    .await;
-            }
+        Some(schema) => {
+            rows.push(("postgres", run("postgres", &schema.url).await));
+            let _ = schema.drop_now().await;
         }
         None => eprintln!("PostgreSQL at TEST_DATABASE_URL is unreachable: its row is skipped"),
     }

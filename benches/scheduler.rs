@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 use coordinator::scheduler::{reports, Period, Policies, Scheduler, SchedulerConfig};
-use coordinator::store::Store;
+use coordinator::store::{ScratchSchema, Store};
 use coordinator::workspace::{Actor, Workspace};
 
 const SEED: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
@@ -31,17 +31,7 @@ async fn main() -> anyhow::Result<()> {
     } else {
         let base = std::env::var("TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!("bench_sched_{}", std::process::id());
-        let pool = sqlx::PgPool::connect(&base).await?;
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&pool)
-            .await?;
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&pool)
-            .await?;
-        pool.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        format!("{base}{sep}options=-c%20search_path%3D{schema}")
+        ScratchSchema::create(&base, "bsched").await?.url
     };
     let store = Store::connect(&url).await?;
     store.migrate().await?;
@@ -57,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut config = SchedulerConfig::with_zone(chrono_tz::UTC);
     config.report_hour = 24;
-    let scheduler = Scheduler::with_config(workspace.clone(), config, Policies::default());
+    let scheduler = Scheduler::with_config(workspace.clone(), store.clone(), config, Policies::default());
     for (label, at) in [
         // Before every due date: only the blocked tasks (1%) get ladders.
         (

@@ -22,12 +22,13 @@
 #[path = "../tests/it/fake_telegram.rs"]
 mod fake_telegram;
 
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use coordinator::app::App;
 use coordinator::config::Settings;
+use coordinator::store::ScratchSchema;
 use fake_telegram::{text_update, FakeTelegram};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::json;
@@ -82,36 +83,6 @@ async fn postgres_reachable(url: &str) -> bool {
     }
 }
 
-/// Creates `b_<pid>_<n>` on the server and returns it with a URL that uses it.
-async fn fresh_schema(base: &str) -> (String, String) {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let schema = format!("b_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-    let pool = sqlx::PgPool::connect(base).await.expect("connect to PostgreSQL");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .expect("create the bench schema");
-    pool.close().await;
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    (schema, url)
-}
-
-async fn drop_schema(base: &str, schema: &str) {
-    match sqlx::PgPool::connect(base).await {
-        Ok(pool) => {
-            if let Err(e) = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                .execute(&pool)
-                .await
-            {
-                eprintln!("could not drop the bench schema {schema}: {e}");
-            }
-            pool.close().await;
-        }
-        Err(e) => eprintln!("could not drop the bench schema {schema}: {e}"),
-    }
-}
-
 /// The running service with its fake Bot API, and what must be cleaned up afterwards.
 struct Running {
     base: String,
@@ -120,7 +91,7 @@ struct Running {
     shutdown: CancellationToken,
     server: JoinHandle<anyhow::Result<()>>,
     /// The PostgreSQL schema to drop at the end.
-    schema: Option<String>,
+    schema: Option<ScratchSchema>,
     _dir: tempfile::TempDir,
 }
 
@@ -134,7 +105,9 @@ async fn start(engine: Engine, users: &[i64]) -> Option<Running> {
             None,
         ),
         Engine::Postgres => {
-            let (schema, url) = fresh_schema(&postgres_url()).await;
+            let scratch = ScratchSchema::create(&postgres_url(), "b")
+                .await
+                .expect("a bench schema");
             (url, Some(schema))
         }
     };
@@ -187,7 +160,9 @@ impl Running {
             Err(e) => eprintln!("the service task failed: {e}"),
         }
         if let Some(schema) = &self.schema {
-            drop_schema(&postgres_url(), schema).await;
+            if let Err(e) = schema.drop_now().await {
+                eprintln!("could not drop the bench schema {}: {e}", schema.name);
+            }
         }
     }
 

@@ -17,7 +17,6 @@ use crate::api::{self, AppState};
 use crate::channels::cli::{Terminal, TerminalOut, CHAT_ID};
 use crate::channels::discord::Discord;
 use crate::channels::telegram::Telegram;
-use crate::channels::Channels;
 use crate::config::Settings;
 use crate::conversation::agent::Agent;
 use crate::conversation::prompts::Prompts;
@@ -27,6 +26,7 @@ use crate::handbook::Handbook;
 use crate::inbox::{Inbox, InboxWriter};
 use crate::integrations::voice::{self, Transcriber, Voice};
 use crate::llm::{Fallback, LlmProvider, OpenAiProvider};
+use crate::message::Channels;
 use crate::outbox::{Outbox, OutboxWriter};
 use crate::store::Store;
 use crate::tools::{SearchHandbook, Toolbox};
@@ -56,6 +56,8 @@ pub struct App {
     pub agent: Option<Arc<Agent>>,
     pub telegram: Option<Arc<Telegram>>,
     pub discord: Option<Arc<Discord>>,
+    /// The sending side of every configured platform.
+    channels: Channels,
     /// The handbook index `/ask` and the agent search; indexed in the background on start.
     pub handbook: Handbook,
     /// Transcribes voice notes in the inbox and for `/integrations/voice/transcribe`.
@@ -97,19 +99,23 @@ impl App {
             }
             None => None,
         };
-        let conversation = Arc::new(Conversation::new(
-            workspace.clone(),
-            settings.open_chat,
-            agent.clone(),
-        ));
-        conversation.set_handbook(handbook.clone());
-        let discord = Discord::new(&settings).map_err(anyhow::Error::msg)?.map(Arc::new);
+        let discord = Discord::new(&settings, commands::USAGE)
+            .map_err(anyhow::Error::msg)?
+            .map(Arc::new);
         let telegram = match &settings.telegram {
             Some(t) => Some(Arc::new(Telegram::new(t).map_err(anyhow::Error::msg)?)),
             None => None,
         };
         let voice = Arc::new(voice(&settings, &store, telegram.as_deref()));
+        let channels = channels(&settings, &store, telegram.as_deref(), discord.as_deref());
+        let conversation = Arc::new(
+            Conversation::new(workspace.clone(), settings.open_chat, agent.clone())
+                .with_handbook(handbook.clone())
+                .with_channels(channels.clone())
+                .with_voice(voice.clone()),
+        );
         Ok(Self {
+            channels,
             handbook,
             voice,
             sync,
@@ -176,26 +182,6 @@ impl App {
         api::router(state, self.settings.max_body_bytes, webhooks)
     }
 
-    /// The outbound side of every configured platform.
-    fn channels(&self) -> Channels {
-        let mut channels = Channels::default();
-        if let Some(telegram) = &self.telegram {
-            channels.add(Arc::new(telegram.outbound()));
-        }
-        if let Some(discord) = &self.discord {
-            channels.add(Arc::new(discord.outbound()));
-        }
-        if let Some(whatsapp) = crate::channels::whatsapp::outbound(&self.settings, self.store.clone()) {
-            channels.add(Arc::new(whatsapp));
-        }
-        match crate::channels::email::outbound(&self.settings, self.store.clone()) {
-            Ok(Some(email)) => channels.add(Arc::new(email)),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "email sending is not available"),
-        }
-        channels
-    }
-
     /// Reads inbound mail into the inbox, when `EMAIL_FROM` is set.
     fn email_ingest(&self) -> Option<crate::channels::email::Ingest> {
         let bot = crate::channels::email::bot_address(&self.settings);
@@ -225,8 +211,7 @@ impl App {
                     self.conversation.clone(),
                     self.inbox_wake.clone(),
                     self.outbox_wake.clone(),
-                )
-                .with_voice(self.voice.clone());
+                );
                 tokio::spawn(inbox.run_until_stopped(shutdown.clone()))
             })
             .collect();
@@ -254,11 +239,10 @@ impl App {
                 self.conversation.set_bot_name(domain::Channel::Telegram, &name);
             }
         }
-        let channels = self.channels();
-        self.conversation.set_channels(channels.clone());
-        let mut tasks = self.spawn_workers(channels, &shutdown);
+        let mut tasks = self.spawn_workers(self.channels.clone(), &shutdown);
         tasks.extend(self.sync.spawn(&shutdown));
-        let scheduler = crate::scheduler::Scheduler::new(self.workspace.clone(), &self.settings);
+        let scheduler =
+            crate::scheduler::Scheduler::new(self.workspace.clone(), self.store.clone(), &self.settings);
         tasks.push(tokio::spawn(scheduler.run_until_stopped(shutdown.clone())));
         // Incremental: when the folder is unchanged this costs a read and a hash per file.
         tasks.push(
@@ -382,6 +366,31 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// The outbound side of every configured platform.
+fn channels(
+    settings: &Settings,
+    store: &Store,
+    telegram: Option<&Telegram>,
+    discord: Option<&Discord>,
+) -> Channels {
+    let mut channels = Channels::default();
+    if let Some(telegram) = telegram {
+        channels.add(Arc::new(telegram.outbound()));
+    }
+    if let Some(discord) = discord {
+        channels.add(Arc::new(discord.outbound()));
+    }
+    if let Some(whatsapp) = crate::channels::whatsapp::outbound(settings, store.clone()) {
+        channels.add(Arc::new(whatsapp));
+    }
+    match crate::channels::email::outbound(settings, store.clone()) {
+        Ok(Some(email)) => channels.add(Arc::new(email)),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "email sending is not available"),
+    }
+    channels
 }
 
 /// Voice notes: transcribed with `OPENAI_API_KEY` at `OPENAI_BASE_URL`, fetched from each

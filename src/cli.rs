@@ -93,12 +93,12 @@ pub enum ReportPeriodArg {
     Monthly,
 }
 
-impl From<ReportPeriodArg> for crate::scheduler::Period {
+impl From<ReportPeriodArg> for crate::domain::Period {
     fn from(p: ReportPeriodArg) -> Self {
         match p {
-            ReportPeriodArg::Daily => crate::scheduler::Period::Daily,
-            ReportPeriodArg::Weekly => crate::scheduler::Period::Weekly,
-            ReportPeriodArg::Monthly => crate::scheduler::Period::Monthly,
+            ReportPeriodArg::Daily => crate::domain::Period::Daily,
+            ReportPeriodArg::Weekly => crate::domain::Period::Weekly,
+            ReportPeriodArg::Monthly => crate::domain::Period::Monthly,
         }
     }
 }

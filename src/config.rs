@@ -12,6 +12,8 @@ use std::time::Duration;
 use base64::Engine;
 use chrono_tz::Tz;
 
+use crate::domain::EmailAddress;
+
 mod integrations;
 pub(crate) use integrations::priorities as zendesk_priorities;
 pub use integrations::{CrmSettings, ZendeskSettings};
@@ -25,7 +27,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(setting: &str, message: impl Into<String>) -> Self {
+    pub fn new(setting: &str, message: impl Into<String>) -> Self {
         Self {
             setting: setting.to_owned(),
             message: message.into(),
@@ -147,7 +149,8 @@ pub struct Settings {
     pub whatsapp_template_text_param: bool,
     pub smtp_url: Option<Secret>,
     pub imap_url: Option<Secret>,
-    pub email_from: Option<String>,
+    /// The bot's address (`EMAIL_FROM`), checked when read.
+    pub email_from: Option<EmailAddress>,
     /// How often the IMAP reader looks for new mail without IDLE, and the longest it waits in
     /// one IDLE before looking anyway (`EMAIL_IMAP_POLL`, default 60s).
     pub email_imap_poll: Duration,
@@ -386,10 +389,12 @@ impl Settings {
                     format!("'{poll_text}' is not a duration such as 30s or 1m"),
                 )
             })?;
-        if let Some(from) = get("EMAIL_FROM") {
-            crate::channels::email::BotAddress::parse(&from)
-                .map_err(|_| ConfigError::new("EMAIL_FROM", "is not an email address"))?;
-        }
+        let email_from = get("EMAIL_FROM")
+            .map(|from| {
+                EmailAddress::parse(&from)
+                    .map_err(|_| ConfigError::new("EMAIL_FROM", "is not an email address"))
+            })
+            .transpose()?;
         for name in ["SMTP_URL", "IMAP_URL"] {
             if let Some(v) = get(name) {
                 reqwest::Url::parse(&v).map_err(|_| ConfigError::new(name, "is not a URL"))?;
@@ -435,7 +440,7 @@ impl Settings {
             whatsapp_template_text_param,
             smtp_url: secret("SMTP_URL"),
             imap_url: secret("IMAP_URL"),
-            email_from: get("EMAIL_FROM"),
+            email_from,
             email_imap_poll,
             secret_key,
             zendesk: integrations::zendesk(&get)?,

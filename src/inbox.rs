@@ -3,9 +3,11 @@
 //! to the conversation. The replies are queued in the outbox in the same transaction that marks
 //! the event done, with keys derived from the event, so an event processed twice (after a
 //! crash) neither acts twice nor answers twice. Failures retry with backoff and end as dead
-//! letters, counted in `/metrics` and listed by `/api/monitoring/status`. Voice notes are
-//! transcribed here, before the conversation sees them (`integrations::voice`), and each event
-//! is tagged with its sender and task for the history.
+//! letters, counted in `/metrics` and listed by `/api/monitoring/status`. Each event is tagged
+//! with its sender and task for the history.
+//!
+//! The worker knows nothing of what answers: it calls an [`EventHandler`] (the conversation,
+//! wired in `app`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,10 +16,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::{ChatKind, InboundEvent, OutboundMessage};
-use crate::conversation::Conversation;
-use crate::integrations::voice::{self, Prepared, Voice};
-use crate::store::{Claimed, NewOutbound, Queue, Store, StoreError};
+use crate::message::InboundEvent;
+use crate::queue::{backoff, task_hint, to_outbound, Attempt, EventHandler, Handled, Outcome};
+use crate::store::{Claimed, Queue, Store, StoreError};
 
 /// After this many failed attempts an event becomes a dead letter.
 pub const MAX_ATTEMPTS: i32 = 6;
@@ -28,28 +29,6 @@ const LEASE: Duration = Duration::from_secs(30);
 const RENEW: Duration = Duration::from_secs(10);
 /// How often an idle worker looks for due work when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(250);
-
-/// Exponential backoff with jitter: about 1 s, 2 s, 4 s … capped at 10 minutes.
-pub(crate) fn backoff(attempt: i32) -> Duration {
-    let exp = attempt.clamp(1, 20) - 1;
-    let base = Duration::from_secs(1).saturating_mul(1u32 << exp.min(10) as u32);
-    let capped = base.min(Duration::from_secs(600));
-    let jitter = rand::random::<f64>() * 0.2;
-    capped.mul_f64(1.0 + jitter)
-}
-
-/// What one step did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// An item was handled.
-    Done,
-    /// An item failed and will be tried again later.
-    Retried,
-    /// An item was given up on.
-    Dead,
-    /// Nothing was due.
-    Idle,
-}
 
 /// Stores inbound events and wakes the worker.
 #[derive(Clone)]
@@ -83,9 +62,7 @@ impl InboxWriter {
 /// The inbox worker.
 pub struct Inbox {
     store: Store,
-    conversation: Arc<Conversation>,
-    /// Turns voice notes into text first, when set.
-    voice: Option<Arc<Voice>>,
+    handler: Arc<dyn EventHandler>,
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
 }
@@ -93,23 +70,16 @@ pub struct Inbox {
 impl Inbox {
     pub fn new(
         store: Store,
-        conversation: Arc<Conversation>,
+        handler: Arc<dyn EventHandler>,
         wake: Arc<Notify>,
         outbox_wake: Arc<Notify>,
     ) -> Self {
         Self {
             store,
-            conversation,
-            voice: None,
+            handler,
             wake,
             outbox_wake,
         }
-    }
-
-    /// Voice notes are transcribed by `voice` before the conversation reads them.
-    pub fn with_voice(mut self, voice: Arc<Voice>) -> Self {
-        self.voice = Some(voice);
-        self
     }
 
     /// Claims and processes one due event.
@@ -140,9 +110,9 @@ impl Inbox {
         }
     }
 
-    /// Hands a claimed event to the conversation and records the outcome.
+    /// Hands a claimed event to the handler and records the outcome.
     async fn process(&self, claimed: Claimed, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
-        let mut event: InboundEvent = match serde_json::from_str(&claimed.payload) {
+        let event: InboundEvent = match serde_json::from_str(&claimed.payload) {
             Ok(event) => event,
             Err(e) => {
                 self.store
@@ -152,32 +122,12 @@ impl Inbox {
                 return Ok(Outcome::Dead);
             }
         };
-        let mut heard = None;
-        if let Some(voice) = &self.voice {
-            let final_attempt = claimed.attempts >= MAX_ATTEMPTS;
-            match voice.prepare(&event, claimed.id, final_attempt).await {
-                Ok(Prepared::Unchanged) => {}
-                Ok(Prepared::Heard { text, transcript }) => {
-                    event.text = text;
-                    heard = Some(transcript);
-                }
-                Ok(Prepared::Answer(text)) => {
-                    let mut answer = OutboundMessage::text(event.channel, event.chat_id.clone(), text);
-                    answer.reply_to = (event.chat_kind == ChatKind::Group)
-                        .then(|| event.message_id.clone())
-                        .flatten();
-                    return self.finish(&claimed, &event, vec![answer]).await;
-                }
-                Err(e) => return self.failed(&claimed, &e.to_string(), now).await,
-            }
-        }
-        match self.conversation.handle(&event, claimed.id).await {
-            Ok(mut replies) => {
-                if let Some(transcript) = &heard {
-                    voice::echo(&mut replies, transcript);
-                }
-                self.finish(&claimed, &event, replies).await
-            }
+        let attempt = Attempt {
+            inbox_id: claimed.id,
+            last: claimed.attempts >= MAX_ATTEMPTS,
+        };
+        match self.handler.handle(&event, attempt).await {
+            Ok(handled) => self.finish(&claimed, &event, handled).await,
             Err(e) => self.failed(&claimed, &e.to_string(), now).await,
         }
     }
@@ -187,8 +137,12 @@ impl Inbox {
         &self,
         claimed: &Claimed,
         event: &InboundEvent,
-        replies: Vec<OutboundMessage>,
+        handled: Handled,
     ) -> Result<Outcome, StoreError> {
+        let Handled {
+            replies,
+            history_text,
+        } = handled;
         let source_key = format!("{}:{}", event.channel, event.event_id);
         let (person, task) = self
             .store
@@ -199,11 +153,9 @@ impl Inbox {
                 task_hint(event),
             )
             .await?;
-        // A voice note's text is its transcript, recorded when it was heard.
-        let text = voice::voice_attachment(event)
-            .is_none()
-            .then_some(event.text.as_str());
-        self.store.tag_inbox(claimed.id, person, task, text).await?;
+        self.store
+            .tag_inbox(claimed.id, person, task, history_text.as_deref())
+            .await?;
         let outbound = replies
             .iter()
             .enumerate()
@@ -265,66 +217,5 @@ impl Inbox {
                 _ = tokio::time::sleep(IDLE_POLL) => {}
             }
         }
-    }
-}
-
-/// An outbox row for `message`; its task is the one its buttons act on, if any.
-pub(crate) fn to_outbound(
-    message: &OutboundMessage,
-    dedupe_key: Option<String>,
-) -> Result<NewOutbound, StoreError> {
-    Ok(NewOutbound {
-        channel: message.channel.as_str().to_owned(),
-        chat_id: message.chat_id.clone(),
-        payload: serde_json::to_string(message).map_err(|e| StoreError::Other(e.to_string()))?,
-        dedupe_key,
-        person_id: None,
-        task_id: message.buttons.iter().find_map(|b| button_task(&b.data)),
-    })
-}
-
-/// The task of a button's data: `done:42`, `ack:42`, `snooze:42:1h`.
-fn button_task(data: &str) -> Option<i64> {
-    let mut parts = data.split(':');
-    match parts.next()? {
-        "done" | "ack" | "snooze" => parts.next()?.parse().ok(),
-        _ => None,
-    }
-}
-
-/// The task an inbound message names: its button's, or that of `/done 42`, `/status 42 …`,
-/// `/comment 42 …`.
-fn task_hint(event: &InboundEvent) -> Option<i64> {
-    if let Some(press) = &event.button {
-        return button_task(&press.data);
-    }
-    let mut words = event.text.split_whitespace();
-    let command = words.next()?.split('@').next()?.to_ascii_lowercase();
-    if !matches!(command.as_str(), "/done" | "/status" | "/comment") {
-        return None;
-    }
-    words.next()?.trim_start_matches('#').parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tasks_are_read_from_buttons_and_commands() {
-        assert_eq!(button_task("done:42"), Some(42));
-        assert_eq!(button_task("snooze:7:1h"), Some(7));
-        assert_eq!(button_task("approve:3"), None);
-        let mut event = crate::channels::cli::Terminal::new("ann").event("/status #12 done");
-        assert_eq!(task_hint(&event), Some(12));
-        event.text = "/tasks mine".into();
-        assert_eq!(task_hint(&event), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert!(backoff(1) >= Duration::from_secs(1) && backoff(1) < Duration::from_millis(1300));
-        assert!(backoff(4) >= Duration::from_secs(8));
-        assert!(backoff(30) <= Duration::from_secs(720));
     }
 }

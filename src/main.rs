@@ -105,7 +105,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 }
                 .into());
             }
-            let discord = Discord::new(&settings)
+            let discord = Discord::new(&settings, coordinator::conversation::commands::USAGE)
                 .map_err(anyhow::Error::msg)?
                 .ok_or_else(|| anyhow::anyhow!("Discord is not configured"))?;
             let scope = match &settings.discord_guild_id {
@@ -125,15 +125,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         } => {
             let app = App::build(settings).await?;
             let tz = app.settings.timezone;
-            let report = coordinator::scheduler::reports::build(
-                &app.workspace,
-                &Actor::system("cli"),
-                period.into(),
-                project,
-                coordinator::store::now(),
-                tz,
-            )
-            .await?;
+            let report = app
+                .workspace
+                .report(
+                    &Actor::system("cli"),
+                    period.into(),
+                    project,
+                    coordinator::store::now(),
+                    tz,
+                )
+                .await?;
             println!("{}", report.text);
             if let (Some(path), Some(png)) = (chart, &report.chart) {
                 std::fs::write(&path, png)?;

@@ -14,9 +14,9 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::{Channels, OutboundMessage, SendError};
 use crate::domain;
-use crate::inbox::{backoff, to_outbound, Outcome};
+use crate::message::{Channels, OutboundMessage, SendError};
+use crate::queue::{backoff, to_outbound, Outcome};
 use crate::store::{Claimed, NewOutbound, Queue, QueuedMessage, Store, StoreError};
 
 /// After this many failed attempts a message becomes a dead letter.

@@ -6,10 +6,10 @@
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use coordinator::store::ScratchSchema;
 use serde_json::{json, Value};
 
 pub const API_TOKEN: &str = "load-admin";
@@ -30,17 +30,16 @@ impl Engine {
     }
 }
 
-/// A fresh database for one run: a SQLite file in the run folder, or a schema `load_<pid>_<n>`
-/// on the PostgreSQL server (dropped by [`Database::drop_schema`]).
+/// A fresh database for one run: a SQLite file in the run folder, or a scratch schema on the
+/// PostgreSQL server (dropped by [`Database::drop_schema`]).
 pub struct Database {
     pub engine: Engine,
     pub url: String,
-    schema: Option<(String, String)>,
+    schema: Option<ScratchSchema>,
 }
 
 impl Database {
     pub async fn create(engine: Engine, dir: &Path, postgres: &str) -> anyhow::Result<Self> {
-        static N: AtomicU32 = AtomicU32::new(0);
         match engine {
             Engine::Sqlite => Ok(Self {
                 engine,
@@ -48,40 +47,22 @@ impl Database {
                 schema: None,
             }),
             Engine::Postgres => {
-                let schema = format!(
-                    "load_{}_{}",
-                    std::process::id(),
-                    N.fetch_add(1, Ordering::Relaxed)
-                );
-                let pool = sqlx::PgPool::connect(postgres).await?;
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&pool)
-                    .await?;
-                pool.close().await;
-                let sep = if postgres.contains('?') { '&' } else { '?' };
+                let schema = ScratchSchema::create(postgres, "load").await?;
                 Ok(Self {
                     engine,
-                    url: format!("{postgres}{sep}options=-c%20search_path%3D{schema}"),
-                    schema: Some((postgres.to_owned(), schema)),
+                    url: schema.url.clone(),
+                    schema: Some(schema),
                 })
             }
         }
     }
 
     pub async fn drop_schema(&self) {
-        let Some((base, schema)) = &self.schema else {
+        let Some(schema) = &self.schema else {
             return;
         };
-        let dropped = async {
-            let pool = sqlx::PgPool::connect(base).await?;
-            sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                .execute(&pool)
-                .await?;
-            pool.close().await;
-            anyhow::Ok(())
-        };
-        if let Err(e) = dropped.await {
-            eprintln!("could not drop the schema {schema}: {e}");
+        if let Err(e) = schema.drop_now().await {
+            eprintln!("could not drop the schema {}: {e}", schema.name);
         }
     }
 }

@@ -6,11 +6,11 @@
 
 use coordinator::channels::email::inbound::{new_text, parse};
 use coordinator::channels::email::ingest::conversation_text;
-use coordinator::channels::email::BotAddress;
+use coordinator::domain::EmailAddress;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &[u8]| {
-    let bot = BotAddress::parse("Coordinator <bot@example.org>").expect("a valid address");
+    let bot = EmailAddress::parse("Coordinator <bot@example.org>").expect("a valid address");
     match parse(raw) {
         Ok(email) => {
             assert!(email.from.contains('@'));
@@ -30,7 +30,7 @@ fuzz_target!(|raw: &[u8]| {
     let text = String::from_utf8_lossy(raw);
     let cut = new_text(&text);
     let _ = conversation_text(&cut, Some(7));
-    let _ = BotAddress::parse(&text);
+    let _ = EmailAddress::parse(&text);
     let _ = bot.task_in_address(&text);
     let _ = bot.task_in_message_id(&text);
 });

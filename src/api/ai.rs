@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ErrorBody, Json, Path, Query};
-use super::{ApiError, ApiResult, AppState, Auth};
+use super::{ApiResult, AppState, Auth};
 use crate::conversation::agent::TurnInput;
 use crate::domain::{ActionStatus, AiAction, ValidationError};
 use crate::llm::Usage;
@@ -56,19 +56,9 @@ pub async fn chat(
             usage: Usage::default(),
         }));
     };
-    let store = s.workspace.store();
     // API conversations belong to the token that started them.
     let chat_id = match body.conversation_id {
-        Some(id) => {
-            let record = store
-                .conversation(id)
-                .await
-                .map_err(|_| ApiError::not_found(format!("conversation {id} does not exist")))?;
-            if record.channel != "api" || !record.chat_id.starts_with(&format!("{}#", actor.name)) {
-                return Err(ApiError::not_found(format!("conversation {id} does not exist")));
-            }
-            record.chat_id
-        }
+        Some(id) => s.workspace.api_conversation(&actor, id).await?.chat_id,
         None => format!("{}#{}", actor.name, crate::store::now().timestamp_micros()),
     };
     let output = agent
@@ -140,13 +130,8 @@ pub async fn reject(
     responses((status = 200, body = ConversationRecord), (status = 404, body = ErrorBody)))]
 pub async fn conversation(
     State(s): State<AppState>,
-    Auth(_actor): Auth,
+    Auth(actor): Auth,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<ConversationRecord>> {
-    s.workspace
-        .store()
-        .conversation(id)
-        .await
-        .map(Json)
-        .map_err(|_| ApiError::not_found(format!("conversation {id} does not exist")))
+    Ok(Json(s.workspace.api_conversation(&actor, id).await?))
 }

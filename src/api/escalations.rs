@@ -8,8 +8,7 @@ use utoipa::ToSchema;
 
 use super::error::{ErrorBody, Json};
 use super::{ApiResult, AppState, Auth};
-use crate::scheduler::escalations::{escalate_by_hand, ManualEscalation};
-use crate::scheduler::{Policies, Scheduler, SchedulerConfig};
+use crate::workspace::ManualEscalation;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -29,19 +28,9 @@ pub async fn escalate(
     Auth(actor): Auth,
     Json(request): Json<EscalateRequest>,
 ) -> ApiResult<Response> {
-    let tz = s.workspace.default_timezone();
-    let scheduler = Scheduler::with_config(
-        s.workspace.clone(),
-        SchedulerConfig::with_zone(tz),
-        Policies::default(),
-    );
-    let done = escalate_by_hand(
-        &scheduler,
-        &actor,
-        request.task_id,
-        &request.reason,
-        crate::store::now(),
-    )
-    .await?;
+    let done = s
+        .workspace
+        .escalate(&actor, request.task_id, &request.reason, crate::store::now())
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(done)).into_response())
 }

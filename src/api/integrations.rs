@@ -19,10 +19,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ErrorBody, Json, Path, Query};
 use super::{page_response, ApiError, ApiResult, AppState, Auth};
-use crate::channels::OutboundMessage;
 use crate::config::Settings;
-use crate::domain::{Channel, Person, Role};
+use crate::domain::{Channel, Person};
 use crate::integrations::voice::Voice;
+use crate::message::OutboundMessage;
 use crate::outbox::OutboxWriter;
 use crate::store::{HistoryFilter, HistoryRecord};
 use crate::workspace::{Actor, Page, Paging, WorkspaceError};
@@ -91,10 +91,7 @@ pub struct Queued {
 
 /// Only members and admins send and read messages.
 fn require_member(actor: &Actor, what: &str) -> ApiResult<()> {
-    if matches!(actor.role, Role::Admin | Role::Member) {
-        return Ok(());
-    }
-    Err(WorkspaceError::Forbidden(format!("{} ({}) may not {what}", actor.name, actor.role)).into())
+    Ok(actor.require_member(what)?)
 }
 
 /// The channels one can send on.
@@ -183,12 +180,11 @@ async fn resolve(
             )
         })?;
     let external_id = address.strip_prefix("user:").unwrap_or(&address);
-    let person = s
-        .workspace
-        .store()
-        .person_by_identity(channel, external_id)
-        .await
-        .map_err(WorkspaceError::from)?;
+    let identity = crate::domain::Identity {
+        channel,
+        external_id: external_id.to_owned(),
+    };
+    let person = s.workspace.person_by_identity(&identity).await?;
     Ok((address, person))
 }
 
@@ -242,7 +238,7 @@ pub async fn send(
     }
     let (chat_id, person) = resolve(&s, &actor, channel, &request.to).await?;
     let message = OutboundMessage::text(channel, chat_id, text);
-    let mut row = crate::inbox::to_outbound(&message, key.map(|k| format!("api:{}:{k}", actor.name)))
+    let mut row = crate::queue::to_outbound(&message, key.map(|k| format!("api:{}:{k}", actor.name)))
         .map_err(WorkspaceError::from)?;
     row.person_id = person.as_ref().map(|p| p.id);
     row.task_id = request.task_id.or(row.task_id);
@@ -384,12 +380,7 @@ pub async fn history(
         limit: paging.limit,
         offset: paging.offset,
     };
-    let (records, total) = s
-        .workspace
-        .store()
-        .history(&filter)
-        .await
-        .map_err(WorkspaceError::from)?;
+    let (records, total) = s.workspace.history(&actor, &filter).await?;
     Ok(page_response(Page {
         items: records.into_iter().map(HistoryItem::from).collect::<Vec<_>>(),
         total,

@@ -19,7 +19,7 @@ pub struct Health {
 
 #[utoipa::path(get, path = "/health", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(s): State<AppState>) -> Response {
-    let reachable = tokio::time::timeout(std::time::Duration::from_secs(3), s.workspace.store().ping())
+    let reachable = tokio::time::timeout(std::time::Duration::from_secs(3), s.workspace.ping())
         .await
         .is_ok_and(|r| r.is_ok());
     let body = Health {

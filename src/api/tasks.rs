@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::error::{ErrorBody, Json, Path, Query};
 use super::{page_response, ApiResult, AppState, Auth};
 use crate::domain::Task;
-use crate::workspace::{NewTask, TaskQuery, TaskUpdate};
+use crate::workspace::{TaskQuery, TaskRequest, TaskUpdate};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -30,14 +30,14 @@ pub async fn list(
     Ok(page_response(page))
 }
 
-#[utoipa::path(post, operation_id = "create_task", tag = "tasks", path = "/api/tasks", request_body = NewTask, security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "create_task", tag = "tasks", path = "/api/tasks", request_body = TaskRequest, security(("bearer" = [])),
     responses((status = 201, body = Task), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
     Auth(actor): Auth,
-    Json(new): Json<NewTask>,
+    Json(request): Json<TaskRequest>,
 ) -> ApiResult<Response> {
-    let task = s.workspace.create_task(&actor, new, None).await?;
+    let task = s.workspace.submit_task(&actor, request, None).await?;
     Ok((StatusCode::CREATED, Json(task)).into_response())
 }
 

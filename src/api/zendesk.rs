@@ -11,7 +11,6 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ErrorBody, Json, Path, Query};
 use super::{ApiError, ApiResult, AppState, Auth};
-use crate::domain::Role;
 use crate::integrations::secrets::SecretError;
 use crate::integrations::zendesk::{
     LinkOptions, SyncReport, Ticket, TicketLink, ZendeskConfigUpdate, ZendeskConfigView, ZendeskError, NAME,
@@ -55,15 +54,7 @@ impl From<ZendeskError> for ApiError {
 }
 
 pub(super) fn require_admin(actor: &Actor) -> ApiResult<()> {
-    if actor.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(WorkspaceError::Forbidden(format!(
-            "{} ({}) may not change integrations",
-            actor.name, actor.role
-        ))
-        .into())
-    }
+    Ok(actor.require_admin("change integrations")?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

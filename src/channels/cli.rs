@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt;
 
-use crate::channels::{Channel, ChatKind, InboundEvent, OutboundMessage, RateLimits, SendError, Sender};
 use crate::domain;
+use crate::message::{ChatKind, InboundEvent, OutboundMessage, RateLimits, SendError, Sender, Transport};
 
 /// The one chat of the terminal.
 pub const CHAT_ID: &str = "terminal";
@@ -56,7 +56,7 @@ impl Terminal {
 pub struct TerminalOut;
 
 #[async_trait::async_trait]
-impl Channel for TerminalOut {
+impl Transport for TerminalOut {
     fn kind(&self) -> domain::Channel {
         domain::Channel::Cli
     }

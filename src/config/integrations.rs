@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{ConfigError, Secret};
-use crate::integrations::crm::Mapping;
 
 /// Zendesk Support: the API (tickets, comments, incremental export) and its webhooks.
 #[derive(Debug, Clone, Default)]
@@ -39,9 +38,9 @@ pub struct CrmSettings {
     pub outbound_url: Option<String>,
     /// Signs what is posted (`CRM_OUTBOUND_SECRET`, by default `CRM_WEBHOOK_SECRET`).
     pub outbound_secret: Option<Secret>,
-    /// `CRM_MAPPING_FILE`, when set; otherwise the built-in mapping is used.
+    /// `CRM_MAPPING_FILE`, when set; otherwise the built-in mapping is used. Read (and
+    /// checked) by `integrations::crm` when the service is built.
     pub mapping_file: Option<PathBuf>,
-    pub mapping: Mapping,
 }
 
 pub(super) type Get<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -153,16 +152,19 @@ pub(super) fn crm(get: Get<'_>) -> Result<CrmSettings, ConfigError> {
         .map(Secret::new)
         .or_else(|| webhook_secret.clone());
     let mapping_file = get("CRM_MAPPING_FILE").map(PathBuf::from);
-    let mapping = match &mapping_file {
-        None => Mapping::built_in(),
-        Some(path) => Mapping::load(path).map_err(|e| ConfigError::new("CRM_MAPPING_FILE", e))?,
-    };
+    if let Some(path) = &mapping_file {
+        if !path.is_file() {
+            return Err(ConfigError::new(
+                "CRM_MAPPING_FILE",
+                format!("{} is not a readable file", path.display()),
+            ));
+        }
+    }
     Ok(CrmSettings {
         webhook_secret,
         outbound_url,
         outbound_secret,
         mapping_file,
-        mapping,
     })
 }
 

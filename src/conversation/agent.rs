@@ -148,10 +148,10 @@ impl Agent {
     /// Runs one turn.
     #[tracing::instrument(skip_all, fields(channel = input.channel, chat = input.chat_id))]
     pub async fn run(&self, input: TurnInput<'_>) -> Result<TurnOutput, WorkspaceError> {
-        let store = self.workspace.store();
-        let conversation = store.conversation_for(input.channel, input.chat_id).await?;
+        let workspace = &self.workspace;
+        let conversation = workspace.conversation_for(input.channel, input.chat_id).await?;
         if let Some(key) = &input.source_key {
-            if let Some(reply) = store.turn_reply(key).await? {
+            if let Some(reply) = workspace.turn_reply(key).await? {
                 return Ok(TurnOutput {
                     reply,
                     conversation_id: conversation.id,
@@ -172,7 +172,7 @@ impl Agent {
             profile.text,
             self.facts(&input).await?
         );
-        let prompt = memory::assemble(store, &conversation, &head, input.text, tool_tokens).await?;
+        let prompt = memory::assemble(workspace, &conversation, &head, input.text, tool_tokens).await?;
         let prompt_tokens_counted = prompt.tokens;
         let mut request = ChatRequest {
             messages: prompt.messages,
@@ -226,7 +226,7 @@ impl Agent {
             for (call, (result, ok)) in calls.iter().zip(results) {
                 if ok && call.name == "propose_action" {
                     if let Some(id) = result["action_id"].as_i64() {
-                        if let Ok(action) = store.action(id).await {
+                        if let Ok(action) = workspace.proposed_action(id).await {
                             actions.push(action);
                         }
                     }
@@ -242,7 +242,7 @@ impl Agent {
             reply
         };
 
-        store
+        workspace
             .append_message(
                 conversation.id,
                 "user",
@@ -250,7 +250,7 @@ impl Agent {
                 count_tokens(input.text) as i32,
             )
             .await?;
-        store
+        workspace
             .append_message(conversation.id, "assistant", &reply, count_tokens(&reply) as i32)
             .await?;
         let turn = TurnRecord {
@@ -261,7 +261,7 @@ impl Agent {
             model: &model,
             reply: &reply,
         };
-        store.record_turn(conversation.id, &turn).await?;
+        workspace.record_turn(conversation.id, &turn).await?;
         metrics::counter!("agent_turns_total").increment(1);
         metrics::counter!("llm_prompt_tokens_total").increment(usage.prompt_tokens);
         metrics::counter!("llm_completion_tokens_total").increment(usage.completion_tokens);

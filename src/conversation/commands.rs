@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::domain::{end_of_day, Handle, Priority, TaskStatus, TaskTitle};
+use crate::domain::{parse_spoken_date, Handle, Period, Priority, TaskStatus, TaskTitle};
 
 /// Which tasks `/tasks` lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,20 +18,13 @@ pub enum TasksScope {
     Project(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportPeriod {
-    Daily,
-    Weekly,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Help,
     Tasks(TasksScope),
     NewTask {
-        title: String,
-        /// Handle without `@`, lowercased.
-        assignee: Option<String>,
+        title: TaskTitle,
+        assignee: Option<Handle>,
         due: Option<DateTime<Utc>>,
         priority: Option<Priority>,
     },
@@ -50,7 +43,7 @@ pub enum Command {
         question: String,
     },
     Report {
-        period: ReportPeriod,
+        period: Period,
     },
     Link {
         code: String,
@@ -86,7 +79,7 @@ pub const USAGE: &[(&str, &str)] = &[
     ("link", "/link CODE — link this chat account to your profile"),
 ];
 
-const DATE_EXAMPLES: &str = "tomorrow, friday, next friday, in 3 days, 15 jan, 2030-01-15 or tomorrow 17:00";
+use crate::domain::DATE_EXAMPLES;
 
 /// All commands with one-line descriptions.
 pub fn help_text() -> String {
@@ -143,10 +136,10 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
         }),
         "report" => match args.to_ascii_lowercase().as_str() {
             "" | "daily" => Ok(Command::Report {
-                period: ReportPeriod::Daily,
+                period: Period::Daily,
             }),
             "weekly" => Ok(Command::Report {
-                period: ReportPeriod::Weekly,
+                period: Period::Weekly,
             }),
             _ => Err(usage(
                 "report",
@@ -277,9 +270,7 @@ fn parse_new_task(args: &str, now: DateTime<Utc>, tz: Tz) -> Result<Command, Str
     if title_text.trim().is_empty() {
         return Err(bad("The task needs a title."));
     }
-    let title = TaskTitle::parse(title_text)
-        .map_err(|e| bad(&format!("The title {}.", e.message)))?
-        .into_inner();
+    let title = TaskTitle::parse(title_text).map_err(|e| bad(&format!("The title {}.", e.message)))?;
 
     let (mut assignee, mut due, mut priority) = (None, None, None);
     let mut i = first_option;
@@ -291,7 +282,7 @@ fn parse_new_task(args: &str, now: DateTime<Utc>, tz: Tz) -> Result<Command, Str
                 return Err(bad("A task has one assignee: give one @handle."));
             }
             let handle = Handle::parse(word).map_err(|e| bad(&format!("{}.", e.message)))?;
-            assignee = Some(handle.into_inner());
+            assignee = Some(handle);
         } else if let Some(level) = word.strip_prefix('!') {
             if priority.is_some() {
                 return Err(bad("Give one !priority."));
@@ -319,7 +310,7 @@ fn parse_new_task(args: &str, now: DateTime<Utc>, tz: Tz) -> Result<Command, Str
             if date_text.is_empty() {
                 return Err(bad(&format!("'due' needs a date, e.g. {DATE_EXAMPLES}.")));
             }
-            due = Some(parse_due(&date_text, now, tz).map_err(|e| bad(&e))?);
+            due = Some(parse_spoken_date(&date_text, now, tz).map_err(|e| bad(&e))?);
         } else {
             return Err(bad(&format!(
                 "I didn't understand '{word}' after the title: after it come only \
@@ -353,145 +344,6 @@ fn words_with_offsets(text: &str) -> Vec<(usize, &str)> {
         words.push((from, &text[from..]));
     }
     words
-}
-
-/// A due date as people write it, in `tz` relative to `now`: without a time of day, the end
-/// of that local day; with one, that local time. The error is the reply's first line.
-fn parse_due(text: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, String> {
-    let not_understood = || format!("I couldn't understand the date '{text}'. Try e.g. {DATE_EXAMPLES}.");
-    let normal = normalize_date(text);
-    // interim panics on a word of 16+ letters right after an hour; no date word is that long.
-    let longest_word = normal
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
-    if normal.is_empty() || longest_word > 12 {
-        return Err(not_understood());
-    }
-    let resolve = |date_text: &str| {
-        let local_now = now.with_timezone(&tz);
-        let at = interim::parse_date_string(date_text, local_now, interim::Dialect::Us).ok()?;
-        Some(if has_time_of_day(date_text) {
-            at.with_timezone(&Utc)
-        } else {
-            end_of_day(at.date_naive(), tz)
-        })
-    };
-    let due = resolve(&normal).ok_or_else(not_understood)?;
-    if due >= now {
-        return Ok(due);
-    }
-    // "15 jan", "march" or "1/15" said after that day this year means next year's.
-    let months = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
-    let names_day_of_year = normal.matches('/').count() == 1
-        || normal
-            .split(|c: char| !c.is_ascii_alphabetic())
-            .any(|w| w.len() >= 3 && months.iter().any(|m| m.starts_with(w)));
-    if names_day_of_year && !normal.starts_with("last ") {
-        if let Some(next) = resolve(&format!("next {normal}")).filter(|next| *next >= now) {
-            return Ok(next);
-        }
-    }
-    Err(format!(
-        "The due date '{text}' ({}) is in the past.",
-        due.with_timezone(&tz).format("%a %Y-%m-%d %H:%M")
-    ))
-}
-
-/// Lowercase (interim expects it), "in 3 days" → "3 days", "in a week" → "1 week", no "at"
-/// / "on" / "by" words, ISO "2030-01-15T17:00" → "2030-01-15 17:00".
-fn normalize_date(text: &str) -> String {
-    let lower = text.trim().to_lowercase();
-    let chars: Vec<char> = lower.chars().collect();
-    let unglued: String = chars
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            let digit_at = |j: Option<usize>| {
-                let c = j.and_then(|j| chars.get(j));
-                c.is_some_and(char::is_ascii_digit)
-            };
-            if c == 't' && digit_at(i.checked_sub(1)) && digit_at(Some(i + 1)) {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    let mut words: Vec<&str> = unglued
-        .split_whitespace()
-        .filter(|w| !matches!(*w, "at" | "on" | "by"))
-        .collect();
-    // interim reads "12pm" as 24:00 and "12am" as noon.
-    for i in 0..words.len() {
-        let pm = match (words[i], words.get(i + 1).copied()) {
-            ("12pm" | "noon", _) => "12:00",
-            ("12am", _) => "0:00",
-            ("12", Some("pm")) => "12:00 ",
-            ("12", Some("am")) => "0:00 ",
-            _ => continue,
-        };
-        if pm.ends_with(' ') {
-            words[i + 1] = "";
-        }
-        words[i] = pm.trim_end();
-    }
-    words.retain(|w| !w.is_empty());
-    if words.first() == Some(&"in") {
-        words.remove(0);
-        if matches!(words.first(), Some(&"a" | &"an")) {
-            words[0] = "1";
-        }
-    }
-    words.join(" ")
-}
-
-/// Whether lowercase date text names a time of day ("17:00", "5pm", "6.30") or is counted in
-/// hours, minutes or seconds ("2 hours", "now").
-fn has_time_of_day(text: &str) -> bool {
-    let chars: Vec<char> = text.chars().collect();
-    let clock = chars
-        .windows(3)
-        .any(|w| w[0].is_ascii_digit() && matches!(w[1], ':' | '.') && w[2].is_ascii_digit());
-    // Runs of digits and of letters, as interim's lexer sees them.
-    let mut runs: Vec<String> = Vec::new();
-    let mut prev_kind = None;
-    for c in chars {
-        let kind = if c.is_ascii_digit() {
-            Some(true)
-        } else if c.is_ascii_alphabetic() {
-            Some(false)
-        } else {
-            None
-        };
-        match kind {
-            Some(k) if prev_kind == Some(k) => runs.last_mut().expect("a run").push(c),
-            Some(_) => runs.push(c.to_string()),
-            None => {}
-        }
-        prev_kind = kind;
-    }
-    let after_number = runs.windows(2).any(|w| {
-        let unit = w[1].as_str();
-        w[0].starts_with(|c: char| c.is_ascii_digit())
-            && (matches!(unit, "am" | "pm" | "h" | "m" | "s")
-                || ["ho", "mi", "se"].iter().any(|p| unit.starts_with(p)))
-    });
-    clock || after_number || runs.iter().any(|r| r == "now")
 }
 
 #[cfg(test)]
@@ -659,9 +511,9 @@ mod tests {
         );
         assert!(usage_of("/ask").contains("Usage: /ask QUESTION"));
         let report = |period| Command::Report { period };
-        assert_eq!(cmd("/report"), report(ReportPeriod::Daily));
-        assert_eq!(cmd("/report daily"), report(ReportPeriod::Daily));
-        assert_eq!(cmd("/REPORT Weekly"), report(ReportPeriod::Weekly));
+        assert_eq!(cmd("/report"), report(Period::Daily));
+        assert_eq!(cmd("/report daily"), report(Period::Daily));
+        assert_eq!(cmd("/REPORT Weekly"), report(Period::Weekly));
         assert!(usage_of("/report monthly").contains("'monthly' is not a report period"));
         assert_eq!(
             cmd("/link 7f3k9qab"),
@@ -676,8 +528,8 @@ mod tests {
     #[test]
     fn newtask_with_all_options_in_any_order() {
         let expected = Command::NewTask {
-            title: "Update the release notes".into(),
-            assignee: Some("anna".into()),
+            title: TaskTitle::parse("Update the release notes").unwrap(),
+            assignee: Some(Handle::parse("anna").unwrap()),
             due: Some(utc("2025-03-14T22:59:59Z")),
             priority: Some(Priority::High),
         };
@@ -693,7 +545,7 @@ mod tests {
     #[test]
     fn newtask_title_only_and_option_like_words() {
         let only_title = |title: &str| Command::NewTask {
-            title: title.into(),
+            title: TaskTitle::parse(title).unwrap(),
             assignee: None,
             due: None,
             priority: None,
@@ -705,8 +557,8 @@ mod tests {
         );
         match cmd("/newtask Update  the due-date docs @bob") {
             Command::NewTask { title, assignee, .. } => {
-                assert_eq!(title, "Update  the due-date docs");
-                assert_eq!(assignee.as_deref(), Some("bob"));
+                assert_eq!(title.as_str(), "Update  the due-date docs");
+                assert_eq!(assignee.as_ref().map(Handle::as_str), Some("bob"));
             }
             other => panic!("{other:?}"),
         }

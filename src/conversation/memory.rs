@@ -9,7 +9,8 @@ use std::sync::OnceLock;
 use tiktoken_rs::CoreBPE;
 
 use crate::llm::Message;
-use crate::store::{ConversationRecord, Store, StoreError};
+use crate::store::ConversationRecord;
+use crate::workspace::{Workspace, WorkspaceError};
 
 /// The budget for the whole prompt, in tokens.
 pub const PROMPT_BUDGET: usize = 6000;
@@ -63,17 +64,17 @@ pub struct Prompt {
 /// Assembles the prompt of a turn. `head` is the system text (system prompt, profile, facts);
 /// `tool_tokens` what the tool specs cost.
 pub async fn assemble(
-    store: &Store,
+    workspace: &Workspace,
     conversation: &ConversationRecord,
     head: &str,
     user_text: &str,
     tool_tokens: usize,
-) -> Result<Prompt, StoreError> {
+) -> Result<Prompt, WorkspaceError> {
     let fixed = count_tokens(head) + count_tokens(user_text) + tool_tokens;
     let mut summary = conversation.summary.clone();
     let room = PROMPT_BUDGET.saturating_sub(fixed + count_tokens(&summary));
 
-    let recent = store
+    let recent = workspace
         .recent_messages(conversation.id, conversation.summarized_until, HISTORY_WINDOW)
         .await?;
     let mut used = 0;
@@ -98,7 +99,7 @@ pub async fn assemble(
             lines.insert(0, summary.clone());
         }
         summary = trim_summary(&lines.join("\n"));
-        store
+        workspace
             .set_summary(conversation.id, &summary, newest_dropped)
             .await?;
     }

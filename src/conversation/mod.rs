@@ -1,13 +1,17 @@
-//! The conversation: what to answer to an inbound event. It identifies the actor (chat identity
-//! → person), keeps groups quiet unless addressed, runs commands without any LLM through the
-//! `workspace` with the sender as actor, and turns the results into replies. Free text gets the
-//! offline reply until the agent is configured.
+//! The conversation: what to answer to an inbound event. It identifies the speaker (chat
+//! identity → person, `speaker`), keeps groups quiet unless addressed, runs commands without
+//! any LLM through the `workspace` with the speaker as actor (`run`), acts on button presses
+//! (`buttons`), and hands free text to the agent. Voice notes are transcribed first
+//! (`integrations::voice`). It is the inbox's [`EventHandler`], wired in `app`.
 
 pub mod agent;
+mod buttons;
 pub mod commands;
 mod memory;
 pub mod prompts;
 mod replies;
+mod run;
+mod speaker;
 
 pub use memory::count_tokens;
 
@@ -16,12 +20,15 @@ use std::sync::{Arc, RwLock};
 
 use chrono_tz::Tz;
 
-use crate::channels::{Button, Channels, ChatKind, InboundEvent, OutboundMessage};
-use crate::domain::{self, Person, Role, TaskStatus};
-use crate::handbook::{answer, Handbook};
-use crate::workspace::{Actor, NewComment, NewTask, Origin, TaskQuery, Workspace, WorkspaceError};
+use crate::domain;
+use crate::handbook::Handbook;
+use crate::integrations::voice::{self, Prepared, Voice};
+use crate::message::{Button, ButtonAction, Channels, ChatKind, InboundEvent, OutboundFile, OutboundMessage};
+use crate::queue::{Attempt, EventHandler, Handled, HandlerError};
+use crate::workspace::{Origin, WorkspaceError};
 use agent::{Agent, TurnInput};
-use commands::{Command, Parsed, TasksScope};
+use commands::Parsed;
+use speaker::Speaker;
 
 /// The reply to free text when no LLM is configured.
 const OFFLINE_REPLY: &str = include_str!("../../prompts/offline.md");
@@ -29,84 +36,57 @@ const OFFLINE_REPLY: &str = include_str!("../../prompts/offline.md");
 const LIST_LIMIT: i64 = 20;
 
 pub struct Conversation {
-    workspace: Workspace,
+    workspace: crate::workspace::Workspace,
     /// Answers free text when a language model is configured.
     agent: Option<Arc<Agent>>,
     /// Unlinked chat identities may use every command (a demo setting).
     open_chat: bool,
-    /// The bot's name per channel, to read `/cmd@bot` and mentions.
+    /// The bot's name per channel, to read `/cmd@bot` and mentions (learnt from the platform
+    /// once it is reached, after start).
     bot_names: RwLock<HashMap<domain::Channel, String>>,
     /// For typing indicators while the agent works (never for answers: those go through the
     /// outbox).
-    channels: RwLock<Option<Channels>>,
+    channels: Channels,
     /// What `/ask` answers from.
-    handbook: RwLock<Option<Handbook>>,
-}
-
-/// Who sent a message, as far as the workspace knows.
-struct Speaker {
-    actor: Actor,
-    person: Option<Person>,
+    handbook: Option<Handbook>,
+    /// Turns voice notes into text before anything else reads them.
+    voice: Option<Arc<Voice>>,
 }
 
 impl Conversation {
-    pub fn new(workspace: Workspace, open_chat: bool, agent: Option<Arc<Agent>>) -> Self {
+    pub fn new(workspace: crate::workspace::Workspace, open_chat: bool, agent: Option<Arc<Agent>>) -> Self {
         Self {
             workspace,
             agent,
             open_chat,
             bot_names: RwLock::new(HashMap::new()),
-            channels: RwLock::new(None),
-            handbook: RwLock::new(None),
+            channels: Channels::default(),
+            handbook: None,
+            voice: None,
         }
     }
 
-    pub fn set_handbook(&self, handbook: Handbook) {
-        if let Ok(mut slot) = self.handbook.write() {
-            *slot = Some(handbook);
-        }
+    /// `/ask` and the no-model free-text answers search `handbook`.
+    pub fn with_handbook(mut self, handbook: Handbook) -> Self {
+        self.handbook = Some(handbook);
+        self
     }
 
-    /// `/ask`: the best handbook passages, quoted with their source; with a language model, an
-    /// answer written only from them, citing `file › heading`.
-    async fn ask(&self, question: &str) -> Result<String, WorkspaceError> {
-        let handbook = self.handbook.read().ok().and_then(|h| h.clone());
-        let Some(handbook) = handbook else {
-            return Ok("The handbook is not set up on this server.".into());
-        };
-        // On a first start the index is still being built: wait for it rather than miss.
-        handbook.wait_for_ingest(std::time::Duration::from_secs(60)).await;
-        let passages = match handbook.search(question, 5).await {
-            Ok(passages) => passages,
-            Err(e) if e.is_bad_input() => return Ok(format!("I can't search for that: {e}.")),
-            Err(e) => {
-                tracing::warn!(error = %e, "handbook search failed");
-                return Ok("The handbook cannot be searched right now; try again in a minute.".into());
-            }
-        };
-        if passages.is_empty() {
-            return Ok(answer::not_found(question));
-        }
-        if let Some(agent) = &self.agent {
-            if let Some(text) = agent
-                .answer_from_handbook(question, &answer::context_block(&passages))
-                .await
-            {
-                return Ok(text);
-            }
-        }
-        Ok(answer::quote_answer(question, &passages))
+    /// "typing…" is shown through `channels`.
+    pub fn with_channels(mut self, channels: Channels) -> Self {
+        self.channels = channels;
+        self
     }
 
-    pub fn set_channels(&self, channels: Channels) {
-        if let Ok(mut slot) = self.channels.write() {
-            *slot = Some(channels);
-        }
+    /// Voice notes are transcribed by `voice` first.
+    pub fn with_voice(mut self, voice: Arc<Voice>) -> Self {
+        self.voice = Some(voice);
+        self
     }
 
     /// Shows "typing…" in the chat every few seconds until the returned guard is dropped.
     fn typing(&self, event: &InboundEvent) -> Option<tokio_util::sync::DropGuard> {
-        let channel = self.channels.read().ok()?.as_ref()?.get(event.channel)?.clone();
+        let channel = self.channels.get(event.channel)?.clone();
         let stop = tokio_util::sync::CancellationToken::new();
         let chat = event.chat_id.clone();
         let until = stop.clone();
@@ -132,49 +112,15 @@ impl Conversation {
         self.bot_names.read().ok().and_then(|n| n.get(&channel).cloned())
     }
 
-    async fn speaker(&self, event: &InboundEvent) -> Result<Speaker, WorkspaceError> {
-        let default_tz = self.workspace.default_timezone();
-        // The terminal is the operator's own: its identity is a handle.
-        let person = if event.channel == domain::Channel::Cli {
-            match self
-                .workspace
-                .person(&Actor::system("cli"), &event.sender.external_id)
-                .await
-            {
-                Ok(p) => Some(p),
-                Err(WorkspaceError::NotFound(_)) => None,
-                Err(e) => return Err(e),
-            }
-        } else {
-            self.workspace.person_by_identity(&event.identity()).await?
-        };
-        let actor = match &person {
-            Some(p) => Actor::person(p, event.channel.as_str(), default_tz),
-            None => Actor {
-                name: format!("{}:{}", event.channel, event.sender.external_id),
-                role: if self.open_chat { Role::Member } else { Role::Guest },
-                person_id: None,
-                channel: event.channel.as_str().to_owned(),
-                timezone: default_tz,
-            },
-        };
-        Ok(Speaker { actor, person })
-    }
-
     /// The replies to `event` (none when the bot should stay quiet). `Err` only when the
     /// workspace could not be reached: the inbox then retries the event later.
     #[tracing::instrument(skip_all, fields(channel = %event.channel, chat = %event.chat_id))]
-    pub async fn handle(
-        &self,
-        event: &InboundEvent,
-        inbox_id: i64,
-    ) -> Result<Vec<OutboundMessage>, WorkspaceError> {
+    pub async fn replies(&self, event: &InboundEvent) -> Result<Vec<OutboundMessage>, WorkspaceError> {
         let origin = Origin {
             channel: event.channel.as_str().to_owned(),
             chat: event.chat_id.clone(),
             source_key: format!("{}:{}", event.channel, event.event_id),
         };
-        let _ = inbox_id;
         let speaker = self.speaker(event).await?;
         if let Some(press) = &event.button {
             return self
@@ -251,263 +197,56 @@ impl Conversation {
             reply
                 .text
                 .push_str(&format!("\n\nProposed (#{}): {}", action.id, action.summary));
-            reply.buttons.push(Button {
-                label: format!("Approve #{}", action.id),
-                data: format!("approve:{}", action.id),
-            });
-            reply.buttons.push(Button {
-                label: format!("Reject #{}", action.id),
-                data: format!("reject:{}", action.id),
-            });
+            reply
+                .buttons
+                .push(ButtonAction::Approve(action.id).button(format!("Approve #{}", action.id)));
+            reply
+                .buttons
+                .push(ButtonAction::Reject(action.id).button(format!("Reject #{}", action.id)));
         }
         Ok(reply)
     }
-
-    async fn command(
-        &self,
-        event: &InboundEvent,
-        speaker: &Speaker,
-        command: Command,
-        origin: &Origin,
-    ) -> Result<Reply, WorkspaceError> {
-        let actor = &speaker.actor;
-        let allowed_unlinked = matches!(command, Command::Help | Command::Link { .. });
-        if speaker.person.is_none() && !self.open_chat && !allowed_unlinked {
-            return Ok(Reply::text(replies::UNLINKED));
-        }
-        let tz = actor.timezone;
-        match command {
-            Command::Help => Ok(Reply::text(commands::help_text())),
-            Command::Link { code } => {
-                if let Some(person) = &speaker.person {
-                    return Ok(Reply::text(format!(
-                        "This chat is already linked to @{}.",
-                        person.handle
-                    )));
-                }
-                match self
-                    .workspace
-                    .link_identity(&event.identity(), &code, event.received_at)
-                    .await
-                {
-                    Ok(person) => Ok(Reply::text(format!(
-                        "Linked. Hello {}, you are @{} here now. Try /tasks mine.",
-                        person.name, person.handle
-                    ))),
-                    Err(WorkspaceError::NotFound(_)) => Ok(Reply::text(
-                        "That code is unknown, already used or expired. Ask an admin for a new one.",
-                    )),
-                    Err(e) => Err(e),
-                }
-            }
-            Command::Tasks(scope) => {
-                let mut query = TaskQuery {
-                    limit: Some(LIST_LIMIT),
-                    open: Some(true),
-                    ..TaskQuery::default()
-                };
-                let title = match scope {
-                    TasksScope::All => "Open tasks".to_owned(),
-                    TasksScope::Mine => match &speaker.person {
-                        Some(p) => {
-                            query.assigned_to = Some(p.handle.clone());
-                            "Your open tasks".to_owned()
-                        }
-                        None => return Ok(Reply::text(replies::UNLINKED)),
-                    },
-                    TasksScope::Overdue => {
-                        query.overdue = Some(true);
-                        "Overdue tasks".to_owned()
-                    }
-                    TasksScope::Project(name) => {
-                        let project = self.workspace.project_by_name(actor, &name).await?;
-                        query.project_id = Some(project.id);
-                        format!("Open tasks in {}", project.name)
-                    }
-                };
-                let page = self
-                    .workspace
-                    .list_tasks(actor, &query, event.received_at)
-                    .await?;
-                Ok(Reply::text(replies::task_list(
-                    &title,
-                    &page.items,
-                    page.total,
-                    tz,
-                    event.received_at,
-                )))
-            }
-            Command::NewTask {
-                title,
-                assignee,
-                due,
-                priority,
-            } => {
-                let new = NewTask {
-                    title,
-                    assigned_to: assignee,
-                    due_date: due.map(|d| d.to_rfc3339()),
-                    priority: priority.map(|p| p.as_str().to_owned()),
-                    ..NewTask::default()
-                };
-                let task = self.workspace.create_task(actor, new, Some(origin)).await?;
-                Ok(Reply {
-                    text: replies::created(&task, tz),
-                    buttons: vec![Button {
-                        label: "Mark done".into(),
-                        data: format!("done:{}", task.id),
-                    }],
-                    attachments: Vec::new(),
-                })
-            }
-            Command::Done { id } => {
-                let task = self
-                    .workspace
-                    .set_task_status(actor, id, TaskStatus::Done.as_str())
-                    .await?;
-                Ok(Reply::text(format!("Done: #{} {}", task.id, task.title)))
-            }
-            Command::Status { id, status } => {
-                let task = self.workspace.set_task_status(actor, id, status.as_str()).await?;
-                Ok(Reply::text(format!(
-                    "#{} {} is now {}.",
-                    task.id, task.title, task.status
-                )))
-            }
-            Command::Comment { id, text } => {
-                let comment = self
-                    .workspace
-                    .add_comment(
-                        actor,
-                        NewComment {
-                            task_id: id,
-                            content: text,
-                        },
-                        Some(origin),
-                    )
-                    .await?;
-                Ok(Reply::text(format!("Comment added to #{}.", comment.task_id)))
-            }
-            Command::Ask { question } => Ok(Reply::text(self.ask(&question).await?)),
-            Command::Report { period } => {
-                let period = match period {
-                    commands::ReportPeriod::Weekly => crate::scheduler::Period::Weekly,
-                    _ => crate::scheduler::Period::Daily,
-                };
-                let report = crate::scheduler::reports::build(
-                    &self.workspace,
-                    actor,
-                    period,
-                    None,
-                    event.received_at,
-                    tz,
-                )
-                .await?;
-                let message = report.message(event.channel, &event.chat_id);
-                Ok(Reply {
-                    text: message.text,
-                    buttons: Vec::new(),
-                    attachments: message.attachments,
-                })
-            }
-        }
-    }
-
-    /// A button press: acknowledged on the platform, then acted on like the command it stands for.
-    async fn button(
-        &self,
-        event: &InboundEvent,
-        speaker: &Speaker,
-        press_id: &str,
-        data: &str,
-        origin: &Origin,
-    ) -> Result<Vec<OutboundMessage>, WorkspaceError> {
-        let mut ack = OutboundMessage::text(event.channel, event.chat_id.clone(), "");
-        ack.answers_button = Some(press_id.to_owned());
-        if speaker.person.is_none() && !self.open_chat {
-            ack.text = replies::UNLINKED.into();
-            return Ok(vec![ack]);
-        }
-        let decision = match data.split_once(':') {
-            Some(("approve", id)) => id.parse().ok().map(|id| (true, id)),
-            Some(("reject", id)) => id.parse().ok().map(|id| (false, id)),
-            _ => None,
-        };
-        if let Some((approve, id)) = decision {
-            let outcome = if approve {
-                self.workspace.approve_action(&speaker.actor, id).await
-            } else {
-                self.workspace.reject_action(&speaker.actor, id).await
-            };
-            let text = match outcome {
-                Ok(action) => replies::decided(&action),
-                Err(e) => replies::error(e)?,
-            };
-            ack.text = text.clone();
-            return Ok(vec![ack, self.reply(event, Reply::text(text))]);
-        }
-        if let Some(text) = self.escalation_button(speaker, data, event.received_at).await? {
-            ack.text = text.clone();
-            return Ok(vec![ack, self.reply(event, Reply::text(text))]);
-        }
-        let command = match data.split_once(':') {
-            Some(("done", id)) => id.parse().ok().map(|id| Command::Done { id }),
-            _ => None,
-        };
-        let Some(command) = command else {
-            ack.text = "This button no longer does anything.".into();
-            return Ok(vec![ack]);
-        };
-        let text = match self.command(event, speaker, command, origin).await {
-            Ok(reply) => reply.text,
-            Err(e) => replies::error(e)?,
-        };
-        ack.text = text.clone();
-        Ok(vec![ack, self.reply(event, Reply::text(text))])
-    }
 }
 
-impl Conversation {
-    /// `ack:ID`, `snooze:ID:1h` and `snooze:ID:1d` under escalations; `None` for other buttons.
-    async fn escalation_button(
-        &self,
-        speaker: &Speaker,
-        data: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<String>, WorkspaceError> {
-        let mut parts = data.split(':');
-        let (kind, id, length) = (parts.next(), parts.next(), parts.next());
-        let Some(task_id) = id.and_then(|id| id.parse::<i64>().ok()) else {
-            return Ok(None);
-        };
-        let outcome = match (kind, length) {
-            (Some("ack"), None) => self
-                .workspace
-                .acknowledge_escalation(&speaker.actor, task_id, now)
-                .await
-                .map(|running| match running {
-                    true => format!("Acknowledged: the escalation of #{task_id} stops here."),
-                    false => format!("#{task_id} has no running escalation."),
-                }),
-            (Some("snooze"), Some(length @ ("1h" | "1d"))) => {
-                let (delay, words) = match length {
-                    "1h" => (chrono::Duration::hours(1), "an hour"),
-                    _ => (chrono::Duration::days(1), "a day"),
-                };
-                self.workspace
-                    .snooze_escalation(&speaker.actor, task_id, delay, now)
-                    .await
-                    .map(|running| match running {
-                        true => format!("Snoozed: the escalation of #{task_id} waits {words}."),
-                        false => format!("#{task_id} has no running escalation."),
-                    })
+#[async_trait::async_trait]
+impl EventHandler for Conversation {
+    /// Hears a voice note first (a temporary failure of the download or the transcription is
+    /// retried by the inbox), then answers.
+    async fn handle(&self, event: &InboundEvent, attempt: Attempt) -> Result<Handled, HandlerError> {
+        // A voice note's text is its transcript, recorded when it was heard.
+        let history_text = voice::voice_attachment(event)
+            .is_none()
+            .then(|| event.text.clone());
+        let mut heard = None;
+        let mut event = std::borrow::Cow::Borrowed(event);
+        if let Some(voice) = &self.voice {
+            match voice.prepare(&event, attempt.inbox_id, attempt.last).await {
+                Ok(Prepared::Unchanged) => {}
+                Ok(Prepared::Heard { text, transcript }) => {
+                    event.to_mut().text = text;
+                    heard = Some(transcript);
+                }
+                Ok(Prepared::Answer(text)) => {
+                    let answer = self.reply(&event, Reply::text(text));
+                    return Ok(Handled {
+                        replies: vec![answer],
+                        history_text,
+                    });
+                }
+                Err(e) => return Err(HandlerError(e.to_string())),
             }
-            _ => return Ok(None),
-        };
-        match outcome {
-            Ok(text) => Ok(Some(text)),
-            Err(e) => Ok(Some(replies::error(e)?)),
         }
+        let mut replies = self
+            .replies(&event)
+            .await
+            .map_err(|e| HandlerError(e.to_string()))?;
+        if let Some(transcript) = &heard {
+            voice::echo(&mut replies, transcript);
+        }
+        Ok(Handled {
+            replies,
+            history_text,
+        })
     }
 }
 
@@ -515,7 +254,7 @@ impl Conversation {
 struct Reply {
     text: String,
     buttons: Vec<Button>,
-    attachments: Vec<crate::channels::OutboundFile>,
+    attachments: Vec<OutboundFile>,
 }
 
 impl Reply {

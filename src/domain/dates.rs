@@ -1,4 +1,5 @@
-//! Due dates and time zones as people write them.
+//! Due dates and time zones as people write them: the API's (RFC 3339 or a plain date) and
+//! chat's ("next friday 9:30"), both here.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -36,6 +37,150 @@ pub fn end_of_day(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
         .earliest()
         .map(|at| at.with_timezone(&Utc))
         .unwrap_or_else(|| Utc.from_utc_datetime(&local))
+}
+
+/// Examples of the dates [`parse_spoken_date`] reads, for usage texts.
+pub const DATE_EXAMPLES: &str =
+    "tomorrow, friday, next friday, in 3 days, 15 jan, 2030-01-15 or tomorrow 17:00";
+
+/// A due date as people write it in chat ("next friday 9:30", "in 3 days", "15 jan"), in `tz`
+/// relative to `now`: without a time of day, the end of that local day; with one, that local
+/// time. A date already past is refused. The error is the reply's first line.
+pub fn parse_spoken_date(text: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let not_understood = || format!("I couldn't understand the date '{text}'. Try e.g. {DATE_EXAMPLES}.");
+    let normal = normalize_date(text);
+    // interim panics on a word of 16+ letters right after an hour; no date word is that long.
+    let longest_word = normal
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if normal.is_empty() || longest_word > 12 {
+        return Err(not_understood());
+    }
+    let resolve = |date_text: &str| {
+        let local_now = now.with_timezone(&tz);
+        let at = interim::parse_date_string(date_text, local_now, interim::Dialect::Us).ok()?;
+        Some(if has_time_of_day(date_text) {
+            at.with_timezone(&Utc)
+        } else {
+            end_of_day(at.date_naive(), tz)
+        })
+    };
+    let due = resolve(&normal).ok_or_else(not_understood)?;
+    if due >= now {
+        return Ok(due);
+    }
+    // "15 jan", "march" or "1/15" said after that day this year means next year's.
+    let months = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let names_day_of_year = normal.matches('/').count() == 1
+        || normal
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .any(|w| w.len() >= 3 && months.iter().any(|m| m.starts_with(w)));
+    if names_day_of_year && !normal.starts_with("last ") {
+        if let Some(next) = resolve(&format!("next {normal}")).filter(|next| *next >= now) {
+            return Ok(next);
+        }
+    }
+    Err(format!(
+        "The due date '{text}' ({}) is in the past.",
+        due.with_timezone(&tz).format("%a %Y-%m-%d %H:%M")
+    ))
+}
+
+/// Lowercase (interim expects it), "in 3 days" → "3 days", "in a week" → "1 week", no "at"
+/// / "on" / "by" words, ISO "2030-01-15T17:00" → "2030-01-15 17:00".
+fn normalize_date(text: &str) -> String {
+    let lower = text.trim().to_lowercase();
+    let chars: Vec<char> = lower.chars().collect();
+    let unglued: String = chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let digit_at = |j: Option<usize>| {
+                let c = j.and_then(|j| chars.get(j));
+                c.is_some_and(char::is_ascii_digit)
+            };
+            if c == 't' && digit_at(i.checked_sub(1)) && digit_at(Some(i + 1)) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let mut words: Vec<&str> = unglued
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "at" | "on" | "by"))
+        .collect();
+    // interim reads "12pm" as 24:00 and "12am" as noon.
+    for i in 0..words.len() {
+        let pm = match (words[i], words.get(i + 1).copied()) {
+            ("12pm" | "noon", _) => "12:00",
+            ("12am", _) => "0:00",
+            ("12", Some("pm")) => "12:00 ",
+            ("12", Some("am")) => "0:00 ",
+            _ => continue,
+        };
+        if pm.ends_with(' ') {
+            words[i + 1] = "";
+        }
+        words[i] = pm.trim_end();
+    }
+    words.retain(|w| !w.is_empty());
+    if words.first() == Some(&"in") {
+        words.remove(0);
+        if matches!(words.first(), Some(&"a" | &"an")) {
+            words[0] = "1";
+        }
+    }
+    words.join(" ")
+}
+
+/// Whether lowercase date text names a time of day ("17:00", "5pm", "6.30") or is counted in
+/// hours, minutes or seconds ("2 hours", "now").
+fn has_time_of_day(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let clock = chars
+        .windows(3)
+        .any(|w| w[0].is_ascii_digit() && matches!(w[1], ':' | '.') && w[2].is_ascii_digit());
+    // Runs of digits and of letters, as interim's lexer sees them.
+    let mut runs: Vec<String> = Vec::new();
+    let mut prev_kind = None;
+    for c in chars {
+        let kind = if c.is_ascii_digit() {
+            Some(true)
+        } else if c.is_ascii_alphabetic() {
+            Some(false)
+        } else {
+            None
+        };
+        match kind {
+            Some(k) if prev_kind == Some(k) => runs.last_mut().expect("a run").push(c),
+            Some(_) => runs.push(c.to_string()),
+            None => {}
+        }
+        prev_kind = kind;
+    }
+    let after_number = runs.windows(2).any(|w| {
+        let unit = w[1].as_str();
+        w[0].starts_with(|c: char| c.is_ascii_digit())
+            && (matches!(unit, "am" | "pm" | "h" | "m" | "s")
+                || ["ho", "mi", "se"].iter().any(|p| unit.starts_with(p)))
+    });
+    clock || after_number || runs.iter().any(|r| r == "now")
 }
 
 #[cfg(test)]

@@ -124,3 +124,41 @@ mod tests {
         assert_eq!(serde_json::from_str::<Priority>(&json).unwrap(), Priority::Urgent);
     }
 }
+
+/// The period a report covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl Period {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Daily => "daily",
+            Period::Weekly => "weekly",
+            Period::Monthly => "monthly",
+        }
+    }
+
+    pub fn length(self) -> chrono::Duration {
+        match self {
+            Period::Daily => chrono::Duration::days(1),
+            Period::Weekly => chrono::Duration::days(7),
+            Period::Monthly => chrono::Duration::days(30),
+        }
+    }
+}
+
+impl std::str::FromStr for Period {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_lowercase().as_str() {
+            "daily" | "day" => Ok(Period::Daily),
+            "weekly" | "week" => Ok(Period::Weekly),
+            "monthly" | "month" => Ok(Period::Monthly),
+            other => Err(format!("'{other}' is not a period: use daily, weekly or monthly")),
+        }
+    }
+}

@@ -3,11 +3,13 @@
 //! depends on the clock takes `now` as a parameter.
 
 mod dates;
+mod email;
 mod enums;
 mod values;
 
-pub use dates::{end_of_day, parse_due_date, parse_timezone};
-pub use enums::{ActionStatus, Channel, Priority, ProjectStatus, Role, TaskStatus};
+pub use dates::{end_of_day, parse_due_date, parse_spoken_date, parse_timezone, DATE_EXAMPLES};
+pub use email::EmailAddress;
+pub use enums::{ActionStatus, Channel, Period, Priority, ProjectStatus, Role, TaskStatus};
 pub use values::{Handle, Label, TaskTitle};
 
 use chrono::{DateTime, Utc};

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::{crm, zendesk, Integrations};
-use crate::inbox::{backoff, Outcome};
+use crate::queue::{backoff, Outcome};
 use crate::store::{Queue, StoreError};
 
 /// After this many failed attempts a job becomes a dead letter.

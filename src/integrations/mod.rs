@@ -28,11 +28,11 @@ use axum::Router;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{CrmSettings, Settings, ZendeskSettings};
+use crate::config::{ConfigError, CrmSettings, Settings, ZendeskSettings};
 use crate::domain::Role;
 use crate::store::Store;
 use crate::workspace::{Actor, ChangeEvent, ChangeListener, Workspace};
-use secrets::{SecretBox, SecretError, SettingsStore};
+use secrets::{SecretBox, SettingsStore};
 
 struct Shared {
     store: Store,
@@ -40,6 +40,8 @@ struct Shared {
     settings: SettingsStore,
     zendesk_env: ZendeskSettings,
     crm_env: CrmSettings,
+    /// What CRM objects become: `CRM_MAPPING_FILE`, or the built-in mapping.
+    crm_mapping: crm::Mapping,
     http: reqwest::Client,
     wake: Notify,
 }
@@ -52,12 +54,18 @@ pub struct Integrations {
 
 impl Integrations {
     /// Builds the integrations and makes the workspace announce its changes to them.
-    pub fn new(settings: &Settings, store: Store, workspace: Workspace) -> Result<Self, SecretError> {
+    /// A bad `CRM_MAPPING_FILE` or `COORDINATOR_SECRET_KEY` is a [`ConfigError`] naming it.
+    pub fn new(settings: &Settings, store: Store, workspace: Workspace) -> Result<Self, ConfigError> {
         let key = settings
             .secret_key
             .as_ref()
             .map(SecretBox::from_base64)
-            .transpose()?;
+            .transpose()
+            .map_err(|e| ConfigError::new("COORDINATOR_SECRET_KEY", e.to_string()))?;
+        let crm_mapping = match &settings.crm.mapping_file {
+            None => crm::Mapping::built_in(),
+            Some(path) => crm::Mapping::load(path).map_err(|e| ConfigError::new("CRM_MAPPING_FILE", e))?,
+        };
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(20))
@@ -71,6 +79,7 @@ impl Integrations {
                 workspace: workspace.clone(),
                 zendesk_env: settings.zendesk.clone(),
                 crm_env: settings.crm.clone(),
+                crm_mapping,
                 http,
                 wake: Notify::new(),
             }),

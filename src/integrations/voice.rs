@@ -19,10 +19,8 @@ pub use transcriber::{TranscribeError, Transcriber, Transcript};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::{Stream, StreamExt};
-
-use crate::channels::{Attachment, ChatKind, InboundEvent, OutboundMessage};
 use crate::domain;
+use crate::message::{Attachment, ChatKind, InboundEvent, MediaError, MediaSource, OutboundMessage};
 use crate::store::{Store, StoreError};
 
 /// How much of a transcript the echo line shows.
@@ -35,62 +33,6 @@ code, then send /link CODE here.";
 const GAVE_UP: &str = "I could not transcribe that voice message: the transcription service did not \
 answer after several tries. Please send it again later, or type it.";
 const NOTHING_HEARD: &str = "I could not make out any words in that voice message.";
-
-/// The audio of a voice note, fetched from its platform.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Media {
-    pub bytes: Vec<u8>,
-    /// As the platform reports it, if it does.
-    pub mime_type: Option<String>,
-    /// The platform's file name or path, if any (`voice/file_1.oga`).
-    pub file_name: Option<String>,
-}
-
-/// Why a download failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum MediaError {
-    /// The file is larger than allowed (its size, as far as known).
-    #[error("the file is larger than allowed ({0} bytes)")]
-    TooLarge(u64),
-    /// Worth trying again later: 5xx, timeouts, connection errors.
-    #[error("temporary failure: {0}")]
-    Transient(String),
-    /// Retrying cannot help: the file is gone, the id is unknown, the token was refused.
-    #[error("{0}")]
-    Permanent(String),
-}
-
-/// Fetches the audio of an attachment on one platform.
-#[async_trait::async_trait]
-pub trait MediaSource: Send + Sync {
-    /// Downloads `attachment`, giving up with [`MediaError::TooLarge`] beyond `max_bytes`.
-    async fn fetch(&self, attachment: &Attachment, max_bytes: u64) -> Result<Media, MediaError>;
-}
-
-/// Why [`collect_capped`] stopped.
-#[derive(Debug)]
-pub enum Capped<E> {
-    /// More than allowed arrived (this much so far).
-    TooLarge(u64),
-    Failed(E),
-}
-
-/// Collects a download, stopping as soon as it passes `max_bytes`.
-pub async fn collect_capped<S, B, E>(mut stream: S, max_bytes: u64) -> Result<Vec<u8>, Capped<E>>
-where
-    S: Stream<Item = Result<B, E>> + Unpin,
-    B: AsRef<[u8]>,
-{
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(Capped::Failed)?;
-        bytes.extend_from_slice(chunk.as_ref());
-        if bytes.len() as u64 > max_bytes {
-            return Err(Capped::TooLarge(bytes.len() as u64));
-        }
-    }
-    Ok(bytes)
-}
 
 /// Why a voice note could not be handled now: the inbox tries the event again later.
 #[derive(Debug, thiserror::Error)]

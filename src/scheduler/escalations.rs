@@ -8,31 +8,16 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{
-    chat_address, local_time, outbound, person_address, quiet_until, task_buttons, Address, Scheduler,
-    SweepReport,
-};
+use super::{quiet_until, Scheduler, SweepReport};
 use crate::domain::{Priority, Task};
-use crate::store::{DueEscalation, NewOutbound, StoreError, TaskRouting};
-use crate::workspace::{Actor, WorkspaceError};
+use crate::store::{DueEscalation, StoreError};
+use crate::workspace::routing::{ladder_target, local_time, outbound, pace, task_buttons};
 
 /// Ladders opened, and steps claimed, per batch.
 const BATCH: i64 = 200;
 /// Batches per sweep, so that one sweep ends even under a flood.
 const MAX_BATCHES: usize = 50;
 const LEASE_SECS: i64 = 120;
-
-/// Hours between steps: the project's pace, or by priority.
-fn pace(task: &Task, routing: &TaskRouting) -> Duration {
-    if let Some(hours) = routing.ladder_hours.filter(|h| *h > 0.0) {
-        return Duration::seconds((hours * 3600.0) as i64);
-    }
-    match task.priority {
-        Priority::Urgent => Duration::hours(1),
-        Priority::High => Duration::hours(4),
-        _ => Duration::hours(24),
-    }
-}
 
 pub(super) async fn sweep(
     s: &Scheduler,
@@ -68,48 +53,6 @@ enum Step {
     Nothing,
 }
 
-/// The person or chat that step `n` of a task's ladder goes to, and whether it is a person.
-async fn target(
-    s: &Scheduler,
-    n: i32,
-    routing: &TaskRouting,
-) -> Result<Option<(Address, Option<i64>)>, StoreError> {
-    match n {
-        1 => {
-            let Some(id) = routing.assignee_id else {
-                return Ok(None);
-            };
-            let person = s.store.person(id).await?;
-            Ok(person_address(&person).map(|a| (a, Some(id))))
-        }
-        2 => {
-            let Some(id) = routing.assignee_id else {
-                return Ok(None);
-            };
-            let Some(manager) = s.store.person(id).await?.manager else {
-                return Ok(None);
-            };
-            let manager = match s.store.person_by_handle(&manager).await {
-                Ok(m) => m,
-                Err(StoreError::NotFound) => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            Ok(person_address(&manager).map(|a| (a, Some(manager.id))))
-        }
-        3 => Ok(
-            chat_address(routing.origin_channel.as_deref(), routing.origin_chat.as_deref())
-                .or_else(|| {
-                    chat_address(
-                        routing.project_channel.as_deref(),
-                        routing.project_chat.as_deref(),
-                    )
-                })
-                .map(|a| (a, None)),
-        ),
-        _ => Ok(None),
-    }
-}
-
 async fn step(s: &Scheduler, e: &DueEscalation, now: DateTime<Utc>) -> Result<Step, StoreError> {
     let task = s.store.task(e.task_id).await?;
     let routing = s.store.task_routing(e.task_id).await?;
@@ -118,7 +61,7 @@ async fn step(s: &Scheduler, e: &DueEscalation, now: DateTime<Utc>) -> Result<St
         if next > 3 {
             break None;
         }
-        if let Some(t) = target(s, next, &routing).await? {
+        if let Some(t) = ladder_target(&s.store, next, &routing).await? {
             break Some(t);
         }
         next += 1;
@@ -191,56 +134,5 @@ async fn step_text(s: &Scheduler, task: &Task, e: &DueEscalation, n: i32) -> Res
              Can someone help?",
             task.id, task.title
         ),
-    })
-}
-
-/// What a manual escalation did.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct ManualEscalation {
-    pub escalation_id: i64,
-    pub task_id: i64,
-    /// Where the escalation was sent.
-    pub notified: Vec<Address>,
-}
-
-/// Escalates a task by hand with `reason`: the assignee (or, without one, the task's chat) is
-/// told at once, whatever the hour, and the ladder continues from there.
-pub async fn escalate_by_hand(
-    s: &Scheduler,
-    actor: &Actor,
-    task_id: i64,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<ManualEscalation, WorkspaceError> {
-    let (task, reason) = s.workspace.prepare_escalation(actor, task_id, reason).await?;
-    let routing = s.store.task_routing(task_id).await?;
-    let mut to = None;
-    for n in 1..=3 {
-        if let Some((address, _)) = target(s, n, &routing).await? {
-            to = Some(address);
-            break;
-        }
-    }
-    let Some(to) = to else {
-        return Err(WorkspaceError::Conflict(format!(
-            "task {task_id} has nobody to escalate to: no assignee with a chat identity, no manager \
-             and no chat for the task or its project"
-        )));
-    };
-    let text = format!(
-        "Escalation: #{} {} was escalated by {}: {reason}",
-        task.id, task.title, actor.name
-    );
-    let key = format!("manual:{task_id}:{}", now.timestamp_micros());
-    let messages: Vec<NewOutbound> = vec![outbound(&to, text, task_buttons(task_id, true), key)?];
-    let next_at = now + pace(&task, &routing);
-    let escalation_id = s
-        .store
-        .raise_escalation(task_id, &reason, &actor.name, next_at, now, &messages)
-        .await?;
-    Ok(ManualEscalation {
-        escalation_id,
-        task_id,
-        notified: vec![to],
     })
 }

@@ -5,7 +5,6 @@
 //! and under a dedupe key, so several replicas over one PostgreSQL database never send twice.
 //! Time is a parameter: `run_once(now)` is one sweep at `now`.
 
-mod chart;
 pub mod escalations;
 pub mod policy;
 pub mod reminders;
@@ -19,14 +18,11 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::{Button, OutboundMessage};
 use crate::config::Settings;
-use crate::domain::{self, Person};
-use crate::store::{NewOutbound, QuietHours, Store, StoreError, SweepRecord};
+use crate::domain::Person;
+use crate::store::{QuietHours, Store, StoreError, SweepRecord};
 use crate::workspace::Workspace;
-pub use chart::render_chart;
 pub use policy::{Breach, Policies, Rule};
-pub use reports::{Period, Report};
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -86,17 +82,29 @@ pub struct Scheduler {
 impl Scheduler {
     /// A scheduler over `workspace`, with `settings`' tick and zone and the policy rules of
     /// `HANDBOOK_DIR` (a missing or unreadable handbook means no rules, with a warning).
-    pub fn new(workspace: Workspace, settings: &Settings) -> Self {
+    pub fn new(workspace: Workspace, store: Store, settings: &Settings) -> Self {
         let policies = Policies::load(&settings.handbook_dir).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "no handbook policy rules loaded");
             Policies::default()
         });
-        Self::with_config(workspace, SchedulerConfig::from_settings(settings), policies)
+        Self::with_config(
+            workspace,
+            store,
+            SchedulerConfig::from_settings(settings),
+            policies,
+        )
     }
 
-    pub fn with_config(workspace: Workspace, config: SchedulerConfig, policies: Policies) -> Self {
+    /// The scheduler reads due work from `store` directly (its sweeps are set operations over
+    /// many rows) and acts through `workspace`.
+    pub fn with_config(
+        workspace: Workspace,
+        store: Store,
+        config: SchedulerConfig,
+        policies: Policies,
+    ) -> Self {
         Self {
-            store: workspace.store().clone(),
+            store,
             workspace,
             config,
             policies: Arc::new(policies),
@@ -155,36 +163,6 @@ impl Scheduler {
     }
 }
 
-/// Where a message goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Address {
-    #[schema(value_type = String)]
-    pub channel: domain::Channel,
-    pub chat_id: String,
-}
-
-/// A person's preferred channel: their first chat identity (the terminal cannot be reached).
-pub(crate) fn person_address(person: &Person) -> Option<Address> {
-    person
-        .identities
-        .iter()
-        .find(|i| i.channel != domain::Channel::Cli)
-        .map(|i| Address {
-            channel: i.channel,
-            chat_id: i.external_id.clone(),
-        })
-}
-
-/// A chat given by its stored channel name and id.
-pub(crate) fn chat_address(channel: Option<&str>, chat: Option<&str>) -> Option<Address> {
-    let channel: domain::Channel = channel?.parse().ok()?;
-    let chat = chat?;
-    (channel != domain::Channel::Cli && !chat.is_empty()).then(|| Address {
-        channel,
-        chat_id: chat.to_owned(),
-    })
-}
-
 /// When `now` falls in the quiet hours in zone `tz`, the moment they end.
 pub fn quiet_until(now: DateTime<Utc>, tz: Tz, quiet: QuietHours) -> Option<DateTime<Utc>> {
     let (start, end) = (quiet.quiet_start_minute, quiet.quiet_end_minute);
@@ -213,47 +191,6 @@ pub fn quiet_until(now: DateTime<Utc>, tz: Tz, quiet: QuietHours) -> Option<Date
             .earliest()
     })?;
     Some(at.with_timezone(&Utc))
-}
-
-/// The buttons under an escalation or reminder about `task_id`.
-pub(crate) fn task_buttons(task_id: i64, ladder: bool) -> Vec<Button> {
-    let mut buttons = Vec::new();
-    if ladder {
-        buttons.push(Button {
-            label: "Acknowledge".into(),
-            data: format!("ack:{task_id}"),
-        });
-        buttons.push(Button {
-            label: "Snooze 1h".into(),
-            data: format!("snooze:{task_id}:1h"),
-        });
-        buttons.push(Button {
-            label: "Snooze 1 day".into(),
-            data: format!("snooze:{task_id}:1d"),
-        });
-    }
-    buttons.push(Button {
-        label: "Mark done".into(),
-        data: format!("done:{task_id}"),
-    });
-    buttons
-}
-
-/// An outbox row for `text` (with `buttons`) to `to`, under `key`.
-pub(crate) fn outbound(
-    to: &Address,
-    text: String,
-    buttons: Vec<Button>,
-    key: String,
-) -> Result<NewOutbound, StoreError> {
-    let mut message = OutboundMessage::text(to.channel, to.chat_id.clone(), text);
-    message.buttons = buttons;
-    crate::inbox::to_outbound(&message, Some(key))
-}
-
-/// A date as people read it in `tz`, e.g. `Tue 14 Jan 10:00`.
-pub(crate) fn local_time(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz).format("%a %-d %b %H:%M").to_string()
 }
 
 #[cfg(test)]

@@ -18,8 +18,9 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::{chat_address, outbound, person_address, Address, Scheduler, SweepReport};
+use super::{Scheduler, SweepReport};
 use crate::store::{PolicyTask, StoreError};
+use crate::workspace::routing::{chat_address, outbound, person_address, Address};
 
 /// Tasks read per query.
 const BATCH: i64 = 500;

@@ -7,8 +7,9 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{local_time, outbound, person_address, quiet_until, task_buttons, Scheduler, SweepReport};
+use super::{quiet_until, Scheduler, SweepReport};
 use crate::store::StoreError;
+use crate::workspace::routing::{local_time, outbound, person_address, task_buttons};
 
 /// Tasks looked at per lead time and sweep.
 const BATCH: i64 = 500;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{dispatch, Store, StoreResult};
+use super::{dispatch, Store, StoreError, StoreResult};
 
 /// Who is acting and through which channel (`api`, `telegram`, `cli`…).
 #[derive(Debug, Clone)]
@@ -57,5 +57,75 @@ impl Store {
             .bind(entity_id)
             .fetch_all(p)
             .await)?)
+    }
+}
+
+/// What [`Store::delete_audited`] deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deletable {
+    Task,
+    Comment,
+    Person,
+    Project,
+}
+
+impl Deletable {
+    fn delete_sql(self) -> &'static str {
+        match self {
+            Deletable::Task => "DELETE FROM tasks WHERE id = $1",
+            Deletable::Comment => "DELETE FROM comments WHERE id = $1",
+            Deletable::Person => "DELETE FROM people WHERE id = $1",
+            Deletable::Project => "DELETE FROM projects WHERE id = $1",
+        }
+    }
+
+    /// The audit log's entity name.
+    fn entity(self) -> &'static str {
+        match self {
+            Deletable::Task => "task",
+            Deletable::Comment => "comment",
+            Deletable::Person => "person",
+            Deletable::Project => "project",
+        }
+    }
+
+    /// What must be gone first: a count of the rows that still depend on this one, and what to
+    /// say when there are some.
+    fn dependents(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Deletable::Project => Some((
+                "SELECT COUNT(*) FROM tasks WHERE project_id = $1",
+                "task(s); delete or move them first",
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl Store {
+    /// Deletes row `id` of `what` and records `{entity}.delete` in the audit log, in one
+    /// transaction. `NotFound` when there is no such row, `Conflict` while rows still depend on
+    /// it.
+    pub(crate) async fn delete_audited(&self, what: Deletable, id: i64, by: &AuditEntry) -> StoreResult<()> {
+        let entity = what.entity();
+        let action = format!("{entity}.delete");
+        dispatch!(self, |p| {
+            let mut tx = crate::store::begin_write(p).await?;
+            if let Some((count_sql, still)) = what.dependents() {
+                let (count,): (i64,) = sqlx::query_as(count_sql).bind(id).fetch_one(&mut *tx).await?;
+                if count > 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "{entity} {id} still has {count} {still}"
+                    )));
+                }
+            }
+            let done = sqlx::query(what.delete_sql()).bind(id).execute(&mut *tx).await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            record_audit!(tx, by, action.as_str(), entity, id, serde_json::json!({}));
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

@@ -136,18 +136,7 @@ impl Store {
     }
 
     pub async fn delete_comment(&self, id: i64, by: &AuditEntry) -> StoreResult<()> {
-        dispatch!(self, |p| {
-            let mut tx = crate::store::begin_write(p).await?;
-            let done = sqlx::query("DELETE FROM comments WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            record_audit!(tx, by, "comment.delete", "comment", id, serde_json::json!({}));
-            tx.commit().await?;
-        });
-        Ok(())
+        self.delete_audited(super::audit::Deletable::Comment, id, by)
+            .await
     }
 }

@@ -16,6 +16,7 @@ mod people;
 mod projects;
 mod queue;
 mod scheduler;
+mod scratch;
 mod tasks;
 mod tokens;
 mod whatsapp;
@@ -35,6 +36,7 @@ pub use scheduler::{
     DueEscalation, OpenEscalation, PersonCounts, PolicyTask, QuietHours, ReminderDue, ReportCounts,
     SweepRecord, TaskRouting,
 };
+pub use scratch::ScratchSchema;
 pub use tasks::{TaskData, TaskFilter};
 pub use tokens::ApiToken;
 pub use whatsapp::{Delivery, DeliveryStatus, DeliveryUpdate, WindowFacts, REENGAGEMENT_REQUIRED};

@@ -153,27 +153,7 @@ impl Store {
 
     /// Deletes a project that has no tasks; a project with tasks is a conflict.
     pub async fn delete_project(&self, id: i64, by: &AuditEntry) -> StoreResult<()> {
-        dispatch!(self, |p| {
-            let mut tx = crate::store::begin_write(p).await?;
-            let (tasks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tasks WHERE project_id = $1")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-            if tasks > 0 {
-                return Err(StoreError::Conflict(format!(
-                    "project {id} still has {tasks} task(s); delete or move them first"
-                )));
-            }
-            let done = sqlx::query("DELETE FROM projects WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            record_audit!(tx, by, "project.delete", "project", id, serde_json::json!({}));
-            tx.commit().await?;
-        });
-        Ok(())
+        self.delete_audited(super::audit::Deletable::Project, id, by)
+            .await
     }
 }

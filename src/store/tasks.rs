@@ -269,18 +269,6 @@ impl Store {
     }
 
     pub async fn delete_task(&self, id: i64, by: &AuditEntry) -> StoreResult<()> {
-        dispatch!(self, |p| {
-            let mut tx = crate::store::begin_write(p).await?;
-            let done = sqlx::query("DELETE FROM tasks WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            record_audit!(tx, by, "task.delete", "task", id, serde_json::json!({}));
-            tx.commit().await?;
-        });
-        Ok(())
+        self.delete_audited(super::audit::Deletable::Task, id, by).await
     }
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{task_json, ToolContext, ToolError, TypedTool};
-use crate::workspace::{NewTask, Patch, TaskQuery, TaskUpdate};
+use crate::workspace::{Patch, TaskQuery, TaskRequest, TaskUpdate};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -112,7 +112,7 @@ impl TypedTool for CreateTask {
             Some(name) => Some(ctx.workspace.project_by_name(&ctx.actor, name).await?.id),
             None => None,
         };
-        let new = NewTask {
+        let request = TaskRequest {
             title: args.title,
             description: args.description,
             assigned_to: args.assigned_to,
@@ -120,11 +120,11 @@ impl TypedTool for CreateTask {
             priority: args.priority,
             project_id,
             time_estimate: args.time_estimate_hours,
-            ..NewTask::default()
+            ..TaskRequest::default()
         };
         let task = ctx
             .workspace
-            .create_task(&ctx.actor, new, ctx.origin.as_ref())
+            .submit_task(&ctx.actor, request, ctx.origin.as_ref())
             .await?;
         Ok(json!({"created": task_json(&task)}))
     }

@@ -1,19 +1,29 @@
 //! Escalations and reports as operations: acknowledge or snooze a task's escalation ladder,
-//! check a manual escalation, list open escalations, set a project's chat and ladder pace and a
-//! person's quiet hours, and gather the numbers of a report. Formatting is the scheduler's.
+//! list open escalations, set a project's chat and ladder pace and a
+//! person's quiet hours, gather the numbers of a report, and escalate a task by hand.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::routing::{ladder_target, outbound, pace, task_buttons, Address};
 use super::{Actor, Workspace, WorkspaceError, WsResult};
 use crate::domain::{Project, Task, ValidationError};
-use crate::store::{OpenEscalation, PersonCounts, ReportCounts};
+use crate::store::{NewOutbound, OpenEscalation, PersonCounts, ReportCounts};
 
 /// The longest reason a manual escalation takes.
 const MAX_REASON_CHARS: usize = 1000;
 /// The longest snooze.
 const MAX_SNOOZE_DAYS: i64 = 30;
+
+/// What a manual escalation did.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ManualEscalation {
+    pub escalation_id: i64,
+    pub task_id: i64,
+    /// Where the escalation was sent.
+    pub notified: Vec<Address>,
+}
 
 /// Open escalations, for monitoring.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -36,9 +46,51 @@ pub struct ReportData {
 }
 
 impl Workspace {
+    /// Escalates a task by hand with `reason`: the assignee (or, without one, the task's chat) is
+    /// told at once, whatever the hour, and the ladder continues from there.
+    pub async fn escalate(
+        &self,
+        actor: &Actor,
+        task_id: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> WsResult<ManualEscalation> {
+        let (task, reason) = self.prepare_escalation(actor, task_id, reason).await?;
+        let routing = self.store.task_routing(task_id).await?;
+        let mut to = None;
+        for n in 1..=3 {
+            if let Some((address, _)) = ladder_target(&self.store, n, &routing).await? {
+                to = Some(address);
+                break;
+            }
+        }
+        let Some(to) = to else {
+            return Err(WorkspaceError::Conflict(format!(
+                "task {task_id} has nobody to escalate to: no assignee with a chat identity, no manager \
+                 and no chat for the task or its project"
+            )));
+        };
+        let text = format!(
+            "Escalation: #{} {} was escalated by {}: {reason}",
+            task.id, task.title, actor.name
+        );
+        let key = format!("manual:{task_id}:{}", now.timestamp_micros());
+        let messages: Vec<NewOutbound> = vec![outbound(&to, text, task_buttons(task_id, true), key)?];
+        let next_at = now + pace(&task, &routing);
+        let escalation_id = self
+            .store
+            .raise_escalation(task_id, &reason, &actor.name, next_at, now, &messages)
+            .await?;
+        Ok(ManualEscalation {
+            escalation_id,
+            task_id,
+            notified: vec![to],
+        })
+    }
+
     /// Checks a manual escalation of task `task_id`: the actor may write, the task exists, the
     /// reason is given. Returns the task and the trimmed reason.
-    pub async fn prepare_escalation(
+    async fn prepare_escalation(
         &self,
         actor: &Actor,
         task_id: i64,

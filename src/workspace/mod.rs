@@ -9,11 +9,14 @@ mod analysis;
 mod auth;
 mod changes;
 mod comments;
+mod conversations;
 mod escalations;
 mod monitoring;
 mod patch;
 mod people;
 mod projects;
+mod reports;
+pub mod routing;
 mod tasks;
 
 pub use actions::{action_json, Proposal};
@@ -22,12 +25,14 @@ pub use analysis::{
 };
 pub use changes::{Change, ChangeEvent, ChangeListener};
 pub use comments::{CommentUpdate, NewComment};
-pub use escalations::{EscalationList, ReportData};
+pub use escalations::{EscalationList, ManualEscalation, ReportData};
 pub use monitoring::{MonitoringStatus, QueueStatus};
 pub use patch::Patch;
 pub use people::{LinkCode, NewPerson, PersonUpdate, PROFILES};
 pub use projects::{NewProject, ProjectUpdate};
-pub use tasks::{NewTask, TaskQuery, TaskUpdate};
+pub use reports::{render_chart, Report};
+pub use routing::{chat_address, person_address, Address};
+pub use tasks::{NewTask, TaskQuery, TaskRequest, TaskUpdate};
 
 use chrono_tz::Tz;
 
@@ -95,6 +100,16 @@ impl Actor {
                 self.name, self.role
             )))
         }
+    }
+
+    /// The one role check for "only admins may `what`".
+    pub fn require_admin(&self, what: &str) -> Result<(), WorkspaceError> {
+        self.require(self.is_admin(), what)
+    }
+
+    /// The one role check for "guests may not `what`" (members and admins may).
+    pub fn require_member(&self, what: &str) -> Result<(), WorkspaceError> {
+        self.require(self.can_write(), what)
     }
 
     fn is_admin(&self) -> bool {
@@ -203,8 +218,9 @@ impl Workspace {
         }
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Whether the database answers (for `/health`).
+    pub async fn ping(&self) -> WsResult<()> {
+        Ok(self.store.ping().await?)
     }
 
     pub fn default_timezone(&self) -> Tz {

@@ -11,9 +11,11 @@ use crate::domain::{
 };
 use crate::store::{TaskData, TaskFilter};
 
+/// A new task as the API, the agent's tools and the CRM mapping send it: text, checked by
+/// [`TaskRequest::validate`] into a [`NewTask`].
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewTask {
+pub struct TaskRequest {
     /// Not blank, at most 300 characters.
     #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     pub title: String,
@@ -41,6 +43,71 @@ pub struct NewTask {
     pub due_date: Option<String>,
     #[serde(default)]
     pub labels: Option<Vec<Label>>,
+}
+
+impl TaskRequest {
+    /// Checks every field; dates without a time are the end of that day in `tz`.
+    pub fn validate(self, tz: chrono_tz::Tz) -> Result<NewTask, ValidationError> {
+        Ok(NewTask {
+            title: TaskTitle::parse(&self.title)?,
+            description: self.description.unwrap_or_default(),
+            status: match self.status.as_deref() {
+                Some(s) => TaskStatus::parse_field(s, "status")?,
+                None => TaskStatus::Todo,
+            },
+            priority: match self.priority.as_deref() {
+                Some(p) => Priority::parse_field(p, "priority")?,
+                None => Priority::Medium,
+            },
+            project_id: self.project_id,
+            assigned_to: non_blank(self.assigned_to.as_deref())
+                .map(|h| Handle::parse_field(&h, "assigned_to"))
+                .transpose()?,
+            time_estimate: parse_hours("time_estimate", self.time_estimate)?,
+            time_spent: parse_hours("time_spent", self.time_spent)?,
+            due_date: self
+                .due_date
+                .as_deref()
+                .map(|d| parse_due_date(d, tz, "due_date"))
+                .transpose()?,
+            labels: labels(self.labels)?,
+        })
+    }
+}
+
+/// A new task, every field already valid (from [`TaskRequest::validate`], a chat command or an
+/// integration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub title: TaskTitle,
+    pub description: String,
+    pub status: TaskStatus,
+    pub priority: Priority,
+    pub project_id: Option<i64>,
+    /// Must be a person's handle (checked when the task is made).
+    pub assigned_to: Option<Handle>,
+    pub time_estimate: Option<f64>,
+    pub time_spent: Option<f64>,
+    pub due_date: Option<DateTime<Utc>>,
+    pub labels: Vec<Label>,
+}
+
+impl NewTask {
+    /// A task with `title` and the defaults: todo, medium priority, nothing else.
+    pub fn titled(title: TaskTitle) -> Self {
+        Self {
+            title,
+            description: String::new(),
+            status: TaskStatus::Todo,
+            priority: Priority::Medium,
+            project_id: None,
+            assigned_to: None,
+            time_estimate: None,
+            time_spent: None,
+            due_date: None,
+            labels: Vec::new(),
+        }
+    }
 }
 
 /// A partial update: absent fields are kept, `null` clears a field that may be empty.
@@ -193,42 +260,37 @@ impl Workspace {
         }
     }
 
+    /// Creates a task from its wire form: the permission is checked before the fields.
+    pub async fn submit_task(
+        &self,
+        actor: &Actor,
+        request: TaskRequest,
+        origin: Option<&Origin>,
+    ) -> WsResult<Task> {
+        actor.require(actor.can_write(), "create tasks")?;
+        let new = request.validate(actor.timezone)?;
+        self.create_task(actor, new, origin).await
+    }
+
     /// Creates a task. `origin` is the chat message it came from, if any: escalations go back
     /// to that chat, and the same message processed twice creates one task.
     pub async fn create_task(&self, actor: &Actor, new: NewTask, origin: Option<&Origin>) -> WsResult<Task> {
         actor.require(actor.can_write(), "create tasks")?;
-        let title = TaskTitle::parse(&new.title)?;
-        let status = match new.status.as_deref() {
-            Some(s) => TaskStatus::parse_field(s, "status")?,
-            None => TaskStatus::Todo,
+        let assignee_id = match &new.assigned_to {
+            Some(h) => Some(self.assignee_id(h.as_str(), "assigned_to").await?),
+            None => None,
         };
-        let priority = match new.priority.as_deref() {
-            Some(p) => Priority::parse_field(p, "priority")?,
-            None => Priority::Medium,
-        };
-        let due_date = new
-            .due_date
-            .as_deref()
-            .map(|d| parse_due_date(d, actor.timezone, "due_date"))
-            .transpose()?;
         let data = TaskData {
-            title: title.into_inner(),
-            description: new.description.unwrap_or_default(),
-            status,
-            priority,
+            title: new.title.into_inner(),
+            description: new.description,
+            status: new.status,
+            priority: new.priority,
             project_id: new.project_id,
-            assignee_id: None,
-            time_estimate: parse_hours("time_estimate", new.time_estimate)?,
-            time_spent: parse_hours("time_spent", new.time_spent)?,
-            due_date,
-            labels: labels(new.labels)?,
-        };
-        let data = TaskData {
-            assignee_id: match non_blank(new.assigned_to.as_deref()) {
-                Some(h) => Some(self.assignee_id(&h, "assigned_to").await?),
-                None => None,
-            },
-            ..data
+            assignee_id,
+            time_estimate: new.time_estimate,
+            time_spent: new.time_spent,
+            due_date: new.due_date,
+            labels: new.labels,
         };
         if let Some(project_id) = data.project_id {
             self.check_project(project_id).await?;

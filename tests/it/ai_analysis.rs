@@ -3,7 +3,7 @@
 //! that need stale or long-blocked tasks set it directly in the test database.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use coordinator::domain::Role;
+use coordinator::domain::{Priority, Role, TaskTitle};
 use coordinator::workspace::{Actor, AnalysisOptions, NewTask};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -358,18 +358,16 @@ async fn most_severe_findings_first_and_capped(db: Db) {
     let now = at("2030-06-03T12:00:00Z");
     for i in 0..205 {
         let new = NewTask {
-            title: format!("Chore {i}"),
-            priority: Some("low".into()),
-            due_date: Some((now - TimeDelta::hours(30) - TimeDelta::minutes(i)).to_rfc3339()),
-            ..NewTask::default()
+            priority: Priority::Low,
+            due_date: Some(now - TimeDelta::hours(30) - TimeDelta::minutes(i)),
+            ..NewTask::titled(TaskTitle::parse(&format!("Chore {i}")).unwrap())
         };
         app.workspace.create_task(&actor, new, None).await.unwrap();
     }
     let urgent = NewTask {
-        title: "Server down".into(),
-        priority: Some("urgent".into()),
-        due_date: Some((now - TimeDelta::minutes(5)).to_rfc3339()),
-        ..NewTask::default()
+        priority: Priority::Urgent,
+        due_date: Some(now - TimeDelta::minutes(5)),
+        ..NewTask::titled(TaskTitle::parse("Server down").unwrap())
     };
     let urgent = app.workspace.create_task(&actor, urgent, None).await.unwrap().id;
 

@@ -2,12 +2,10 @@
 //! SQLite file, or a new schema on `TEST_DATABASE_URL`), and the `both_dbs!` macro that runs a
 //! test body on each engine.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use coordinator::app::App;
 use coordinator::config::Settings;
 use coordinator::domain::Role;
-use coordinator::store::Store;
+use coordinator::store::{ScratchSchema, Store};
 use coordinator::workspace::{Actor, Workspace};
 use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
@@ -76,47 +74,10 @@ pub async fn postgres_ready() -> bool {
 
 /// A fresh, empty schema on the test server, as a database URL that uses it.
 async fn fresh_postgres_url() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let base = postgres_url();
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let schema = format!(
-        "t_{}_{}_{}",
-        started,
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let pool = sqlx::PgPool::connect(&base)
+    ScratchSchema::create(&postgres_url(), "t")
         .await
-        .expect("connect to TEST_DATABASE_URL");
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    // Schemas of runs older than an hour are left-overs: drop them.
-    let old: Vec<(String,)> = sqlx::query_as(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%' AND nspname ~ '^t_[0-9]+_'",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap_or_default();
-    for (name,) in old {
-        let stamp: u64 = name
-            .split('_')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(u64::MAX);
-        if stamp + 3600 < started {
-            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                .execute(&pool)
-                .await;
-        }
-    }
-    pool.close().await;
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+        .expect("a schema on TEST_DATABASE_URL")
+        .url
 }
 
 /// A database URL for a fresh database on `db`; the folder keeps the SQLite file alive.

@@ -25,6 +25,7 @@ mod handbook_cli;
 mod handbook_hybrid;
 mod handbook_llm;
 mod integrations_api;
+mod layers;
 mod packaging;
 mod parser_fuzz;
 mod queue_claims;

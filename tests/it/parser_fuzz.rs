@@ -15,10 +15,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use coordinator::channels::discord::inbound::{to_event as discord_event, Interaction, Verifier};
 use coordinator::channels::email::inbound::{new_text, parse as parse_email};
 use coordinator::channels::email::ingest::conversation_text;
-use coordinator::channels::email::BotAddress;
 use coordinator::channels::telegram::inbound::read_webhook_body;
 use coordinator::channels::whatsapp::{inbound as whatsapp, webhook as whatsapp_webhook};
 use coordinator::conversation::commands::{parse as parse_command, Command, Parsed};
+use coordinator::domain::EmailAddress;
 use coordinator::domain::{parse_due_date, parse_timezone};
 use coordinator::integrations::crm::{self, inbound as crm_inbound, Mapping};
 use coordinator::integrations::zendesk::webhook as zendesk;
@@ -81,7 +81,7 @@ fn discord_interaction(body: &[u8]) {
 }
 
 fn email_message(raw: &[u8]) {
-    let bot = BotAddress::parse("Coordinator <bot@example.org>").unwrap();
+    let bot = EmailAddress::parse("Coordinator <bot@example.org>").unwrap();
     if let Ok(email) = parse_email(raw) {
         assert!(email.from.contains('@'));
         let _ = conversation_text(&email.text, Some(42));
@@ -94,7 +94,7 @@ fn email_message(raw: &[u8]) {
     }
     let text = String::from_utf8_lossy(raw);
     let _ = conversation_text(&new_text(&text), None);
-    let _ = BotAddress::parse(&text);
+    let _ = EmailAddress::parse(&text);
     let _ = bot.task_in_address(&text);
     let _ = bot.task_in_message_id(&text);
 }

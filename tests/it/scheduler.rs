@@ -52,7 +52,7 @@ pub(crate) fn scheduler(app: &TestApp, policies: Policies) -> Scheduler {
     let mut config = SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap());
     // No scheduled reports here (hour 24 never comes); they are tested on their own.
     config.report_hour = 24;
-    Scheduler::with_config(app.workspace.clone(), config, policies)
+    Scheduler::with_config(app.workspace.clone(), app.store.clone(), config, policies)
 }
 
 pub(crate) async fn task(app: &TestApp, body: Value) -> i64 {

@@ -37,16 +37,17 @@ async fn reports_count_right_and_carry_a_png_chart(db: Db) {
         .status,
         200
     );
-    let report = coordinator::scheduler::reports::build(
-        &app.workspace,
-        &coordinator::workspace::Actor::system("test"),
-        coordinator::scheduler::Period::Weekly,
-        None,
-        coordinator::store::now(),
-        "UTC".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let report = app
+        .workspace
+        .report(
+            &coordinator::workspace::Actor::system("test"),
+            coordinator::domain::Period::Weekly,
+            None,
+            coordinator::store::now(),
+            "UTC".parse().unwrap(),
+        )
+        .await
+        .unwrap();
     let counts = &report.data.counts;
     assert_eq!(
         (
@@ -98,12 +99,13 @@ async fn policy_breaches_are_reported_with_their_source(db: Db) {
         chrono_tz::UTC,
     );
     let new = coordinator::workspace::NewTask {
-        title: "Client brief".into(),
-        labels: Some(vec![coordinator::domain::Label {
+        labels: vec![coordinator::domain::Label {
             name: "client".into(),
             color: None,
-        }]),
-        ..Default::default()
+        }],
+        ..coordinator::workspace::NewTask::titled(
+            coordinator::domain::TaskTitle::parse("Client brief").unwrap(),
+        )
     };
     let id = app.workspace.create_task(&anna, new, None).await.unwrap().id;
     let breaches = coordinator::scheduler::policy::check(&s, id, coordinator::store::now())

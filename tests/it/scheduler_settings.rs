@@ -17,6 +17,7 @@ async fn quiet_hours_set_through_the_api_move_reminders(db: Db) {
     let (app, fake) = start(db).await;
     let scheduler = Scheduler::with_config(
         app.workspace.clone(),
+        app.store.clone(),
         SchedulerConfig {
             report_hour: 24,
             ..SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap())
@@ -113,6 +114,7 @@ async fn a_project_chat_gets_the_scheduled_reports(db: Db) {
 
     let scheduler = Scheduler::with_config(
         app.workspace.clone(),
+        app.store.clone(),
         SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap()),
         Policies::default(),
     );

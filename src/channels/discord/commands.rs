@@ -9,7 +9,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::rest::{Auth, Rest, RestError};
-use crate::conversation::commands::USAGE;
 
 /// Discord's option types.
 const STRING: u8 = 3;
@@ -34,9 +33,13 @@ fn choices(mut option: Value, values: &[&str]) -> Value {
     option
 }
 
-/// What a command does, from the conversation's usage line ("/done ID — mark a task done").
-fn description(name: &str) -> String {
-    let line = USAGE
+/// The commands' usage lines, (name, "/done ID — mark a task done"): the conversation's,
+/// handed in at construction.
+pub type Usage = &'static [(&'static str, &'static str)];
+
+/// What a command does, from its usage line ("/done ID — mark a task done").
+fn description(usage: Usage, name: &str) -> String {
+    let line = usage
         .iter()
         .find(|(n, _)| *n == name)
         .map_or(name, |(_, line)| *line);
@@ -49,7 +52,7 @@ fn description(name: &str) -> String {
 }
 
 /// The slash commands, as registered with Discord.
-pub fn definitions() -> Vec<Value> {
+pub fn definitions(usage: Usage) -> Vec<Value> {
     let id = |what: &str| json!({"type": INTEGER, "name": "id", "description": what, "required": true, "min_value": 1});
     let options: Vec<(&str, Vec<Value>)> = vec![
         ("help", vec![]),
@@ -114,7 +117,7 @@ pub fn definitions() -> Vec<Value> {
             json!({
                 "name": name,
                 "type": 1,
-                "description": description(name),
+                "description": description(usage, name),
                 "options": options,
                 // Usable in servers and in direct messages with the bot.
                 "contexts": [0, 1],
@@ -256,6 +259,7 @@ pub async fn register(
     rest: &Rest,
     application_id: &str,
     guild_id: Option<&str>,
+    usage: Usage,
 ) -> Result<Registration, RestError> {
     let mut segments = vec!["applications", application_id];
     if let Some(guild) = guild_id {
@@ -263,7 +267,7 @@ pub async fn register(
     }
     segments.push("commands");
     let route = segments.join("/");
-    let ours = definitions();
+    let ours = definitions(usage);
     let theirs = rest.call(Method::GET, &segments, &route, Auth::Bot, None).await?;
     let theirs = theirs.as_array().cloned().unwrap_or_default();
     if normalized_set(&theirs) == normalized_set(&ours) {
@@ -278,6 +282,7 @@ pub async fn register(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conversation::commands::USAGE;
 
     fn opts(json: Value) -> Vec<CommandOption> {
         serde_json::from_value(json).unwrap()
@@ -331,7 +336,7 @@ mod tests {
 
     #[test]
     fn definitions_are_valid_for_discord() {
-        let defs = definitions();
+        let defs = definitions(USAGE);
         assert_eq!(defs.len(), USAGE.len());
         for d in &defs {
             let name = d["name"].as_str().unwrap();
@@ -351,7 +356,7 @@ mod tests {
 
     #[test]
     fn what_discord_answers_compares_equal_to_ours() {
-        let ours = definitions();
+        let ours = definitions(USAGE);
         let theirs: Vec<Value> = ours
             .iter()
             .rev()

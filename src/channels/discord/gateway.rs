@@ -18,9 +18,9 @@ use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 
 use super::rest::{Auth, Rest};
-use crate::channels::{Attachment, ChatKind, InboundEvent, Sender};
 use crate::domain::Channel;
 use crate::inbox::InboxWriter;
+use crate::message::{Attachment, ChatKind, InboundEvent, Sender};
 use crate::store::{Pool, Store};
 
 /// The advisory lock that elects the gateway's replica: this key, and the schema's name as the

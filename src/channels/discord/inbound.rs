@@ -7,8 +7,7 @@
 //! three seconds. The real answer goes later through the interaction's webhook (`outbound`).
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
@@ -18,10 +17,11 @@ use serde_json::{json, Value};
 
 use super::address::Address;
 use super::commands::{self, CommandOption};
-use crate::api::error::ApiError;
-use crate::channels::{ButtonPress, ChatKind, InboundEvent, Sender};
 use crate::domain::Channel;
+use crate::http::webhook::{SignedWebhook, WebhookError};
+use crate::http::ApiError;
 use crate::inbox::InboxWriter;
+use crate::message::{ButtonPress, ChatKind, InboundEvent, Sender};
 
 /// Interaction types and response types, as Discord numbers them.
 const PING: u8 = 1;
@@ -231,56 +231,67 @@ fn ephemeral_message(text: &str) -> Response {
 }
 
 /// `POST /webhooks/discord`.
-#[tracing::instrument(skip_all, fields(channel = "discord"))]
-pub async fn webhook(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let signed = match (header("x-signature-ed25519"), header("x-signature-timestamp")) {
-        (Some(signature), Some(timestamp)) => state.verifier.verify(signature, timestamp, &body),
-        _ => false,
-    };
-    if !signed {
-        return ApiError::unauthorized("invalid request signature").into_response();
-    }
-    let value: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(_) => return ApiError::bad_request("the body is not JSON").into_response(),
-    };
-    if value.get("type").and_then(Value::as_u64) == Some(u64::from(PING)) {
-        return Json(json!({"type": PONG})).into_response();
-    }
-    let interaction: Interaction = match serde_json::from_value(value) {
-        Ok(interaction) => interaction,
-        Err(e) => {
-            tracing::warn!(error = %e, "unusable Discord interaction ignored");
-            return ephemeral_message("Sorry, I could not read that.");
+#[async_trait::async_trait]
+impl SignedWebhook for WebhookState {
+    /// The interaction, and the event stored for it.
+    type Parsed = (Interaction, InboundEvent);
+    type Stored = Interaction;
+    const WHAT: &'static str = "Discord interaction";
+
+    /// Ed25519 over the timestamp and the body (Discord probes with bad signatures: 401).
+    async fn verify(&self, headers: &HeaderMap, body: &Bytes) -> Result<(), WebhookError> {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let signed = match (header("x-signature-ed25519"), header("x-signature-timestamp")) {
+            (Some(signature), Some(timestamp)) => self.verifier.verify(signature, timestamp, body),
+            _ => false,
+        };
+        if signed {
+            Ok(())
+        } else {
+            Err(WebhookError::Unauthorized("invalid request signature".into()))
         }
-    };
-    if interaction.kind == AUTOCOMPLETE {
-        return Json(json!({"type": AUTOCOMPLETE_RESULT, "data": {"choices": []}})).into_response();
     }
-    let Some(event) = to_event(&interaction) else {
-        tracing::info!(
-            kind = interaction.kind,
-            "Discord interaction of a kind we do not act on"
-        );
-        return ephemeral_message("Sorry, I can't handle that here. Try /help.");
-    };
-    if let Err(e) = state.inbox.accept(&event).await {
-        tracing::error!(error = %e, "could not store a Discord interaction; refusing it");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": {"code": "unavailable", "message": "try again in a moment"}})),
-        )
-            .into_response();
+
+    /// PING and autocomplete are answered here; what we do not act on gets an ephemeral note.
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<Self::Parsed, Response> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|_| ApiError::bad_request("the body is not JSON").into_response())?;
+        if value.get("type").and_then(Value::as_u64) == Some(u64::from(PING)) {
+            return Err(Json(json!({"type": PONG})).into_response());
+        }
+        let interaction: Interaction = serde_json::from_value(value).map_err(|e| {
+            tracing::warn!(error = %e, "unusable Discord interaction ignored");
+            ephemeral_message("Sorry, I could not read that.")
+        })?;
+        if interaction.kind == AUTOCOMPLETE {
+            return Err(Json(json!({"type": AUTOCOMPLETE_RESULT, "data": {"choices": []}})).into_response());
+        }
+        let Some(event) = to_event(&interaction) else {
+            tracing::info!(
+                kind = interaction.kind,
+                "Discord interaction of a kind we do not act on"
+            );
+            return Err(ephemeral_message("Sorry, I can't handle that here. Try /help."));
+        };
+        Ok((interaction, event))
     }
-    let answer = if interaction.kind == MESSAGE_COMPONENT {
-        json!({"type": DEFERRED_UPDATE_MESSAGE})
-    } else if interaction.ephemeral() {
-        json!({"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}})
-    } else {
-        json!({"type": DEFERRED_CHANNEL_MESSAGE})
-    };
-    Json(answer).into_response()
+
+    async fn store(&self, (interaction, event): Self::Parsed) -> Result<Interaction, String> {
+        self.inbox.accept(&event).await.map_err(|e| e.to_string())?;
+        Ok(interaction)
+    }
+
+    /// Deferred: the answer follows through the outbox.
+    fn answer(&self, interaction: Interaction) -> Response {
+        let answer = if interaction.kind == MESSAGE_COMPONENT {
+            json!({"type": DEFERRED_UPDATE_MESSAGE})
+        } else if interaction.ephemeral() {
+            json!({"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL}})
+        } else {
+            json!({"type": DEFERRED_CHANNEL_MESSAGE})
+        };
+        Json(answer).into_response()
+    }
 }
 
 #[cfg(test)]

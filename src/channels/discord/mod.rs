@@ -37,12 +37,14 @@ pub struct Discord {
     application_id: Option<String>,
     guild_id: Option<String>,
     verifier: Option<inbound::Verifier>,
+    /// The slash commands' usage lines (the conversation's).
+    usage: commands::Usage,
 }
 
 impl Discord {
     /// `None` when nothing of Discord is configured (neither `DISCORD_TOKEN` nor
     /// `DISCORD_PUBLIC_KEY`).
-    pub fn new(settings: &Settings) -> Result<Option<Self>, String> {
+    pub fn new(settings: &Settings, usage: commands::Usage) -> Result<Option<Self>, String> {
         if settings.discord_token.is_none() && settings.discord_public_key.is_none() {
             return Ok(None);
         }
@@ -59,6 +61,7 @@ impl Discord {
             application_id: settings.discord_application_id.clone(),
             guild_id: settings.discord_guild_id.clone(),
             verifier,
+            usage,
         }))
     }
 
@@ -78,7 +81,10 @@ impl Discord {
         };
         Some(
             Router::new()
-                .route("/webhooks/discord", post(inbound::webhook))
+                .route(
+                    "/webhooks/discord",
+                    post(crate::http::webhook::receive::<inbound::WebhookState>),
+                )
                 .with_state(state),
         )
     }
@@ -98,7 +104,7 @@ impl Discord {
             .application_id
             .as_deref()
             .ok_or("DISCORD_APPLICATION_ID: needed to register slash commands")?;
-        commands::register(&self.rest, application, self.guild_id.as_deref())
+        commands::register(&self.rest, application, self.guild_id.as_deref(), self.usage)
             .await
             .map_err(|e| format!("Discord refused the slash commands: {e}"))
     }

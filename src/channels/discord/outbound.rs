@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use super::address::Address;
 use super::inbound::EPHEMERAL;
 use super::rest::{Auth, Rest, RestError};
-use crate::channels::{Button, Channel, OutboundMessage, RateLimits, SendError};
 use crate::domain;
+use crate::message::{Button, OutboundMessage, RateLimits, SendError, Transport};
 
 /// Discord error codes we act on.
 const UNKNOWN_CHANNEL: i64 = 10003;
@@ -245,7 +245,7 @@ impl DiscordOut {
 }
 
 #[async_trait::async_trait]
-impl Channel for DiscordOut {
+impl Transport for DiscordOut {
     fn kind(&self) -> domain::Channel {
         domain::Channel::Discord
     }

@@ -5,7 +5,7 @@
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 
-use crate::channels::Attachment;
+use crate::message::Attachment;
 
 /// The most text that reaches the conversation from one message.
 const MAX_TEXT_CHARS: usize = 8000;

@@ -7,10 +7,10 @@
 use chrono::Utc;
 
 use super::inbound::{self, ParsedEmail};
-use super::BotAddress;
-use crate::channels::{Attachment, ChatKind, InboundEvent, OutboundMessage, Sender};
 use crate::domain;
+use crate::domain::EmailAddress;
 use crate::inbox::InboxWriter;
+use crate::message::{Attachment, ChatKind, InboundEvent, OutboundMessage, Sender};
 use crate::outbox::OutboxWriter;
 use crate::store::{NewEmailRecord, Store, StoreError};
 
@@ -40,11 +40,11 @@ pub struct Ingest {
     store: Store,
     inbox: InboxWriter,
     outbox: OutboxWriter,
-    bot: BotAddress,
+    bot: EmailAddress,
 }
 
 impl Ingest {
-    pub fn new(store: Store, inbox: InboxWriter, outbox: OutboxWriter, bot: BotAddress) -> Self {
+    pub fn new(store: Store, inbox: InboxWriter, outbox: OutboxWriter, bot: EmailAddress) -> Self {
         Self {
             store,
             inbox,

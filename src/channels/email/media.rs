@@ -1,8 +1,8 @@
 //! Email media in: the audio attachments of an inbound message, kept by [`super::Ingest`] in
 //! the store (a mailbox cannot be asked for them again), handed to the voice transcription.
 
-use crate::channels::Attachment;
-use crate::integrations::voice::{Media, MediaError, MediaSource};
+use crate::message::Attachment;
+use crate::message::{Media, MediaError, MediaSource};
 use crate::store::{Store, StoreError};
 
 /// Reads kept attachments from the store.

@@ -10,9 +10,9 @@ use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::BotAddress;
-use crate::channels::{Channel, OutboundMessage, RateLimits, SendError};
 use crate::domain;
+use crate::domain::EmailAddress;
+use crate::message::{OutboundMessage, RateLimits, SendError, Transport};
 use crate::store::{EmailRecord, NewEmailRecord, Store};
 
 /// Subjects of new threads are cut to this many characters.
@@ -21,14 +21,14 @@ const SUBJECT_CHARS: usize = 70;
 /// The SMTP side of email.
 pub struct EmailOut {
     transport: AsyncSmtpTransport<Tokio1Executor>,
-    bot: BotAddress,
+    bot: EmailAddress,
     store: Store,
 }
 
 impl EmailOut {
     /// `url`: `smtp://[user:pass@]host[:port]` (plain; `?tls=required` for STARTTLS) or
     /// `smtps://…` (TLS from the start).
-    pub fn new(url: &str, bot: BotAddress, store: Store) -> Result<Self, String> {
+    pub fn new(url: &str, bot: EmailAddress, store: Store) -> Result<Self, String> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| format!("SMTP_URL: {e}"))?
             .timeout(Some(Duration::from_secs(30)))
@@ -70,7 +70,7 @@ impl EmailOut {
                     .and_then(|id| self.bot.task_in_message_id(id))
             })
             .or_else(|| task_in_message(out));
-        let message_id = self.bot.new_message_id(task);
+        let message_id = super::new_message_id(&self.bot, task);
         let subject: String = match (&parent, task) {
             (Some(p), _) => reply_subject(p.subject.as_deref().unwrap_or("")),
             (None, task) => new_subject(&out.text, task),
@@ -128,7 +128,7 @@ struct Composed {
 }
 
 #[async_trait::async_trait]
-impl Channel for EmailOut {
+impl Transport for EmailOut {
     fn kind(&self) -> domain::Channel {
         domain::Channel::Email
     }
@@ -282,7 +282,7 @@ fn html_body(plain: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::Button;
+    use crate::message::Button;
 
     #[test]
     fn subjects_and_task_references() {

@@ -3,17 +3,17 @@
 //! constant time, stores the event and only then answers 200.
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use subtle::ConstantTimeEq;
 use teloxide::types::{Message, Update, UpdateKind};
 
-use crate::channels::{Attachment, ButtonPress, ChatKind, InboundEvent, Sender};
 use crate::config::Secret;
 use crate::domain::Channel;
+use crate::http::webhook::{ignored, SignedWebhook, WebhookError};
 use crate::inbox::InboxWriter;
+use crate::message::{Attachment, ButtonPress, ChatKind, InboundEvent, Sender};
 
 fn sender(user: &teloxide::types::User) -> Sender {
     let display_name = match &user.last_name {
@@ -151,31 +151,36 @@ pub struct WebhookState {
     pub bot_username: std::sync::Arc<std::sync::RwLock<Option<String>>>,
 }
 
-/// `POST /webhooks/telegram`.
-pub async fn webhook(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
-    let given = headers
-        .get("x-telegram-bot-api-secret-token")
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !bool::from(given.ct_eq(state.secret.expose().as_bytes())) {
-        return (StatusCode::UNAUTHORIZED, "bad secret token").into_response();
+#[async_trait::async_trait]
+impl SignedWebhook for WebhookState {
+    type Parsed = InboundEvent;
+    type Stored = bool;
+    const WHAT: &'static str = "Telegram update";
+
+    /// `X-Telegram-Bot-Api-Secret-Token` must be our secret (compared in constant time).
+    async fn verify(&self, headers: &HeaderMap, _body: &Bytes) -> Result<(), WebhookError> {
+        let given = headers
+            .get("x-telegram-bot-api-secret-token")
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if bool::from(given.ct_eq(self.secret.expose().as_bytes())) {
+            Ok(())
+        } else {
+            Err(WebhookError::Unauthorized("bad secret token".into()))
+        }
     }
-    let username = state.bot_username.read().ok().and_then(|u| u.clone());
-    let event = match read_webhook_body(&body, username.as_deref()) {
-        Ok(Some(event)) => event,
-        Ok(None) => return StatusCode::OK.into_response(),
-        Err(e) => {
-            // Acknowledged, so that Telegram does not hold later updates back.
-            tracing::warn!(error = %e, "unusable Telegram update ignored");
-            return StatusCode::OK.into_response();
+
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<InboundEvent, Response> {
+        let username = self.bot_username.read().ok().and_then(|u| u.clone());
+        match read_webhook_body(body, username.as_deref()) {
+            Ok(Some(event)) => Ok(event),
+            Ok(None) => Err(StatusCode::OK.into_response()),
+            Err(e) => Err(ignored(Self::WHAT, e)),
         }
-    };
-    match state.inbox.accept(&event).await {
-        Ok(_) => StatusCode::OK.into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "could not store a Telegram update; asking for redelivery");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
+    }
+
+    async fn store(&self, event: InboundEvent) -> Result<bool, String> {
+        self.inbox.accept(&event).await.map_err(|e| e.to_string())
     }
 }
 

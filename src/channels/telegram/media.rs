@@ -8,8 +8,8 @@ use teloxide::prelude::Requester;
 use teloxide::types::FileId;
 use teloxide::{ApiError, Bot, RequestError};
 
-use crate::channels::Attachment;
-use crate::integrations::voice::{collect_capped, Capped, Media, MediaError, MediaSource};
+use crate::message::Attachment;
+use crate::message::{collect_capped, Capped, Media, MediaError, MediaSource};
 
 /// Fetches files through the Bot API.
 pub struct TelegramMedia {

@@ -99,7 +99,10 @@ impl Telegram {
         };
         Some(
             Router::new()
-                .route("/webhooks/telegram", post(inbound::webhook))
+                .route(
+                    "/webhooks/telegram",
+                    post(crate::http::webhook::receive::<inbound::WebhookState>),
+                )
                 .with_state(state),
         )
     }

@@ -11,8 +11,8 @@ use teloxide::types::{
 };
 use teloxide::{ApiError, Bot, RequestError};
 
-use crate::channels::{Channel, OutboundMessage, RateLimits, SendError};
 use crate::domain;
+use crate::message::{OutboundMessage, RateLimits, SendError, Transport};
 
 /// Sends to Telegram through the Bot API at `TELEGRAM_API_URL`.
 pub struct TelegramOut {
@@ -38,7 +38,7 @@ pub(super) fn classify(error: RequestError) -> SendError {
 }
 
 #[async_trait::async_trait]
-impl Channel for TelegramOut {
+impl Transport for TelegramOut {
     fn kind(&self) -> domain::Channel {
         domain::Channel::Telegram
     }
@@ -105,7 +105,7 @@ impl TelegramOut {
         &self,
         chat: ChatId,
         message: &OutboundMessage,
-        file: &crate::channels::OutboundFile,
+        file: &crate::message::OutboundFile,
     ) -> Result<Option<String>, SendError> {
         use base64::Engine;
         use teloxide::payloads::SendPhotoSetters;

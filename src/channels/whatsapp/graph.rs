@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::messages::truncate;
-use crate::channels::SendError;
 use crate::config::Secret;
+use crate::message::SendError;
 
 /// How long to wait after a rate-limit error that does not say.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);

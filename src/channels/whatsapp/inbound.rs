@@ -7,8 +7,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use super::payload::{Contact, GraphErrorItem, Media, Message, Status};
-use crate::channels::{Attachment, ButtonPress, ChatKind, InboundEvent, Sender};
 use crate::domain::Channel;
+use crate::message::{Attachment, ButtonPress, ChatKind, InboundEvent, Sender};
 use crate::store::{DeliveryStatus, DeliveryUpdate};
 
 /// What one notification carries.

@@ -6,9 +6,9 @@
 use serde::Deserialize;
 
 use super::graph;
-use crate::channels::{Attachment, SendError};
 use crate::config::Secret;
-use crate::integrations::voice::{Media, MediaError, MediaSource};
+use crate::message::{Attachment, SendError};
+use crate::message::{Media, MediaError, MediaSource};
 
 /// Fetches media by id from the Graph API.
 pub struct WhatsAppMedia {

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::channels::{Button, OutboundMessage};
+use crate::message::{Button, OutboundMessage};
 
 /// Longest text message body.
 const TEXT_MAX: usize = 4096;

@@ -100,7 +100,7 @@ pub fn webhook_router(
         Router::new()
             .route(
                 "/webhooks/whatsapp",
-                get(webhook::subscribe).post(webhook::notify),
+                get(webhook::subscribe).post(crate::http::webhook::receive::<webhook::WebhookState>),
             )
             .with_state(state),
     )

@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 
 use super::graph::{self, codes};
 use super::messages::{self, Kind, Template};
-use crate::channels::{Channel, OutboundMessage, RateLimits, SendError};
 use crate::config::Secret;
 use crate::domain;
+use crate::message::{OutboundMessage, RateLimits, SendError, Transport};
 use crate::store::{Store, WindowFacts};
 
 /// How long after a person's last message free-form messages may go: 24 hours, less a margin
@@ -90,7 +90,7 @@ impl WhatsAppOut {
 }
 
 #[async_trait::async_trait]
-impl Channel for WhatsAppOut {
+impl Transport for WhatsAppOut {
     fn kind(&self) -> domain::Channel {
         domain::Channel::Whatsapp
     }

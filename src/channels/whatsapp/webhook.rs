@@ -16,10 +16,11 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::inbound;
-use crate::api::ApiError;
-use crate::channels::OutboundMessage;
 use crate::config::Secret;
+use crate::http::webhook::{ignored, SignedWebhook, WebhookError};
+use crate::http::ApiError;
 use crate::inbox::InboxWriter;
+use crate::message::OutboundMessage;
 use crate::outbox::OutboxWriter;
 use crate::store::{DeliveryStatus, DeliveryUpdate, Store, StoreError, REENGAGEMENT_REQUIRED};
 
@@ -82,34 +83,35 @@ pub async fn subscribe(
 }
 
 /// `POST /webhooks/whatsapp`.
-pub async fn notify(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
-    let signature = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
-    if !signature_valid(state.app_secret.expose(), &body, signature) {
-        return ApiError::unauthorized("X-Hub-Signature-256 does not match the body").into_response();
-    }
-    let payload: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(payload) => payload,
-        Err(e) => {
-            // Acknowledged, so that WhatsApp does not hold later notifications back.
-            tracing::warn!(error = %e, "unusable WhatsApp notification ignored");
-            return StatusCode::OK.into_response();
+#[async_trait::async_trait]
+impl SignedWebhook for WebhookState {
+    type Parsed = inbound::Notification;
+    type Stored = ();
+    const WHAT: &'static str = "WhatsApp notification";
+
+    /// `X-Hub-Signature-256` must be the HMAC of the body under the app secret.
+    async fn verify(&self, headers: &HeaderMap, body: &Bytes) -> Result<(), WebhookError> {
+        let signature = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
+        if signature_valid(self.app_secret.expose(), body, signature) {
+            Ok(())
+        } else {
+            Err(WebhookError::Unauthorized(
+                "X-Hub-Signature-256 does not match the body".into(),
+            ))
         }
-    };
-    let parsed = inbound::parse(&payload, state.phone_number_id.as_deref(), crate::store::now());
-    for why in &parsed.ignored {
-        tracing::info!(reason = %why, "part of a WhatsApp notification ignored");
     }
-    match store(&state, parsed).await {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "could not store a WhatsApp notification; asking for redelivery");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "could not store the notification; retry",
-            )
-            .into_response()
+
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<inbound::Notification, Response> {
+        let payload: serde_json::Value = serde_json::from_slice(body).map_err(|e| ignored(Self::WHAT, e))?;
+        let parsed = inbound::parse(&payload, self.phone_number_id.as_deref(), crate::store::now());
+        for why in &parsed.ignored {
+            tracing::info!(reason = %why, "part of a WhatsApp notification ignored");
         }
+        Ok(parsed)
+    }
+
+    async fn store(&self, parsed: inbound::Notification) -> Result<(), String> {
+        store(self, parsed).await.map_err(|e| e.to_string())
     }
 }
 

@@ -12,7 +12,7 @@ use super::NAME;
 use crate::integrations::{actor, Integrations, JobError};
 use crate::store::NewLink;
 use crate::workspace::{
-    NewPerson, NewProject, NewTask, Origin, PersonUpdate, ProjectUpdate, TaskUpdate, WorkspaceError,
+    NewPerson, NewProject, Origin, PersonUpdate, ProjectUpdate, TaskRequest, TaskUpdate, WorkspaceError,
 };
 
 fn job_error(e: WorkspaceError) -> JobError {
@@ -204,8 +204,8 @@ async fn create(
                 chat: format!("{object}:{external_id}"),
                 source_key: format!("crm:{object}:{external_id}"),
             };
-            let new: NewTask = from_fields(&fields, "task")?;
-            ws.create_task(&crm, new, Some(&origin))
+            let new: TaskRequest = from_fields(&fields, "task")?;
+            ws.submit_task(&crm, new, Some(&origin))
                 .await
                 .map(|t| t.id)
                 .map_err(job_error)

@@ -6,7 +6,6 @@
 //! has none) before the 202, and applied in order per CRM object by the integration worker.
 
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -16,11 +15,13 @@ use sha2::{Digest, Sha256};
 
 use super::mapping::{id_text, lookup};
 use super::{verify, SIGNATURE};
-use crate::api::ApiError;
+use crate::http::webhook::{receive, SignedWebhook, WebhookError};
 use crate::integrations::{kinds, Integrations, JobError};
 
 pub fn router(i: Integrations) -> Router {
-    Router::new().route("/webhooks/crm", post(receive)).with_state(i)
+    Router::new()
+        .route("/webhooks/crm", post(receive::<CrmWebhook>))
+        .with_state(CrmWebhook(i))
 }
 
 /// One event, ready to queue.
@@ -89,85 +90,120 @@ fn event(raw: &Value, mapping: &super::Mapping) -> Result<Event, Skipped> {
     })
 }
 
-async fn receive(State(i): State<Integrations>, headers: HeaderMap, body: Bytes) -> Response {
-    let secret = match i.crm_webhook_secret().await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the CRM webhook is not configured (CRM_WEBHOOK_SECRET)",
-            )
-            .into_response()
+/// `POST /webhooks/crm`: the integrations, as a signed webhook.
+#[derive(Clone)]
+pub struct CrmWebhook(pub Integrations);
+
+/// What a body held: the usable events, and why the others were not queued.
+pub struct Batch {
+    events: Vec<Event>,
+    ignored: Vec<String>,
+}
+
+/// What storing a batch did.
+pub struct Stored {
+    accepted: usize,
+    duplicates: usize,
+    ignored: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl SignedWebhook for CrmWebhook {
+    type Parsed = Batch;
+    type Stored = Stored;
+    const WHAT: &'static str = "CRM event";
+
+    /// `X-Coordinator-Signature` over the body with the webhook secret.
+    async fn verify(&self, headers: &HeaderMap, body: &Bytes) -> Result<(), WebhookError> {
+        let secret = match self.0.crm_webhook_secret().await {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                return Err(WebhookError::Unavailable(
+                    "the CRM webhook is not configured (CRM_WEBHOOK_SECRET)".into(),
+                ))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "CRM webhook secret unavailable");
+                return Err(WebhookError::Unavailable(
+                    "the CRM webhook cannot be checked now".into(),
+                ));
+            }
+        };
+        let Some(signature) = headers.get(SIGNATURE).and_then(|v| v.to_str().ok()) else {
+            return Err(WebhookError::Unauthorized(
+                "missing X-Coordinator-Signature".into(),
+            ));
+        };
+        if !verify(secret.expose(), body, signature) {
+            return Err(WebhookError::Unauthorized("bad X-Coordinator-Signature".into()));
         }
-        Err(e) => {
-            tracing::error!(error = %e, "CRM webhook secret unavailable");
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the CRM webhook cannot be checked now",
-            )
-            .into_response();
-        }
-    };
-    let Some(signature) = headers.get(SIGNATURE).and_then(|v| v.to_str().ok()) else {
-        return ApiError::unauthorized("missing X-Coordinator-Signature").into_response();
-    };
-    if !verify(secret.expose(), &body, signature) {
-        return ApiError::unauthorized("bad X-Coordinator-Signature").into_response();
+        Ok(())
     }
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
+
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<Batch, Response> {
+        let parsed: Value = serde_json::from_slice(body).map_err(|e| {
             tracing::warn!(error = %e, "CRM webhook body is not JSON; ignored");
             let answer =
                 json!({"status": "ignored", "accepted": 0, "duplicates": 0, "ignored": [e.to_string()]});
-            return (StatusCode::ACCEPTED, Json(answer)).into_response();
-        }
-    };
-    let (mut accepted, mut duplicates, mut ignored) = (0, 0, Vec::new());
-    for event in events(&parsed, i.crm_mapping()) {
-        let event = match event {
-            Ok(e) => e,
-            Err(Skipped(reason)) => {
-                tracing::info!(%reason, "CRM event ignored");
-                ignored.push(reason);
-                continue;
-            }
+            (StatusCode::ACCEPTED, Json(answer)).into_response()
+        })?;
+        let mut batch = Batch {
+            events: Vec::new(),
+            ignored: Vec::new(),
         };
-        let payload = json!({
-            "event_id": event.event_id,
-            "object": event.object,
-            "action": event.action,
-            "external_id": event.external_id,
-            "data": event.data,
-        });
-        let key = format!("{}:{}", event.object, event.external_id);
-        let dedupe = format!("crm:{}", event.event_id);
-        match i.enqueue(kinds::CRM_WEBHOOK, &key, &payload, Some(&dedupe)).await {
-            Ok(true) => accepted += 1,
-            Ok(false) => duplicates += 1,
-            Err(e) => {
-                tracing::error!(error = %e, "could not store a CRM event");
-                return ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "could not store the events, try again",
-                )
-                .into_response();
+        for event in events(&parsed, self.0.crm_mapping()) {
+            match event {
+                Ok(e) => batch.events.push(e),
+                Err(Skipped(reason)) => {
+                    tracing::info!(%reason, "CRM event ignored");
+                    batch.ignored.push(reason);
+                }
             }
         }
+        Ok(batch)
     }
-    let status = if accepted > 0 {
-        "accepted"
-    } else if duplicates > 0 {
-        "duplicate"
-    } else {
-        "ignored"
-    };
-    let answer =
-        json!({"status": status, "accepted": accepted, "duplicates": duplicates, "ignored": ignored});
-    (StatusCode::ACCEPTED, Json(answer)).into_response()
+
+    async fn store(&self, batch: Batch) -> Result<Stored, String> {
+        let mut stored = Stored {
+            accepted: 0,
+            duplicates: 0,
+            ignored: batch.ignored,
+        };
+        for event in batch.events {
+            let payload = json!({
+                "event_id": event.event_id,
+                "object": event.object,
+                "action": event.action,
+                "external_id": event.external_id,
+                "data": event.data,
+            });
+            let key = format!("{}:{}", event.object, event.external_id);
+            let dedupe = format!("crm:{}", event.event_id);
+            match self
+                .0
+                .enqueue(kinds::CRM_WEBHOOK, &key, &payload, Some(&dedupe))
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                true => stored.accepted += 1,
+                false => stored.duplicates += 1,
+            }
+        }
+        Ok(stored)
+    }
+
+    fn answer(&self, stored: Stored) -> Response {
+        let status = if stored.accepted > 0 {
+            "accepted"
+        } else if stored.duplicates > 0 {
+            "duplicate"
+        } else {
+            "ignored"
+        };
+        let answer = json!({"status": status, "accepted": stored.accepted,
+            "duplicates": stored.duplicates, "ignored": stored.ignored});
+        (StatusCode::ACCEPTED, Json(answer)).into_response()
+    }
 }
 
 /// Applies a stored event.

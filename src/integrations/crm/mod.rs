@@ -132,7 +132,7 @@ impl Integrations {
     }
 
     pub fn crm_mapping(&self) -> &Mapping {
-        &self.shared.crm_env.mapping
+        &self.shared.crm_mapping
     }
 
     pub async fn crm_config_view(&self) -> Result<CrmConfigView, CrmError> {
@@ -157,8 +157,9 @@ impl Integrations {
             outbound_secret_set,
             webhook_secret_set,
             mapping_file: env.mapping_file.as_ref().map(|p| p.display().to_string()),
-            objects: env
-                .mapping
+            objects: self
+                .shared
+                .crm_mapping
                 .objects
                 .iter()
                 .map(|(k, v)| (k.clone(), v.resource))

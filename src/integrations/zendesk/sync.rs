@@ -13,7 +13,7 @@ use super::{task_priority, task_status, ZendeskConfig, ZendeskError, NAME, NOTE_
 use crate::domain::TaskTitle;
 use crate::integrations::{actor, Integrations};
 use crate::store::NewLink;
-use crate::workspace::{Actor, NewComment, NewTask, Origin, WorkspaceError};
+use crate::workspace::{Actor, NewComment, Origin, TaskRequest, WorkspaceError};
 
 const CURSOR: &str = "zendesk.tickets";
 /// The first export reads the tickets changed in the last day.
@@ -69,7 +69,7 @@ fn rule_matches(config: &ZendeskConfig, ticket: &Ticket) -> bool {
     tagged || urgent
 }
 
-fn new_task(config: &ZendeskConfig, ticket: &Ticket, options: LinkOptions) -> NewTask {
+fn new_task(config: &ZendeskConfig, ticket: &Ticket, options: LinkOptions) -> TaskRequest {
     let subject = ticket.subject.as_deref().unwrap_or("").trim();
     let mut title: String = if subject.is_empty() {
         format!("Zendesk ticket #{}", ticket.id)
@@ -84,7 +84,7 @@ fn new_task(config: &ZendeskConfig, ticket: &Ticket, options: LinkOptions) -> Ne
         "Zendesk ticket #{}: {}/agent/tickets/{}",
         ticket.id, config.api_url, ticket.id
     );
-    NewTask {
+    TaskRequest {
         title,
         description: Some(if description.is_empty() {
             link
@@ -95,7 +95,7 @@ fn new_task(config: &ZendeskConfig, ticket: &Ticket, options: LinkOptions) -> Ne
         priority: Some(task_priority(ticket.priority.as_deref()).into()),
         project_id: options.project_id.or(config.project_id),
         assigned_to: options.assigned_to,
-        ..NewTask::default()
+        ..TaskRequest::default()
     }
 }
 
@@ -143,7 +143,7 @@ impl Integrations {
         };
         let task = self
             .workspace()
-            .create_task(who, new_task(config, ticket, options), Some(&origin))
+            .submit_task(who, new_task(config, ticket, options), Some(&origin))
             .await?;
         let link = NewLink {
             system: NAME,

@@ -5,8 +5,7 @@
 //! before the 200, and the integration worker then syncs the ticket.
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -16,7 +15,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::ZendeskError;
-use crate::api::ApiError;
+use crate::http::webhook::{receive, SignedWebhook, WebhookError};
 use crate::integrations::{kinds, Integrations, JobError};
 
 pub const SIGNATURE: &str = "x-zendesk-webhook-signature";
@@ -24,8 +23,8 @@ pub const TIMESTAMP: &str = "x-zendesk-webhook-signature-timestamp";
 
 pub fn router(i: Integrations) -> Router {
     Router::new()
-        .route("/webhooks/zendesk", post(receive))
-        .with_state(i)
+        .route("/webhooks/zendesk", post(receive::<ZendeskWebhook>))
+        .with_state(ZendeskWebhook(i))
 }
 
 /// Whether `signature` is base64(HMAC-SHA256(secret, timestamp + body)); constant time.
@@ -73,73 +72,90 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn receive(State(i): State<Integrations>, headers: HeaderMap, body: Bytes) -> Response {
-    let secret = match i.zendesk_webhook_secret().await {
-        Ok(Some(secret)) => secret,
-        Ok(None) => {
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the Zendesk webhook is not configured (ZENDESK_WEBHOOK_SECRET)",
-            )
-            .into_response()
+/// `POST /webhooks/zendesk`: the integrations, as a signed webhook.
+#[derive(Clone)]
+pub struct ZendeskWebhook(pub Integrations);
+
+/// A ticket event, ready to queue.
+pub struct TicketEvent {
+    ticket: i64,
+    event_id: String,
+    kind: Value,
+}
+
+#[async_trait::async_trait]
+impl SignedWebhook for ZendeskWebhook {
+    type Parsed = TicketEvent;
+    type Stored = bool;
+    const WHAT: &'static str = "Zendesk event";
+
+    /// base64(HMAC-SHA256(secret, timestamp + body)) in the signature header.
+    async fn verify(&self, headers: &HeaderMap, body: &Bytes) -> Result<(), WebhookError> {
+        let secret = match self.0.zendesk_webhook_secret().await {
+            Ok(Some(secret)) => secret,
+            Ok(None) => {
+                return Err(WebhookError::Unavailable(
+                    "the Zendesk webhook is not configured (ZENDESK_WEBHOOK_SECRET)".into(),
+                ))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Zendesk webhook secret unavailable");
+                return Err(WebhookError::Unavailable(
+                    "the Zendesk webhook cannot be checked now".into(),
+                ));
+            }
+        };
+        let (Some(signature), Some(timestamp)) = (header(headers, SIGNATURE), header(headers, TIMESTAMP))
+        else {
+            return Err(WebhookError::Unauthorized(
+                "missing Zendesk webhook signature".into(),
+            ));
+        };
+        if !verify(secret.expose(), timestamp, body, signature) {
+            return Err(WebhookError::Unauthorized("bad Zendesk webhook signature".into()));
         }
-        Err(e) => {
-            tracing::error!(error = %e, "Zendesk webhook secret unavailable");
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the Zendesk webhook cannot be checked now",
-            )
-            .into_response();
-        }
-    };
-    let (Some(signature), Some(timestamp)) = (header(&headers, SIGNATURE), header(&headers, TIMESTAMP))
-    else {
-        return ApiError::unauthorized("missing Zendesk webhook signature").into_response();
-    };
-    if !verify(secret.expose(), timestamp, &body, signature) {
-        return ApiError::unauthorized("bad Zendesk webhook signature").into_response();
+        Ok(())
     }
-    let event: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
+
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<TicketEvent, Response> {
+        let event: Value = serde_json::from_slice(body).map_err(|e| {
             tracing::warn!(error = %e, "Zendesk webhook body is not JSON; ignored");
-            return ignored("the body is not JSON");
-        }
-    };
-    let Some(ticket) = ticket_id(&event) else {
-        tracing::info!(
-            kind = event["type"].as_str().unwrap_or(""),
-            "Zendesk webhook names no ticket; ignored"
-        );
-        return ignored("no ticket in the event");
-    };
-    let event_id = event["id"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| hex::encode(Sha256::digest(&body)));
-    let payload = json!({ "ticket_id": ticket, "event_id": event_id, "type": event["type"] });
-    let dedupe = format!("zendesk:{event_id}");
-    match i
-        .enqueue(
-            kinds::ZENDESK_WEBHOOK,
-            &format!("ticket:{ticket}"),
-            &payload,
-            Some(&dedupe),
-        )
-        .await
-    {
-        Ok(fresh) => Json(json!({"status": if fresh { "accepted" } else { "duplicate" }})).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "could not store a Zendesk webhook");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "could not store the event, try again",
+            ignored("the body is not JSON")
+        })?;
+        let Some(ticket) = ticket_id(&event) else {
+            tracing::info!(
+                kind = event["type"].as_str().unwrap_or(""),
+                "Zendesk webhook names no ticket; ignored"
+            );
+            return Err(ignored("no ticket in the event"));
+        };
+        let event_id = event["id"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| hex::encode(Sha256::digest(body)));
+        Ok(TicketEvent {
+            ticket,
+            event_id,
+            kind: event["type"].clone(),
+        })
+    }
+
+    async fn store(&self, event: TicketEvent) -> Result<bool, String> {
+        let payload = json!({ "ticket_id": event.ticket, "event_id": event.event_id, "type": event.kind });
+        let dedupe = format!("zendesk:{}", event.event_id);
+        self.0
+            .enqueue(
+                kinds::ZENDESK_WEBHOOK,
+                &format!("ticket:{}", event.ticket),
+                &payload,
+                Some(&dedupe),
             )
-            .into_response()
-        }
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn answer(&self, fresh: bool) -> Response {
+        Json(json!({"status": if fresh { "accepted" } else { "duplicate" }})).into_response()
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use coordinator::channels::{Button, OutboundMessage};
 use coordinator::domain::Channel;
+use coordinator::message::{Button, OutboundMessage};
 use serde_json::json;
 
 use super::{outbox, start, ANNA, CHANNEL, WAIT};

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use coordinator::app::App;
 use coordinator::channels::email::imap::{ImapConfig, ImapReader};
-use coordinator::channels::email::{BotAddress, Ingest};
-use coordinator::channels::{Button, OutboundMessage};
+use coordinator::channels::email::Ingest;
 use coordinator::config::Settings;
 use coordinator::domain::Channel;
+use coordinator::domain::EmailAddress;
+use coordinator::message::{Button, OutboundMessage};
 use coordinator::outbox::OutboxWriter;
 use mail_parser::MessageParser;
 use reqwest::Method;
@@ -367,7 +368,7 @@ async fn nothing_is_read_twice_after_a_restart(db: Db) {
         app.store.clone(),
         app.inbox_writer(),
         app.outbox_writer(),
-        BotAddress::parse(BOT).unwrap(),
+        EmailAddress::parse(BOT).unwrap(),
     );
     let reader = ImapReader::new(config, app.store.clone(), ingest, Duration::from_secs(1));
     assert_eq!(reader.run_once().await.unwrap(), 0);

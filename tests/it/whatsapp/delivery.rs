@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coordinator::channels::OutboundMessage;
 use coordinator::domain::Channel;
+use coordinator::message::OutboundMessage;
 use coordinator::outbox::OutboxWriter;
 use coordinator::store::Queue;
 

@@ -10,7 +10,7 @@ use plotters::style::FontStyle;
 
 const WIDTH: u32 = 800;
 const HEIGHT: u32 = 450;
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 fn register_font() {
     static ONCE: Once = Once::new();

@@ -1,0 +1,86 @@
+//! Button presses: the press is acknowledged on the platform, then acted on like the command
+//! it stands for ([`ButtonAction`]: done, acknowledge or snooze an escalation, approve or
+//! reject a proposal).
+
+use super::commands::Command;
+use super::speaker::Speaker;
+use super::{replies, Conversation, Reply};
+use crate::message::{ButtonAction, InboundEvent, OutboundMessage, SnoozeFor};
+use crate::workspace::{Origin, WorkspaceError};
+
+impl Conversation {
+    /// A button press: acknowledged on the platform, then acted on like the command it stands for.
+    pub(super) async fn button(
+        &self,
+        event: &InboundEvent,
+        speaker: &Speaker,
+        press_id: &str,
+        data: &str,
+        origin: &Origin,
+    ) -> Result<Vec<OutboundMessage>, WorkspaceError> {
+        let mut ack = OutboundMessage::text(event.channel, event.chat_id.clone(), "");
+        ack.answers_button = Some(press_id.to_owned());
+        if speaker.person.is_none() && !self.open_chat {
+            ack.text = replies::UNLINKED.into();
+            return Ok(vec![ack]);
+        }
+        let now = event.received_at;
+        let text = match ButtonAction::parse(data) {
+            None => {
+                ack.text = "This button no longer does anything.".into();
+                return Ok(vec![ack]);
+            }
+            Some(ButtonAction::Approve(id)) => {
+                match self.workspace.approve_action(&speaker.actor, id).await {
+                    Ok(action) => replies::decided(&action),
+                    Err(e) => replies::error(e)?,
+                }
+            }
+            Some(ButtonAction::Reject(id)) => match self.workspace.reject_action(&speaker.actor, id).await {
+                Ok(action) => replies::decided(&action),
+                Err(e) => replies::error(e)?,
+            },
+            Some(ButtonAction::Ack(task_id)) => {
+                match self
+                    .workspace
+                    .acknowledge_escalation(&speaker.actor, task_id, now)
+                    .await
+                {
+                    Ok(true) => format!("Acknowledged: the escalation of #{task_id} stops here."),
+                    Ok(false) => format!("#{task_id} has no running escalation."),
+                    Err(e) => replies::error(e)?,
+                }
+            }
+            Some(ButtonAction::Snooze(task_id, length)) => self.snooze(speaker, task_id, length, now).await?,
+            Some(ButtonAction::Done(id)) => {
+                match self.command(event, speaker, Command::Done { id }, origin).await {
+                    Ok(reply) => reply.text,
+                    Err(e) => replies::error(e)?,
+                }
+            }
+        };
+        ack.text = text.clone();
+        Ok(vec![ack, self.reply(event, Reply::text(text))])
+    }
+
+    async fn snooze(
+        &self,
+        speaker: &Speaker,
+        task_id: i64,
+        length: SnoozeFor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String, WorkspaceError> {
+        match self
+            .workspace
+            .snooze_escalation(&speaker.actor, task_id, length.duration(), now)
+            .await
+        {
+            Ok(true) => Ok(format!(
+                "Snoozed: the escalation of #{task_id} waits {}.",
+                length.words()
+            )),
+            Ok(false) => Ok(format!("#{task_id} has no running escalation.")),
+            Err(e) => replies::error(e),
+        }
+    }
+}

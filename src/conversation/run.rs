@@ -1,0 +1,180 @@
+//! Running a parsed command: each one is a workspace operation with the speaker as actor, and
+//! its result in words. No language model is needed (the agent may polish `/ask` answers).
+
+use super::commands::{self, Command, TasksScope};
+use super::speaker::Speaker;
+use super::{replies, Conversation, Reply, LIST_LIMIT};
+use crate::domain::{Priority, TaskStatus};
+use crate::handbook::answer;
+use crate::message::{ButtonAction, InboundEvent};
+use crate::workspace::{NewComment, NewTask, Origin, TaskQuery, WorkspaceError};
+
+impl Conversation {
+    /// `/ask`: the best handbook passages, quoted with their source; with a language model, an
+    /// answer written only from them, citing `file › heading`.
+    pub(super) async fn ask(&self, question: &str) -> Result<String, WorkspaceError> {
+        let handbook = self.handbook.clone();
+        let Some(handbook) = handbook else {
+            return Ok("The handbook is not set up on this server.".into());
+        };
+        // On a first start the index is still being built: wait for it rather than miss.
+        handbook.wait_for_ingest(std::time::Duration::from_secs(60)).await;
+        let passages = match handbook.search(question, 5).await {
+            Ok(passages) => passages,
+            Err(e) if e.is_bad_input() => return Ok(format!("I can't search for that: {e}.")),
+            Err(e) => {
+                tracing::warn!(error = %e, "handbook search failed");
+                return Ok("The handbook cannot be searched right now; try again in a minute.".into());
+            }
+        };
+        if passages.is_empty() {
+            return Ok(answer::not_found(question));
+        }
+        if let Some(agent) = &self.agent {
+            if let Some(text) = agent
+                .answer_from_handbook(question, &answer::context_block(&passages))
+                .await
+            {
+                return Ok(text);
+            }
+        }
+        Ok(answer::quote_answer(question, &passages))
+    }
+
+    pub(super) async fn command(
+        &self,
+        event: &InboundEvent,
+        speaker: &Speaker,
+        command: Command,
+        origin: &Origin,
+    ) -> Result<Reply, WorkspaceError> {
+        let actor = &speaker.actor;
+        let allowed_unlinked = matches!(command, Command::Help | Command::Link { .. });
+        if speaker.person.is_none() && !self.open_chat && !allowed_unlinked {
+            return Ok(Reply::text(replies::UNLINKED));
+        }
+        let tz = actor.timezone;
+        match command {
+            Command::Help => Ok(Reply::text(commands::help_text())),
+            Command::Link { code } => {
+                if let Some(person) = &speaker.person {
+                    return Ok(Reply::text(format!(
+                        "This chat is already linked to @{}.",
+                        person.handle
+                    )));
+                }
+                match self
+                    .workspace
+                    .link_identity(&event.identity(), &code, event.received_at)
+                    .await
+                {
+                    Ok(person) => Ok(Reply::text(format!(
+                        "Linked. Hello {}, you are @{} here now. Try /tasks mine.",
+                        person.name, person.handle
+                    ))),
+                    Err(WorkspaceError::NotFound(_)) => Ok(Reply::text(
+                        "That code is unknown, already used or expired. Ask an admin for a new one.",
+                    )),
+                    Err(e) => Err(e),
+                }
+            }
+            Command::Tasks(scope) => {
+                let mut query = TaskQuery {
+                    limit: Some(LIST_LIMIT),
+                    open: Some(true),
+                    ..TaskQuery::default()
+                };
+                let title = match scope {
+                    TasksScope::All => "Open tasks".to_owned(),
+                    TasksScope::Mine => match &speaker.person {
+                        Some(p) => {
+                            query.assigned_to = Some(p.handle.clone());
+                            "Your open tasks".to_owned()
+                        }
+                        None => return Ok(Reply::text(replies::UNLINKED)),
+                    },
+                    TasksScope::Overdue => {
+                        query.overdue = Some(true);
+                        "Overdue tasks".to_owned()
+                    }
+                    TasksScope::Project(name) => {
+                        let project = self.workspace.project_by_name(actor, &name).await?;
+                        query.project_id = Some(project.id);
+                        format!("Open tasks in {}", project.name)
+                    }
+                };
+                let page = self
+                    .workspace
+                    .list_tasks(actor, &query, event.received_at)
+                    .await?;
+                Ok(Reply::text(replies::task_list(
+                    &title,
+                    &page.items,
+                    page.total,
+                    tz,
+                    event.received_at,
+                )))
+            }
+            Command::NewTask {
+                title,
+                assignee,
+                due,
+                priority,
+            } => {
+                let new = NewTask {
+                    assigned_to: assignee,
+                    due_date: due,
+                    priority: priority.unwrap_or(Priority::Medium),
+                    ..NewTask::titled(title)
+                };
+                let task = self.workspace.create_task(actor, new, Some(origin)).await?;
+                Ok(Reply {
+                    text: replies::created(&task, tz),
+                    buttons: vec![ButtonAction::Done(task.id).button("Mark done")],
+                    attachments: Vec::new(),
+                })
+            }
+            Command::Done { id } => {
+                let task = self
+                    .workspace
+                    .set_task_status(actor, id, TaskStatus::Done.as_str())
+                    .await?;
+                Ok(Reply::text(format!("Done: #{} {}", task.id, task.title)))
+            }
+            Command::Status { id, status } => {
+                let task = self.workspace.set_task_status(actor, id, status.as_str()).await?;
+                Ok(Reply::text(format!(
+                    "#{} {} is now {}.",
+                    task.id, task.title, task.status
+                )))
+            }
+            Command::Comment { id, text } => {
+                let comment = self
+                    .workspace
+                    .add_comment(
+                        actor,
+                        NewComment {
+                            task_id: id,
+                            content: text,
+                        },
+                        Some(origin),
+                    )
+                    .await?;
+                Ok(Reply::text(format!("Comment added to #{}.", comment.task_id)))
+            }
+            Command::Ask { question } => Ok(Reply::text(self.ask(&question).await?)),
+            Command::Report { period } => {
+                let report = self
+                    .workspace
+                    .report(actor, period, None, event.received_at, tz)
+                    .await?;
+                let message = report.message(event.channel, &event.chat_id);
+                Ok(Reply {
+                    text: message.text,
+                    buttons: Vec::new(),
+                    attachments: message.attachments,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! What a button under one of our messages does. The data a platform hands back on a press is
+//! the [`ButtonAction`] encoded as text (`done:42`, `ack:42`, `snooze:42:1h`, `approve:7`); this
+//! is the one place that writes it and the one place that reads it.
+
+use std::fmt;
+
+use super::Button;
+
+/// How long a snoozed escalation waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnoozeFor {
+    Hour,
+    Day,
+}
+
+impl SnoozeFor {
+    pub fn duration(self) -> chrono::Duration {
+        match self {
+            SnoozeFor::Hour => chrono::Duration::hours(1),
+            SnoozeFor::Day => chrono::Duration::days(1),
+        }
+    }
+
+    /// "an hour", "a day".
+    pub fn words(self) -> &'static str {
+        match self {
+            SnoozeFor::Hour => "an hour",
+            SnoozeFor::Day => "a day",
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            SnoozeFor::Hour => "1h",
+            SnoozeFor::Day => "1d",
+        }
+    }
+}
+
+/// A button's meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ButtonAction {
+    /// Mark the task done.
+    Done(i64),
+    /// Acknowledge the task's escalation (it stops).
+    Ack(i64),
+    /// Let the task's escalation wait.
+    Snooze(i64, SnoozeFor),
+    /// Approve a proposed AI action.
+    Approve(i64),
+    /// Reject a proposed AI action.
+    Reject(i64),
+}
+
+impl ButtonAction {
+    /// Reads a press's data; `None` for anything we did not write (or no longer write).
+    pub fn parse(data: &str) -> Option<Self> {
+        let mut parts = data.split(':');
+        let kind = parts.next()?;
+        let id: i64 = parts.next()?.parse().ok()?;
+        let rest = parts.next();
+        if parts.next().is_some() {
+            return None;
+        }
+        match (kind, rest) {
+            ("done", None) => Some(Self::Done(id)),
+            ("ack", None) => Some(Self::Ack(id)),
+            ("snooze", Some("1h")) => Some(Self::Snooze(id, SnoozeFor::Hour)),
+            ("snooze", Some("1d")) => Some(Self::Snooze(id, SnoozeFor::Day)),
+            ("approve", None) => Some(Self::Approve(id)),
+            ("reject", None) => Some(Self::Reject(id)),
+            _ => None,
+        }
+    }
+
+    /// The task the button acts on (`None` for AI-action decisions).
+    pub fn task(&self) -> Option<i64> {
+        match *self {
+            Self::Done(id) | Self::Ack(id) | Self::Snooze(id, _) => Some(id),
+            Self::Approve(_) | Self::Reject(_) => None,
+        }
+    }
+
+    /// A button with `label` that carries this action.
+    pub fn button(self, label: impl Into<String>) -> Button {
+        Button {
+            label: label.into(),
+            data: self.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ButtonAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Done(id) => write!(f, "done:{id}"),
+            Self::Ack(id) => write!(f, "ack:{id}"),
+            Self::Snooze(id, length) => write!(f, "snooze:{id}:{}", length.code()),
+            Self::Approve(id) => write!(f, "approve:{id}"),
+            Self::Reject(id) => write!(f, "reject:{id}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_reads_back_as_itself() {
+        let all = [
+            ButtonAction::Done(42),
+            ButtonAction::Ack(7),
+            ButtonAction::Snooze(7, SnoozeFor::Hour),
+            ButtonAction::Snooze(8, SnoozeFor::Day),
+            ButtonAction::Approve(3),
+            ButtonAction::Reject(4),
+        ];
+        for action in all {
+            assert_eq!(ButtonAction::parse(&action.to_string()), Some(action));
+        }
+        assert_eq!(
+            ButtonAction::Snooze(7, SnoozeFor::Hour).to_string(),
+            "snooze:7:1h"
+        );
+    }
+
+    #[test]
+    fn foreign_or_broken_data_is_nothing() {
+        for data in [
+            "",
+            "done",
+            "done:x",
+            "done:1:2",
+            "snooze:1",
+            "snooze:1:2h",
+            "open:1",
+            "approve:",
+        ] {
+            assert_eq!(ButtonAction::parse(data), None, "{data}");
+        }
+        assert_eq!(ButtonAction::Done(5).task(), Some(5));
+        assert_eq!(ButtonAction::Approve(5).task(), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! Where a task's messages go: the people and chats of its escalation ladder (assignee, their
+//! manager, the chat it came from or its project's chat), the pace of the ladder, the buttons
+//! under a reminder or escalation, and the outbox row that carries them. Shared by the
+//! scheduler's sweeps and the manual escalation.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::domain::{self, Person, Priority, Task};
+use crate::message::{Button, ButtonAction, OutboundMessage};
+use crate::store::{NewOutbound, Store, StoreError, TaskRouting};
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Address {
+    #[schema(value_type = String)]
+    pub channel: domain::Channel,
+    pub chat_id: String,
+}
+
+/// A person's preferred channel: their first chat identity (the terminal cannot be reached).
+pub fn person_address(person: &Person) -> Option<Address> {
+    person
+        .identities
+        .iter()
+        .find(|i| i.channel != domain::Channel::Cli)
+        .map(|i| Address {
+            channel: i.channel,
+            chat_id: i.external_id.clone(),
+        })
+}
+
+/// A chat given by its stored channel name and id.
+pub fn chat_address(channel: Option<&str>, chat: Option<&str>) -> Option<Address> {
+    let channel: domain::Channel = channel?.parse().ok()?;
+    let chat = chat?;
+    (channel != domain::Channel::Cli && !chat.is_empty()).then(|| Address {
+        channel,
+        chat_id: chat.to_owned(),
+    })
+}
+
+/// Hours between ladder steps: the project's pace, or by priority.
+pub fn pace(task: &Task, routing: &TaskRouting) -> Duration {
+    if let Some(hours) = routing.ladder_hours.filter(|h| *h > 0.0) {
+        return Duration::seconds((hours * 3600.0) as i64);
+    }
+    match task.priority {
+        Priority::Urgent => Duration::hours(1),
+        Priority::High => Duration::hours(4),
+        _ => Duration::hours(24),
+    }
+}
+
+/// The person or chat that step `n` of a task's ladder goes to, and the person's id when it is
+/// a person.
+pub async fn ladder_target(
+    store: &Store,
+    n: i32,
+    routing: &TaskRouting,
+) -> Result<Option<(Address, Option<i64>)>, StoreError> {
+    match n {
+        1 => {
+            let Some(id) = routing.assignee_id else {
+                return Ok(None);
+            };
+            let person = store.person(id).await?;
+            Ok(person_address(&person).map(|a| (a, Some(id))))
+        }
+        2 => {
+            let Some(id) = routing.assignee_id else {
+                return Ok(None);
+            };
+            let Some(manager) = store.person(id).await?.manager else {
+                return Ok(None);
+            };
+            let manager = match store.person_by_handle(&manager).await {
+                Ok(m) => m,
+                Err(StoreError::NotFound) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            Ok(person_address(&manager).map(|a| (a, Some(manager.id))))
+        }
+        3 => Ok(
+            chat_address(routing.origin_channel.as_deref(), routing.origin_chat.as_deref())
+                .or_else(|| {
+                    chat_address(
+                        routing.project_channel.as_deref(),
+                        routing.project_chat.as_deref(),
+                    )
+                })
+                .map(|a| (a, None)),
+        ),
+        _ => Ok(None),
+    }
+}
+
+/// The buttons under an escalation (`ladder`) or reminder about `task_id`.
+pub fn task_buttons(task_id: i64, ladder: bool) -> Vec<Button> {
+    let mut buttons = Vec::new();
+    if ladder {
+        buttons.push(ButtonAction::Ack(task_id).button("Acknowledge"));
+        buttons.push(ButtonAction::Snooze(task_id, crate::message::SnoozeFor::Hour).button("Snooze 1h"));
+        buttons.push(ButtonAction::Snooze(task_id, crate::message::SnoozeFor::Day).button("Snooze 1 day"));
+    }
+    buttons.push(ButtonAction::Done(task_id).button("Mark done"));
+    buttons
+}
+
+/// An outbox row for `text` (with `buttons`) to `to`, under `key`.
+pub fn outbound(
+    to: &Address,
+    text: String,
+    buttons: Vec<Button>,
+    key: String,
+) -> Result<NewOutbound, StoreError> {
+    let mut message = OutboundMessage::text(to.channel, to.chat_id.clone(), text);
+    message.buttons = buttons;
+    crate::queue::to_outbound(&message, Some(key))
+}
+
+/// A date as people read it in `tz`, e.g. `Tue 14 Jan 10:00`.
+pub fn local_time(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz).format("%a %-d %b %H:%M").to_string()
+}
