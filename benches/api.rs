@@ -129,7 +129,7 @@ async fn start(engine: Engine) -> Option<Running> {
                 return None;
             }
             let scratch = ScratchSchema::create(&base, "b").await.expect("a bench schema");
-            (url, Some(schema), 16)
+            (scratch.url.clone(), Some(scratch), 16)
         }
     };
     let data_dir = dir.path().join("data");

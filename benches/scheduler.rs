@@ -7,7 +7,8 @@
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use coordinator::scheduler::{reports, Period, Policies, Scheduler, SchedulerConfig};
+use coordinator::domain::Period;
+use coordinator::scheduler::{Policies, Scheduler, SchedulerConfig};
 use coordinator::store::{ScratchSchema, Store};
 use coordinator::workspace::{Actor, Workspace};
 
@@ -64,15 +65,9 @@ async fn main() -> anyhow::Result<()> {
     }
     for _ in 0..3 {
         let started = Instant::now();
-        let report = reports::build(
-            &workspace,
-            &Actor::system("bench"),
-            Period::Weekly,
-            None,
-            now,
-            chrono_tz::UTC,
-        )
-        .await?;
+        let report = workspace
+            .report(&Actor::system("bench"), Period::Weekly, None, now, chrono_tz::UTC)
+            .await?;
         println!(
             "weekly report with chart: {:.1?} (done {}, open {}, chart {} bytes)",
             started.elapsed(),

@@ -108,7 +108,7 @@ async fn start(engine: Engine, users: &[i64]) -> Option<Running> {
             let scratch = ScratchSchema::create(&postgres_url(), "b")
                 .await
                 .expect("a bench schema");
-            (url, Some(schema))
+            (scratch.url.clone(), Some(scratch))
         }
     };
     let fake = FakeTelegram::start().await;

@@ -37,6 +37,14 @@ impl IntoResponse for WebhookError {
     }
 }
 
+/// An answer given before anything was stored (boxed: a response is large).
+pub struct Early(pub Box<Response>);
+
+/// Answers `response` at once, without storing anything.
+pub fn early(response: impl IntoResponse) -> Early {
+    Early(Box::new(response.into_response()))
+}
+
 /// A platform's webhook, as its four steps.
 #[async_trait::async_trait]
 pub trait SignedWebhook: Clone + Send + Sync + 'static {
@@ -52,7 +60,7 @@ pub trait SignedWebhook: Clone + Send + Sync + 'static {
 
     /// Reads the body. `Err(answer)`: nothing to store; `answer` goes back as it is (an
     /// acknowledgement of something unusable, or a platform's handshake).
-    fn parse(&self, headers: &HeaderMap, body: &Bytes) -> Result<Self::Parsed, Response>;
+    fn parse(&self, headers: &HeaderMap, body: &Bytes) -> Result<Self::Parsed, Early>;
 
     /// Stores what came, durably. `Err`: nothing was acknowledged; the platform retries.
     async fn store(&self, parsed: Self::Parsed) -> Result<Self::Stored, String>;
@@ -75,7 +83,7 @@ pub async fn receive<W: SignedWebhook>(
     }
     let parsed = match webhook.parse(&headers, &body) {
         Ok(parsed) => parsed,
-        Err(answer) => return answer,
+        Err(answer) => return *answer.0,
     };
     match webhook.store(parsed).await {
         Ok(stored) => webhook.answer(stored),
@@ -87,7 +95,7 @@ pub async fn receive<W: SignedWebhook>(
 }
 
 /// Acknowledges a body that cannot be used, with a log line saying why.
-pub fn ignored(what: &str, why: impl std::fmt::Display) -> Response {
+pub fn ignored(what: &str, why: impl std::fmt::Display) -> Early {
     tracing::warn!(reason = %why, "unusable {what} ignored");
-    StatusCode::OK.into_response()
+    early(StatusCode::OK)
 }

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::address::Address;
 use super::commands::{self, CommandOption};
 use crate::domain::Channel;
-use crate::http::webhook::{SignedWebhook, WebhookError};
+use crate::http::webhook::{early, Early, SignedWebhook, WebhookError};
 use crate::http::ApiError;
 use crate::inbox::InboxWriter;
 use crate::message::{ButtonPress, ChatKind, InboundEvent, Sender};
@@ -253,25 +253,29 @@ impl SignedWebhook for WebhookState {
     }
 
     /// PING and autocomplete are answered here; what we do not act on gets an ephemeral note.
-    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<Self::Parsed, Response> {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|_| ApiError::bad_request("the body is not JSON").into_response())?;
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<Self::Parsed, Early> {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|_| early(ApiError::bad_request("the body is not JSON")))?;
         if value.get("type").and_then(Value::as_u64) == Some(u64::from(PING)) {
-            return Err(Json(json!({"type": PONG})).into_response());
+            return Err(early(Json(json!({"type": PONG}))));
         }
         let interaction: Interaction = serde_json::from_value(value).map_err(|e| {
             tracing::warn!(error = %e, "unusable Discord interaction ignored");
-            ephemeral_message("Sorry, I could not read that.")
+            early(ephemeral_message("Sorry, I could not read that."))
         })?;
         if interaction.kind == AUTOCOMPLETE {
-            return Err(Json(json!({"type": AUTOCOMPLETE_RESULT, "data": {"choices": []}})).into_response());
+            return Err(early(Json(
+                json!({"type": AUTOCOMPLETE_RESULT, "data": {"choices": []}}),
+            )));
         }
         let Some(event) = to_event(&interaction) else {
             tracing::info!(
                 kind = interaction.kind,
                 "Discord interaction of a kind we do not act on"
             );
-            return Err(ephemeral_message("Sorry, I can't handle that here. Try /help."));
+            return Err(early(ephemeral_message(
+                "Sorry, I can't handle that here. Try /help.",
+            )));
         };
         Ok((interaction, event))
     }

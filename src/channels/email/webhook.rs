@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{Ingest, Ingested};
 use crate::domain::Role;
-use crate::http::webhook::{SignedWebhook, WebhookError};
+use crate::http::webhook::{early, Early, SignedWebhook, WebhookError};
 use crate::workspace::Workspace;
 
 #[derive(Clone)]
@@ -52,19 +52,18 @@ impl SignedWebhook for WebhookState {
         }
     }
 
-    fn parse(&self, headers: &HeaderMap, body: &Bytes) -> Result<Bytes, Response> {
+    fn parse(&self, headers: &HeaderMap, body: &Bytes) -> Result<Bytes, Early> {
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
             .unwrap_or_default();
         if !matches!(content_type.as_str(), "message/rfc822" | "text/plain") {
-            return Err(WebhookError::Refused(
+            return Err(early(WebhookError::Refused(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "post the raw message as message/rfc822 or text/plain".into(),
-            )
-            .into_response());
+            )));
         }
         Ok(body.clone())
     }

@@ -4,14 +4,13 @@
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use subtle::ConstantTimeEq;
 use teloxide::types::{Message, Update, UpdateKind};
 
 use crate::config::Secret;
 use crate::domain::Channel;
-use crate::http::webhook::{ignored, SignedWebhook, WebhookError};
+use crate::http::webhook::{early, ignored, Early, SignedWebhook, WebhookError};
 use crate::inbox::InboxWriter;
 use crate::message::{Attachment, ButtonPress, ChatKind, InboundEvent, Sender};
 
@@ -170,11 +169,11 @@ impl SignedWebhook for WebhookState {
         }
     }
 
-    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<InboundEvent, Response> {
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<InboundEvent, Early> {
         let username = self.bot_username.read().ok().and_then(|u| u.clone());
         match read_webhook_body(body, username.as_deref()) {
             Ok(Some(event)) => Ok(event),
-            Ok(None) => Err(StatusCode::OK.into_response()),
+            Ok(None) => Err(early(StatusCode::OK)),
             Err(e) => Err(ignored(Self::WHAT, e)),
         }
     }

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::inbound;
 use crate::config::Secret;
-use crate::http::webhook::{ignored, SignedWebhook, WebhookError};
+use crate::http::webhook::{ignored, Early, SignedWebhook, WebhookError};
 use crate::http::ApiError;
 use crate::inbox::InboxWriter;
 use crate::message::OutboundMessage;
@@ -101,7 +101,7 @@ impl SignedWebhook for WebhookState {
         }
     }
 
-    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<inbound::Notification, Response> {
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<inbound::Notification, Early> {
         let payload: serde_json::Value = serde_json::from_slice(body).map_err(|e| ignored(Self::WHAT, e))?;
         let parsed = inbound::parse(&payload, self.phone_number_id.as_deref(), crate::store::now());
         for why in &parsed.ignored {

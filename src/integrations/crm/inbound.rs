@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::mapping::{id_text, lookup};
 use super::{verify, SIGNATURE};
-use crate::http::webhook::{receive, SignedWebhook, WebhookError};
+use crate::http::webhook::{early, receive, Early, SignedWebhook, WebhookError};
 use crate::integrations::{kinds, Integrations, JobError};
 
 pub fn router(i: Integrations) -> Router {
@@ -140,12 +140,12 @@ impl SignedWebhook for CrmWebhook {
         Ok(())
     }
 
-    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<Batch, Response> {
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<Batch, Early> {
         let parsed: Value = serde_json::from_slice(body).map_err(|e| {
             tracing::warn!(error = %e, "CRM webhook body is not JSON; ignored");
             let answer =
                 json!({"status": "ignored", "accepted": 0, "duplicates": 0, "ignored": [e.to_string()]});
-            (StatusCode::ACCEPTED, Json(answer)).into_response()
+            early((StatusCode::ACCEPTED, Json(answer)))
         })?;
         let mut batch = Batch {
             events: Vec::new(),

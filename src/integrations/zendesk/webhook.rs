@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::ZendeskError;
-use crate::http::webhook::{receive, SignedWebhook, WebhookError};
+use crate::http::webhook::{early, receive, Early, SignedWebhook, WebhookError};
 use crate::integrations::{kinds, Integrations, JobError};
 
 pub const SIGNATURE: &str = "x-zendesk-webhook-signature";
@@ -117,7 +117,7 @@ impl SignedWebhook for ZendeskWebhook {
         Ok(())
     }
 
-    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<TicketEvent, Response> {
+    fn parse(&self, _headers: &HeaderMap, body: &Bytes) -> Result<TicketEvent, Early> {
         let event: Value = serde_json::from_slice(body).map_err(|e| {
             tracing::warn!(error = %e, "Zendesk webhook body is not JSON; ignored");
             ignored("the body is not JSON")
@@ -159,8 +159,8 @@ impl SignedWebhook for ZendeskWebhook {
     }
 }
 
-fn ignored(reason: &str) -> Response {
-    Json(json!({"status": "ignored", "reason": reason})).into_response()
+fn ignored(reason: &str) -> Early {
+    early(Json(json!({"status": "ignored", "reason": reason})))
 }
 
 /// Runs a stored webhook event: syncs its ticket.
