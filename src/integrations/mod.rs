@@ -13,12 +13,13 @@
 //! ```
 
 pub mod crm;
+mod job;
 mod jobs;
 pub mod secrets;
 pub mod voice;
 pub mod zendesk;
 
-pub use jobs::{kinds, JobError};
+pub use job::{kinds, JobError};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use super::{sign, CrmError, NAME, SIGNATURE};
-use crate::integrations::jobs::{retry_after, without_url};
+use crate::integrations::job::{retry_after, without_url};
 use crate::integrations::{kinds, Integrations, JobError};
 use crate::workspace::{Change, ChangeEvent};
 

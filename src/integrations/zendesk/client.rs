@@ -7,7 +7,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{ZendeskConfig, ZendeskError};
-use crate::integrations::jobs::{retry_after, without_url};
+use crate::integrations::job::{retry_after, without_url};
 
 /// A ticket, with the fields the sync uses (Zendesk sends many more).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
