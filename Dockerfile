@@ -20,8 +20,8 @@ COPY . .
 # the cached target folder.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin coordinator \
- && install -D -m 0755 target/release/coordinator /out/coordinator
+    cargo build --profile dist --locked --bin coordinator \
+ && install -D -m 0755 target/dist/coordinator /out/coordinator
 
 FROM debian:bookworm-slim AS runtime
 # ca-certificates for the TLS of outside services; curl for the health check.

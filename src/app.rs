@@ -186,11 +186,22 @@ impl App {
     fn email_ingest(&self) -> Option<crate::channels::email::Ingest> {
         let bot = crate::channels::email::bot_address(&self.settings);
         let bot = bot.ok().flatten()?;
+        let auth = match crate::channels::email::auth::SenderAuth::new(
+            self.settings.email_trusted_authserv_id.clone(),
+            self.settings.email_dns_server,
+        ) {
+            Ok(auth) => auth,
+            Err(e) => {
+                tracing::error!(error = %e, "email is not available: senders cannot be authenticated");
+                return None;
+            }
+        };
         Some(crate::channels::email::Ingest::new(
             self.store.clone(),
             self.inbox_writer(),
             self.outbox_writer(),
             bot,
+            auth,
         ))
     }
 

@@ -138,6 +138,16 @@ pub enum TokenCommand {
         /// What the token may do.
         #[arg(long, value_enum, default_value_t = TokenRole::Member)]
         role: TokenRole,
+        /// Stop working after this long, e.g. 30d, 12h (default: never).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires: Option<std::time::Duration>,
+    },
+    /// List the tokens: names, roles, created, expires, revoked, last used; never the tokens.
+    List,
+    /// Revoke a token by name: it stops working at once (401).
+    Revoke {
+        /// The token's name.
+        name: String,
     },
 }
 

@@ -154,6 +154,12 @@ pub struct Settings {
     /// How often the IMAP reader looks for new mail without IDLE, and the longest it waits in
     /// one IDLE before looking anyway (`EMAIL_IMAP_POLL`, default 60s).
     pub email_imap_poll: Duration,
+    /// The relay whose `Authentication-Results` headers are trusted (`EMAIL_TRUSTED_AUTHSERV_ID`);
+    /// without it the service verifies DKIM itself.
+    pub email_trusted_authserv_id: Option<String>,
+    /// The DNS server DKIM keys are looked up at (`EMAIL_DNS_SERVER`, `host:port`); the system's
+    /// resolver when unset.
+    pub email_dns_server: Option<SocketAddr>,
     pub secret_key: Option<Secret>,
     pub zendesk: ZendeskSettings,
     pub crm: CrmSettings,
@@ -389,6 +395,16 @@ impl Settings {
                     format!("'{poll_text}' is not a duration such as 30s or 1m"),
                 )
             })?;
+        let email_dns_server = get("EMAIL_DNS_SERVER")
+            .map(|v| {
+                v.parse::<SocketAddr>().map_err(|_| {
+                    ConfigError::new(
+                        "EMAIL_DNS_SERVER",
+                        format!("'{v}' is not an address such as 127.0.0.1:53"),
+                    )
+                })
+            })
+            .transpose()?;
         let email_from = get("EMAIL_FROM")
             .map(|from| {
                 EmailAddress::parse(&from)
@@ -442,6 +458,8 @@ impl Settings {
             imap_url: secret("IMAP_URL"),
             email_from,
             email_imap_poll,
+            email_trusted_authserv_id: get("EMAIL_TRUSTED_AUTHSERV_ID").filter(|v| !v.trim().is_empty()),
+            email_dns_server,
             secret_key,
             zendesk: integrations::zendesk(&get)?,
             crm: integrations::crm(&get)?,

@@ -8,7 +8,7 @@ use coordinator::channels::discord::{Discord, Registration};
 use coordinator::cli::{Cli, Command, DiscordCommand, HandbookCommand, TokenCommand};
 use coordinator::config::{ConfigError, Settings};
 use coordinator::handbook::{self, Handbook, HandbookError};
-use coordinator::workspace::Actor;
+use coordinator::workspace::{Actor, WorkspaceError};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -142,16 +142,64 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Token {
-            command: TokenCommand::Create { name, role },
-        } => {
-            let app = App::build(settings).await?;
+        Command::Token { command } => token_command(settings, command).await,
+    }
+}
+
+/// `coordinator token create | list | revoke`. A taken name, an unknown one or a bad value is a
+/// bad argument (exit 2).
+async fn token_command(settings: Settings, command: TokenCommand) -> anyhow::Result<()> {
+    let app = App::build(settings).await?;
+    let cli = Actor::system("cli");
+    let bad = |setting: &str, e: WorkspaceError| -> anyhow::Error {
+        match e {
+            WorkspaceError::Conflict(m) | WorkspaceError::NotFound(m) => ConfigError::new(setting, m).into(),
+            WorkspaceError::Invalid(v) => ConfigError::new(setting, v.message).into(),
+            other => other.into(),
+        }
+    };
+    match command {
+        TokenCommand::Create { name, role, expires } => {
+            let expires_at = expires
+                .map(|d| chrono::Duration::from_std(d).map(|d| coordinator::store::now() + d))
+                .transpose()
+                .map_err(|_| ConfigError::new("--expires", "is too long"))?;
             let token = app
                 .workspace
-                .create_token(&Actor::system("cli"), &name, role.into())
-                .await?;
+                .create_token_until(&cli, &name, role.into(), expires_at)
+                .await
+                .map_err(|e| bad("--name", e))?;
             println!("{token}");
-            Ok(())
+        }
+        TokenCommand::List => {
+            let tokens = app.workspace.tokens(&cli).await?;
+            println!(
+                "{:<24} {:<7} {:<20} {:<20} {:<20} last used",
+                "name", "role", "created", "expires", "revoked"
+            );
+            let at = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "-".into())
+            };
+            for t in tokens {
+                println!(
+                    "{:<24} {:<7} {:<20} {:<20} {:<20} {}",
+                    t.name,
+                    t.role.as_str(),
+                    at(Some(t.created_at)),
+                    at(t.expires_at),
+                    at(t.revoked_at),
+                    at(t.last_used_at)
+                );
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            app.workspace
+                .revoke_token(&cli, &name)
+                .await
+                .map_err(|e| bad("NAME", e))?;
+            println!("revoked {name}");
         }
     }
+    Ok(())
 }

@@ -17,6 +17,7 @@ mod schedule;
 mod shared_errors;
 mod system;
 mod tasks;
+mod tokens;
 mod zendesk;
 
 pub use auth::Auth;
@@ -87,6 +88,8 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(people::list, people::create))
         .routes(routes!(people::get, people::update, people::delete))
         .routes(routes!(people::link_code))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
         .routes(routes!(schedule::quiet_hours))
         .routes(routes!(schedule::project_chat))
         .routes(routes!(monitoring::status))

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{ConfigError, Secret};
+use crate::domain::Role;
 
 /// Zendesk Support: the API (tickets, comments, incremental export) and its webhooks.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +42,9 @@ pub struct CrmSettings {
     /// `CRM_MAPPING_FILE`, when set; otherwise the built-in mapping is used. Read (and
     /// checked) by `integrations::crm` when the service is built.
     pub mapping_file: Option<PathBuf>,
+    /// The role of people the CRM creates (`CRM_PEOPLE_ROLE`: `guest`, the default, or
+    /// `member`; never `admin`: CRM contacts are edited by customers).
+    pub people_role: Role,
 }
 
 pub(super) type Get<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -160,7 +164,18 @@ pub(super) fn crm(get: Get<'_>) -> Result<CrmSettings, ConfigError> {
             ));
         }
     }
+    let people_role = match get("CRM_PEOPLE_ROLE").as_deref().map(str::trim) {
+        None | Some("guest") => Role::Guest,
+        Some("member") => Role::Member,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "CRM_PEOPLE_ROLE",
+                format!("'{other}' is not guest or member"),
+            ))
+        }
+    };
     Ok(CrmSettings {
+        people_role,
         webhook_secret,
         outbound_url,
         outbound_secret,

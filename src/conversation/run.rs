@@ -156,6 +156,7 @@ impl Conversation {
                         NewComment {
                             task_id: id,
                             content: text,
+                            author: None,
                         },
                         Some(origin),
                     )

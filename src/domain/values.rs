@@ -62,6 +62,20 @@ impl Handle {
         }
     }
 
+    /// A handle a new person may take: not one of the service's own principals (the
+    /// integrations and the system write as `zendesk`, `crm`, `system`), which no person may
+    /// impersonate.
+    pub fn parse_new(text: &str) -> Result<Self, ValidationError> {
+        let handle = Self::parse(text)?;
+        if RESERVED_HANDLES.contains(&handle.as_str()) {
+            return Err(ValidationError::new(
+                "handle",
+                format!("'{}' is reserved for the service itself", handle.as_str()),
+            ));
+        }
+        Ok(handle)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -70,6 +84,9 @@ impl Handle {
         self.0
     }
 }
+
+/// The names the service's own principals act under (audit records, comment authors).
+pub const RESERVED_HANDLES: &[&str] = &["system", "zendesk", "crm", "bootstrap", "api", "cli"];
 
 /// A task label, e.g. `{"name": "client", "color": "#ff0000"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

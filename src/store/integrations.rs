@@ -217,17 +217,6 @@ impl Store {
         Ok(())
     }
 
-    /// The person whose profile has this email address (case-insensitive), if any.
-    pub async fn person_id_by_email(&self, email: &str) -> StoreResult<Option<i64>> {
-        let row: Option<(i64,)> = dispatch!(self, |p| sqlx::query_as(
-            "SELECT id FROM people WHERE lower(email) = lower($1) ORDER BY id LIMIT 1"
-        )
-        .bind(email.trim())
-        .fetch_optional(p)
-        .await)?;
-        Ok(row.map(|(id,)| id))
-    }
-
     /// Where an incremental sync stopped (e.g. Zendesk's export cursor).
     pub async fn sync_cursor(&self, name: &str) -> StoreResult<Option<String>> {
         let row: Option<(String,)> = dispatch!(self, |p| sqlx::query_as(

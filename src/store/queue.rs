@@ -102,6 +102,36 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// Records an inbound event that is kept but never acted on (status `refused`, with
+    /// `reason`), so that the history shows it and why. `false`: recorded before.
+    pub async fn refuse_inbox(
+        &self,
+        channel: &str,
+        event_id: &str,
+        chat_id: &str,
+        payload: &str,
+        reason: &str,
+    ) -> StoreResult<bool> {
+        let at = now();
+        let done = dispatch!(self, |p| {
+            sqlx::query(
+            "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
+             next_attempt_at, created_at, finished_at, last_error) \
+             VALUES ($1, $2, $3, $4, 'refused', 0, $5, $5, $5, $6) ON CONFLICT (channel, event_id) DO NOTHING"
+        )
+        .bind(channel)
+        .bind(event_id)
+        .bind(chat_id)
+        .bind(payload)
+        .bind(at)
+        .bind(reason)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        Ok(done == 1)
+    }
+
     /// Queues messages; those whose dedupe key is already queued are skipped.
     pub async fn enqueue_outbox(&self, messages: &[NewOutbound]) -> StoreResult<()> {
         self.finish_inbox_with(None, messages).await

@@ -26,6 +26,7 @@ impl TypedTool for AddComment {
         let new = NewComment {
             task_id: args.task_id,
             content: args.text,
+            author: None,
         };
         let comment = ctx
             .workspace

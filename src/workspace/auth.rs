@@ -37,28 +37,89 @@ impl Workspace {
                 }));
             }
         }
-        let found = self.store.token_by_hash(&sha256_hex(token)).await?;
-        Ok(found.map(|t| Actor {
-            name: format!("token:{}", t.name),
-            role: t.role,
+        let now = crate::store::now();
+        let Some(found) = self.store.token_by_hash(&sha256_hex(token)).await? else {
+            return Ok(None);
+        };
+        // Revoked and expired tokens stop working at once.
+        if !found.valid_at(now) {
+            return Ok(None);
+        }
+        self.note_use(found.id, now).await;
+        Ok(Some(Actor {
+            name: format!("token:{}", found.name),
+            role: found.role,
             person_id: None,
             channel: "api".into(),
             timezone: self.default_tz,
         }))
     }
 
+    /// Records when a token was last used, at most once a minute per token (a write on every
+    /// request would be a write lock on every request on SQLite).
+    async fn note_use(&self, id: i64, now: chrono::DateTime<chrono::Utc>) {
+        let due = {
+            let Ok(mut seen) = self.token_uses.lock() else {
+                return;
+            };
+            let due = seen
+                .get(&id)
+                .is_none_or(|last| last.elapsed() >= std::time::Duration::from_secs(60));
+            if due {
+                if seen.len() > 10_000 {
+                    seen.clear();
+                }
+                seen.insert(id, std::time::Instant::now());
+            }
+            due
+        };
+        if due {
+            if let Err(e) = self.store.token_used(id, now).await {
+                tracing::debug!(error = %e, "could not note a token's use");
+            }
+        }
+    }
+
     /// Makes a token and returns it; it cannot be shown again.
     pub async fn create_token(&self, actor: &Actor, name: &str, role: Role) -> WsResult<String> {
+        self.create_token_until(actor, name, role, None).await
+    }
+
+    /// Makes a token that stops working at `expires_at` (never, when `None`); names are unique.
+    pub async fn create_token_until(
+        &self,
+        actor: &Actor,
+        name: &str,
+        role: Role,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> WsResult<String> {
         actor.require(actor.is_admin(), "make API tokens")?;
-        let name = name.trim();
-        if name.is_empty() || name.len() > 100 {
-            return Err(crate::domain::ValidationError::new("name", "must be 1-100 characters").into());
+        let name = token_name(name)?;
+        if expires_at.is_some_and(|e| e <= crate::store::now()) {
+            return Err(crate::domain::ValidationError::new("expires", "must be in the future").into());
         }
         let token = generate_token();
         self.store
-            .create_token(name, &sha256_hex(&token), role, &actor.audit())
+            .create_token(&name, &sha256_hex(&token), role, expires_at, &actor.audit())
             .await?;
         Ok(token)
+    }
+
+    /// Every token (admins only): names, roles, dates; never the tokens.
+    pub async fn tokens(&self, actor: &Actor) -> WsResult<Vec<crate::store::ApiToken>> {
+        actor.require_admin("list API tokens")?;
+        Ok(self.store.tokens().await?)
+    }
+
+    /// Revokes the token `name` (admins only); it gets 401 from the next request on.
+    pub async fn revoke_token(&self, actor: &Actor, name: &str) -> WsResult<()> {
+        actor.require_admin("revoke API tokens")?;
+        self.store
+            .revoke_token(name.trim(), &actor.audit())
+            .await
+            .map_err(|e| {
+                super::WorkspaceError::from_store(e, || format!("no active token is named '{}'", name.trim()))
+            })
     }
 
     /// On the very first start (no stored token and no bootstrap token), makes an admin token
@@ -74,6 +135,29 @@ impl Workspace {
     }
 }
 
+/// A token's name: its principal (`token:NAME`), so plain and not the bootstrap token's.
+fn token_name(name: &str) -> Result<String, crate::domain::ValidationError> {
+    let name = name.trim();
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !plain {
+        return Err(crate::domain::ValidationError::new(
+            "name",
+            "must be 1-64 of A-Z, a-z, 0-9, '_', '.', '-'",
+        ));
+    }
+    if name.eq_ignore_ascii_case("bootstrap") {
+        return Err(crate::domain::ValidationError::new(
+            "name",
+            "'bootstrap' is reserved",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +170,13 @@ mod tests {
         assert!(a.starts_with("crd_") && a.len() == 47);
         assert_eq!(sha256_hex("x"), sha256_hex("x"));
         assert_eq!(sha256_hex("x").len(), 64);
+    }
+
+    #[test]
+    fn token_names_are_plain_and_not_the_bootstrap() {
+        assert_eq!(token_name(" ci-bot.2 ").unwrap(), "ci-bot.2");
+        for bad in ["", "a#b", "two words", "bootstrap", "BOOTSTRAP", &"x".repeat(65)] {
+            assert!(token_name(bad).is_err(), "{bad}");
+        }
     }
 }

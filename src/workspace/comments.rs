@@ -4,7 +4,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Actor, Origin, Page, Paging, Workspace, WorkspaceError, WsResult};
-use crate::domain::{Comment, ValidationError};
+use crate::domain::{Comment, Handle, ValidationError};
 use crate::store::CommentData;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -14,6 +14,10 @@ pub struct NewComment {
     /// Not blank, at most 20000 characters.
     #[schema(min_length = 1, max_length = 20000, pattern = r"\S")]
     pub content: String,
+    /// Whose comment it is (a person's handle): admins may name anyone, everybody else only
+    /// themselves. Default: the caller.
+    #[serde(default)]
+    pub author: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -77,13 +81,35 @@ impl Workspace {
             }
             Err(e) => return Err(e.into()),
         }
+        let author = self.comment_author(actor, new.author.as_deref()).await?;
         let data = CommentData {
             task_id: new.task_id,
             content,
-            author: actor.name.clone(),
+            author,
             source_key: origin.map(|o| o.source_key.clone()),
         };
         Ok(self.store.create_comment(&data, &actor.audit()).await?)
+    }
+
+    /// The author a comment is written as: the caller, or (admins only) a named person.
+    async fn comment_author(&self, actor: &Actor, named: Option<&str>) -> WsResult<String> {
+        let Some(named) = named.map(str::trim).filter(|n| !n.is_empty()) else {
+            return Ok(actor.name.clone());
+        };
+        if named == actor.name {
+            return Ok(actor.name.clone());
+        }
+        actor.require_admin("write a comment in someone else's name")?;
+        let handle = Handle::parse_field(named, "author")?;
+        match self.store.person_by_handle(handle.as_str()).await {
+            Ok(person) => Ok(person.handle),
+            Err(crate::store::StoreError::NotFound) => Err(ValidationError::new(
+                "author",
+                format!("nobody has the handle '{}'", handle.as_str()),
+            )
+            .into()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn update_comment(&self, actor: &Actor, id: i64, update: CommentUpdate) -> WsResult<Comment> {

@@ -206,6 +206,8 @@ pub struct Workspace {
     default_tz: Tz,
     bootstrap_token: Option<Secret>,
     listeners: changes::Listeners,
+    /// When each API token's use was last written down.
+    token_uses: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
 }
 
 impl Workspace {
@@ -215,6 +217,7 @@ impl Workspace {
             default_tz,
             bootstrap_token,
             listeners: changes::Listeners::default(),
+            token_uses: Default::default(),
         }
     }
 

@@ -182,7 +182,7 @@ impl Workspace {
             None => self.default_tz.name().to_owned(),
         };
         let data = PersonData {
-            handle: Handle::parse(&new.handle)?.into_inner(),
+            handle: Handle::parse_new(&new.handle)?.into_inner(),
             name: name(&new.name)?,
             email: non_blank(new.email.as_deref()).map(|e| email(&e)).transpose()?,
             timezone,
@@ -242,7 +242,7 @@ impl Workspace {
         }
         let data = PersonData {
             handle: match update.handle {
-                Some(h) => Handle::parse(&h)?.into_inner(),
+                Some(h) => Handle::parse_new(&h)?.into_inner(),
                 None => current.handle.clone(),
             },
             name: match update.name {

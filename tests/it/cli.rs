@@ -110,3 +110,40 @@ fn serve_prints_a_first_token_and_stops_on_sigterm() {
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
     assert!(out.contains("crd_"), "{out}");
 }
+
+#[test]
+fn tokens_are_listed_and_revoked_and_names_stay_unique() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| coordinator(dir.path()).args(args).output().unwrap();
+    let made = run(&["token", "create", "--name", "ci", "--expires", "30d"]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let token = String::from_utf8_lossy(&made.stdout).trim().to_owned();
+    // A taken name is a bad argument.
+    let again = run(&["token", "create", "--name", "ci"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    let bad = run(&["token", "create", "--name", "x", "--expires", "whenever"]);
+    assert_eq!(bad.status.code(), Some(2));
+
+    let list = run(&["token", "list"]);
+    assert!(list.status.success());
+    let text = String::from_utf8_lossy(&list.stdout).to_string();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("ci "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("member"), "{row}");
+    assert!(!text.contains(&token), "the list shows a token");
+    // The expiry is 30 days out: a date, not "-".
+    assert_eq!(row.split_whitespace().filter(|w| *w == "-").count(), 2, "{row}");
+
+    assert!(run(&["token", "revoke", "ci"]).status.success());
+    let listed = String::from_utf8_lossy(&run(&["token", "list"]).stdout).to_string();
+    let row = listed.lines().find(|l| l.starts_with("ci ")).unwrap().to_owned();
+    assert_eq!(
+        row.split_whitespace().filter(|w| *w == "-").count(),
+        1,
+        "revoked: {row}"
+    );
+    assert_eq!(run(&["token", "revoke", "ci"]).status.code(), Some(2));
+}

@@ -119,6 +119,8 @@ async fn crm_webhooks_map_objects_and_refuse_forgeries(db: Db) {
     let person = app.get("/api/people/dana").await;
     assert_eq!(person.status, 200, "{}", person.body);
     assert_eq!(person.body["email"], "dana@example.org");
+    // CRM contacts are edited by customers: they join as guests, never as staff.
+    assert_eq!(person.body["role"], "guest");
     let task = &list(&app, "/api/tasks").await[0];
     assert_eq!(task["title"], "Acme contract");
     assert_eq!(task["status"], "in_progress");
@@ -128,7 +130,8 @@ async fn crm_webhooks_map_objects_and_refuse_forgeries(db: Db) {
     assert_eq!(task["time_estimate"], 12.0);
     assert!(task["due_date"].as_str().unwrap().starts_with("2030-02-01"));
 
-    // A contact whose email someone here has is that person, not a new one.
+    // A contact whose email someone here has is NOT that person: matching it would hand a
+    // customer-editable address a staff identity. It becomes a guest of its own.
     let existing = app
         .post(
             "/api/people",
@@ -138,11 +141,22 @@ async fn crm_webhooks_map_objects_and_refuse_forgeries(db: Db) {
     assert_eq!(existing.status, 201);
     let contact = json!({"event_id": "evt-5", "type": "contact.updated", "data": {"id": 502, "name": "Fox M.", "email": "FOX@example.org"}});
     assert_eq!(TestApp::send(signed(&app, &contact, SECRET)).await.status, 202);
-    eventually("the contact is linked to fox", || async {
-        app.get("/api/people/fox").await.body["name"] == "Fox M."
+    eventually("the contact becomes a person of its own", || async {
+        list(&app, "/api/people").await.len() == 3
     })
     .await;
-    assert_eq!(list(&app, "/api/people").await.len(), 2);
+    let fox = app.get("/api/people/fox").await.body;
+    assert_eq!(
+        fox["name"], "Fox Mulder",
+        "the contact rewrote a person it did not create"
+    );
+    let people = list(&app, "/api/people").await;
+    let contact = people
+        .iter()
+        .find(|p| p["name"] == "Fox M.")
+        .expect("the contact's person");
+    assert_eq!(contact["role"], "guest");
+    assert_ne!(contact["handle"], "fox");
 }
 
 async fn crm_replays_have_no_second_effect_and_updates_update(db: Db) {

@@ -10,6 +10,7 @@ mod api_concurrency;
 mod api_people;
 mod api_projects;
 mod api_tasks;
+mod api_tokens;
 mod cli;
 mod crash;
 mod crm;

@@ -1,11 +1,13 @@
 //! One inbound message, from IMAP or the relay webhook, to the inbox: recorded by Message-ID
 //! (so the same message read twice has one effect), skipped when malformed, our own, or written
-//! by a machine; from an unknown sender answered once, politely, and otherwise ignored; else
-//! matched to its task (plus-address, or the thread's recorded messages and tokens) and stored
+//! by a machine; refused (kept, shown in the history with the reason, never acted on nor
+//! answered) when its sender is not authenticated (`auth`); from an unknown sender answered
+//! once, politely, and otherwise ignored; else matched to its task (plus-address, or the thread's recorded messages and tokens) and stored
 //! in the inbox as an [`InboundEvent`]. Every step is idempotent, so a crash anywhere is safe.
 
 use chrono::Utc;
 
+use super::auth::{SenderAuth, Verdict};
 use super::inbound::{self, ParsedEmail};
 use crate::domain;
 use crate::domain::EmailAddress;
@@ -41,15 +43,24 @@ pub struct Ingest {
     inbox: InboxWriter,
     outbox: OutboxWriter,
     bot: EmailAddress,
+    /// Decides whether the From address is really the sender's.
+    auth: SenderAuth,
 }
 
 impl Ingest {
-    pub fn new(store: Store, inbox: InboxWriter, outbox: OutboxWriter, bot: EmailAddress) -> Self {
+    pub fn new(
+        store: Store,
+        inbox: InboxWriter,
+        outbox: OutboxWriter,
+        bot: EmailAddress,
+        auth: SenderAuth,
+    ) -> Self {
         Self {
             store,
             inbox,
             outbox,
             bot,
+            auth,
         }
     }
 
@@ -86,6 +97,11 @@ impl Ingest {
                 .skip(&email, "auto_reply", &format!("automatic: {reason}"))
                 .await;
         }
+        match self.auth.check(raw, &email.from).await {
+            Verdict::Authenticated(how) => tracing::debug!(message_id = %id, %how, "sender authenticated"),
+            Verdict::Refused(why) => return self.refuse(&email, &why).await,
+        }
+        // Only now may a first mail from a profile's address link it to that person.
         if !self.store.link_email_identity(&email.from).await? {
             return self.unknown_sender(&email).await;
         }
@@ -182,6 +198,38 @@ impl Ingest {
         } else {
             Ingested::Duplicate { message_id }
         })
+    }
+
+    /// Keeps a mail whose sender is not authenticated, visible in the history with `why`; it is
+    /// neither acted on nor answered (an answer would go to whoever the forger named).
+    async fn refuse(&self, email: &ParsedEmail, why: &str) -> Result<Ingested, StoreError> {
+        tracing::warn!(message_id = %email.message_id, from = %email.from, reason = %why, "unauthenticated email refused");
+        metrics::counter!("email_unauthenticated_total").increment(1);
+        let note = format!("unauthenticated sender: {why}");
+        let outcome = self.skip(email, "unauthenticated", &note).await?;
+        let event = InboundEvent {
+            channel: domain::Channel::Email,
+            event_id: email.message_id.clone(),
+            chat_id: email.from.clone(),
+            chat_kind: ChatKind::Group,
+            sender: Sender {
+                external_id: email.from.clone(),
+                display_name: email.from_name.clone().unwrap_or_else(|| email.from.clone()),
+                username: None,
+            },
+            text: email.subject.clone().unwrap_or_default(),
+            mentions_bot: false,
+            message_id: Some(email.message_id.clone()),
+            reply_to: None,
+            attachments: Vec::new(),
+            button: None,
+            received_at: Utc::now(),
+        };
+        let payload = serde_json::to_string(&event).map_err(|e| StoreError::Other(e.to_string()))?;
+        self.store
+            .refuse_inbox("email", &email.message_id, &email.from, &payload, &note)
+            .await?;
+        Ok(outcome)
     }
 
     /// One polite reply per unknown address, ever (the outbox key makes it so); nothing else.

@@ -8,6 +8,7 @@
 //! carry it as a token (`<t42.…@domain>`) and as a plus-address Reply-To (`bot+t42@domain`), so a
 //! reply is matched to its task by its recipient, its `In-Reply-To`/`References`, or both.
 
+pub mod auth;
 pub mod imap;
 pub mod inbound;
 pub mod ingest;

@@ -170,10 +170,14 @@ async fn update(
             let Ok(person) = i.store().person(local_id).await else {
                 return Ok(None);
             };
+            // The CRM edits the contact's details, never its role or handle.
+            let mut fields = fields.clone();
+            fields.remove("role");
+            fields.remove("handle");
             ws.update_person(
                 &crm,
                 &person.handle,
-                from_fields::<PersonUpdate>(fields, "person")?,
+                from_fields::<PersonUpdate>(&fields, "person")?,
             )
             .await
             .map(|p| p.id)
@@ -218,12 +222,10 @@ async fn create(
                 .map_err(job_error)
         }
         Resource::Person => {
-            // A contact whose email is someone's here is that person.
-            if let Some(email) = fields.get("email").and_then(Value::as_str) {
-                if let Some(id) = i.store().person_id_by_email(email).await? {
-                    return Ok(update(i, Resource::Person, id, &fields).await?.unwrap_or(id));
-                }
-            }
+            // A contact is never matched to someone who is here already (their address is the
+            // customer's to edit): it becomes a person of its own, with the CRM's role.
+            let mut fields = fields;
+            fields.insert("role".into(), Value::String(i.crm_people_role().as_str().into()));
             let base = handle_base(&fields, external_id);
             let mut last = None;
             for n in 1..=5 {

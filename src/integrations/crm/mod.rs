@@ -131,6 +131,11 @@ impl Integrations {
         Ok(secret.map(|secret| Outbound { url, secret }))
     }
 
+    /// The role of the people the CRM creates.
+    pub fn crm_people_role(&self) -> crate::domain::Role {
+        self.shared.crm_env.people_role
+    }
+
     pub fn crm_mapping(&self) -> &Mapping {
         &self.shared.crm_mapping
     }

@@ -194,7 +194,11 @@ impl Integrations {
                     source_key: format!("zendesk:comment:{}", comment.id),
                 };
                 let content: String = text.chars().take(20_000).collect();
-                let new = NewComment { task_id, content };
+                let new = NewComment {
+                    task_id,
+                    content,
+                    author: None,
+                };
                 match self.workspace().add_comment(&zendesk, new, Some(&origin)).await {
                     Ok(c) => c.id,
                     // The task was deleted here: the ticket's comments have nowhere to go.

@@ -1,6 +1,8 @@
 //! Email against real servers on 127.0.0.1: Dovecot (IMAP, appended messages) and an SMTP sink
 //! that records what the bot sends; plus the relay webhook.
 
+mod auth;
+mod dns;
 mod mailbox;
 mod smtp_sink;
 mod voice;
@@ -9,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coordinator::app::App;
+use coordinator::channels::email::auth::SenderAuth;
 use coordinator::channels::email::imap::{ImapConfig, ImapReader};
 use coordinator::channels::email::Ingest;
 use coordinator::config::Settings;
@@ -37,19 +40,39 @@ both_dbs!(
     relay_webhook_stores_mail_and_answers_unknown_senders_once,
 );
 
+/// The relay in front of the test mailbox, whose `Authentication-Results` the service trusts.
+pub const RELAY: &str = "mx.test";
+
 fn settings<'a>(sink: &'a str, imap: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
-    let mut s = vec![("SMTP_URL", sink), ("EMAIL_FROM", BOT), ("EMAIL_IMAP_POLL", "1s")];
+    let mut s = vec![
+        ("SMTP_URL", sink),
+        ("EMAIL_FROM", BOT),
+        ("EMAIL_IMAP_POLL", "1s"),
+        ("EMAIL_TRUSTED_AUTHSERV_ID", RELAY),
+    ];
     if let Some(url) = imap {
         s.push(("IMAP_URL", url));
     }
     s
 }
 
-/// A raw message as a mail server would deliver it.
+/// The header with which the trusted relay vouches for the sender's domain.
+pub fn relay_pass(from: &str) -> String {
+    let domain = from
+        .rsplit('@')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('>')
+        .to_ascii_lowercase();
+    format!("Authentication-Results: {RELAY}; dmarc=pass header.from={domain}\r\n")
+}
+
+/// A raw message as a mail server would deliver it, vouched for by the trusted relay.
 fn mail(from: &str, to: &str, id: &str, headers: &str, subject: &str, body: &str) -> String {
     format!(
-        "From: {from}\r\nTo: {to}\r\nMessage-ID: <{id}>\r\nDate: Mon, 7 Jan 2030 10:00:00 +0000\r\n\
+        "{}From: {from}\r\nTo: {to}\r\nMessage-ID: <{id}>\r\nDate: Mon, 7 Jan 2030 10:00:00 +0000\r\n\
          Subject: {subject}\r\n{headers}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        relay_pass(from),
         body.replace('\n', "\r\n")
     )
 }
@@ -369,6 +392,7 @@ async fn nothing_is_read_twice_after_a_restart(db: Db) {
         app.inbox_writer(),
         app.outbox_writer(),
         EmailAddress::parse(BOT).unwrap(),
+        SenderAuth::new(Some(RELAY.into()), None).unwrap(),
     );
     let reader = ImapReader::new(config, app.store.clone(), ingest, Duration::from_secs(1));
     assert_eq!(reader.run_once().await.unwrap(), 0);

@@ -25,12 +25,13 @@ async fn an_audio_attachment_in_a_task_thread_becomes_a_comment(db: Db) {
     ai.set_transcript("The release notes are ready for review.");
     let encoded = base64::engine::general_purpose::STANDARD.encode(AUDIO);
     let raw = format!(
-        "From: {ANN}\r\nTo: bot+t{task}@example.org\r\nMessage-ID: <voice-1@example.com>\r\n\
+        "{}From: {ANN}\r\nTo: bot+t{task}@example.org\r\nMessage-ID: <voice-1@example.com>\r\n\
          Date: Mon, 7 Jan 2030 10:00:00 +0000\r\nSubject: voice memo\r\nMIME-Version: 1.0\r\n\
          Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
          --b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\r\n\
          --b1\r\nContent-Type: audio/ogg\r\nContent-Disposition: attachment; filename=\"memo.ogg\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--b1--\r\n"
+         Content-Transfer-Encoding: base64\r\n\r\n{encoded}\r\n--b1--\r\n",
+        super::relay_pass(ANN)
     );
     let (status, body) = post_mail(&app, Some(ADMIN_TOKEN), "message/rfc822", &raw).await;
     assert_eq!(
