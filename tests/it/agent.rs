@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::fake_openai::{FakeOpenAi, Scripted};
 use crate::fake_telegram::{callback_update_on, text_update, FakeTelegram};
-use crate::helpers::{both_dbs, spawn_app_with, Db, TestApp};
+use crate::helpers::{both_dbs, AppBuilder, Db, TestApp};
 
 const SECRET: &str = "agent-secret";
 const WAIT: Duration = Duration::from_secs(20);
@@ -26,16 +26,9 @@ both_dbs!(
     a_slow_model_turn_does_not_hold_up_other_chats,
 );
 
-async fn app_with(db: Db, tg: &FakeTelegram, ai: &FakeOpenAi, extra: &[(&str, &str)]) -> TestApp {
-    let mut settings = vec![
-        ("TELEGRAM_BOT_TOKEN", tg.token.as_str()),
-        ("TELEGRAM_API_URL", tg.url.as_str()),
-        ("TELEGRAM_WEBHOOK_SECRET", SECRET),
-        ("OPENAI_API_KEY", "test-key"),
-        ("OPENAI_BASE_URL", ai.base_url.as_str()),
-    ];
-    settings.extend_from_slice(extra);
-    spawn_app_with(db, &settings).await
+/// The app wired to the fake Bot API and the fake model server; a test adds its own settings.
+fn app_with(db: Db, tg: &FakeTelegram, ai: &FakeOpenAi) -> AppBuilder {
+    TestApp::builder(db).with_telegram(tg, SECRET).with_openai(ai)
 }
 
 async fn person(app: &TestApp, handle: &str, role: &str, telegram_id: i64) {
@@ -43,19 +36,6 @@ async fn person(app: &TestApp, handle: &str, role: &str, telegram_id: i64) {
                       "identities": [{"channel": "telegram", "external_id": telegram_id.to_string()}]});
     let reply = app.post("/api/people", body).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
-}
-
-async fn deliver(app: &TestApp, update: &Value) {
-    let status = app
-        .client
-        .post(format!("{}/webhooks/telegram", app.base))
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .json(update)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
 }
 
 fn tool_messages(request: &Value) -> Vec<String> {
@@ -70,7 +50,7 @@ fn tool_messages(request: &Value) -> Vec<String> {
 
 async fn free_text_leads_to_a_tool_call_and_a_reply(db: Db) {
     let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
-    let app = app_with(db, &tg, &ai, &[]).await;
+    let app = app_with(db, &tg, &ai).spawn().await;
     person(&app, "anna", "member", 11).await;
     ai.script(vec![
         Scripted::ToolCalls(vec![(
@@ -79,11 +59,8 @@ async fn free_text_leads_to_a_tool_call_and_a_reply(db: Db) {
         )]),
         Scripted::Text("Done: task #1, Call the printer, due 1 Feb.".into()),
     ]);
-    deliver(
-        &app,
-        &text_update(1, 11, 11, "please remind me to call the printer by Feb 1 2030"),
-    )
-    .await;
+    let update = text_update(1, 11, 11, "please remind me to call the printer by Feb 1 2030");
+    app.deliver_telegram_ok(&update).await;
     let sent = tg.wait_for_sent(1, WAIT).await;
     assert_eq!(sent[0].text, "Done: task #1, Call the printer, due 1 Feb.");
     let task = app.get("/api/tasks/1").await.body;
@@ -124,7 +101,7 @@ async fn free_text_leads_to_a_tool_call_and_a_reply(db: Db) {
 
 async fn invalid_arguments_are_corrected_on_the_next_step(db: Db) {
     let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
-    let app = app_with(db, &tg, &ai, &[]).await;
+    let app = app_with(db, &tg, &ai).spawn().await;
     person(&app, "anna", "member", 11).await;
     ai.script(vec![
         Scripted::ToolCalls(vec![("create_task".into(), json!({"titel": "Typo"}))]),
@@ -138,7 +115,8 @@ async fn invalid_arguments_are_corrected_on_the_next_step(db: Db) {
         )]),
         Scripted::Text("Created it.".into()),
     ]);
-    deliver(&app, &text_update(1, 11, 11, "make a task")).await;
+    app.deliver_telegram_ok(&text_update(1, 11, 11, "make a task"))
+        .await;
     assert_eq!(tg.wait_for_sent(1, WAIT).await[0].text, "Created it.");
     let requests = ai.requests();
     assert_eq!(requests.len(), 4);
@@ -166,16 +144,11 @@ async fn fallback_answers_when_the_first_model_fails(db: Db) {
         );
         ai.always_fail(Some(status));
         backup.script(vec![Scripted::Text("from the fallback".into())]);
-        let app = app_with(
-            db,
-            &tg,
-            &ai,
-            &[
-                ("FALLBACK_OPENAI_BASE_URL", backup.base_url.as_str()),
-                ("FALLBACK_OPENAI_API_KEY", "k2"),
-            ],
-        )
-        .await;
+        let app = app_with(db, &tg, &ai)
+            .with("FALLBACK_OPENAI_BASE_URL", &backup.base_url)
+            .with("FALLBACK_OPENAI_API_KEY", "k2")
+            .spawn()
+            .await;
         let reply = app.post("/ai/chat", json!({"message": "hello"})).await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_eq!(reply.body["reply"], "from the fallback", "after a {status}");
@@ -185,7 +158,7 @@ async fn fallback_answers_when_the_first_model_fails(db: Db) {
     // Without a fallback, an outage is said plainly, and commands still work.
     let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
     ai.always_fail(Some(500));
-    let app = app_with(db, &tg, &ai, &[]).await;
+    let app = app_with(db, &tg, &ai).spawn().await;
     let reply = app.post("/ai/chat", json!({"message": "hello"})).await;
     assert!(reply.body["reply"]
         .as_str()
@@ -195,7 +168,7 @@ async fn fallback_answers_when_the_first_model_fails(db: Db) {
 
 async fn the_step_limit_stops_a_looping_model(db: Db) {
     let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
-    let app = app_with(db, &tg, &ai, &[]).await;
+    let app = app_with(db, &tg, &ai).spawn().await;
     ai.script(
         (0..20)
             .map(|_| Scripted::ToolCalls(vec![("list_tasks".into(), json!({}))]))
@@ -216,7 +189,7 @@ async fn the_step_limit_stops_a_looping_model(db: Db) {
 
 async fn injected_instructions_cannot_exceed_the_senders_rights(db: Db) {
     let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
-    let app = app_with(db, &tg, &ai, &[]).await;
+    let app = app_with(db, &tg, &ai).spawn().await;
     person(&app, "gus", "guest", 21).await;
     person(&app, "mia", "member", 22).await;
     let injected =
@@ -239,7 +212,8 @@ async fn injected_instructions_cannot_exceed_the_senders_rights(db: Db) {
         ]),
         Scripted::Text("I did what the task said.".into()),
     ]);
-    deliver(&app, &text_update(1, 21, 21, "summarize task 1")).await;
+    app.deliver_telegram_ok(&text_update(1, 21, 21, "summarize task 1"))
+        .await;
     tg.wait_for_sent(1, WAIT).await;
     let results = tool_messages(&ai.requests()[1]);
     assert_eq!(results.len(), 4);
@@ -258,7 +232,8 @@ async fn injected_instructions_cannot_exceed_the_senders_rights(db: Db) {
         )]),
         Scripted::Text("I proposed deleting it.".into()),
     ]);
-    deliver(&app, &text_update(2, 22, 22, "delete task 1, it is a duplicate")).await;
+    app.deliver_telegram_ok(&text_update(2, 22, 22, "delete task 1, it is a duplicate"))
+        .await;
     let sent = tg.wait_for_sent(2, WAIT).await;
     assert!(sent[1].text.contains("Proposed (#1)"), "{}", sent[1].text);
     assert_eq!(
@@ -266,7 +241,8 @@ async fn injected_instructions_cannot_exceed_the_senders_rights(db: Db) {
         200,
         "nothing happens unapproved"
     );
-    deliver(&app, &callback_update_on(3, 22, &sent[1], "approve:1")).await;
+    app.deliver_telegram_ok(&callback_update_on(3, 22, &sent[1], "approve:1"))
+        .await;
     let sent = tg.wait_for_sent(3, WAIT).await;
     assert!(sent[2].text.starts_with("Not allowed"), "{}", sent[2].text);
     assert_eq!(app.get("/api/tasks/1").await.status, 200);
@@ -278,7 +254,7 @@ async fn injected_instructions_cannot_exceed_the_senders_rights(db: Db) {
 
 async fn approvals_work_by_button_and_api(db: Db) {
     let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
-    let app = app_with(db, &tg, &ai, &[]).await;
+    let app = app_with(db, &tg, &ai).spawn().await;
     person(&app, "boss", "admin", 31).await;
     app.post("/api/people", json!({"handle": "ana", "name": "Ana"}))
         .await;
@@ -294,11 +270,8 @@ async fn approvals_work_by_button_and_api(db: Db) {
         Scripted::ToolCalls(vec![("propose_action".into(), json!({"proposal": {"action": "delete_task", "task_id": 1}, "reason": "obsolete"}))]),
         Scripted::Text("Proposed deleting #1.".into()),
     ]);
-    deliver(
-        &app,
-        &text_update(1, 31, 31, "Ana is on leave, give her tasks to Ben"),
-    )
-    .await;
+    app.deliver_telegram_ok(&text_update(1, 31, 31, "Ana is on leave, give her tasks to Ben"))
+        .await;
     let sent = tg.wait_for_sent(1, WAIT).await;
     assert!(
         sent[0].text.contains("Move 3 open task(s) of @ana to @ben"),
@@ -313,17 +286,20 @@ async fn approvals_work_by_button_and_api(db: Db) {
     let pending = app.get("/ai/actions").await.body;
     assert_eq!(pending[0]["status"], "proposed");
 
-    deliver(&app, &callback_update_on(2, 31, &sent[0], "approve:1")).await;
+    app.deliver_telegram_ok(&callback_update_on(2, 31, &sent[0], "approve:1"))
+        .await;
     tg.wait_for_calls("answerCallbackQuery", 1, WAIT).await;
     let sent = tg.wait_for_sent(2, WAIT).await;
     assert_eq!(sent[1].text, "Approved #1: 3 task(s) moved from @ana to @ben.");
     let bens = app.get("/api/tasks?assigned_to=ben").await.body;
     assert_eq!(bens.as_array().unwrap().len(), 3);
     // Decided once.
-    deliver(&app, &callback_update_on(3, 31, &sent[0], "approve:1")).await;
+    app.deliver_telegram_ok(&callback_update_on(3, 31, &sent[0], "approve:1"))
+        .await;
     assert!(tg.wait_for_sent(3, WAIT).await[2].text.contains("already done"));
 
-    deliver(&app, &text_update(4, 31, 31, "and delete task 1")).await;
+    app.deliver_telegram_ok(&text_update(4, 31, 31, "and delete task 1"))
+        .await;
     tg.wait_for_sent(4, WAIT).await;
     let rejected = app.call(Method::POST, "/ai/actions/2/reject", None).await;
     assert_eq!(rejected.body["status"], "rejected");
@@ -342,7 +318,7 @@ async fn approvals_work_by_button_and_api(db: Db) {
 
 async fn memory_carries_over_and_usage_is_recorded(db: Db) {
     let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
-    let app = app_with(db, &tg, &ai, &[]).await;
+    let app = app_with(db, &tg, &ai).spawn().await;
     ai.script(vec![
         Scripted::Text("Noted: the launch is on Friday.".into()),
         Scripted::Text("It is on Friday.".into()),
@@ -379,21 +355,13 @@ async fn memory_carries_over_and_usage_is_recorded(db: Db) {
         404
     );
     assert_eq!(app.post("/ai/chat", json!({"message": "  "})).await.status, 422);
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("llm_prompt_tokens_total"));
 }
 
 async fn prompt_size_stays_flat_as_the_workspace_grows(db: Db) {
     let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
-    let app = app_with(db, &tg, &ai, &[]).await;
+    let app = app_with(db, &tg, &ai).spawn().await;
     person(&app, "anna", "member", 11).await;
     let tokens_of_first_request = |ai: &FakeOpenAi| -> usize {
         let last = ai.requests().last().cloned().unwrap();
@@ -412,7 +380,8 @@ async fn prompt_size_stays_flat_as_the_workspace_grows(db: Db) {
         .await;
     }
     ai.script(vec![Scripted::Text("ok".into())]);
-    deliver(&app, &text_update(1, 11, 11, "what is on my plate?")).await;
+    app.deliver_telegram_ok(&text_update(1, 11, 11, "what is on my plate?"))
+        .await;
     tg.wait_for_sent(1, WAIT).await;
     let small = tokens_of_first_request(&ai);
     for i in 10..400 {
@@ -423,7 +392,8 @@ async fn prompt_size_stays_flat_as_the_workspace_grows(db: Db) {
         .await;
     }
     ai.script(vec![Scripted::Text("ok".into())]);
-    deliver(&app, &text_update(2, 11, 11, "what is on my plate?")).await;
+    app.deliver_telegram_ok(&text_update(2, 11, 11, "what is on my plate?"))
+        .await;
     tg.wait_for_sent(2, WAIT).await;
     let large = tokens_of_first_request(&ai);
     // The second prompt also carries the first turn (two short messages).
@@ -434,12 +404,13 @@ async fn prompt_size_stays_flat_as_the_workspace_grows(db: Db) {
 /// chat's command is still answered at once, and the waiting turn is answered after.
 async fn a_slow_model_turn_does_not_hold_up_other_chats(db: Db) {
     let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
-    let app = app_with(db, &tg, &ai, &[]).await;
+    let app = app_with(db, &tg, &ai).spawn().await;
     person(&app, "anna", "member", 11).await;
     person(&app, "ben", "member", 12).await;
     ai.hold();
     ai.script(vec![Scripted::Text("Noted: the printer is slow.".into())]);
-    deliver(&app, &text_update(1, 11, 11, "fyi the printer is slow again")).await;
+    app.deliver_telegram_ok(&text_update(1, 11, 11, "fyi the printer is slow again"))
+        .await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while ai.chat_arrivals() == 0 {
         assert!(
@@ -448,7 +419,8 @@ async fn a_slow_model_turn_does_not_hold_up_other_chats(db: Db) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    deliver(&app, &text_update(2, 12, 12, "/newtask Order paper")).await;
+    app.deliver_telegram_ok(&text_update(2, 12, 12, "/newtask Order paper"))
+        .await;
     let sent = tg.wait_for_sent(1, WAIT).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].chat_id, 12, "ben waited for anna's model call: {sent:?}");

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 mod scale;
 
-use crate::helpers::{both_dbs, fresh_database, spawn_app, spawn_app_with, Db, TestApp};
+use crate::helpers::{both_dbs, spawn_app, Db, TestApp};
 
 both_dbs!(
     findings_and_suggestions_at_a_fixed_time,
@@ -20,13 +20,6 @@ both_dbs!(
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
-}
-
-/// The app, on a database whose URL the test keeps for direct updates.
-async fn spawn_with_url(db: Db) -> (TestApp, String, tempfile::TempDir) {
-    let (url, dir) = fresh_database(db).await;
-    let app = spawn_app_with(db, &[("DATABASE_URL", url.as_str())]).await;
-    (app, url, dir)
 }
 
 /// Sets a task's `updated_at`, which the store otherwise sets to the real time.
@@ -89,7 +82,7 @@ fn row(kind: &str, severity: &str, task: Option<i64>, project: Option<i64>, mess
 }
 
 async fn findings_and_suggestions_at_a_fixed_time(db: Db) {
-    let (app, url, _dir) = spawn_with_url(db).await;
+    let app = spawn_app(db).await;
     app.person("anna", "member").await;
     app.person("bob", "member").await;
     // Monday 09:00 UTC: Website's deadline leaves 16 working hours (Monday and Tuesday).
@@ -150,11 +143,11 @@ async fn findings_and_suggestions_at_a_fixed_time(db: Db) {
     task(json!({"title": "Room plan", "project_id": roomy, "assigned_to": "bob", "time_estimate": 10})).await;
     let old_idea = task(json!({"title": "Old idea", "project_id": shelved, "status": "blocked"})).await;
 
-    set_updated_at(db, &url, client, now - TimeDelta::days(5)).await;
-    set_updated_at(db, &url, deploy, now - TimeDelta::days(2)).await;
-    set_updated_at(db, &url, logo, now - TimeDelta::days(10)).await;
-    set_updated_at(db, &url, fresh, now - TimeDelta::days(1)).await;
-    set_updated_at(db, &url, old_idea, now - TimeDelta::hours(3)).await;
+    set_updated_at(db, &app.database_url, client, now - TimeDelta::days(5)).await;
+    set_updated_at(db, &app.database_url, deploy, now - TimeDelta::days(2)).await;
+    set_updated_at(db, &app.database_url, logo, now - TimeDelta::days(10)).await;
+    set_updated_at(db, &app.database_url, fresh, now - TimeDelta::days(1)).await;
+    set_updated_at(db, &app.database_url, old_idea, now - TimeDelta::hours(3)).await;
 
     let actor = Actor::system("test");
     let analysis = app

@@ -304,15 +304,7 @@ async fn health_docs_and_metrics(db: Db) {
     assert!(docs.text().await.unwrap().contains("/openapi.json"));
 
     app.get("/api/tasks").await;
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("http_requests_total{path=\"/api/tasks\",method=\"GET\",status=\"200\"}"),
         "{metrics}"

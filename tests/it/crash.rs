@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::fake_telegram::{text_update, Failure, FakeTelegram};
+use crate::helpers::deliver_telegram_to;
 
 const SECRET: &str = "crash-secret";
 const TOKEN: &str = "crash-admin";
@@ -66,18 +67,6 @@ async fn start(dir: &std::path::Path, fake: &FakeTelegram) -> Service {
     panic!("the service did not come up");
 }
 
-async fn deliver(client: &reqwest::Client, base: &str, update: &serde_json::Value) -> u16 {
-    client
-        .post(format!("{base}/webhooks/telegram"))
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .json(update)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 async fn tasks(client: &reqwest::Client, base: &str) -> Vec<serde_json::Value> {
     let reply = client
         .get(format!("{base}/api/tasks?limit=500"))
@@ -112,20 +101,29 @@ async fn killed_between_store_and_reply_replies_once_after_restart() {
     // process dies.
     fake.fail_next("sendMessage", (0..6).map(|_| Failure::RetryAfter(2)).collect());
     let first = text_update(1, 1, 1, "/newtask Survive the crash");
-    assert_eq!(deliver(&client, &service.base, &first).await, 200);
+    assert_eq!(
+        deliver_telegram_to(&client, &service.base, SECRET, &first).await,
+        200
+    );
     fake.wait_for_calls("sendMessage", 1, Duration::from_secs(10))
         .await;
     // A burst acknowledged just before the kill: some processed, some not, when it dies.
     for id in 2..=6 {
         let update = text_update(id, id, id, &format!("/newtask Burst {id}"));
-        assert_eq!(deliver(&client, &service.base, &update).await, 200);
+        assert_eq!(
+            deliver_telegram_to(&client, &service.base, SECRET, &update).await,
+            200
+        );
     }
     drop(service); // SIGKILL
     assert!(fake.sent().is_empty());
 
     let service = start(dir.path(), &fake).await;
     // Telegram may redeliver what it thinks was not acknowledged: no second effect.
-    assert_eq!(deliver(&client, &service.base, &first).await, 200);
+    assert_eq!(
+        deliver_telegram_to(&client, &service.base, SECRET, &first).await,
+        200
+    );
     let sent = fake.wait_for_sent(6, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let sent_again = fake.sent();

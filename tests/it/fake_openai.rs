@@ -48,6 +48,8 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::fake_telegram::multipart;
+
 /// Vector length of [`fake_embedding`] unless a request asks for `dimensions`.
 pub const DEFAULT_DIMENSIONS: usize = 64;
 /// The reply when the script is empty.
@@ -694,8 +696,8 @@ fn transcribe(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Resul
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let parts = multipart_boundary(content_type)
-        .and_then(|boundary| parse_multipart(body, &boundary))
+    let parts = multipart::boundary(content_type)
+        .and_then(|boundary| multipart::parse(body, &boundary))
         .ok_or_else(|| ApiError::new(400, "Invalid Content-Type header (expected multipart/form-data)."))?;
     let mut fields = BTreeMap::new();
     let mut file = None;
@@ -750,70 +752,6 @@ fn transcribe(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Resul
                "input_token_details": {"audio_tokens": input, "text_tokens": 0}})
     };
     Ok(Ok(json!({"text": text, "usage": usage})))
-}
-
-struct Part {
-    name: String,
-    filename: Option<String>,
-    content_type: Option<String>,
-    data: Vec<u8>,
-}
-
-fn multipart_boundary(content_type: &str) -> Option<String> {
-    let mut params = content_type.split(';');
-    if !params.next()?.trim().eq_ignore_ascii_case("multipart/form-data") {
-        return None;
-    }
-    params
-        .filter_map(|p| p.split_once('='))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
-        .map(|(_, v)| v.trim().trim_matches('"').to_owned())
-        .filter(|b| !b.is_empty())
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|at| at + from)
-}
-
-fn parse_multipart(body: &[u8], boundary: &str) -> Option<Vec<Part>> {
-    let delimiter = format!("--{boundary}").into_bytes();
-    let next_delimiter = format!("\r\n--{boundary}").into_bytes();
-    let mut at = find(body, &delimiter, 0)? + delimiter.len();
-    let mut parts = Vec::new();
-    while body.get(at..at + 2) != Some(b"--") {
-        at = find(body, b"\r\n", at)? + 2;
-        let headers_end = find(body, b"\r\n\r\n", at.saturating_sub(2))?;
-        let head = String::from_utf8_lossy(body.get(at..headers_end).unwrap_or_default()).into_owned();
-        let data_end = find(body, &next_delimiter, headers_end + 4)?;
-        let data = body.get(headers_end + 4..data_end).unwrap_or_default().to_vec();
-        at = data_end + next_delimiter.len();
-        let (mut name, mut filename, mut content_type) = (None, None, None);
-        for (key, value) in head.split("\r\n").filter_map(|line| line.split_once(':')) {
-            if key.trim().eq_ignore_ascii_case("content-type") {
-                content_type = Some(value.trim().to_owned());
-            } else if key.trim().eq_ignore_ascii_case("content-disposition") {
-                for (k, v) in value.split(';').skip(1).filter_map(|a| a.split_once('=')) {
-                    let v = v.trim().trim_matches('"').to_owned();
-                    match k.trim() {
-                        "name" => name = Some(v),
-                        "filename" => filename = Some(v),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        parts.push(Part {
-            name: name?,
-            filename,
-            content_type,
-            data,
-        });
-    }
-    Some(parts)
 }
 
 #[cfg(test)]

@@ -46,6 +46,11 @@ use serde_json::{json, Map, Value};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+// The `multipart/form-data` parser of the fakes (`fake_openai` uses it from here). By `#[path]`
+// so that it comes along where this file is compiled on its own (`benches/telegram.rs`).
+#[path = "multipart.rs"]
+pub mod multipart;
+
 /// The token every fake server accepts.
 pub const TOKEN: &str = "123456:TEST-token";
 /// The bot's user id (the numeric part of [`TOKEN`]).
@@ -1012,9 +1017,9 @@ fn parse_params(
     if body.iter().all(u8::is_ascii_whitespace) {
         // No body: query-string parameters only.
     } else if mime == "multipart/form-data" {
-        let boundary = multipart_boundary(&content_type)
+        let boundary = multipart::boundary(&content_type)
             .ok_or_else(|| ApiError::bad_request("can't parse multipart/form-data: no boundary"))?;
-        let parts = parse_multipart(body, &boundary)
+        let parts = multipart::parse(body, &boundary)
             .ok_or_else(|| ApiError::bad_request("can't parse multipart/form-data"))?;
         for part in parts {
             match part.filename {
@@ -1092,78 +1097,6 @@ fn percent_decode(segment: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn multipart_boundary(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|param| {
-        let (key, value) = param.split_once('=')?;
-        key.trim()
-            .eq_ignore_ascii_case("boundary")
-            .then(|| value.trim().trim_matches('"').to_owned())
-    })
-}
-
-struct Part {
-    name: String,
-    filename: Option<String>,
-    content_type: Option<String>,
-    data: Vec<u8>,
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
-}
-
-/// A small RFC 7578 parser: enough for what HTTP clients (reqwest, curl) send.
-fn parse_multipart(body: &[u8], boundary: &str) -> Option<Vec<Part>> {
-    let delimiter = format!("--{boundary}").into_bytes();
-    let next_delimiter = format!("\r\n--{boundary}").into_bytes();
-    let mut at = find(body, &delimiter, 0)? + delimiter.len();
-    let mut parts = Vec::new();
-    loop {
-        if body.get(at..at + 2) == Some(b"--") {
-            return Some(parts);
-        }
-        at = find(body, b"\r\n", at)? + 2;
-        let headers_end = find(body, b"\r\n\r\n", at.saturating_sub(2))?;
-        let head = String::from_utf8_lossy(body.get(at..headers_end).unwrap_or_default()).into_owned();
-        let data_start = headers_end + 4;
-        let data_end = find(body, &next_delimiter, data_start)?;
-        let data = body.get(data_start..data_end).unwrap_or_default().to_vec();
-        at = data_end + next_delimiter.len();
-
-        let (mut name, mut filename, mut content_type) = (None, None, None);
-        for line in head.split("\r\n") {
-            let Some((key, value)) = line.split_once(':') else {
-                continue;
-            };
-            if key.trim().eq_ignore_ascii_case("content-type") {
-                content_type = Some(value.trim().to_owned());
-            } else if key.trim().eq_ignore_ascii_case("content-disposition") {
-                for attribute in value.split(';').skip(1) {
-                    let Some((k, v)) = attribute.split_once('=') else {
-                        continue;
-                    };
-                    let v = v.trim().trim_matches('"').to_owned();
-                    match k.trim() {
-                        "name" => name = Some(v),
-                        "filename" => filename = Some(v),
-                        _ => {}
-                    }
-                }
-            }
-        }
-        parts.push(Part {
-            name: name?,
-            filename,
-            content_type,
-            data,
-        });
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,41 +8,22 @@ use serde_json::{json, Value};
 
 use crate::fake_openai::{FakeOpenAi, Scripted};
 use crate::fake_telegram::{text_update, FakeTelegram};
-use crate::helpers::{spawn_app_with, Db, TestApp};
+use crate::helpers::{Db, TestApp};
 
 const SECRET: &str = "handbook-secret";
 const WAIT: Duration = Duration::from_secs(120);
 const ANNA: i64 = 5151;
 
 async fn app_with(tg: &FakeTelegram, ai: &FakeOpenAi) -> TestApp {
-    let app = spawn_app_with(
-        Db::Sqlite,
-        &[
-            ("TELEGRAM_BOT_TOKEN", tg.token.as_str()),
-            ("TELEGRAM_API_URL", tg.url.as_str()),
-            ("TELEGRAM_WEBHOOK_SECRET", SECRET),
-            ("OPENAI_API_KEY", "test-key"),
-            ("OPENAI_BASE_URL", ai.base_url.as_str()),
-        ],
-    )
-    .await;
+    let app = TestApp::builder(Db::Sqlite)
+        .with_telegram(tg, SECRET)
+        .with_openai(ai)
+        .spawn()
+        .await;
     let body = json!({"handle": "anna", "name": "Anna", "role": "member",
                       "identities": [{"channel": "telegram", "external_id": ANNA.to_string()}]});
     assert_eq!(app.post("/api/people", body).await.status, 201);
     app
-}
-
-async fn deliver(app: &TestApp, update: &Value) {
-    let status = app
-        .client
-        .post(format!("{}/webhooks/telegram", app.base))
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .json(update)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
 }
 
 fn system_prompt(request: &Value) -> String {
@@ -59,11 +40,8 @@ async fn ask_with_a_model_answers_only_from_the_passages() {
     let answer = "We answer client email within one working day (client-communication.md › Response times).";
     ai.script(vec![Scripted::Text(answer.into())]);
 
-    deliver(
-        &app,
-        &text_update(1, ANNA, ANNA, "/ask how fast do we answer a client email?"),
-    )
-    .await;
+    let question = text_update(1, ANNA, ANNA, "/ask how fast do we answer a client email?");
+    app.deliver_telegram_ok(&question).await;
     let sent = tg.wait_for_sent(1, WAIT).await;
     assert_eq!(sent[0].text, answer);
 
@@ -83,11 +61,8 @@ async fn ask_with_a_model_answers_only_from_the_passages() {
     );
 
     // Nothing relevant: the bot says so, and the model is not asked to invent.
-    deliver(
-        &app,
-        &text_update(2, ANNA, ANNA, "/ask what is the airspeed of an unladen swallow"),
-    )
-    .await;
+    let question = text_update(2, ANNA, ANNA, "/ask what is the airspeed of an unladen swallow");
+    app.deliver_telegram_ok(&question).await;
     let sent = tg.wait_for_sent(2, WAIT).await;
     assert!(
         sent[1].text.contains("found nothing in the handbook"),
@@ -103,11 +78,8 @@ async fn ask_quotes_the_passages_when_the_model_fails() {
     let app = app_with(&tg, &ai).await;
     ai.always_fail(Some(400));
 
-    deliver(
-        &app,
-        &text_update(1, ANNA, ANNA, "/ask who approves a refund of 1,200 EUR?"),
-    )
-    .await;
+    let question = text_update(1, ANNA, ANNA, "/ask who approves a refund of 1,200 EUR?");
+    app.deliver_telegram_ok(&question).await;
     let sent = tg.wait_for_sent(1, WAIT).await;
     assert!(sent[0].text.starts_with("From the handbook:"), "{}", sent[0].text);
     assert!(
@@ -132,11 +104,8 @@ async fn the_agent_searches_the_handbook_with_its_tool() {
         ),
     ]);
 
-    deliver(
-        &app,
-        &text_update(1, ANNA, ANNA, "a client wants 1200 EUR back, who signs that off?"),
-    )
-    .await;
+    let question = text_update(1, ANNA, ANNA, "a client wants 1200 EUR back, who signs that off?");
+    app.deliver_telegram_ok(&question).await;
     let sent = tg.wait_for_sent(1, WAIT).await;
     assert!(
         sent[0].text.contains("refunds-and-approvals.md"),

@@ -1,6 +1,8 @@
-//! `spawn_app`: the real service on 127.0.0.1:0 with a fresh database per test (a temporary
-//! SQLite file, or a new schema on `TEST_DATABASE_URL`), and the `both_dbs!` macro that runs a
-//! test body on each engine.
+//! The test kit. `TestApp::builder` (and its short forms `spawn_app`, `spawn_app_with`): the real
+//! service on 127.0.0.1:0 with a fresh database per test (a temporary SQLite file, or a new
+//! schema on `TEST_DATABASE_URL`), wired to the fake Bot API and the fake OpenAI server when a
+//! test asks for them; requests to it (`call`, `deliver_telegram`, `metrics`); and the
+//! `both_dbs!` macro that runs a test body on each engine.
 
 use coordinator::app::App;
 use coordinator::config::Settings;
@@ -10,6 +12,9 @@ use coordinator::workspace::{Actor, Workspace};
 use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+
+use crate::fake_openai::FakeOpenAi;
+use crate::fake_telegram::FakeTelegram;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
@@ -24,6 +29,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub workspace: Workspace,
     pub store: Store,
+    /// The app's database, for tests that set what the API cannot (such as `updated_at`).
+    pub database_url: String,
+    /// The webhook secret given to `AppBuilder::with_telegram`, for `deliver_telegram`.
+    telegram_secret: Option<String>,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -91,41 +100,106 @@ pub async fn fresh_database(db: Db) -> (String, tempfile::TempDir) {
 }
 
 pub async fn spawn_app(db: Db) -> TestApp {
-    spawn_app_with(db, &[]).await
+    TestApp::builder(db).spawn().await
 }
 
 /// Starts the app with extra settings on top of the test defaults.
 pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
-    init_logs();
-    let (url, dir) = fresh_database(db).await;
-    let data_dir = dir.path().join("data");
-    let data_dir = data_dir.to_str().unwrap().to_owned();
-    let mut values = vec![
-        ("DATABASE_URL", url.as_str()),
-        ("COORDINATOR_API_TOKEN", ADMIN_TOKEN),
-        ("COORDINATOR_DATA_DIR", data_dir.as_str()),
-        ("COORDINATOR_ADDR", "127.0.0.1:0"),
-    ];
-    values.extend_from_slice(extra);
-    let settings = Settings::with(&values).expect("test settings");
-    let app = App::build(settings).await.expect("build app");
-    let workspace = app.workspace.clone();
-    let store = app.store.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
-    TestApp {
-        base,
-        client: reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .unwrap(),
-        workspace,
-        store,
-        shutdown,
-        _dir: dir,
+    TestApp::builder(db).with_settings(extra).spawn().await
+}
+
+/// The settings of a `TestApp` to be: the test defaults, then what the test adds (a setting
+/// given twice takes the later value).
+pub struct AppBuilder {
+    db: Db,
+    settings: Vec<(String, String)>,
+    telegram_secret: Option<String>,
+}
+
+impl AppBuilder {
+    /// Any setting, by its environment variable's name.
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.settings.push((name.to_owned(), value.to_owned()));
+        self
     }
+
+    /// Several settings at once, in order.
+    pub fn with_settings(self, settings: &[(&str, &str)]) -> Self {
+        settings
+            .iter()
+            .fold(self, |builder, (name, value)| builder.with(name, value))
+    }
+
+    /// Telegram in webhook mode against the fake Bot API; `deliver_telegram` sends `secret`.
+    pub fn with_telegram(mut self, fake: &FakeTelegram, secret: &str) -> Self {
+        self.telegram_secret = Some(secret.to_owned());
+        self.with("TELEGRAM_BOT_TOKEN", &fake.token)
+            .with("TELEGRAM_API_URL", &fake.url)
+            .with("TELEGRAM_WEBHOOK_SECRET", secret)
+    }
+
+    /// The language model (chat, embeddings, transcription) served by the fake OpenAI server.
+    pub fn with_openai(self, fake: &FakeOpenAi) -> Self {
+        self.with("OPENAI_API_KEY", "test-key")
+            .with("OPENAI_BASE_URL", &fake.base_url)
+    }
+
+    /// Builds the app on a fresh database and serves it on 127.0.0.1:0 until the `TestApp` drops.
+    pub async fn spawn(self) -> TestApp {
+        init_logs();
+        let (url, dir) = fresh_database(self.db).await;
+        let data_dir = dir.path().join("data");
+        let data_dir = data_dir.to_str().unwrap().to_owned();
+        let mut values = vec![
+            ("DATABASE_URL", url.as_str()),
+            ("COORDINATOR_API_TOKEN", ADMIN_TOKEN),
+            ("COORDINATOR_DATA_DIR", data_dir.as_str()),
+            ("COORDINATOR_ADDR", "127.0.0.1:0"),
+        ];
+        values.extend(self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let settings = Settings::with(&values).expect("test settings");
+        // The last `DATABASE_URL` is the one the app uses, as with any setting.
+        let database_url = values
+            .iter()
+            .rev()
+            .find(|(name, _)| *name == "DATABASE_URL")
+            .map(|(_, value)| (*value).to_owned())
+            .expect("a DATABASE_URL");
+        let app = App::build(settings).await.expect("build app");
+        let workspace = app.workspace.clone();
+        let store = app.store.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
+        TestApp {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            workspace,
+            store,
+            database_url,
+            telegram_secret: self.telegram_secret,
+            shutdown,
+            _dir: dir,
+        }
+    }
+}
+
+/// Posts a Bot API update to `{base}/webhooks/telegram` with `secret` in the header Telegram
+/// sends; the status. Also for a service in a process of its own (`crash`).
+pub async fn deliver_telegram_to(client: &reqwest::Client, base: &str, secret: &str, update: &Value) -> u16 {
+    client
+        .post(format!("{base}/webhooks/telegram"))
+        .header("X-Telegram-Bot-Api-Secret-Token", secret)
+        .json(update)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// A response's status and JSON body (`Null` when the body is empty).
@@ -147,6 +221,42 @@ impl Reply {
 }
 
 impl TestApp {
+    /// An app to configure: `TestApp::builder(db).with_telegram(&tg, SECRET).spawn().await`.
+    pub fn builder(db: Db) -> AppBuilder {
+        AppBuilder {
+            db,
+            settings: Vec::new(),
+            telegram_secret: None,
+        }
+    }
+
+    /// Posts a Bot API update to the webhook, as Telegram would with the secret the app was
+    /// built with (`AppBuilder::with_telegram`); the status.
+    pub async fn deliver_telegram(&self, update: &Value) -> u16 {
+        let secret = self
+            .telegram_secret
+            .as_deref()
+            .expect("deliver_telegram needs an app built with `with_telegram`");
+        deliver_telegram_to(&self.client, &self.base, secret, update).await
+    }
+
+    /// `deliver_telegram`, for the tests that expect the update acknowledged (200).
+    pub async fn deliver_telegram_ok(&self, update: &Value) {
+        assert_eq!(self.deliver_telegram(update).await, 200, "update {update}");
+    }
+
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
         let builder = self.client.request(method, format!("{}{}", self.base, path));
         match token {

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::fake_telegram::{text_update, FakeTelegram};
-use crate::helpers::{both_dbs, spawn_app_with, Db, Reply, TestApp, ADMIN_TOKEN};
+use crate::helpers::{both_dbs, Db, Reply, TestApp, ADMIN_TOKEN};
 
 const SECRET: &str = "integrations-secret";
 const ANNA: i64 = 4242;
@@ -22,15 +22,7 @@ both_dbs!(
 );
 
 async fn app(db: Db, tg: &FakeTelegram) -> TestApp {
-    let app = spawn_app_with(
-        db,
-        &[
-            ("TELEGRAM_BOT_TOKEN", tg.token.as_str()),
-            ("TELEGRAM_API_URL", tg.url.as_str()),
-            ("TELEGRAM_WEBHOOK_SECRET", SECRET),
-        ],
-    )
-    .await;
+    let app = TestApp::builder(db).with_telegram(tg, SECRET).spawn().await;
     for (handle, id) in [("anna", ANNA), ("ben", BEN)] {
         let body = json!({"handle": handle, "name": handle,
                           "identities": [{"channel": "telegram", "external_id": id.to_string()}]});
@@ -194,19 +186,6 @@ async fn sends_are_refused_with_reasons(db: Db) {
     assert!(tg.sent().is_empty());
 }
 
-async fn deliver(app: &TestApp, update: &Value) {
-    let status = app
-        .client
-        .post(format!("{}/webhooks/telegram", app.base))
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .json(update)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
-}
-
 fn summary(reply: &Reply) -> Vec<(String, String)> {
     reply
         .body
@@ -225,12 +204,13 @@ fn summary(reply: &Reply) -> Vec<(String, String)> {
 async fn history_shows_both_directions_with_filters(db: Db) {
     let tg = FakeTelegram::start().await;
     let app = app(db, &tg).await;
-    deliver(&app, &text_update(1, ANNA, ANNA, "/newtask Write the brief")).await;
+    app.deliver_telegram_ok(&text_update(1, ANNA, ANNA, "/newtask Write the brief"))
+        .await;
     tg.wait_for_sent(1, WAIT).await;
     let body = json!({"to": "ben", "text": "Anna wrote the brief task.", "task_id": 1});
     assert_eq!(send(&app, ADMIN_TOKEN, "telegram", body, None).await.status, 202);
     tg.wait_for_sent(2, WAIT).await;
-    deliver(&app, &text_update(2, BEN, BEN, "/tasks")).await;
+    app.deliver_telegram_ok(&text_update(2, BEN, BEN, "/tasks")).await;
     tg.wait_for_sent(3, WAIT).await;
 
     let all = app.get("/integrations/history").await;

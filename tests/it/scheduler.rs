@@ -9,9 +9,9 @@ use coordinator::scheduler::{Policies, Scheduler, SchedulerConfig};
 use serde_json::{json, Value};
 
 use crate::fake_telegram::{callback_update_on, FakeTelegram, Sent};
-use crate::helpers::{both_dbs, spawn_app_with, Db, TestApp};
+use crate::helpers::{both_dbs, Db, TestApp};
 
-pub(crate) const SECRET: &str = "sched-secret";
+const SECRET: &str = "sched-secret";
 pub(crate) const ANNA: i64 = 7001;
 pub(crate) const MARTA: i64 = 7002;
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
@@ -28,17 +28,12 @@ pub(crate) fn at(s: &str) -> DateTime<Utc> {
 
 pub(crate) async fn start(db: Db) -> (TestApp, FakeTelegram) {
     let fake = FakeTelegram::start().await;
-    let app = spawn_app_with(
-        db,
-        &[
-            ("TELEGRAM_BOT_TOKEN", fake.token.as_str()),
-            ("TELEGRAM_API_URL", fake.url.as_str()),
-            ("TELEGRAM_WEBHOOK_SECRET", SECRET),
-            // The app's own scheduler stays out of the way: the tests call run_once.
-            ("COORDINATOR_SCHEDULER_TICK", "1h"),
-        ],
-    )
-    .await;
+    let app = TestApp::builder(db)
+        .with_telegram(&fake, SECRET)
+        // The app's own scheduler stays out of the way: the tests call run_once.
+        .with("COORDINATOR_SCHEDULER_TICK", "1h")
+        .spawn()
+        .await;
     let marta = json!({"handle": "marta", "name": "Marta", "timezone": "Europe/Berlin",
         "identities": [{"channel": "telegram", "external_id": MARTA.to_string()}]});
     assert_eq!(app.post("/api/people", marta).await.status, 201);
@@ -59,19 +54,6 @@ pub(crate) async fn task(app: &TestApp, body: Value) -> i64 {
     let reply = app.post("/api/tasks", body).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     reply.body["id"].as_i64().unwrap()
-}
-
-pub(crate) async fn deliver(app: &TestApp, update: &Value) {
-    let status = app
-        .client
-        .post(format!("{}/webhooks/telegram", app.base))
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .json(update)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert!(status.is_success());
 }
 
 /// Waits until `n` messages were sent, then checks that no more follow the queue.
@@ -216,11 +198,8 @@ async fn the_ladder_climbs_once_per_step_and_buttons_stop_or_delay_it(db: Db) {
         ]
     );
     // Snooze a day by button: the step-2 time (15 Jan 10:00) moves to now + 1 day.
-    deliver(
-        &app,
-        &callback_update_on(1, ANNA, &step1[0], &format!("snooze:{id}:1d")),
-    )
-    .await;
+    let snooze = callback_update_on(1, ANNA, &step1[0], &format!("snooze:{id}:1d"));
+    app.deliver_telegram_ok(&snooze).await;
     fake.wait_for_calls("answerCallbackQuery", 1, WAIT).await;
     wait_until(|| async {
         app.store
@@ -298,7 +277,8 @@ async fn the_ladder_climbs_once_per_step_and_buttons_stop_or_delay_it(db: Db) {
         .into_iter()
         .rfind(|m| m.text.contains("Late copy"))
         .unwrap();
-    deliver(&app, &callback_update_on(2, ANNA, &msg, &format!("ack:{other}"))).await;
+    app.deliver_telegram_ok(&callback_update_on(2, ANNA, &msg, &format!("ack:{other}")))
+        .await;
     wait_until(|| async {
         app.store.task_escalation(other).await.unwrap().unwrap().status == "acknowledged"
     })

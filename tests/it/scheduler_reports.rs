@@ -7,7 +7,7 @@ use coordinator::scheduler::Policies;
 use serde_json::json;
 
 use crate::helpers::{both_dbs, Db};
-use crate::scheduler::{at, deliver, scheduler, sent, start, task, wait_until, ANNA};
+use crate::scheduler::{at, scheduler, sent, start, task, wait_until, ANNA};
 
 both_dbs!(
     reports_count_right_and_carry_a_png_chart,
@@ -78,10 +78,12 @@ async fn reports_count_right_and_carry_a_png_chart(db: Db) {
         .clone();
     assert_eq!((info.width, info.height), (800, 450));
     // `/report weekly` in chat: the chart goes as a photo with the numbers as its caption.
-    deliver(
-        &app,
-        &crate::fake_telegram::text_update(10, ANNA, ANNA, "/report weekly"),
-    )
+    app.deliver_telegram_ok(&crate::fake_telegram::text_update(
+        10,
+        ANNA,
+        ANNA,
+        "/report weekly",
+    ))
     .await;
     wait_until(|| async { !fake.uploads().is_empty() }).await;
 }

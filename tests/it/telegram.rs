@@ -27,15 +27,7 @@ both_dbs!(
 );
 
 async fn webhook_app(db: Db, fake: &FakeTelegram) -> TestApp {
-    let app = spawn_app_with(
-        db,
-        &[
-            ("TELEGRAM_BOT_TOKEN", fake.token.as_str()),
-            ("TELEGRAM_API_URL", fake.url.as_str()),
-            ("TELEGRAM_WEBHOOK_SECRET", SECRET),
-        ],
-    )
-    .await;
+    let app = TestApp::builder(db).with_telegram(fake, SECRET).spawn().await;
     let anna = app
         .post(
             "/api/people",
@@ -45,18 +37,6 @@ async fn webhook_app(db: Db, fake: &FakeTelegram) -> TestApp {
         .await;
     assert_eq!(anna.status, 201, "{}", anna.body);
     app
-}
-
-async fn deliver(app: &TestApp, update: &Value) -> u16 {
-    app.client
-        .post(format!("{}/webhooks/telegram", app.base))
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .json(update)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 async fn tasks(app: &TestApp) -> Vec<Value> {
@@ -100,14 +80,8 @@ async fn webhook_refuses_a_forged_secret(db: Db) {
 async fn webhook_commands_create_and_change_tasks(db: Db) {
     let fake = FakeTelegram::start().await;
     let app = webhook_app(db, &fake).await;
-    assert_eq!(
-        deliver(
-            &app,
-            &text_update(1, ANNA, ANNA, "/newtask Write the brief due 2030-01-15 !high")
-        )
-        .await,
-        200
-    );
+    let update = text_update(1, ANNA, ANNA, "/newtask Write the brief due 2030-01-15 !high");
+    assert_eq!(app.deliver_telegram(&update).await, 200);
     let sent = fake.wait_for_sent(1, WAIT).await;
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].chat_id, ANNA);
@@ -134,14 +108,14 @@ async fn webhook_commands_create_and_change_tasks(db: Db) {
     assert_eq!(all[0]["priority"], "high");
     assert_eq!(all[0]["due_date"], "2030-01-15T22:59:59Z");
 
-    deliver(&app, &text_update(2, ANNA, ANNA, "/status 1 in progress")).await;
-    deliver(
-        &app,
-        &text_update(3, ANNA, ANNA, "/comment 1 draft is in the shared folder"),
-    )
-    .await;
-    deliver(&app, &text_update(4, ANNA, ANNA, "/done #1")).await;
-    deliver(&app, &text_update(5, ANNA, ANNA, "/done")).await;
+    for (id, text) in [
+        (2, "/status 1 in progress"),
+        (3, "/comment 1 draft is in the shared folder"),
+        (4, "/done #1"),
+        (5, "/done"),
+    ] {
+        app.deliver_telegram(&text_update(id, ANNA, ANNA, text)).await;
+    }
     let sent = fake.wait_for_sent(5, WAIT).await;
     let texts: Vec<&str> = sent.iter().map(|s| s.text.as_str()).collect();
     assert_eq!(texts[1], "#1 Write the brief is now in_progress.");
@@ -165,7 +139,7 @@ async fn redelivered_update_has_one_effect_and_one_reply(db: Db) {
     let app = webhook_app(db, &fake).await;
     let update = text_update(77, ANNA, ANNA, "/newtask Only once");
     for _ in 0..3 {
-        assert_eq!(deliver(&app, &update).await, 200);
+        assert_eq!(app.deliver_telegram(&update).await, 200);
     }
     fake.wait_for_sent(1, WAIT).await;
     // Give a would-be duplicate time to show up.
@@ -180,7 +154,8 @@ async fn unknown_people_link_with_a_code(db: Db) {
     app.post("/api/people", json!({"handle": "ben", "name": "Ben"}))
         .await;
     let stranger = 9999;
-    deliver(&app, &text_update(1, stranger, stranger, "/newtask sneaky")).await;
+    app.deliver_telegram(&text_update(1, stranger, stranger, "/newtask sneaky"))
+        .await;
     let sent = fake.wait_for_sent(1, WAIT).await;
     assert!(sent[0].text.contains("/link CODE"), "{}", sent[0].text);
     assert!(tasks(&app).await.is_empty());
@@ -192,13 +167,12 @@ async fn unknown_people_link_with_a_code(db: Db) {
         .as_str()
         .unwrap()
         .to_owned();
-    deliver(&app, &text_update(2, stranger, stranger, "/link WRONGCODE")).await;
-    deliver(
-        &app,
-        &text_update(3, stranger, stranger, &format!("/link {code}")),
-    )
-    .await;
-    deliver(&app, &text_update(4, stranger, stranger, "/newtask now allowed")).await;
+    app.deliver_telegram(&text_update(2, stranger, stranger, "/link WRONGCODE"))
+        .await;
+    app.deliver_telegram(&text_update(3, stranger, stranger, &format!("/link {code}")))
+        .await;
+    app.deliver_telegram(&text_update(4, stranger, stranger, "/newtask now allowed"))
+        .await;
     let sent = fake.wait_for_sent(4, WAIT).await;
     assert!(
         sent[1].text.contains("unknown, already used or expired"),
@@ -215,8 +189,10 @@ async fn groups_hear_commands_and_mentions_only(db: Db) {
     let fake = FakeTelegram::start().await;
     let app = webhook_app(db, &fake).await;
     let group = -100_555;
-    deliver(&app, &group_text_update(1, group, ANNA, "lunch anyone?")).await;
-    deliver(&app, &group_text_update(2, group, ANNA, "/tasks")).await;
+    app.deliver_telegram(&group_text_update(1, group, ANNA, "lunch anyone?"))
+        .await;
+    app.deliver_telegram(&group_text_update(2, group, ANNA, "/tasks"))
+        .await;
     let sent = fake.wait_for_sent(1, WAIT).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(fake.sent().len(), 1, "small talk in a group gets no answer");
@@ -229,9 +205,11 @@ async fn groups_hear_commands_and_mentions_only(db: Db) {
 async fn buttons_are_answered_and_act(db: Db) {
     let fake = FakeTelegram::start().await;
     let app = webhook_app(db, &fake).await;
-    deliver(&app, &text_update(1, ANNA, ANNA, "/newtask Press me")).await;
+    app.deliver_telegram(&text_update(1, ANNA, ANNA, "/newtask Press me"))
+        .await;
     let sent = fake.wait_for_sent(1, WAIT).await;
-    deliver(&app, &callback_update_on(2, ANNA, &sent[0], "done:1")).await;
+    app.deliver_telegram(&callback_update_on(2, ANNA, &sent[0], "done:1"))
+        .await;
     let answers = fake.wait_for_calls("answerCallbackQuery", 1, WAIT).await;
     assert_eq!(answers.len(), 1);
     assert!(answers[0]["callback_query_id"].is_string());
@@ -244,7 +222,7 @@ async fn retry_after_is_honoured(db: Db) {
     let fake = FakeTelegram::start().await;
     fake.fail_next("sendMessage", vec![Failure::RetryAfter(2)]);
     let app = webhook_app(db, &fake).await;
-    deliver(&app, &text_update(1, ANNA, ANNA, "/tasks")).await;
+    app.deliver_telegram(&text_update(1, ANNA, ANNA, "/tasks")).await;
     let sent = fake.wait_for_sent(1, WAIT).await;
     assert_eq!(sent.len(), 1);
     let times = fake.call_times("sendMessage");
@@ -290,13 +268,15 @@ async fn a_slow_send_to_one_chat_does_not_hold_up_the_others(db: Db) {
     assert_eq!(ben.status, 201, "{}", ben.body);
     fake.hold_sends_to(ANNA);
     assert_eq!(
-        deliver(&app, &text_update(1, ANNA, ANNA, "/newtask Print flyers")).await,
+        app.deliver_telegram(&text_update(1, ANNA, ANNA, "/newtask Print flyers"))
+            .await,
         200
     );
     let calls = fake.wait_for_calls("sendMessage", 1, WAIT).await;
     assert_eq!(calls.len(), 1, "the reply to Anna was never attempted");
     assert_eq!(
-        deliver(&app, &text_update(2, BEN, BEN, "/newtask Book the van")).await,
+        app.deliver_telegram(&text_update(2, BEN, BEN, "/newtask Book the van"))
+            .await,
         200
     );
     let sent = fake.wait_for_sent(1, WAIT).await;
@@ -354,7 +334,7 @@ async fn permanent_errors_become_visible_dead_letters(db: Db) {
     let fake = FakeTelegram::start().await;
     fake.fail_next("sendMessage", vec![Failure::BadRequest("chat not found".into())]);
     let app = webhook_app(db, &fake).await;
-    deliver(&app, &text_update(1, ANNA, ANNA, "/tasks")).await;
+    app.deliver_telegram(&text_update(1, ANNA, ANNA, "/tasks")).await;
     fake.wait_for_calls("sendMessage", 1, WAIT).await;
     let mut status = Value::Null;
     for _ in 0..100 {
@@ -375,15 +355,7 @@ async fn permanent_errors_become_visible_dead_letters(db: Db) {
     // Not retried.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(fake.calls("sendMessage").len(), 1);
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("outbox_dead_letters_total"));
 }
 
@@ -391,16 +363,10 @@ async fn permanent_errors_become_visible_dead_letters(db: Db) {
 async fn ask_answers_from_the_handbook_with_citations() {
     let fake = FakeTelegram::start().await;
     let app = webhook_app(Db::Sqlite, &fake).await;
-    deliver(
-        &app,
-        &text_update(1, ANNA, ANNA, "/ask how fast do we answer a client email?"),
-    )
-    .await;
-    deliver(
-        &app,
-        &text_update(2, ANNA, ANNA, "/ask what is the airspeed of an unladen swallow"),
-    )
-    .await;
+    let update = text_update(1, ANNA, ANNA, "/ask how fast do we answer a client email?");
+    app.deliver_telegram(&update).await;
+    let update = text_update(2, ANNA, ANNA, "/ask what is the airspeed of an unladen swallow");
+    app.deliver_telegram(&update).await;
     let sent = fake.wait_for_sent(2, Duration::from_secs(120)).await;
     assert_eq!(sent.len(), 2);
     assert!(

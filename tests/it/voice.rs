@@ -30,35 +30,16 @@ both_dbs!(
 );
 
 async fn telegram_app(db: Db, tg: &FakeTelegram, ai: Option<&FakeOpenAi>, extra: &[(&str, &str)]) -> TestApp {
-    let mut settings = vec![
-        ("TELEGRAM_BOT_TOKEN", tg.token.as_str()),
-        ("TELEGRAM_API_URL", tg.url.as_str()),
-        ("TELEGRAM_WEBHOOK_SECRET", SECRET),
-    ];
+    let mut builder = TestApp::builder(db).with_telegram(tg, SECRET);
     if let Some(ai) = ai {
-        settings.push(("OPENAI_API_KEY", "test-key"));
-        settings.push(("OPENAI_BASE_URL", ai.base_url.as_str()));
+        builder = builder.with_openai(ai);
     }
-    settings.extend_from_slice(extra);
-    let app = spawn_app_with(db, &settings).await;
+    let app = builder.with_settings(extra).spawn().await;
     let body = json!({"handle": "anna", "name": "Anna", "timezone": "Europe/Berlin",
                       "identities": [{"channel": "telegram", "external_id": ANNA.to_string()}]});
     let reply = app.post("/api/people", body).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     app
-}
-
-async fn deliver(app: &TestApp, update: &Value) {
-    let status = app
-        .client
-        .post(format!("{}/webhooks/telegram", app.base))
-        .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-        .json(update)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
 }
 
 async fn telegram_voice_note_becomes_a_task_through_the_agent(db: Db) {
@@ -73,7 +54,8 @@ async fn telegram_voice_note_becomes_a_task_through_the_agent(db: Db) {
         )]),
         Scripted::Text("Done: task #1, Call the printer, due 1 Feb.".into()),
     ]);
-    deliver(&app, &voice_update(1, ANNA, ANNA, "voice-file-1", 4)).await;
+    app.deliver_telegram_ok(&voice_update(1, ANNA, ANNA, "voice-file-1", 4))
+        .await;
 
     let sent = tg.wait_for_sent(1, WAIT).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
@@ -128,18 +110,14 @@ async fn telegram_voice_note_becomes_a_task_through_the_agent(db: Db) {
 
 async fn whatsapp_audio_is_transcribed(db: Db) {
     let (graph, ai) = (FakeGraph::start().await, FakeOpenAi::start().await);
-    let app = spawn_app_with(
-        db,
-        &[
-            ("WHATSAPP_TOKEN", TOKEN),
-            ("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID),
-            ("WHATSAPP_APP_SECRET", APP_SECRET),
-            ("WHATSAPP_API_URL", graph.url.as_str()),
-            ("OPENAI_API_KEY", "test-key"),
-            ("OPENAI_BASE_URL", ai.base_url.as_str()),
-        ],
-    )
-    .await;
+    let app = TestApp::builder(db)
+        .with("WHATSAPP_TOKEN", TOKEN)
+        .with("WHATSAPP_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
+        .with("WHATSAPP_APP_SECRET", APP_SECRET)
+        .with("WHATSAPP_API_URL", &graph.url)
+        .with_openai(&ai)
+        .spawn()
+        .await;
     let body = json!({"handle": "anna", "name": "Anna",
                       "identities": [{"channel": "whatsapp", "external_id": ANNA_WA}]});
     assert_eq!(app.post("/api/people", body).await.status, 201);
@@ -189,7 +167,8 @@ async fn limits_and_formats_get_clear_answers(db: Db) {
     let tg = FakeTelegram::start().await;
     let app = telegram_app(db, &tg, Some(&ai), &[]).await;
     tg.set_file(DEFAULT_FILE_PATH, OGG.to_vec());
-    deliver(&app, &voice_update(1, ANNA, ANNA, "long", 301)).await;
+    app.deliver_telegram_ok(&voice_update(1, ANNA, ANNA, "long", 301))
+        .await;
     let text = only_answer(&tg).await;
     assert!(
         text.contains("too long (5:01 min)") && text.contains("up to 5:00 min"),
@@ -200,7 +179,8 @@ async fn limits_and_formats_get_clear_answers(db: Db) {
     // Declared too large (the fake declares 4096 bytes), and too large when downloaded.
     let tg = FakeTelegram::start().await;
     let app = telegram_app(db, &tg, Some(&ai), &[("VOICE_MAX_BYTES", "2048")]).await;
-    deliver(&app, &voice_update(1, ANNA, ANNA, "big", 4)).await;
+    app.deliver_telegram_ok(&voice_update(1, ANNA, ANNA, "big", 4))
+        .await;
     let text = only_answer(&tg).await;
     assert!(
         text.contains("too large (4 KB)") && text.contains("up to 2 KB"),
@@ -212,7 +192,7 @@ async fn limits_and_formats_get_clear_answers(db: Db) {
         .unwrap()
         .remove("file_size");
     tg.set_file(DEFAULT_FILE_PATH, vec![7u8; 5000]);
-    deliver(&app, &update).await;
+    app.deliver_telegram_ok(&update).await;
     let sent = tg.wait_for_sent(2, WAIT).await;
     assert!(sent[1].text.contains("too large"), "{}", sent[1].text);
     drop(app);
@@ -222,7 +202,7 @@ async fn limits_and_formats_get_clear_answers(db: Db) {
     let app = telegram_app(db, &tg, Some(&ai), &[]).await;
     let mut update = voice_update(1, ANNA, ANNA, "amr", 4);
     update["message"]["voice"]["mime_type"] = json!("audio/amr");
-    deliver(&app, &update).await;
+    app.deliver_telegram_ok(&update).await;
     let text = only_answer(&tg).await;
     assert!(
         text.contains("can't transcribe audio/amr") && text.contains("mp3"),
@@ -235,7 +215,7 @@ async fn limits_and_formats_get_clear_answers(db: Db) {
     tg2.set_file(DEFAULT_FILE_PATH, vec![1u8; 40_000]);
     let mut update = voice_update(1, ANNA, ANNA, "undeclared", 1);
     update["message"]["voice"]["duration"] = json!(0);
-    deliver(&app, &update).await;
+    app.deliver_telegram_ok(&update).await;
     let text = only_answer(&tg2).await;
     assert!(text.contains("too long (0:10 min)"), "{text}");
     // Nothing was transcribed but the last one; no task came of any.
@@ -248,7 +228,8 @@ async fn without_a_transcription_service_the_sender_is_told(db: Db) {
     let tg = FakeTelegram::start().await;
     let app = telegram_app(db, &tg, None, &[]).await;
     tg.set_file(DEFAULT_FILE_PATH, OGG.to_vec());
-    deliver(&app, &voice_update(1, ANNA, ANNA, "voice", 3)).await;
+    app.deliver_telegram_ok(&voice_update(1, ANNA, ANNA, "voice", 3))
+        .await;
     let text = only_answer(&tg).await;
     assert!(text.contains("OPENAI_API_KEY"), "{text}");
     assert!(tg.calls("getFile").is_empty(), "nothing to download it for");
@@ -260,7 +241,8 @@ async fn temporary_transcription_failures_are_retried_by_the_inbox(db: Db) {
     tg.set_file(DEFAULT_FILE_PATH, OGG.to_vec());
     ai.set_transcript("/newtask Order paper");
     ai.always_fail(Some(503));
-    deliver(&app, &voice_update(1, ANNA, ANNA, "voice", 3)).await;
+    app.deliver_telegram_ok(&voice_update(1, ANNA, ANNA, "voice", 3))
+        .await;
     // The first attempt fails (after the client's own quick retries) and is put back, with
     // the reason visible in the history.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -311,16 +293,12 @@ fn audio(name: &str, mime: &str, bytes: &[u8]) -> Part {
 
 async fn the_upload_endpoint_transcribes_and_refuses_politely(db: Db) {
     let ai = FakeOpenAi::start().await;
-    let app = spawn_app_with(
-        db,
-        &[
-            ("OPENAI_API_KEY", "test-key"),
-            ("OPENAI_BASE_URL", ai.base_url.as_str()),
-            ("OPENAI_TRANSCRIPTION_MODEL", "gpt-4o-mini-transcribe"),
-            ("VOICE_MAX_BYTES", "4096"),
-        ],
-    )
-    .await;
+    let app = TestApp::builder(db)
+        .with_openai(&ai)
+        .with("OPENAI_TRANSCRIPTION_MODEL", "gpt-4o-mini-transcribe")
+        .with("VOICE_MAX_BYTES", "4096")
+        .spawn()
+        .await;
     ai.set_transcript("Ship the brochure on Friday.");
     let ok = upload(
         &app,

@@ -155,16 +155,7 @@ async fn rate_limits_are_honoured(db: Db) {
     assert_eq!(calls.len(), 4, "no request was spent on the empty bucket");
     assert!(calls[3].at - calls[2].at >= Duration::from_millis(2500));
     assert!(d.fake.messages().iter().any(|m| m.content == "elsewhere"));
-    let metrics = d
-        .app
-        .client
-        .get(format!("{}/metrics", d.app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = d.app.metrics().await;
     assert!(
         metrics.contains("outbox_rate_limited_total{channel=\"discord\"}"),
         "{metrics}"
