@@ -58,6 +58,8 @@ pub struct App {
     pub discord: Option<Arc<Discord>>,
     /// The sending side of every configured platform.
     channels: Channels,
+    /// What each chat identity and API token may spend.
+    limits: Arc<crate::limits::Limits>,
     /// The handbook index `/ask` and the agent search; indexed in the background on start.
     pub handbook: Handbook,
     /// Transcribes voice notes in the inbox and for `/integrations/voice/transcribe`.
@@ -108,14 +110,17 @@ impl App {
         };
         let voice = Arc::new(voice(&settings, &store, telegram.as_deref()));
         let channels = channels(&settings, &store, telegram.as_deref(), discord.as_deref());
+        let limits = Arc::new(crate::limits::Limits::new(settings.allowances));
         let conversation = Arc::new(
             Conversation::new(workspace.clone(), settings.open_chat, agent.clone())
                 .with_handbook(handbook.clone())
                 .with_channels(channels.clone())
-                .with_voice(voice.clone()),
+                .with_voice(voice.clone())
+                .with_limits(limits.clone()),
         );
         Ok(Self {
             channels,
+            limits,
             handbook,
             voice,
             sync,
@@ -145,6 +150,7 @@ impl App {
             metrics: metrics_handle(),
             agent: self.agent.clone(),
             sync: self.sync.clone(),
+            limits: self.limits.clone(),
             integrations: api::IntegrationsState::new(
                 &self.settings,
                 self.voice.clone(),
@@ -252,6 +258,18 @@ impl App {
         }
         let mut tasks = self.spawn_workers(self.channels.clone(), &shutdown);
         tasks.extend(self.sync.spawn(&shutdown));
+        let limits = self.limits.clone();
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            // Idle keys (one-off chats, Discord interactions) are forgotten.
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = every.tick() => limits.forget_idle(),
+                }
+            }
+        }));
         let scheduler =
             crate::scheduler::Scheduler::new(self.workspace.clone(), self.store.clone(), &self.settings);
         tasks.push(tokio::spawn(scheduler.run_until_stopped(shutdown.clone())));

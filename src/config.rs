@@ -160,6 +160,10 @@ pub struct Settings {
     /// The DNS server DKIM keys are looked up at (`EMAIL_DNS_SERVER`, `host:port`); the system's
     /// resolver when unset.
     pub email_dns_server: Option<SocketAddr>,
+    /// What one chat identity or API token may spend (`COORDINATOR_MESSAGES_PER_MINUTE`,
+    /// `COORDINATOR_AGENT_TURNS_PER_DAY`, `COORDINATOR_LLM_TOKENS_PER_DAY`,
+    /// `COORDINATOR_API_REQUESTS_PER_MINUTE`).
+    pub allowances: Allowances,
     pub secret_key: Option<Secret>,
     pub zendesk: ZendeskSettings,
     pub crm: CrmSettings,
@@ -395,6 +399,25 @@ impl Settings {
                     format!("'{poll_text}' is not a duration such as 30s or 1m"),
                 )
             })?;
+        let defaults = Allowances::default();
+        let count =
+            |name: &str, default: u32| -> Result<u32, ConfigError> {
+                match get(name) {
+                    None => Ok(default),
+                    Some(v) => v.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        ConfigError::new(name, format!("'{v}' is not a whole number above 0"))
+                    }),
+                }
+            };
+        let allowances = Allowances {
+            messages_per_minute: count("COORDINATOR_MESSAGES_PER_MINUTE", defaults.messages_per_minute)?,
+            agent_turns_per_day: count("COORDINATOR_AGENT_TURNS_PER_DAY", defaults.agent_turns_per_day)?,
+            llm_tokens_per_day: count("COORDINATOR_LLM_TOKENS_PER_DAY", defaults.llm_tokens_per_day)?,
+            api_requests_per_minute: count(
+                "COORDINATOR_API_REQUESTS_PER_MINUTE",
+                defaults.api_requests_per_minute,
+            )?,
+        };
         let email_dns_server = get("EMAIL_DNS_SERVER")
             .map(|v| {
                 v.parse::<SocketAddr>().map_err(|_| {
@@ -460,6 +483,7 @@ impl Settings {
             email_imap_poll,
             email_trusted_authserv_id: get("EMAIL_TRUSTED_AUTHSERV_ID").filter(|v| !v.trim().is_empty()),
             email_dns_server,
+            allowances,
             secret_key,
             zendesk: integrations::zendesk(&get)?,
             crm: integrations::crm(&get)?,
@@ -550,6 +574,27 @@ fn parse_leads(text: &str) -> Option<Vec<Duration>> {
     leads.sort_by(|a, b| b.cmp(a));
     leads.dedup();
     Some(leads)
+}
+
+/// The allowances, per key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowances {
+    pub messages_per_minute: u32,
+    pub agent_turns_per_day: u32,
+    pub llm_tokens_per_day: u32,
+    pub api_requests_per_minute: u32,
+}
+
+impl Default for Allowances {
+    /// Generous for a person, tight for a script gone wrong or someone abusing the bot.
+    fn default() -> Self {
+        Self {
+            messages_per_minute: 30,
+            agent_turns_per_day: 300,
+            llm_tokens_per_day: 1_000_000,
+            api_requests_per_minute: 600,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@
 //! | 0 | `domain` | pure types and rules: tasks, projects, people, statuses, periods, addresses |
 //! | 1 | `config` | `Settings`, the only reader of the environment |
 //! | 2 | `store`, `llm`, `handbook`, `message` | persistence (two engines); the model API; the handbook index; our message types, buttons and the `Transport` trait |
-//! | 3 | `queue`, `http` | what the queues share (`Outcome`, backoff, `EventHandler`); the JSON error shape and the signed-webhook path |
+//! | 3 | `queue`, `http`, `limits` | what the queues share (`Outcome`, backoff, `EventHandler`); the JSON error shape and the signed-webhook path; per-identity and per-token allowances |
 //! | 4 | `inbox`, `outbox`, `workspace` | the two durable queues; the operations, each with its permission check |
 //! | 5 | `tools`, `integrations`, `channels` | the agent's tools; Zendesk, CRM, voice; the platform adapters |
 //! | 6 | `scheduler` | reminders, escalation ladders, policy checks, scheduled reports |
@@ -53,6 +53,7 @@ pub mod handbook;
 pub mod http;
 pub mod inbox;
 pub mod integrations;
+pub mod limits;
 pub mod llm;
 pub mod message;
 pub mod outbox;

@@ -111,7 +111,11 @@ pub async fn approve(
     Auth(actor): Auth,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<AiAction>> {
-    Ok(Json(s.workspace.approve_action(&actor, id).await?))
+    let calls = s
+        .agent
+        .as_deref()
+        .map(|agent| agent as &dyn crate::workspace::DeferredCalls);
+    Ok(Json(s.workspace.approve_action_with(&actor, id, calls).await?))
 }
 
 #[utoipa::path(post, operation_id = "reject_ai_action", tag = "ai", path = "/ai/actions/{id}/reject",

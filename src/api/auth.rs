@@ -24,9 +24,17 @@ impl FromRequestParts<AppState> for Auth {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer TOKEN"))?;
-        match state.workspace.authenticate(token).await? {
-            Some(actor) => Ok(Auth(actor)),
-            None => Err(ApiError::unauthorized("invalid token")),
+        let actor = state
+            .workspace
+            .authenticate(token)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("invalid token"))?;
+        if let Err(refused) = state.limits.api_request(&actor.name) {
+            return Err(ApiError::rate_limited(
+                "this token is over its requests per minute (COORDINATOR_API_REQUESTS_PER_MINUTE)",
+                refused.retry_after.as_secs_f64().ceil() as u64,
+            ));
         }
+        Ok(Auth(actor))
     }
 }

@@ -52,6 +52,8 @@ pub struct AppState {
     pub integrations: IntegrationsState,
     /// The Zendesk and CRM syncs.
     pub sync: crate::integrations::Integrations,
+    /// Requests per minute per token.
+    pub limits: std::sync::Arc<crate::limits::Limits>,
 }
 
 #[derive(OpenApi)]

@@ -31,7 +31,15 @@ impl Conversation {
                 return Ok(vec![ack]);
             }
             Some(ButtonAction::Approve(id)) => {
-                match self.workspace.approve_action(&speaker.actor, id).await {
+                let calls = self
+                    .agent
+                    .as_deref()
+                    .map(|agent| agent as &dyn crate::workspace::DeferredCalls);
+                match self
+                    .workspace
+                    .approve_action_with(&speaker.actor, id, calls)
+                    .await
+                {
                     Ok(action) => replies::decided(&action),
                     Err(e) => replies::error(e)?,
                 }

@@ -23,6 +23,7 @@ use chrono_tz::Tz;
 use crate::domain;
 use crate::handbook::Handbook;
 use crate::integrations::voice::{self, Prepared, Voice};
+use crate::limits::{Allowances, Limits};
 use crate::message::{Button, ButtonAction, Channels, ChatKind, InboundEvent, OutboundFile, OutboundMessage};
 use crate::queue::{Attempt, EventHandler, Handled, HandlerError};
 use crate::workspace::{Origin, WorkspaceError};
@@ -51,6 +52,8 @@ pub struct Conversation {
     handbook: Option<Handbook>,
     /// Turns voice notes into text before anything else reads them.
     voice: Option<Arc<Voice>>,
+    /// Messages per minute, agent turns and model tokens per day, per chat identity.
+    limits: Arc<Limits>,
 }
 
 impl Conversation {
@@ -63,7 +66,14 @@ impl Conversation {
             channels: Channels::default(),
             handbook: None,
             voice: None,
+            limits: Arc::new(Limits::new(Allowances::default())),
         }
+    }
+
+    /// Each chat identity's allowances are counted in `limits`.
+    pub fn with_limits(mut self, limits: Arc<Limits>) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// `/ask` and the no-model free-text answers search `handbook`.
@@ -116,6 +126,18 @@ impl Conversation {
     /// workspace could not be reached: the inbox then retries the event later.
     #[tracing::instrument(skip_all, fields(channel = %event.channel, chat = %event.chat_id))]
     pub async fn replies(&self, event: &InboundEvent) -> Result<Vec<OutboundMessage>, WorkspaceError> {
+        let key = format!("{}:{}", event.channel, event.sender.external_id);
+        if let Err(refused) = self.limits.message(&key) {
+            tracing::info!(%key, "message over the per-minute limit, not acted on");
+            if !self.limits.should_notify(&key) {
+                return Ok(Vec::new());
+            }
+            let text = format!(
+                "You are sending messages faster than I take them. Please wait {} s and send that again.",
+                refused.retry_after.as_secs().max(1)
+            );
+            return Ok(vec![self.reply(event, Reply::text(text))]);
+        }
         let origin = Origin {
             channel: event.channel.as_str().to_owned(),
             chat: event.chat_id.clone(),
@@ -180,6 +202,13 @@ impl Conversation {
         let Some(agent) = &self.agent else {
             return Ok(Reply::text(OFFLINE_REPLY.trim()));
         };
+        let key = format!("{}:{}", event.channel, event.sender.external_id);
+        if let Err(refused) = self.limits.agent_turn(&key) {
+            let hours = refused.retry_after.as_secs().div_ceil(3600).max(1);
+            return Ok(Reply::text(format!(
+                "You have used today's allowance of answers from the language model; more comes back within {hours} h. Commands still work: /help lists them."
+            )));
+        }
         let _typing = self.typing(event);
         let output = agent
             .run(TurnInput {
@@ -192,6 +221,8 @@ impl Conversation {
                 now: event.received_at,
             })
             .await?;
+        self.limits
+            .spent_tokens(&key, output.usage.prompt_tokens + output.usage.completion_tokens);
         let mut reply = Reply::text(output.reply);
         for action in &output.actions {
             reply

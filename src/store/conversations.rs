@@ -29,6 +29,8 @@ pub struct MemoryMessage {
     pub role: String,
     pub content: String,
     pub tokens: i32,
+    /// Who said it (user messages; `None` in conversations older than this column).
+    pub speaker: Option<String>,
 }
 
 /// One agent turn, as recorded.
@@ -84,19 +86,23 @@ impl Store {
         role: &str,
         content: &str,
         tokens: i32,
+        speaker: Option<&str>,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
-            "INSERT INTO conversation_messages (conversation_id, role, content, tokens, created_at) \
-             VALUES ($1, $2, $3, $4, $5)"
+        dispatch!(self, |p| {
+            sqlx::query(
+            "INSERT INTO conversation_messages (conversation_id, role, content, tokens, created_at, speaker) \
+             VALUES ($1, $2, $3, $4, $5, $6)"
         )
         .bind(conversation_id)
         .bind(role)
         .bind(content)
         .bind(tokens)
         .bind(now())
+        .bind(speaker)
         .execute(p)
         .await
-        .map(|_| ()))?;
+        .map(|_| ())
+        })?;
         Ok(())
     }
 
@@ -108,7 +114,7 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<MemoryMessage>> {
         Ok(dispatch!(self, |p| sqlx::query_as::<_, MemoryMessage>(
-            "SELECT id, role, content, tokens FROM conversation_messages \
+            "SELECT id, role, content, tokens, speaker FROM conversation_messages \
              WHERE conversation_id = $1 AND id > $2 ORDER BY id DESC LIMIT $3"
         )
         .bind(conversation_id)
@@ -116,6 +122,19 @@ impl Store {
         .bind(limit)
         .fetch_all(p)
         .await)?)
+    }
+
+    /// Whether anyone but `speaker` said something in the conversation.
+    pub async fn others_spoke(&self, conversation_id: i64, speaker: &str) -> StoreResult<bool> {
+        let row: Option<(i64,)> = dispatch!(self, |p| sqlx::query_as(
+            "SELECT id FROM conversation_messages WHERE conversation_id = $1 AND role = 'user' \
+             AND speaker IS NOT NULL AND speaker <> $2 LIMIT 1"
+        )
+        .bind(conversation_id)
+        .bind(speaker)
+        .fetch_optional(p)
+        .await)?;
+        Ok(row.is_some())
     }
 
     pub async fn set_summary(&self, conversation_id: i64, summary: &str, until_id: i64) -> StoreResult<()> {

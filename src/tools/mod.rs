@@ -45,6 +45,10 @@ pub trait TypedTool: Send + Sync {
     type Args: DeserializeOwned + JsonSchema + Send;
     const NAME: &'static str;
     const DESCRIPTION: &'static str;
+    /// Whether the tool changes the workspace. The one place that says so: after a turn has
+    /// read text that is not the speaker's own, a writing tool's call is not run but proposed
+    /// for the speaker to approve.
+    const WRITES: bool = false;
 
     async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<Value, ToolError>;
 }
@@ -52,6 +56,7 @@ pub trait TypedTool: Send + Sync {
 #[async_trait::async_trait]
 pub trait Tool: Send + Sync {
     fn name(&self) -> &'static str;
+    fn writes(&self) -> bool;
     fn spec(&self) -> ToolSpec;
     async fn call(&self, ctx: &ToolContext, arguments: &str) -> Result<Value, ToolError>;
 }
@@ -60,6 +65,10 @@ pub trait Tool: Send + Sync {
 impl<T: TypedTool> Tool for T {
     fn name(&self) -> &'static str {
         T::NAME
+    }
+
+    fn writes(&self) -> bool {
+        T::WRITES
     }
 
     fn spec(&self) -> ToolSpec {
@@ -123,6 +132,11 @@ impl Toolbox {
     /// Adds or replaces a tool (e.g. handbook search, when the handbook is available).
     pub fn add(&mut self, tool: Arc<dyn Tool>) {
         self.tools.insert(tool.name(), tool);
+    }
+
+    /// Whether `name` is a tool that changes the workspace (unknown names count as writing).
+    pub fn writes(&self, name: &str) -> bool {
+        self.tools.get(name).is_none_or(|t| t.writes())
     }
 
     pub fn names(&self) -> Vec<&'static str> {

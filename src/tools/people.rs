@@ -20,6 +20,7 @@ pub struct AddComment;
 impl TypedTool for AddComment {
     type Args = CommentArgs;
     const NAME: &'static str = "add_comment";
+    const WRITES: bool = true;
     const DESCRIPTION: &'static str = "Add a comment to a task.";
 
     async fn run(&self, ctx: &ToolContext, args: CommentArgs) -> Result<Value, ToolError> {

@@ -105,6 +105,7 @@ pub struct CreateTask;
 impl TypedTool for CreateTask {
     type Args = CreateArgs;
     const NAME: &'static str = "create_task";
+    const WRITES: bool = true;
     const DESCRIPTION: &'static str = "Create a task. Use YYYY-MM-DD or RFC 3339 for due_date.";
 
     async fn run(&self, ctx: &ToolContext, args: CreateArgs) -> Result<Value, ToolError> {
@@ -150,6 +151,7 @@ pub struct UpdateTask;
 impl TypedTool for UpdateTask {
     type Args = UpdateArgs;
     const NAME: &'static str = "update_task";
+    const WRITES: bool = true;
     const DESCRIPTION: &'static str = "Change a task's title, description, priority, due date or hours.";
 
     async fn run(&self, ctx: &ToolContext, args: UpdateArgs) -> Result<Value, ToolError> {
@@ -182,6 +184,7 @@ pub struct AssignTask;
 impl TypedTool for AssignTask {
     type Args = AssignArgs;
     const NAME: &'static str = "assign_task";
+    const WRITES: bool = true;
     const DESCRIPTION: &'static str = "Assign one task to a person (by handle), or unassign it with null.";
 
     async fn run(&self, ctx: &ToolContext, args: AssignArgs) -> Result<Value, ToolError> {
@@ -208,6 +211,7 @@ pub struct ChangeStatus;
 impl TypedTool for ChangeStatus {
     type Args = StatusArgs;
     const NAME: &'static str = "change_status";
+    const WRITES: bool = true;
     const DESCRIPTION: &'static str = "Set a task's status: todo, in_progress, done or blocked.";
 
     async fn run(&self, ctx: &ToolContext, args: StatusArgs) -> Result<Value, ToolError> {

@@ -28,6 +28,13 @@ pub enum Proposal {
     },
 }
 
+/// Carries out a deferred tool call (`tool_call` actions) once a person approves it, with that
+/// person's rights. The agent implements it; the workspace knows no tools.
+#[async_trait::async_trait]
+pub trait DeferredCalls: Send + Sync {
+    async fn run(&self, actor: &Actor, tool: &str, arguments: &Value) -> WsResult<String>;
+}
+
 /// How many tasks a reassignment moves at most.
 const REASSIGN_LIMIT: i64 = 500;
 
@@ -90,6 +97,30 @@ impl Workspace {
             .await?)
     }
 
+    /// Records a change the agent wanted to make after it read text that is not the speaker's
+    /// own (another person's message, a ticket, a handbook passage, ...): the call waits for a
+    /// person's approval instead of running.
+    pub async fn defer_call(
+        &self,
+        actor: &Actor,
+        tool: &str,
+        arguments: &Value,
+        origin: Option<&Origin>,
+    ) -> WsResult<AiAction> {
+        actor.require(actor.can_write(), "propose changes")?;
+        let mut shown = arguments.to_string();
+        if shown.chars().count() > 300 {
+            shown = shown.chars().take(299).collect::<String>() + "…";
+        }
+        let summary = format!("{tool} {shown} (asked after reading text that is not yours)");
+        let data = json!({"tool": tool, "arguments": arguments});
+        let origin = origin.map(|o| (o.channel.as_str(), o.chat.as_str()));
+        Ok(self
+            .store
+            .create_action("tool_call", &data, &summary, &actor.name, origin)
+            .await?)
+    }
+
     pub async fn list_actions(&self, actor: &Actor, status: Option<ActionStatus>) -> WsResult<Vec<AiAction>> {
         let _ = actor;
         Ok(self.store.list_actions(status, 200).await?)
@@ -105,6 +136,16 @@ impl Workspace {
     /// Approves and carries out a proposal with `actor`'s permissions. An approver without the
     /// rights gets `Forbidden` and the proposal stays open for someone who has them.
     pub async fn approve_action(&self, actor: &Actor, id: i64) -> WsResult<AiAction> {
+        self.approve_action_with(actor, id, None).await
+    }
+
+    /// As [`Workspace::approve_action`]; `calls` carries out deferred tool calls.
+    pub async fn approve_action_with(
+        &self,
+        actor: &Actor,
+        id: i64,
+        calls: Option<&dyn DeferredCalls>,
+    ) -> WsResult<AiAction> {
         actor.require(actor.can_write(), "approve changes")?;
         let action = self.action(id).await?;
         if !self
@@ -123,7 +164,7 @@ impl Workspace {
                 action.status
             )));
         }
-        match self.carry_out(actor, &action).await {
+        match self.carry_out(actor, &action, calls).await {
             Ok(result) => {
                 self.store
                     .transition_action(
@@ -184,7 +225,12 @@ impl Workspace {
         self.action(id).await
     }
 
-    async fn carry_out(&self, actor: &Actor, action: &AiAction) -> WsResult<String> {
+    async fn carry_out(
+        &self,
+        actor: &Actor,
+        action: &AiAction,
+        calls: Option<&dyn DeferredCalls>,
+    ) -> WsResult<String> {
         let id = |key: &str| -> WsResult<i64> {
             action.data[key]
                 .as_i64()
@@ -197,6 +243,15 @@ impl Workspace {
                 .ok_or_else(|| ValidationError::new(key, "missing from the action").into())
         };
         match action.action_type.as_str() {
+            "tool_call" => {
+                let tool = text("tool")?;
+                let Some(calls) = calls else {
+                    return Err(WorkspaceError::Unavailable(
+                        "this proposal is carried out by the agent, which is not configured".into(),
+                    ));
+                };
+                calls.run(actor, &tool, &action.data["arguments"]).await
+            }
             "delete_task" => {
                 let task_id = id("task_id")?;
                 self.delete_task(actor, task_id).await?;

@@ -45,11 +45,17 @@ impl Workspace {
         role: &str,
         content: &str,
         tokens: i32,
+        speaker: Option<&str>,
     ) -> WsResult<()> {
         Ok(self
             .store
-            .append_message(conversation_id, role, content, tokens)
+            .append_message(conversation_id, role, content, tokens, speaker)
             .await?)
+    }
+
+    /// Whether anyone but `speaker` said something in the conversation (a group's memory).
+    pub async fn others_spoke(&self, conversation_id: i64, speaker: &str) -> WsResult<bool> {
+        Ok(self.store.others_spoke(conversation_id, speaker).await?)
     }
 
     /// The reply already given to the message `source_key`, if any.

@@ -19,7 +19,7 @@ mod reports;
 pub mod routing;
 mod tasks;
 
-pub use actions::{action_json, Proposal};
+pub use actions::{action_json, DeferredCalls, Proposal};
 pub use analysis::{
     Analysis, AnalysisOptions, Finding, FindingCounts, FindingKind, Severity, Suggestion, SuggestionAction,
 };

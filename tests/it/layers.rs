@@ -10,7 +10,7 @@ const LAYERS: &[&[&str]] = &[
     &["domain"],
     &["config"],
     &["store", "llm", "handbook", "message"],
-    &["queue", "http"],
+    &["queue", "http", "limits"],
     &["inbox", "outbox", "workspace"],
     &["tools", "integrations", "channels"],
     &["scheduler"],

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod agent;
+mod agent_guard;
 mod ai_analysis;
 mod api_auth;
 mod api_comments;
@@ -27,6 +28,7 @@ mod handbook_hybrid;
 mod handbook_llm;
 mod integrations_api;
 mod layers;
+mod limits;
 mod packaging;
 mod parser_fuzz;
 mod queue_claims;
