@@ -94,6 +94,27 @@ pub async fn receive<W: SignedWebhook>(
     }
 }
 
+/// The secret a webhook checks against, or 503: not configured (naming the `setting`), or not
+/// readable now (the platform retries).
+pub fn configured_secret<S, E: std::fmt::Display>(
+    found: Result<Option<S>, E>,
+    what: &str,
+    setting: &str,
+) -> Result<S, WebhookError> {
+    match found {
+        Ok(Some(secret)) => Ok(secret),
+        Ok(None) => Err(WebhookError::Unavailable(format!(
+            "the {what} webhook is not configured ({setting})"
+        ))),
+        Err(e) => {
+            tracing::error!(error = %e, "{what} webhook secret unavailable");
+            Err(WebhookError::Unavailable(format!(
+                "the {what} webhook cannot be checked now"
+            )))
+        }
+    }
+}
+
 /// Acknowledges a body that cannot be used, with a log line saying why.
 pub fn ignored(what: &str, why: impl std::fmt::Display) -> Early {
     tracing::warn!(reason = %why, "unusable {what} ignored");

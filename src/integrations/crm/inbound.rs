@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::mapping::{id_text, lookup};
 use super::{verify, SIGNATURE};
-use crate::http::webhook::{early, receive, Early, SignedWebhook, WebhookError};
+use crate::http::webhook::{configured_secret, early, receive, Early, SignedWebhook, WebhookError};
 use crate::integrations::{kinds, Integrations, JobError};
 
 pub fn router(i: Integrations) -> Router {
@@ -115,20 +115,7 @@ impl SignedWebhook for CrmWebhook {
 
     /// `X-Coordinator-Signature` over the body with the webhook secret.
     async fn verify(&self, headers: &HeaderMap, body: &Bytes) -> Result<(), WebhookError> {
-        let secret = match self.0.crm_webhook_secret().await {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                return Err(WebhookError::Unavailable(
-                    "the CRM webhook is not configured (CRM_WEBHOOK_SECRET)".into(),
-                ))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "CRM webhook secret unavailable");
-                return Err(WebhookError::Unavailable(
-                    "the CRM webhook cannot be checked now".into(),
-                ));
-            }
-        };
+        let secret = configured_secret(self.0.crm_webhook_secret().await, "CRM", "CRM_WEBHOOK_SECRET")?;
         let Some(signature) = headers.get(SIGNATURE).and_then(|v| v.to_str().ok()) else {
             return Err(WebhookError::Unauthorized(
                 "missing X-Coordinator-Signature".into(),

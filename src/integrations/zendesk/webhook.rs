@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::ZendeskError;
-use crate::http::webhook::{early, receive, Early, SignedWebhook, WebhookError};
+use crate::http::webhook::{configured_secret, early, receive, Early, SignedWebhook, WebhookError};
 use crate::integrations::{kinds, Integrations, JobError};
 
 pub const SIGNATURE: &str = "x-zendesk-webhook-signature";
@@ -91,20 +91,11 @@ impl SignedWebhook for ZendeskWebhook {
 
     /// base64(HMAC-SHA256(secret, timestamp + body)) in the signature header.
     async fn verify(&self, headers: &HeaderMap, body: &Bytes) -> Result<(), WebhookError> {
-        let secret = match self.0.zendesk_webhook_secret().await {
-            Ok(Some(secret)) => secret,
-            Ok(None) => {
-                return Err(WebhookError::Unavailable(
-                    "the Zendesk webhook is not configured (ZENDESK_WEBHOOK_SECRET)".into(),
-                ))
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "Zendesk webhook secret unavailable");
-                return Err(WebhookError::Unavailable(
-                    "the Zendesk webhook cannot be checked now".into(),
-                ));
-            }
-        };
+        let secret = configured_secret(
+            self.0.zendesk_webhook_secret().await,
+            "Zendesk",
+            "ZENDESK_WEBHOOK_SECRET",
+        )?;
         let (Some(signature), Some(timestamp)) = (header(headers, SIGNATURE), header(headers, TIMESTAMP))
         else {
             return Err(WebhookError::Unauthorized(
