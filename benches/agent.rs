@@ -58,7 +58,15 @@ fn now() -> DateTime<Utc> {
 async fn workspace(tasks: usize) -> Bench {
     let dir = tempfile::tempdir().expect("temporary folder");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let settings = Settings::with(&[("DATABASE_URL", url.as_str())]).expect("settings");
+    let settings = Settings::with(&[
+        ("DATABASE_URL", url.as_str()),
+        // Benchmarks measure the service, not its per-token and per-chat allowances.
+        ("COORDINATOR_MESSAGES_PER_MINUTE", "1000000"),
+        ("COORDINATOR_AGENT_TURNS_PER_DAY", "1000000"),
+        ("COORDINATOR_LLM_TOKENS_PER_DAY", "1000000000"),
+        ("COORDINATOR_API_REQUESTS_PER_MINUTE", "1000000"),
+    ])
+    .expect("settings");
     let app = App::build(settings).await.expect("build the app");
     let system = Actor::system("bench");
     let mut people = Vec::new();

@@ -137,6 +137,11 @@ async fn start(engine: Engine) -> Option<Running> {
     let settings = Settings::with(&[
         ("DATABASE_URL", url.as_str()),
         ("COORDINATOR_API_TOKEN", TOKEN),
+        // Benchmarks measure the service, not its per-token and per-chat allowances.
+        ("COORDINATOR_MESSAGES_PER_MINUTE", "1000000"),
+        ("COORDINATOR_AGENT_TURNS_PER_DAY", "1000000"),
+        ("COORDINATOR_LLM_TOKENS_PER_DAY", "1000000000"),
+        ("COORDINATOR_API_REQUESTS_PER_MINUTE", "1000000"),
         ("COORDINATOR_DATA_DIR", data_dir.as_str()),
         ("COORDINATOR_ADDR", "127.0.0.1:0"),
     ])

@@ -78,6 +78,11 @@ async fn run(engine: &str, database_url: &str) -> (Vec<Duration>, Vec<Duration>)
     let settings = Settings::with(&[
         ("DATABASE_URL", database_url),
         ("COORDINATOR_API_TOKEN", "bench"),
+        // Benchmarks measure the service, not its per-token and per-chat allowances.
+        ("COORDINATOR_MESSAGES_PER_MINUTE", "1000000"),
+        ("COORDINATOR_AGENT_TURNS_PER_DAY", "1000000"),
+        ("COORDINATOR_LLM_TOKENS_PER_DAY", "1000000000"),
+        ("COORDINATOR_API_REQUESTS_PER_MINUTE", "1000000"),
         ("COORDINATOR_DATA_DIR", data_dir.as_str()),
         ("DISCORD_TOKEN", TOKEN),
         ("DISCORD_APPLICATION_ID", APP_ID),

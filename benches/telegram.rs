@@ -117,6 +117,11 @@ async fn start(engine: Engine, users: &[i64]) -> Option<Running> {
     let settings = Settings::with(&[
         ("DATABASE_URL", url.as_str()),
         ("COORDINATOR_API_TOKEN", API_TOKEN),
+        // Benchmarks measure the service, not its per-token and per-chat allowances.
+        ("COORDINATOR_MESSAGES_PER_MINUTE", "1000000"),
+        ("COORDINATOR_AGENT_TURNS_PER_DAY", "1000000"),
+        ("COORDINATOR_LLM_TOKENS_PER_DAY", "1000000000"),
+        ("COORDINATOR_API_REQUESTS_PER_MINUTE", "1000000"),
         ("TELEGRAM_BOT_TOKEN", fake.token.as_str()),
         ("TELEGRAM_API_URL", fake.url.as_str()),
         ("TELEGRAM_WEBHOOK_SECRET", SECRET),

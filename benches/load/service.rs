@@ -149,6 +149,11 @@ impl Service {
             .env("DATABASE_URL", &l.database_url)
             .env("COORDINATOR_ADDR", format!("127.0.0.1:{}", self.port))
             .env("COORDINATOR_API_TOKEN", API_TOKEN)
+            // The load tool measures the service, not its per-chat and per-token allowances.
+            .env("COORDINATOR_MESSAGES_PER_MINUTE", "1000000")
+            .env("COORDINATOR_AGENT_TURNS_PER_DAY", "1000000")
+            .env("COORDINATOR_LLM_TOKENS_PER_DAY", "1000000000")
+            .env("COORDINATOR_API_REQUESTS_PER_MINUTE", "1000000")
             .env("COORDINATOR_DATA_DIR", l.dir.join("data"))
             .env("HANDBOOK_DIR", &l.handbook)
             .env("TELEGRAM_BOT_TOKEN", crate::fake_telegram::TOKEN)

@@ -61,6 +61,13 @@ pub async fn chat(
         Some(id) => s.workspace.api_conversation(&actor, id).await?.chat_id,
         None => format!("{}#{}", actor.name, crate::store::now().timestamp_micros()),
     };
+    if let Err(refused) = s.limits.agent_turn(&actor.name) {
+        return Err(super::ApiError::rate_limited(
+            "this token has used its agent turns or model tokens of the day \
+             (COORDINATOR_AGENT_TURNS_PER_DAY, COORDINATOR_LLM_TOKENS_PER_DAY)",
+            refused.retry_after.as_secs_f64().ceil() as u64,
+        ));
+    }
     let output = agent
         .run(TurnInput {
             actor: &actor,
@@ -72,6 +79,10 @@ pub async fn chat(
             now: crate::store::now(),
         })
         .await?;
+    s.limits.spent_tokens(
+        &actor.name,
+        output.usage.prompt_tokens + output.usage.completion_tokens,
+    );
     Ok(Json(ChatReply {
         reply: output.reply,
         conversation_id: Some(output.conversation_id),

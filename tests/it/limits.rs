@@ -80,3 +80,22 @@ async fn a_token_over_its_requests_gets_429(db: Db) {
         200
     );
 }
+
+#[tokio::test]
+async fn a_token_over_its_agent_turns_gets_429() {
+    let ai = crate::fake_openai::FakeOpenAi::start().await;
+    let app = TestApp::builder(Db::Sqlite)
+        .with_openai(&ai)
+        .with("COORDINATOR_AGENT_TURNS_PER_DAY", "1")
+        .spawn()
+        .await;
+    ai.script(vec![crate::fake_openai::Scripted::Text("Hi.".into())]);
+    assert_eq!(
+        app.post("/ai/chat", json!({"message": "hello"})).await.status,
+        200
+    );
+    let over = app.post("/ai/chat", json!({"message": "again"})).await;
+    assert_eq!((over.status, over.code()), (429, "rate_limited"), "{}", over.body);
+    assert!(over.headers.contains_key("retry-after"));
+    assert_eq!(ai.requests().len(), 1, "the refused turn reached the model");
+}
