@@ -151,6 +151,7 @@ impl App {
             agent: self.agent.clone(),
             sync: self.sync.clone(),
             limits: self.limits.clone(),
+            metrics_token: self.settings.metrics_token.clone(),
             integrations: api::IntegrationsState::new(
                 &self.settings,
                 self.voice.clone(),

@@ -102,6 +102,8 @@ pub struct Settings {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub api_token: Option<Secret>,
+    /// When set, `/metrics` needs `Authorization: Bearer` with it (`COORDINATOR_METRICS_TOKEN`).
+    pub metrics_token: Option<Secret>,
     pub timezone: Tz,
     pub scheduler_tick: Duration,
     /// Reminders go this long before a due date (`COORDINATOR_REMINDER_LEADS`, e.g. `24h,2h`).
@@ -447,6 +449,7 @@ impl Settings {
                 .unwrap_or_else(|| "data".into())
                 .into(),
             api_token: secret("COORDINATOR_API_TOKEN"),
+            metrics_token: secret("COORDINATOR_METRICS_TOKEN"),
             timezone,
             scheduler_tick,
             reminder_leads,

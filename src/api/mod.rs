@@ -54,6 +54,8 @@ pub struct AppState {
     pub sync: crate::integrations::Integrations,
     /// Requests per minute per token.
     pub limits: std::sync::Arc<crate::limits::Limits>,
+    /// What `/metrics` asks for, when anything.
+    pub metrics_token: Option<crate::config::Secret>,
 }
 
 #[derive(OpenApi)]

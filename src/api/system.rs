@@ -35,7 +35,23 @@ pub async fn health(State(s): State<AppState>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-pub async fn metrics(State(s): State<AppState>) -> Response {
+pub async fn metrics(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(wanted) = &s.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .map(str::trim)
+            .unwrap_or_default();
+        let matches: bool =
+            subtle::ConstantTimeEq::ct_eq(given.as_bytes(), wanted.expose().as_bytes()).into();
+        if !matches {
+            return super::ApiError::unauthorized(
+                "/metrics needs Authorization: Bearer COORDINATOR_METRICS_TOKEN",
+            )
+            .into_response();
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),

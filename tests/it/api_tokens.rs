@@ -196,3 +196,37 @@ async fn api_conversations_are_read_only_by_their_owner(db: Db) {
         .await;
     assert_eq!(hijack.status, 404);
 }
+
+#[tokio::test]
+async fn metrics_can_be_kept_behind_a_token() {
+    let app = TestApp::builder(Db::Sqlite)
+        .with("COORDINATOR_METRICS_TOKEN", "scrape-me")
+        .spawn()
+        .await;
+    let url = format!("{}/metrics", app.base);
+    let bare = app.client.get(&url).send().await.unwrap();
+    assert_eq!(bare.status().as_u16(), 401);
+    let wrong = app.client.get(&url).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let right = app
+        .client
+        .get(&url)
+        .bearer_auth("scrape-me")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status().as_u16(), 200);
+    assert!(right.text().await.unwrap().contains("http_requests_total"));
+    // Without the setting it stays open, as before.
+    let open = spawn_app(Db::Sqlite).await;
+    assert_eq!(
+        open.client
+            .get(format!("{}/metrics", open.base))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+}
