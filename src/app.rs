@@ -60,6 +60,8 @@ pub struct App {
     channels: Channels,
     /// What each chat identity and API token may spend.
     limits: Arc<crate::limits::Limits>,
+    /// Inbound mail into the inbox, when email is configured.
+    email_ingest: Option<crate::channels::email::Ingest>,
     /// The handbook index `/ask` and the agent search; indexed in the background on start.
     pub handbook: Handbook,
     /// Transcribes voice notes in the inbox and for `/integrations/voice/transcribe`.
@@ -111,6 +113,13 @@ impl App {
         let voice = Arc::new(voice(&settings, &store, telegram.as_deref()));
         let channels = channels(&settings, &store, telegram.as_deref(), discord.as_deref());
         let limits = Arc::new(crate::limits::Limits::new(settings.allowances));
+        let (inbox_wake, outbox_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let email_ingest = email_ingest(
+            &settings,
+            &store,
+            InboxWriter::new(store.clone(), inbox_wake.clone()),
+            OutboxWriter::new(store.clone(), outbox_wake.clone()),
+        );
         let conversation = Arc::new(
             Conversation::new(workspace.clone(), settings.open_chat, agent.clone())
                 .with_handbook(handbook.clone())
@@ -131,8 +140,9 @@ impl App {
             agent,
             telegram,
             discord,
-            inbox_wake: Arc::new(Notify::new()),
-            outbox_wake: Arc::new(Notify::new()),
+            email_ingest,
+            inbox_wake,
+            outbox_wake,
         })
     }
 
@@ -189,27 +199,9 @@ impl App {
         api::router(state, self.settings.max_body_bytes, webhooks)
     }
 
-    /// Reads inbound mail into the inbox, when `EMAIL_FROM` is set.
+    /// Reads inbound mail into the inbox, when `EMAIL_FROM` is set (built once, in `build`).
     fn email_ingest(&self) -> Option<crate::channels::email::Ingest> {
-        let bot = crate::channels::email::bot_address(&self.settings);
-        let bot = bot.ok().flatten()?;
-        let auth = match crate::channels::email::auth::SenderAuth::new(
-            self.settings.email_trusted_authserv_id.clone(),
-            self.settings.email_dns_server,
-        ) {
-            Ok(auth) => auth,
-            Err(e) => {
-                tracing::error!(error = %e, "email is not available: senders cannot be authenticated");
-                return None;
-            }
-        };
-        Some(crate::channels::email::Ingest::new(
-            self.store.clone(),
-            self.inbox_writer(),
-            self.outbox_writer(),
-            bot,
-            auth,
-        ))
+        self.email_ingest.clone()
     }
 
     /// Starts the inbox and outbox workers.
@@ -396,6 +388,34 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// Reads inbound mail into the inbox, when `EMAIL_FROM` is set; `None` (with an error logged)
+/// when senders cannot be authenticated.
+fn email_ingest(
+    settings: &Settings,
+    store: &Store,
+    inbox: InboxWriter,
+    outbox: OutboxWriter,
+) -> Option<crate::channels::email::Ingest> {
+    let bot = settings.email_from.clone()?;
+    let auth = match crate::channels::email::auth::SenderAuth::new(
+        settings.email_trusted_authserv_id.clone(),
+        settings.email_dns_server,
+    ) {
+        Ok(auth) => auth,
+        Err(e) => {
+            tracing::error!(error = %e, "email is not available: senders cannot be authenticated");
+            return None;
+        }
+    };
+    Some(crate::channels::email::Ingest::new(
+        store.clone(),
+        inbox,
+        outbox,
+        bot,
+        auth,
+    ))
 }
 
 /// The outbound side of every configured platform.

@@ -164,7 +164,7 @@ async fn token_command(settings: Settings, command: TokenCommand) -> anyhow::Res
                 .map(|d| chrono::Duration::from_std(d).map(|d| coordinator::store::now() + d))
                 .transpose()
                 .map_err(|_| ConfigError::new("--expires", "is too long"))?;
-            let token = app
+            let (token, _) = app
                 .workspace
                 .create_token_until(&cli, &name, role.into(), expires_at)
                 .await

@@ -4,7 +4,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, State};
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, Request};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -34,17 +34,7 @@ pub struct SuggestionList {
 
 /// The request's thresholds: an empty body means the defaults.
 async fn options(headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> ApiResult<AnalysisOptions> {
-    let bytes = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is too large",
-            )
-        } else {
-            ApiError::bad_request(e.body_text())
-        }
-    })?;
+    let bytes = body.map_err(ApiError::from)?;
     let request = if bytes.iter().all(u8::is_ascii_whitespace) {
         AnalyzeRequest::default()
     } else {

@@ -70,17 +70,10 @@ pub async fn create(
             Some(crate::store::now() + length)
         }
     };
-    let token = s
+    let (token, info) = s
         .workspace
         .create_token_until(&actor, &new.name, role, expires_at)
         .await?;
-    let info = s
-        .workspace
-        .tokens(&actor)
-        .await?
-        .into_iter()
-        .find(|t| t.name == new.name.trim())
-        .ok_or_else(|| WorkspaceError::Internal("the new token is not listed".into()))?;
     Ok((StatusCode::CREATED, Json(CreatedToken { token, info })).into_response())
 }
 

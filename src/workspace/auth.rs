@@ -82,27 +82,34 @@ impl Workspace {
 
     /// Makes a token and returns it; it cannot be shown again.
     pub async fn create_token(&self, actor: &Actor, name: &str, role: Role) -> WsResult<String> {
-        self.create_token_until(actor, name, role, None).await
+        Ok(self.create_token_until(actor, name, role, None).await?.0)
     }
 
     /// Makes a token that stops working at `expires_at` (never, when `None`); names are unique.
+    /// Returns the token (shown once) and how it is listed.
     pub async fn create_token_until(
         &self,
         actor: &Actor,
         name: &str,
         role: Role,
         expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> WsResult<String> {
+    ) -> WsResult<(String, crate::store::ApiToken)> {
         actor.require(actor.is_admin(), "make API tokens")?;
         let name = token_name(name)?;
         if expires_at.is_some_and(|e| e <= crate::store::now()) {
             return Err(crate::domain::ValidationError::new("expires", "must be in the future").into());
         }
         let token = generate_token();
+        let hash = sha256_hex(&token);
         self.store
-            .create_token(&name, &sha256_hex(&token), role, expires_at, &actor.audit())
+            .create_token(&name, &hash, role, expires_at, &actor.audit())
             .await?;
-        Ok(token)
+        let listed = self
+            .store
+            .token_by_hash(&hash)
+            .await?
+            .ok_or_else(|| super::WorkspaceError::Internal("the new token is not stored".into()))?;
+        Ok((token, listed))
     }
 
     /// Every token (admins only): names, roles, dates; never the tokens.

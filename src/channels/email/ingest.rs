@@ -125,26 +125,9 @@ impl Ingest {
             note: None,
         };
         self.store.record_email(&record).await?;
-        let attachments = self.keep_audio(&email).await?;
         let event = InboundEvent {
-            channel: domain::Channel::Email,
-            event_id: id.clone(),
-            chat_id: email.from.clone(),
-            // A mail thread is addressed to the bot by definition; `Group` makes the
-            // conversation thread its answer under this exact message (`reply_to`).
-            chat_kind: ChatKind::Group,
-            sender: Sender {
-                external_id: email.from.clone(),
-                display_name: email.from_name.clone().unwrap_or_else(|| email.from.clone()),
-                username: None,
-            },
-            text,
-            mentions_bot: true,
-            message_id: Some(id.clone()),
-            reply_to: email.in_reply_to.last().cloned(),
-            attachments,
-            button: None,
-            received_at: Utc::now(),
+            attachments: self.keep_audio(&email).await?,
+            ..event_of(&email, text)
         };
         if self.inbox.accept(&event).await? {
             Ok(Ingested::Accepted { message_id: id })
@@ -207,24 +190,7 @@ impl Ingest {
         metrics::counter!("email_unauthenticated_total").increment(1);
         let note = format!("unauthenticated sender: {why}");
         let outcome = self.skip(email, "unauthenticated", &note).await?;
-        let event = InboundEvent {
-            channel: domain::Channel::Email,
-            event_id: email.message_id.clone(),
-            chat_id: email.from.clone(),
-            chat_kind: ChatKind::Group,
-            sender: Sender {
-                external_id: email.from.clone(),
-                display_name: email.from_name.clone().unwrap_or_else(|| email.from.clone()),
-                username: None,
-            },
-            text: email.subject.clone().unwrap_or_default(),
-            mentions_bot: false,
-            message_id: Some(email.message_id.clone()),
-            reply_to: None,
-            attachments: Vec::new(),
-            button: None,
-            received_at: Utc::now(),
-        };
+        let event = event_of(email, email.subject.clone().unwrap_or_default());
         let payload = serde_json::to_string(&event).map_err(|e| StoreError::Other(e.to_string()))?;
         self.store
             .refuse_inbox("email", &email.message_id, &email.from, &payload, &note)
@@ -260,6 +226,30 @@ impl Ingest {
             return Ok(Some(task));
         }
         Ok(thread.iter().rev().find_map(|id| self.bot.task_in_message_id(id)))
+    }
+}
+
+/// The inbox event of `email`, reading `text`.
+fn event_of(email: &ParsedEmail, text: String) -> InboundEvent {
+    InboundEvent {
+        channel: domain::Channel::Email,
+        event_id: email.message_id.clone(),
+        chat_id: email.from.clone(),
+        // A mail thread is addressed to the bot by definition; `Group` makes the conversation
+        // thread its answer under this exact message (`reply_to`).
+        chat_kind: ChatKind::Group,
+        sender: Sender {
+            external_id: email.from.clone(),
+            display_name: email.from_name.clone().unwrap_or_else(|| email.from.clone()),
+            username: None,
+        },
+        text,
+        mentions_bot: true,
+        message_id: Some(email.message_id.clone()),
+        reply_to: email.in_reply_to.last().cloned(),
+        attachments: Vec::new(),
+        button: None,
+        received_at: Utc::now(),
     }
 }
 

@@ -27,11 +27,6 @@ use crate::workspace::Workspace;
 pub use ingest::{Ingest, Ingested};
 pub use outbound::EmailOut;
 
-/// The bot's address, when email is configured (`EMAIL_FROM`).
-pub fn bot_address(settings: &Settings) -> Result<Option<EmailAddress>, String> {
-    Ok(settings.email_from.clone())
-}
-
 /// A new Message-ID (without brackets) under the bot's domain, carrying the task when there is
 /// one (`t42.NONCE@domain`, read back by [`EmailAddress::task_in_message_id`]).
 pub fn new_message_id(bot: &EmailAddress, task: Option<i64>) -> String {
@@ -44,7 +39,7 @@ pub fn new_message_id(bot: &EmailAddress, task: Option<i64>) -> String {
 
 /// The SMTP sender, when `SMTP_URL` and `EMAIL_FROM` are set.
 pub fn outbound(settings: &Settings, store: Store) -> Result<Option<EmailOut>, String> {
-    let (Some(url), Some(bot)) = (&settings.smtp_url, bot_address(settings)?) else {
+    let (Some(url), Some(bot)) = (&settings.smtp_url, settings.email_from.clone()) else {
         return Ok(None);
     };
     EmailOut::new(url.expose(), bot, store).map(Some)
