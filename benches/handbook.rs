@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use coordinator::config::Settings;
 use coordinator::handbook::{
-    embedder_from_settings, Embedder, Handbook, HashEmbedder, Passage, SearchMode, SearchOptions,
+    embedder_from_settings, ChunkOptions, Embedder, Handbook, HashEmbedder, Passage, SearchMode,
+    SearchOptions,
 };
 use indicatif::ProgressBar;
 use rand::rngs::StdRng;
@@ -37,8 +38,15 @@ const SECTIONS_PER_FILE: usize = 10;
 
 #[derive(Deserialize)]
 struct QuestionSet {
+    /// The handbook folder the set is about, relative to the crate (the sample by default).
+    #[serde(default = "sample_folder")]
+    handbook: String,
     questions: Vec<Question>,
-    unanswerable: Vec<String>,
+    unanswerable: Vec<Unanswerable>,
+}
+
+fn sample_folder() -> String {
+    "handbook".into()
 }
 
 #[derive(Deserialize)]
@@ -46,6 +54,38 @@ struct Question {
     question: String,
     file: String,
     heading: String,
+    /// Other places that answer the question as well.
+    #[serde(default)]
+    also: Vec<Place>,
+    /// `dev` (thresholds and weights may be chosen on it) or `test` (only measured).
+    #[serde(default)]
+    split: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Place {
+    file: String,
+    heading: String,
+}
+
+/// An unanswerable question: plain text, or an object with the text and its split.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Unanswerable {
+    Text(String),
+    Entry {
+        question: String,
+        #[serde(default)]
+        split: Option<String>,
+    },
+}
+
+impl Unanswerable {
+    fn text(&self) -> &str {
+        match self {
+            Self::Text(q) | Self::Entry { question: q, .. } => q,
+        }
+    }
 }
 
 fn sample_dir() -> std::path::PathBuf {
@@ -66,12 +106,9 @@ fn vocabulary() -> Vec<String> {
     words.into_iter().collect()
 }
 
-/// The sample handbook plus `filler` generated passages under `filler/`.
-fn corpus(dir: &Path, filler: usize) {
-    for entry in std::fs::read_dir(sample_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-    }
+/// The handbook in `folder` (copied, subfolders too) plus `filler` generated passages under `filler/`.
+fn corpus(folder: &Path, dir: &Path, filler: usize) {
+    copy_tree(folder, dir);
     if filler == 0 {
         return;
     }
@@ -100,8 +137,24 @@ fn corpus(dir: &Path, filler: usize) {
     }
 }
 
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
 fn answers(p: &Passage, q: &Question) -> bool {
-    p.file == q.file && p.heading_path.last() == Some(&q.heading)
+    let at = |file: &str, heading: &str| {
+        p.file == file && p.heading_path.last().map(String::as_str) == Some(heading)
+    };
+    at(&q.file, &q.heading) || q.also.iter().any(|a| at(&a.file, &a.heading))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -109,15 +162,40 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+/// A question set as named on the command line: `sample`, `osio`, or a path.
+fn load_set(name: &str) -> (String, QuestionSet) {
+    let path = match name {
+        "sample" => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/handbook_questions.json"),
+        "osio" => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/osio_questions.json"),
+        other => Path::new(other).to_owned(),
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let set = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (name.to_owned(), set)
+}
+
+/// Keeps the questions of `split` (`all` keeps every one).
+fn only_split(mut set: QuestionSet, split: &str) -> QuestionSet {
+    if split != "all" {
+        set.questions
+            .retain(|q| q.split.as_deref().is_none_or(|s| s == split));
+        set.unanswerable.retain(|q| match q {
+            Unanswerable::Entry { split: Some(s), .. } => s == split,
+            _ => true,
+        });
+    }
+    set
+}
+
 /// One row of the table: quality and latency of `mode` on `handbook`.
-async fn measure(handbook: &Handbook, set: &QuestionSet, mode: SearchMode, label: &str, passages: usize) {
+async fn measure(handbook: &Handbook, set: &QuestionSet, mode: SearchMode, row: &str) {
     let options = SearchOptions {
         mode,
         ..SearchOptions::new(5)
     };
     // Warm-up: term statistics, caches.
     let _ = handbook.search_with("warm up the index", &options).await;
-    let (mut at1, mut at5, mut wrong) = (0, 0, 0);
+    let (mut at1, mut at5, mut refused, mut quiet) = (0, 0, 0, 0);
     let mut times = Vec::new();
     for q in &set.questions {
         let mut found = Vec::new();
@@ -128,37 +206,82 @@ async fn measure(handbook: &Handbook, set: &QuestionSet, mode: SearchMode, label
         }
         at1 += usize::from(found.first().is_some_and(|p| answers(p, q)));
         at5 += usize::from(found.iter().any(|p| answers(p, q)));
+        refused += usize::from(found.is_empty());
     }
     for q in &set.unanswerable {
-        wrong += usize::from(
-            !handbook
-                .search_with(q, &options)
-                .await
-                .expect("search")
-                .is_empty(),
-        );
+        let found = handbook.search_with(q.text(), &options).await.expect("search");
+        quiet += usize::from(found.is_empty());
     }
     times.sort();
     let n = set.questions.len() as f64;
     println!(
-        "| {passages:>7} | {label:<26} | {:>8.3} | {:>8.3} | {:>6}/{} | {:>9.1} | {:>6.1} |",
+        "| {row} | {:>8.3} | {:>8.3} | {:>3}/{:<3} | {:>3}/{:<3} | {:>9.1} | {:>6.1} |",
         at1 as f64 / n,
         at5 as f64 / n,
-        wrong,
+        refused,
+        set.questions.len(),
+        quiet,
         set.unanswerable.len(),
         percentile(&times, 0.5),
         percentile(&times, 0.95),
     );
 }
 
-/// Ingests a corpus of the sample plus `filler` passages and measures the given modes.
-async fn run_size(filler: usize, embedder: Arc<dyn Embedder>, label: &str, bm25_too: bool) {
-    let set: QuestionSet =
-        serde_json::from_str(include_str!("../tests/handbook_questions.json")).expect("question set");
+/// Every candidate of every question with its scores, one JSON object per line, for
+/// choosing the fusion weights and the "nothing found" threshold offline.
+async fn dump(handbook: &Handbook, set_name: &str, set: &QuestionSet, out: &mut impl std::io::Write) {
+    let options = SearchOptions {
+        keep_irrelevant: true,
+        ..SearchOptions::new(coordinator::handbook::MAX_K)
+    };
+    let candidates = |found: Vec<Passage>| -> Vec<serde_json::Value> {
+        found
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "file": p.file, "heading": p.heading_path.last(), "bm25": p.bm25,
+                    "similarity": p.similarity, "relevance": p.relevance, "score": p.score,
+                })
+            })
+            .collect()
+    };
+    for q in &set.questions {
+        let found = handbook.search_with(&q.question, &options).await.expect("search");
+        let mut expected = vec![format!("{}#{}", q.file, q.heading)];
+        expected.extend(q.also.iter().map(|a| format!("{}#{}", a.file, a.heading)));
+        let line = serde_json::json!({
+            "set": set_name, "question": q.question, "split": q.split, "answerable": true,
+            "expected": expected, "candidates": candidates(found),
+        });
+        writeln!(out, "{line}").unwrap();
+    }
+    for q in &set.unanswerable {
+        let found = handbook.search_with(q.text(), &options).await.expect("search");
+        let line = serde_json::json!({
+            "set": set_name, "question": q.text(), "answerable": false, "candidates": candidates(found),
+        });
+        writeln!(out, "{line}").unwrap();
+    }
+}
+
+/// Ingests `folder` plus `filler` generated passages with `embedder`.
+async fn ingested(
+    folder: &Path,
+    filler: usize,
+    embedder: Arc<dyn Embedder>,
+    label: &str,
+) -> (Handbook, usize, [tempfile::TempDir; 2]) {
     let source = tempfile::tempdir().unwrap();
     let index = tempfile::tempdir().unwrap();
-    corpus(source.path(), filler);
-    let handbook = Handbook::new(index.path(), Some(embedder));
+    corpus(folder, source.path(), filler);
+    let chunking = std::env::var("HANDBOOK_BENCH_MAX_TOKENS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .map_or_else(ChunkOptions::default, |max_tokens| ChunkOptions {
+            max_tokens,
+            ..ChunkOptions::default()
+        });
+    let handbook = Handbook::with_chunking(index.path(), Some(embedder), chunking);
     let start = Instant::now();
     let report = handbook
         .ingest(source.path(), &ProgressBar::hidden())
@@ -168,18 +291,7 @@ async fn run_size(filler: usize, embedder: Arc<dyn Embedder>, label: &str, bm25_
         "ingest with {label}: {report} in {:.1} s",
         start.elapsed().as_secs_f64()
     );
-    let passages = report.passages_total;
-    if bm25_too {
-        measure(&handbook, &set, SearchMode::FullText, "BM25 alone", passages).await;
-    }
-    measure(
-        &handbook,
-        &set,
-        SearchMode::Auto,
-        &format!("hybrid ({label})"),
-        passages,
-    )
-    .await;
+    (handbook, report.passages_total, [source, index])
 }
 
 fn configured_embedder() -> Option<(Arc<dyn Embedder>, String)> {
@@ -195,12 +307,21 @@ fn configured_embedder() -> Option<(Arc<dyn Embedder>, String)> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let list = |name: &str| -> Option<Vec<usize>> {
+    let value = |name: &str| -> Option<String> {
         args.iter()
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
-            .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            .cloned()
     };
+    let list = |name: &str| -> Option<Vec<usize>> {
+        value(name).map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+    };
+    let sets: Vec<(String, QuestionSet)> = value("--sets")
+        .unwrap_or_else(|| "sample,osio".into())
+        .split(',')
+        .map(|name| load_set(name.trim()))
+        .collect();
+    let split = value("--split").unwrap_or_else(|| "all".into());
     let sizes = list("--sizes").unwrap_or_else(|| vec![0, 10_000, 100_000]);
     // A real model embeds every filler passage on the CPU: by default it is measured up to
     // 10,000 passages (`--configured-sizes` overrides).
@@ -210,16 +331,39 @@ fn main() {
     } else {
         configured_embedder()
     };
+    let mut dump_to = value("--dump").map(|p| std::fs::File::create(p).expect("dump file"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    println!("| passages | search                     | recall@1 | recall@5 | unrelated found | median ms | p95 ms |");
-    println!("|---------:|----------------------------|---------:|---------:|-------:|----------:|-------:|");
+    println!("| set    | passages | embedder                           | search  | recall@1 | recall@5 | answerable: nothing found | unanswerable: nothing found | median ms | p95 ms |");
+    println!("|--------|---------:|------------------------------------|---------|---------:|---------:|--------:|--------:|----------:|-------:|");
     runtime.block_on(async {
-        for &filler in &sizes {
-            run_size(filler, Arc::new(HashEmbedder::default()), "trigram hash", true).await;
-            if let Some((embedder, identity)) =
-                configured.as_ref().filter(|_| configured_sizes.contains(&filler))
-            {
-                run_size(filler, embedder.clone(), identity, false).await;
+        for (name, set) in sets {
+            let set = only_split(set, &split);
+            let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join(&set.handbook);
+            // Filler grows the sample only: it is made of the sample's words.
+            let sizes: Vec<usize> = if name == "sample" { sizes.clone() } else { vec![0] };
+            for &filler in &sizes {
+                let mut embedders: Vec<(Arc<dyn Embedder>, String)> = Vec::new();
+                if let Some(c) = configured.as_ref().filter(|_| configured_sizes.contains(&filler)) {
+                    embedders.push(c.clone());
+                }
+                if embedders.is_empty() {
+                    embedders.push((Arc::new(HashEmbedder::default()), "trigram hash".into()));
+                }
+                for (embedder, label) in embedders {
+                    let (handbook, passages, _dirs) = ingested(&folder, filler, embedder, &label).await;
+                    let label: String = label.chars().take(34).collect();
+                    for (mode, stage) in [
+                        (SearchMode::FullText, "BM25"),
+                        (SearchMode::Vector, "vector"),
+                        (SearchMode::Auto, "fused"),
+                    ] {
+                        let row = format!("{name:<6} | {passages:>8} | {label:<34} | {stage:<7}");
+                        measure(&handbook, &set, mode, &row).await;
+                    }
+                    if let Some(out) = dump_to.as_mut().filter(|_| filler == 0) {
+                        dump(&handbook, &name, &set, out).await;
+                    }
+                }
             }
         }
     });

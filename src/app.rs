@@ -162,6 +162,7 @@ impl App {
             sync: self.sync.clone(),
             limits: self.limits.clone(),
             metrics_token: self.settings.metrics_token.clone(),
+            handbook: self.handbook.clone(),
             integrations: api::IntegrationsState::new(
                 &self.settings,
                 self.voice.clone(),
@@ -267,10 +268,11 @@ impl App {
             crate::scheduler::Scheduler::new(self.workspace.clone(), self.store.clone(), &self.settings);
         tasks.push(tokio::spawn(scheduler.run_until_stopped(shutdown.clone())));
         // Incremental: when the folder is unchanged this costs a read and a hash per file.
-        tasks.push(
-            self.handbook
-                .spawn_ingest(self.settings.handbook_dir.clone(), shutdown.clone()),
-        );
+        tasks.push(self.handbook.spawn_ingest(
+            self.settings.handbook_dir.clone(),
+            crate::handbook::default_model(&self.settings),
+            shutdown.clone(),
+        ));
         if let Some(discord) = self.discord.clone() {
             if discord.can_register() {
                 let registering = discord.clone();
@@ -356,10 +358,11 @@ impl App {
         let mut channels = Channels::default();
         channels.add(Arc::new(TerminalOut));
         let mut tasks = self.spawn_workers(channels, &shutdown);
-        tasks.push(
-            self.handbook
-                .spawn_ingest(self.settings.handbook_dir.clone(), shutdown.clone()),
-        );
+        tasks.push(self.handbook.spawn_ingest(
+            self.settings.handbook_dir.clone(),
+            crate::handbook::default_model(&self.settings),
+            shutdown.clone(),
+        ));
         let terminal = Terminal::new(&me);
         let inbox = self.inbox_writer();
         eprintln!("Chatting as @{me}. /help lists the commands; Ctrl-D ends.");

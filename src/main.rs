@@ -50,6 +50,15 @@ async fn run_handbook(command: HandbookCommand, settings: &Settings) -> anyhow::
     match command {
         HandbookCommand::Ingest { dir } => {
             let dir = dir.unwrap_or_else(|| settings.handbook_dir.clone());
+            if let Some(model) = handbook::default_model(settings) {
+                eprintln!(
+                    "fetching the embedding model once into {} (about 84 MB; HANDBOOK_MODEL_URL=off skips it)",
+                    model.dir.display()
+                );
+                if !handbook.fetch_default_model(&model).await {
+                    eprintln!("no embedding model (see the log): indexing for keyword search only");
+                }
+            }
             let report = handbook.ingest(&dir, &handbook::terminal_progress()).await?;
             for (file, reason) in &report.skipped {
                 eprintln!("skipped {file}: {reason}");

@@ -148,6 +148,7 @@ impl Service {
             .env_clear()
             .env("DATABASE_URL", &l.database_url)
             .env("COORDINATOR_ADDR", format!("127.0.0.1:{}", self.port))
+            .env("HANDBOOK_MODEL_URL", "off")
             .env("COORDINATOR_API_TOKEN", API_TOKEN)
             // The load tool measures the service, not its per-chat and per-token allowances.
             .env("COORDINATOR_MESSAGES_PER_MINUTE", "1000000")

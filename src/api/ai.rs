@@ -12,9 +12,6 @@ use crate::llm::Usage;
 use crate::store::ConversationRecord;
 use crate::workspace::WorkspaceError;
 
-/// The reply when no language model is configured.
-const OFFLINE_REPLY: &str = include_str!("../../prompts/offline.md");
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatBody {
@@ -50,7 +47,7 @@ pub async fn chat(
     }
     let Some(agent) = &s.agent else {
         return Ok(Json(ChatReply {
-            reply: OFFLINE_REPLY.trim().to_owned(),
+            reply: crate::conversation::offline::reply(Some(&s.handbook), message).await,
             conversation_id: None,
             actions: Vec::new(),
             usage: Usage::default(),

@@ -9,6 +9,7 @@ mod comments;
 mod crm;
 pub mod error;
 mod escalations;
+mod handbook;
 mod integrations;
 mod monitoring;
 mod people;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub limits: std::sync::Arc<crate::limits::Limits>,
     /// What `/metrics` asks for, when anything.
     pub metrics_token: Option<crate::config::Secret>,
+    /// `GET /api/handbook/search`, and `/ai/chat` without a model.
+    pub handbook: crate::handbook::Handbook,
 }
 
 #[derive(OpenApi)]
@@ -98,6 +101,7 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(schedule::project_chat))
         .routes(routes!(monitoring::status))
         .routes(routes!(escalations::escalate))
+        .routes(routes!(handbook::search))
         .routes(routes!(ai::chat))
         .routes(routes!(ai::actions))
         .routes(routes!(ai::approve))

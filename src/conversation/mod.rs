@@ -8,6 +8,7 @@ pub mod agent;
 mod buttons;
 pub mod commands;
 mod memory;
+pub mod offline;
 pub mod prompts;
 mod replies;
 mod run;
@@ -32,7 +33,6 @@ use commands::Parsed;
 use speaker::Speaker;
 
 /// The reply to free text when no LLM is configured.
-const OFFLINE_REPLY: &str = include_str!("../../prompts/offline.md");
 /// How many tasks `/tasks` lists.
 const LIST_LIMIT: i64 = 20;
 
@@ -200,7 +200,7 @@ impl Conversation {
             return Ok(Reply::text(replies::UNLINKED));
         }
         let Some(agent) = &self.agent else {
-            return Ok(Reply::text(OFFLINE_REPLY.trim()));
+            return Ok(Reply::text(offline::reply(self.handbook.as_ref(), text).await));
         };
         let key = format!("{}:{}", event.channel, event.sender.external_id);
         if let Err(refused) = self.limits.agent_turn(&key) {

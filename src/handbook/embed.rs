@@ -29,8 +29,8 @@ pub trait Embedder: Send + Sync {
     /// The model and whatever changes its vectors, e.g. `openai:text-embedding-3-small`.
     fn identity(&self) -> String;
 
-    /// Cosine similarity from which a passage counts as relevant by meaning alone, even when it
-    /// shares few words with the question. Depends on the model.
+    /// The confidence (cosine similarity plus a share of the words in common, see
+    /// `search`) from which a question counts as answered by the handbook. Depends on the model.
     fn relevance_floor(&self) -> f32 {
         0.5
     }
@@ -221,7 +221,7 @@ impl Embedder for HashEmbedder {
     }
 
     fn relevance_floor(&self) -> f32 {
-        0.6
+        0.5
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {

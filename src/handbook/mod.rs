@@ -1,15 +1,15 @@
 //! The handbook: the team's markdown policies, searchable with citations. Owns chunking
 //! (`chunk`), incremental ingest (`ingest`), the LanceDB index under
 //! `COORDINATOR_DATA_DIR/handbook` (`index`: a native BM25 full-text index always, a vector
-//! column when an embedder is configured), search (`search`: BM25, vectors, reciprocal rank
-//! fusion, a relevance threshold), the texts built from results (`answer`: quoted answers,
+//! column when an embedder is configured), search (`search`: BM25, vectors, a weighted fusion
+//! calibrated on question sets, a relevance threshold), the texts built from results (`answer`: quoted answers,
 //! LLM context, tool results) and `trait Embedder` (`embed`). It does not talk to chats or the
 //! LLM: the conversation and the agent call [`Handbook::search`] and the `answer` functions.
 //!
 //! ```text
 //!  handbook/*.md ──ingest──► chunk ──► embed? ──► LanceDB table `passages` (+ FTS index)
 //!  question ──search──► BM25 ─┐
-//!                   vectors? ─┴─► RRF ─► relevance check ─► Passage{file, heading, lines, text}
+//!                   vectors? ─┴─► fusion ─► relevance check ─► Passage{file, heading, lines, text}
 //! ```
 
 pub mod answer;
@@ -20,6 +20,7 @@ mod ingest;
 #[cfg(feature = "local-embeddings")]
 pub mod local;
 mod lookup;
+pub mod model;
 mod search;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use answer::{context_block, format_results, not_found, quote_answer, tool_re
 pub use chunk::{chunk_markdown, count_tokens, Chunk, ChunkOptions};
 pub use embed::{EmbedError, Embedder, HashEmbedder, OpenAiEmbedder};
 pub use ingest::{terminal_progress, IngestReport, MAX_FILE_BYTES};
+pub use model::{default_model, DefaultModel};
 pub use search::{
     validate_query, SearchMode, SearchOptions, MAX_K, MAX_QUERY_CHARS, MIN_PASSAGE_RELEVANCE, MIN_RELEVANCE,
 };
@@ -82,7 +84,7 @@ pub struct Passage {
     pub line_start: u32,
     pub line_end: u32,
     pub text: String,
-    /// The ranking score: BM25 for full-text searches, the fused RRF score for hybrid ones.
+    /// The ranking score: BM25 for full-text searches, the weighted fusion (see `search`) with vectors.
     pub score: f32,
     /// BM25 score, when the full-text lookup found the passage.
     pub bm25: Option<f32>,
@@ -125,7 +127,8 @@ struct View {
 
 struct Inner {
     index_dir: PathBuf,
-    embedder: Option<Arc<dyn Embedder>>,
+    /// Replaced once when the default model arrives (see `model`).
+    embedder: std::sync::RwLock<Option<Arc<dyn Embedder>>>,
     chunking: ChunkOptions,
     index: OnceCell<Index>,
     table: Mutex<Option<Table>>,
@@ -164,7 +167,7 @@ impl Handbook {
         Self {
             inner: Arc::new(Inner {
                 index_dir: index_dir.into(),
-                embedder,
+                embedder: std::sync::RwLock::new(embedder),
                 chunking,
                 index: OnceCell::new(),
                 table: Mutex::new(None),
@@ -186,7 +189,18 @@ impl Handbook {
 
     /// The configured embedder's identity, if any.
     pub fn embedder_identity(&self) -> Option<String> {
-        self.inner.embedder.as_ref().map(|e| e.identity())
+        self.embedder().map(|e| e.identity())
+    }
+
+    fn embedder(&self) -> Option<Arc<dyn Embedder>> {
+        self.inner.embedder.read().ok().and_then(|e| e.clone())
+    }
+
+    /// Uses `embedder` from now on; the next ingest re-embeds the passages with it.
+    pub fn set_embedder(&self, embedder: Arc<dyn Embedder>) {
+        if let Ok(mut slot) = self.inner.embedder.write() {
+            *slot = Some(embedder);
+        }
     }
 
     async fn index(&self) -> Result<&Index, HandbookError> {
@@ -224,7 +238,8 @@ impl Handbook {
             .await
             .map_err(|e| HandbookError::Index(format!("reading the folder failed: {e}")))??;
         let index = self.index().await?;
-        let embedder = self.inner.embedder.as_deref();
+        let embedder = self.embedder();
+        let embedder = embedder.as_deref();
         let identity = embedder.map(|e| e.identity());
         let meta = index.meta();
         let existing = index.open().await?;
@@ -267,27 +282,45 @@ impl Handbook {
         Ok(report)
     }
 
-    /// Ingests `dir` in the background (on start-up), logging the outcome; stops at `shutdown`.
-    pub fn spawn_ingest(&self, dir: PathBuf, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    /// Ingests `dir` in the background (on start-up), logging the outcome; then, when the
+    /// default model is to be fetched, fetches it and ingests again with vectors. Stops at
+    /// `shutdown`.
+    pub fn spawn_ingest(
+        &self,
+        dir: PathBuf,
+        default_model: Option<DefaultModel>,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let handbook = self.clone();
         tokio::spawn(async move {
-            let hidden = ProgressBar::hidden();
+            let work = async {
+                handbook.ingest_logged(&dir).await;
+                if let Some(model) = default_model {
+                    if handbook.fetch_default_model(&model).await {
+                        handbook.ingest_logged(&dir).await;
+                    }
+                }
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                outcome = handbook.ingest(&dir, &hidden) => match outcome {
-                    Ok(report) => {
-                        for (file, reason) in &report.skipped {
-                            tracing::warn!(%file, %reason, "handbook file skipped");
-                        }
-                        tracing::info!(%report, "handbook indexed")
-                    }
-                    Err(e @ HandbookError::FolderMissing(_)) => {
-                        tracing::warn!("{e}; /ask finds nothing until it is indexed")
-                    }
-                    Err(e) => tracing::warn!(error = %e, "handbook ingest failed"),
-                }
+                () = work => {}
             }
         })
+    }
+
+    async fn ingest_logged(&self, dir: &Path) {
+        match self.ingest(dir, &ProgressBar::hidden()).await {
+            Ok(report) => {
+                for (file, reason) in &report.skipped {
+                    tracing::warn!(%file, %reason, "handbook file skipped");
+                }
+                tracing::info!(%report, "handbook indexed")
+            }
+            Err(e @ HandbookError::FolderMissing(_)) => {
+                tracing::warn!("{e}; /ask finds nothing until it is indexed")
+            }
+            Err(e) => tracing::warn!(error = %e, "handbook ingest failed"),
+        }
     }
 
     /// Waits until an ingest (for example the start-up one) has finished; false on timeout.
@@ -315,12 +348,11 @@ impl Handbook {
             return Ok(Vec::new());
         }
         let indexed_with = view.meta.as_ref().and_then(|m| m.embedder.clone());
-        let embedder = self
-            .inner
-            .embedder
+        let configured = self.embedder();
+        let embedder = configured
             .as_deref()
             .filter(|e| indexed_with.as_deref() == Some(e.identity().as_str()));
-        if embedder.is_none() && self.inner.embedder.is_some() {
+        if embedder.is_none() && configured.is_some() {
             tracing::debug!("the index has no vectors from the configured embedder; full text only");
         }
         let searcher = search::Searcher {
@@ -371,10 +403,18 @@ impl Handbook {
     }
 }
 
-/// The embedder the settings configure: a local model folder, an OpenAI-compatible model, or none.
+/// The embedder the settings configure: a local model folder, an OpenAI-compatible model, the
+/// default model once fetched, or none.
 pub fn embedder_from_settings(settings: &Settings) -> Result<Option<Arc<dyn Embedder>>, HandbookError> {
     if let Some(dir) = &settings.handbook_embedding_model_dir {
         return local_embedder(dir).map(Some);
+    }
+    let fetched = model::default_model_dir(&settings.data_dir);
+    if cfg!(feature = "local-embeddings")
+        && settings.openai_embedding_model.is_none()
+        && model::is_complete(&fetched)
+    {
+        return local_embedder(&fetched).map(Some);
     }
     let Some(model) = &settings.openai_embedding_model else {
         return Ok(None);
@@ -388,12 +428,12 @@ pub fn embedder_from_settings(settings: &Settings) -> Result<Option<Arc<dyn Embe
 }
 
 #[cfg(feature = "local-embeddings")]
-fn local_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, HandbookError> {
+pub(crate) fn local_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, HandbookError> {
     Ok(Arc::new(local::LocalEmbedder::new(dir)?))
 }
 
 #[cfg(not(feature = "local-embeddings"))]
-fn local_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, HandbookError> {
+pub(crate) fn local_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, HandbookError> {
     Err(HandbookError::Embedding(EmbedError::Model(format!(
         "{} is set as HANDBOOK_EMBEDDING_MODEL_DIR, but this build has no local embeddings \
          (build with --features local-embeddings)",

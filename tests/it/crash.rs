@@ -40,6 +40,7 @@ async fn start(dir: &std::path::Path, fake: &FakeTelegram) -> Service {
         .current_dir(dir)
         .env_clear()
         .env("COORDINATOR_ADDR", format!("127.0.0.1:{port}"))
+        .env("HANDBOOK_MODEL_URL", "off")
         .env("COORDINATOR_API_TOKEN", TOKEN)
         .env("TELEGRAM_BOT_TOKEN", &fake.token)
         .env("TELEGRAM_API_URL", &fake.url)

@@ -279,10 +279,19 @@ async fn bm25_search_answers_the_question_set_with_citations() {
     );
 }
 
+/// Without vectors the "nothing found" threshold favours answering: every answerable question
+/// of the set finds something, and at least half of the unrelated ones find nothing.
 #[tokio::test]
 async fn unrelated_questions_find_nothing() {
     let (handbook, _index) = ingested(None).await;
     let set = question_set();
+    let mut refused = Vec::new();
+    for q in &set.questions {
+        if handbook.search(&q.question, 5).await.unwrap().is_empty() {
+            refused.push(q.question.clone());
+        }
+    }
+    assert!(refused.is_empty(), "{refused:#?}");
     let mut wrongly_found = Vec::new();
     for question in &set.unanswerable {
         let found = handbook.search(question, 5).await.unwrap();
@@ -293,7 +302,10 @@ async fn unrelated_questions_find_nothing() {
             assert!(answer.starts_with("I found nothing in the handbook"), "{answer}");
         }
     }
-    assert!(wrongly_found.len() <= 1, "{wrongly_found:#?}");
+    assert!(
+        wrongly_found.len() <= set.unanswerable.len() / 2,
+        "{wrongly_found:#?}"
+    );
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ fn coordinator(dir: &std::path::Path, args: &[&str]) -> Output {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("COORDINATOR_DATA_DIR", dir.join("data"))
+        .env("HANDBOOK_MODEL_URL", "off")
         .args(args)
         .stdin(Stdio::null())
         .output()

@@ -155,6 +155,7 @@ impl AppBuilder {
             ("COORDINATOR_API_TOKEN", ADMIN_TOKEN),
             ("COORDINATOR_DATA_DIR", data_dir.as_str()),
             ("COORDINATOR_ADDR", "127.0.0.1:0"),
+            ("HANDBOOK_MODEL_URL", "off"),
         ];
         values.extend(self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let settings = Settings::with(&values).expect("test settings");

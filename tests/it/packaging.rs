@@ -12,6 +12,7 @@ fn coordinator(dir: &std::path::Path) -> Command {
     cmd.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HANDBOOK_MODEL_URL", "off")
         .stdin(Stdio::null());
     cmd
 }

@@ -380,3 +380,34 @@ async fn ask_answers_from_the_handbook_with_citations() {
         sent[1].text
     );
 }
+
+/// With no model, free text gets the handbook's passages and, when it looks like a command
+/// typed without its slash, the command it probably meant.
+#[tokio::test]
+async fn free_text_without_a_model_answers_from_the_handbook() {
+    let fake = FakeTelegram::start().await;
+    let app = webhook_app(Db::Sqlite, &fake).await;
+    let update = text_update(1, ANNA, ANNA, "how fast should we reply to a client's email?");
+    app.deliver_telegram(&update).await;
+    let update = text_update(2, ANNA, ANNA, "newtask Send the invoice due friday");
+    app.deliver_telegram(&update).await;
+    let sent = fake.wait_for_sent(2, Duration::from_secs(120)).await;
+    let answer = sent
+        .iter()
+        .find(|m| m.text.contains("From the handbook"))
+        .expect("passages");
+    assert!(
+        answer.text.contains("client-communication.md ›"),
+        "{}",
+        answer.text
+    );
+    let hint = sent
+        .iter()
+        .find(|m| m.text.contains("Did you mean"))
+        .expect("a command hint");
+    assert!(
+        hint.text.contains("/newtask Send the invoice due friday"),
+        "{}",
+        hint.text
+    );
+}
