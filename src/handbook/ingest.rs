@@ -314,3 +314,22 @@ pub(crate) async fn sync(
     progress.finish_and_clear();
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_ingest_is_remembered_until_one_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let handbook = super::super::Handbook::new(dir.path().join("index"), None);
+        assert_eq!(handbook.last_ingest_failure(), None);
+        handbook.record_outcome(&Err(HandbookError::FolderMissing(dir.path().join("none"))));
+        assert_eq!(handbook.last_ingest_failure(), None, "no folder is no failure");
+        handbook.record_outcome(&Err(HandbookError::Index("disk full".into())));
+        let failure = handbook.last_ingest_failure().unwrap();
+        assert!(failure.error.contains("disk full"), "{}", failure.error);
+        handbook.record_outcome(&Ok(IngestReport::default()));
+        assert_eq!(handbook.last_ingest_failure(), None);
+    }
+}

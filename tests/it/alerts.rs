@@ -22,6 +22,7 @@ both_dbs!(
     a_dead_letter_is_alerted_once_with_a_button_that_sends_it_again,
     alerts_over_the_hourly_limit_become_one_summary,
     a_failing_channel_is_alerted_once_and_its_recovery_noted,
+    an_integration_job_given_up_is_alerted_once,
 );
 
 async fn setup(db: Db) -> (TestApp, FakeTelegram, Scheduler) {
@@ -232,8 +233,8 @@ async fn a_failing_channel_is_alerted_once_and_its_recovery_noted(db: Db) {
         s.run_once(at + Duration::minutes(11)).await.unwrap().alerts_sent,
         0
     );
-    let alerts = in_admins(&app, &fake, "Alert: discord").await;
-    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    // (The Discord message stays queued: wait for the alert itself.)
+    let alerts = arrived(&fake, "Alert: discord", 1).await;
     assert!(
         alerts[0].text.contains("has not delivered since"),
         "{}",
@@ -249,6 +250,42 @@ async fn a_failing_channel_is_alerted_once_and_its_recovery_noted(db: Db) {
         s.run_once(at + Duration::minutes(13)).await.unwrap().alerts_sent,
         0
     );
-    let notes = in_admins(&app, &fake, "discord delivers messages again").await;
-    assert_eq!(notes.len(), 1);
+    arrived(&fake, "discord delivers messages again", 1).await;
+}
+
+async fn an_integration_job_given_up_is_alerted_once(db: Db) {
+    let (app, fake, s) = setup(db).await;
+    say(&app, &fake, 1, ADMINS, BOSS, "/alerts here").await;
+    // Two jobs of a kind nobody handles: both given up, for the same reason.
+    for n in 0..2 {
+        let key = format!("job-{n}");
+        app.store
+            .enqueue_integration_job("crm.retired", &key, "{}", None)
+            .await
+            .unwrap();
+    }
+    wait_until(|| async { app.store.queue_counts(Queue::Integrations).await.unwrap().dead == 2 }).await;
+    assert_eq!(s.run_once(now()).await.unwrap().alerts_sent, 1);
+    assert_eq!(s.run_once(now()).await.unwrap().alerts_sent, 0);
+    let alerts = arrived(&fake, "Alert: integration job", 1).await;
+    assert!(
+        alerts[0].text.contains("(crm.retired)") && alerts[0].text.contains("unknown job kind"),
+        "{}",
+        alerts[0].text
+    );
+}
+
+/// Waits until `n` messages whose text starts with `prefix` reached the admins' group, and
+/// returns them.
+async fn arrived(fake: &FakeTelegram, prefix: &str, n: usize) -> Vec<Sent> {
+    let matching = || {
+        fake.sent()
+            .into_iter()
+            .filter(|m| m.chat_id == ADMINS && m.text.starts_with(prefix))
+            .collect::<Vec<_>>()
+    };
+    wait_until(|| async { matching().len() >= n }).await;
+    let found = matching();
+    assert_eq!(found.len(), n, "{found:?}");
+    found
 }

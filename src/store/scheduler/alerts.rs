@@ -122,9 +122,12 @@ impl Store {
         Ok(done > 0)
     }
 
-    /// Dead letters of `queue` (outbox or integrations) no alert has looked at, oldest first.
+    /// Dead letters of `queue` (outbox or integrations; the inbox is not alerted) no alert has
+    /// looked at, oldest first.
     pub async fn unalerted_dead(&self, queue: Queue, limit: i64) -> StoreResult<Vec<UnalertedDead>> {
-        let table = dead_table(queue);
+        let Some(table) = alerted_table(queue) else {
+            return Ok(Vec::new());
+        };
         let sql = format!(
             "SELECT id, channel, chat_id, dedupe_key, attempts, last_error FROM {table} \
              WHERE status = 'dead' AND alerted_at IS NULL ORDER BY id LIMIT $1"
@@ -137,7 +140,10 @@ impl Store {
 
     /// Records that dead letter `id` of `queue` was looked at for an alert.
     pub async fn mark_alerted(&self, queue: Queue, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        let sql = format!("UPDATE {} SET alerted_at = $1 WHERE id = $2", dead_table(queue));
+        let Some(table) = alerted_table(queue) else {
+            return Ok(());
+        };
+        let sql = format!("UPDATE {table} SET alerted_at = $1 WHERE id = $2");
         dispatch!(self, |p| sqlx::query(&sql)
             .bind(now)
             .bind(id)
@@ -312,9 +318,11 @@ impl Store {
     }
 }
 
-fn dead_table(queue: Queue) -> &'static str {
+/// The tables whose dead letters are alerted.
+fn alerted_table(queue: Queue) -> Option<&'static str> {
     match queue {
-        Queue::Integrations => "integration_jobs",
-        _ => "outbox_messages",
+        Queue::Outbox => Some("outbox_messages"),
+        Queue::Integrations => Some("integration_jobs"),
+        Queue::Inbox => None,
     }
 }
