@@ -265,7 +265,8 @@ impl App {
             }
         }));
         let scheduler =
-            crate::scheduler::Scheduler::new(self.workspace.clone(), self.store.clone(), &self.settings);
+            crate::scheduler::Scheduler::new(self.workspace.clone(), self.store.clone(), &self.settings)
+                .with_handbook(self.handbook.clone());
         tasks.push(tokio::spawn(scheduler.run_until_stopped(shutdown.clone())));
         // Incremental: when the folder is unchanged this costs a read and a hash per file.
         tasks.push(self.handbook.spawn_ingest(

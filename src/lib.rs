@@ -35,7 +35,7 @@
 //! | 3 | `queue`, `http`, `limits` | what the queues share (`Outcome`, backoff, `EventHandler`); the JSON error shape and the signed-webhook path; per-identity and per-token allowances |
 //! | 4 | `inbox`, `outbox`, `workspace` | the two durable queues; the operations, each with its permission check |
 //! | 5 | `tools`, `integrations`, `channels` | the agent's tools; Zendesk, CRM, voice; the platform adapters |
-//! | 6 | `scheduler` | reminders, escalation ladders, policy checks, scheduled reports |
+//! | 6 | `scheduler` | reminders, escalation ladders, policy checks, scheduled reports, admin alerts |
 //! | 7 | `conversation` | what to answer: commands, buttons, the agent |
 //! | 8 | `api` | axum routes, bearer auth, OpenAPI, health, metrics |
 //! | 9 | `app` | builds everything from `Settings` and runs it until shutdown |

@@ -1,6 +1,6 @@
 //! Button presses: the press is acknowledged on the platform, then acted on like the command
 //! it stands for ([`ButtonAction`]: done, acknowledge or snooze an escalation, approve or
-//! reject a proposal).
+//! reject a proposal, retry a dead letter).
 
 use super::commands::Command;
 use super::speaker::Speaker;
@@ -60,6 +60,13 @@ impl Conversation {
                 }
             }
             Some(ButtonAction::Snooze(task_id, length)) => self.snooze(speaker, task_id, length, now).await?,
+            Some(ButtonAction::RetryDead(id)) => {
+                match self.workspace.retry_dead_letter(&speaker.actor, id).await {
+                    Ok(()) => format!("Message #{id} is queued again and goes out now."),
+                    Err(WorkspaceError::Forbidden(_)) => "Only admins can retry messages.".to_owned(),
+                    Err(e) => replies::error(e)?,
+                }
+            }
             Some(ButtonAction::Done(id)) => {
                 match self.command(event, speaker, Command::Done { id }, origin).await {
                     Ok(reply) => reply.text,

@@ -48,6 +48,8 @@ pub enum Command {
     Link {
         code: String,
     },
+    /// `/alerts [here|off]` (admins).
+    Alerts(super::alerts::AlertsAction),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +79,10 @@ pub const USAGE: &[(&str, &str)] = &[
     ("ask", "/ask QUESTION — ask the coordinator anything"),
     ("report", "/report [daily|weekly] — a progress report"),
     ("link", "/link CODE — link this chat account to your profile"),
+    (
+        "alerts",
+        "/alerts [here|off] — (admins) this chat gets the admins' alerts, or none does",
+    ),
 ];
 
 use crate::domain::DATE_EXAMPLES;
@@ -153,6 +159,7 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
             }),
             _ => Err(usage("link", "/link takes just the code, one word.")),
         },
+        "alerts" => super::alerts::parse(args),
         _ => Err(format!("Unknown command /{name}. Try /help.")),
     };
     match result {
@@ -162,7 +169,7 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
 }
 
 /// `problem`, then the command's usage line and an example.
-fn usage(command: &str, problem: &str) -> String {
+pub(super) fn usage(command: &str, problem: &str) -> String {
     let line = USAGE
         .iter()
         .find(|(name, _)| *name == command)
@@ -177,6 +184,7 @@ fn usage(command: &str, problem: &str) -> String {
         "ask" => "/ask What is blocking the launch?",
         "report" => "/report weekly",
         "link" => "/link 7F3K9QAB",
+        "alerts" => "/alerts here",
         _ => "/help",
     };
     format!("{problem}\nUsage: {syntax} — e.g. {example}")

@@ -5,6 +5,7 @@
 //! (`integrations::voice`). It is the inbox's [`EventHandler`], wired in `app`.
 
 pub mod agent;
+mod alerts;
 mod buttons;
 pub mod commands;
 mod memory;

@@ -164,6 +164,7 @@ impl Conversation {
                 Ok(Reply::text(format!("Comment added to #{}.", comment.task_id)))
             }
             Command::Ask { question } => Ok(Reply::text(self.ask(&question).await?)),
+            Command::Alerts(action) => self.alerts(event, speaker, action).await,
             Command::Report { period } => {
                 let report = self
                     .workspace

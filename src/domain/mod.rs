@@ -41,8 +41,16 @@ pub struct Project {
     pub description: String,
     pub status: ProjectStatus,
     pub deadline: Option<DateTime<Utc>>,
+    /// Whether the chat a task came from (else the project's chat) hears of its reminders and
+    /// first escalation step too, besides the assignee. On by default.
+    #[serde(default = "notify_chat_default")]
+    pub notify_chat: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+fn notify_chat_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

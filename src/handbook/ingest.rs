@@ -26,6 +26,35 @@ const BATCH_ROWS: usize = 1024;
 /// Folder depth the walk goes down to.
 const MAX_DEPTH: usize = 16;
 
+/// The last ingest failed: when, and why (fit to show to an admin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestFailure {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub error: String,
+}
+
+impl super::Handbook {
+    /// Remembers how an ingest ended: a failure until the next success. A missing folder is no
+    /// failure (a server may run without a handbook).
+    pub(super) fn record_outcome(&self, outcome: &Result<IngestReport, HandbookError>) {
+        let failure = match outcome {
+            Ok(_) | Err(HandbookError::FolderMissing(_)) => None,
+            Err(e) => Some(IngestFailure {
+                at: chrono::Utc::now(),
+                error: e.to_string(),
+            }),
+        };
+        if let Ok(mut last) = self.inner.last_failure.lock() {
+            *last = failure;
+        }
+    }
+
+    /// The failure of the last ingest, if it failed.
+    pub fn last_ingest_failure(&self) -> Option<IngestFailure> {
+        self.inner.last_failure.lock().ok().and_then(|f| f.clone())
+    }
+}
+
 /// What an ingest did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestReport {
@@ -284,4 +313,23 @@ pub(crate) async fn sync(
         .map_err(|e| HandbookError::Index(format!("cannot count passages: {e}")))?;
     progress.finish_and_clear();
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_ingest_is_remembered_until_one_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let handbook = super::super::Handbook::new(dir.path().join("index"), None);
+        assert_eq!(handbook.last_ingest_failure(), None);
+        handbook.record_outcome(&Err(HandbookError::FolderMissing(dir.path().join("none"))));
+        assert_eq!(handbook.last_ingest_failure(), None, "no folder is no failure");
+        handbook.record_outcome(&Err(HandbookError::Index("disk full".into())));
+        let failure = handbook.last_ingest_failure().unwrap();
+        assert!(failure.error.contains("disk full"), "{}", failure.error);
+        handbook.record_outcome(&Ok(IngestReport::default()));
+        assert_eq!(handbook.last_ingest_failure(), None);
+    }
 }

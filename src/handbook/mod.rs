@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 pub use answer::{context_block, format_results, not_found, quote_answer, tool_result, ANSWER_INSTRUCTIONS};
 pub use chunk::{chunk_markdown, count_tokens, Chunk, ChunkOptions};
 pub use embed::{EmbedError, Embedder, HashEmbedder, OpenAiEmbedder};
-pub use ingest::{terminal_progress, IngestReport, MAX_FILE_BYTES};
+pub use ingest::{terminal_progress, IngestFailure, IngestReport, MAX_FILE_BYTES};
 pub use model::{default_model, DefaultModel};
 pub use search::{
     validate_query, SearchMode, SearchOptions, MAX_K, MAX_QUERY_CHARS, MIN_PASSAGE_RELEVANCE, MIN_RELEVANCE,
@@ -136,6 +136,8 @@ struct Inner {
     ingest_lock: tokio::sync::Mutex<()>,
     /// Finished ingests (successful or not), for those who wait for the first one.
     ingests: watch::Sender<u64>,
+    /// How the last ingest failed, until one succeeds (an admin alert).
+    last_failure: Mutex<Option<IngestFailure>>,
 }
 
 /// The handbook index and its searches. Cheap to clone; opens the index on first use.
@@ -174,6 +176,7 @@ impl Handbook {
                 view: tokio::sync::Mutex::new(None),
                 ingest_lock: tokio::sync::Mutex::new(()),
                 ingests: watch::Sender::new(0),
+                last_failure: Mutex::new(None),
             }),
         }
     }
@@ -226,6 +229,7 @@ impl Handbook {
     /// embedder rebuilds the index. `progress` shows the files being indexed.
     pub async fn ingest(&self, dir: &Path, progress: &ProgressBar) -> Result<IngestReport, HandbookError> {
         let outcome = self.ingest_inner(dir, progress).await;
+        self.record_outcome(&outcome);
         *self.inner.view.lock().await = None;
         self.inner.ingests.send_modify(|n| *n += 1);
         outcome

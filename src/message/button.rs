@@ -1,6 +1,6 @@
 //! What a button under one of our messages does. The data a platform hands back on a press is
-//! the [`ButtonAction`] encoded as text (`done:42`, `ack:42`, `snooze:42:1h`, `approve:7`); this
-//! is the one place that writes it and the one place that reads it.
+//! the [`ButtonAction`] encoded as text (`done:42`, `ack:42`, `snooze:42:1h`, `approve:7`,
+//! `retry:9`); this is the one place that writes it and the one place that reads it.
 
 use std::fmt;
 
@@ -50,6 +50,8 @@ pub enum ButtonAction {
     Approve(i64),
     /// Reject a proposed AI action.
     Reject(i64),
+    /// Send a dead-lettered outbox message again (admins; under an alert).
+    RetryDead(i64),
 }
 
 impl ButtonAction {
@@ -69,6 +71,7 @@ impl ButtonAction {
             ("snooze", Some("1d")) => Some(Self::Snooze(id, SnoozeFor::Day)),
             ("approve", None) => Some(Self::Approve(id)),
             ("reject", None) => Some(Self::Reject(id)),
+            ("retry", None) => Some(Self::RetryDead(id)),
             _ => None,
         }
     }
@@ -77,7 +80,7 @@ impl ButtonAction {
     pub fn task(&self) -> Option<i64> {
         match *self {
             Self::Done(id) | Self::Ack(id) | Self::Snooze(id, _) => Some(id),
-            Self::Approve(_) | Self::Reject(_) => None,
+            Self::Approve(_) | Self::Reject(_) | Self::RetryDead(_) => None,
         }
     }
 
@@ -98,6 +101,7 @@ impl fmt::Display for ButtonAction {
             Self::Snooze(id, length) => write!(f, "snooze:{id}:{}", length.code()),
             Self::Approve(id) => write!(f, "approve:{id}"),
             Self::Reject(id) => write!(f, "reject:{id}"),
+            Self::RetryDead(id) => write!(f, "retry:{id}"),
         }
     }
 }
@@ -115,6 +119,7 @@ mod tests {
             ButtonAction::Snooze(8, SnoozeFor::Day),
             ButtonAction::Approve(3),
             ButtonAction::Reject(4),
+            ButtonAction::RetryDead(9),
         ];
         for action in all {
             assert_eq!(ButtonAction::parse(&action.to_string()), Some(action));
@@ -141,5 +146,7 @@ mod tests {
         }
         assert_eq!(ButtonAction::Done(5).task(), Some(5));
         assert_eq!(ButtonAction::Approve(5).task(), None);
+        assert_eq!(ButtonAction::RetryDead(5).task(), None);
+        assert_eq!(ButtonAction::parse("retry:x"), None);
     }
 }

@@ -1,10 +1,13 @@
-//! Escalation ladders. An overdue or blocked task gets a ladder: step 1 tells the assignee,
-//! step 2 (after the project's pace, by default 1 h for urgent, 4 h for high, 24 h otherwise)
-//! their manager, step 3 the chat where the task was created or the project's chat. Each step
-//! is sent once (dedupe key `escalation:{task}:{step}:{escalation}`), with buttons to
-//! acknowledge (stops the ladder), snooze (delays the next step) or mark the task done. Steps to
-//! a person wait for the end of their quiet hours unless the task is urgent; the clock for the
-//! next step starts when a step is sent. A step with nobody to tell is skipped.
+//! Escalation ladders. An overdue or blocked task gets a ladder: step 1 tells the assignee
+//! and the chat the task came from (else its project's chat, unless the project turned that
+//! off; see `reminders` for how quiet hours treat that chat), step 2 (after the project's pace,
+//! by default 1 h for urgent, 4 h for high, 24 h otherwise) their manager, step 3 the chat
+//! where the task was created or the project's chat. Each step is sent once (dedupe key
+//! `escalation:{task}:{step}:{escalation}`, `…:chat` for the chat's copy of step 1), with
+//! buttons to acknowledge (stops the ladder), snooze (delays the next step) or mark the task
+//! done. Steps to a person wait for the end of their quiet hours unless the task is urgent;
+//! the clock for the next step starts when a step is sent. A step with nobody to tell is
+//! skipped.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -73,23 +76,45 @@ async fn step(s: &Scheduler, e: &DueEscalation, now: DateTime<Utc>) -> Result<St
             .await?;
         return Ok(Step::Nothing);
     };
+    let urgent = task.priority == Priority::Urgent;
+    let key = format!("escalation:{}:{next}:{}", e.task_id, e.id);
+    // The first step is the assignee's, and the task's chat hears of it too.
+    let chat = match next {
+        1 => match s.chat_notice_now(&routing, urgent, now).await? {
+            Some((chat, _)) => {
+                let text = chat_text(s, &task, e);
+                Some(outbound(
+                    &chat,
+                    text,
+                    task_buttons(task.id, true),
+                    format!("{key}:chat"),
+                )?)
+            }
+            None => None,
+        },
+        _ => None,
+    };
     if let Some(person_id) = person {
-        if task.priority != Priority::Urgent {
+        if !urgent {
             let who = s.store.person(person_id).await?;
             let tz = s.zone_of(&who);
             if let Some(until) = quiet_until(now, tz, s.store.quiet_hours(person_id).await?) {
+                // A group chat is no one person's: it hears now (once: its key).
+                if let Some(message) = chat {
+                    s.store.enqueue_outbox(&[message]).await?;
+                }
                 s.store.hold_escalation(e.id, until, now).await?;
                 return Ok(Step::Held);
             }
         }
     }
     let text = step_text(s, &task, e, next).await?;
-    let key = format!("escalation:{}:{next}:{}", e.task_id, e.id);
-    let message = outbound(&to, text, task_buttons(task.id, true), key)?;
+    let mut messages = vec![outbound(&to, text, task_buttons(task.id, true), key)?];
+    messages.extend(chat);
     let next_at = (next < 3).then(|| now + pace(&task, &routing));
     let moved = s
         .store
-        .advance_escalation(e.id, e.step, next, next_at, now, &[message])
+        .advance_escalation(e.id, e.step, next, next_at, now, &messages)
         .await?;
     Ok(if moved { Step::Sent } else { Step::Nothing })
 }
@@ -110,6 +135,22 @@ fn cause(task: &Task, e: &DueEscalation, s: &Scheduler) -> String {
         ),
         _ => "needs attention".to_owned(),
     }
+}
+
+/// Step 1 as the task's chat reads it.
+fn chat_text(s: &Scheduler, task: &Task, e: &DueEscalation) -> String {
+    let who = task
+        .assigned_to
+        .as_deref()
+        .map(|h| format!("@{h}"))
+        .unwrap_or_else(|| "nobody".into());
+    format!(
+        "Escalation (step 1): #{} {} (assigned to {who}) {}. {who} has been asked to update it; \
+         anyone here can comment or mark it done.",
+        task.id,
+        task.title,
+        cause(task, e, s)
+    )
 }
 
 async fn step_text(s: &Scheduler, task: &Task, e: &DueEscalation, n: i32) -> Result<String, StoreError> {

@@ -3,8 +3,10 @@
 //! checks the handbook's policy rules, and sends the scheduled reports. It never calls a
 //! channel: everything it says goes to the outbox, in the same transaction as the state change
 //! and under a dedupe key, so several replicas over one PostgreSQL database never send twice.
-//! Time is a parameter: `run_once(now)` is one sweep at `now`.
+//! Time is a parameter: `run_once(now)` is one sweep at `now`. Each sweep also looks for what
+//! the admins should hear of in their alert chat (`alerts`).
 
+pub mod alerts;
 pub mod escalations;
 pub mod policy;
 pub mod reminders;
@@ -20,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::domain::Person;
-use crate::store::{QuietHours, Store, StoreError, SweepRecord};
+use crate::handbook::Handbook;
+use crate::store::{QuietHours, Store, StoreError, SweepRecord, TaskRouting};
+use crate::workspace::routing::{chat_notice, Address};
 use crate::workspace::Workspace;
 pub use policy::{Breach, Policies, Rule};
 
@@ -35,6 +39,8 @@ pub struct SweepReport {
     pub escalation_steps: u32,
     pub reports_sent: u32,
     pub breaches_reported: u32,
+    /// Alerts (and summaries of alerts held back) queued for the admins' alert chat.
+    pub alerts_sent: u32,
 }
 
 /// How the scheduler behaves; `from_settings` gives the defaults.
@@ -77,6 +83,8 @@ pub struct Scheduler {
     pub(crate) workspace: Workspace,
     pub(crate) config: SchedulerConfig,
     pub(crate) policies: Arc<Policies>,
+    /// Whose failed ingests the admins hear of.
+    pub(crate) handbook: Option<Handbook>,
 }
 
 impl Scheduler {
@@ -108,7 +116,14 @@ impl Scheduler {
             workspace,
             config,
             policies: Arc::new(policies),
+            handbook: None,
         }
+    }
+
+    /// A failed ingest of `handbook` becomes an alert.
+    pub fn with_handbook(mut self, handbook: Handbook) -> Self {
+        self.handbook = Some(handbook);
+        self
     }
 
     pub fn policies(&self) -> &Policies {
@@ -124,6 +139,7 @@ impl Scheduler {
         escalations::sweep(self, now, &mut report).await?;
         policy::sweep(self, now, since, &mut report).await?;
         reports::sweep(self, now, &mut report).await?;
+        alerts::sweep(self, now, &mut report).await?;
         let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         self.store
             .record_sweep(&SweepRecord {
@@ -160,6 +176,29 @@ impl Scheduler {
     /// A person's zone, or the default one.
     pub(crate) fn zone_of(&self, person: &Person) -> Tz {
         person.timezone.parse().unwrap_or(self.config.timezone)
+    }
+
+    /// The chat that hears of a task besides its assignee at `now` (`routing::chat_notice`),
+    /// with the zone its dates are written in. A person's private chat inside their quiet
+    /// hours gets nothing (unless `urgent`): that copy is skipped, not held. A group chat is
+    /// not held by anyone's quiet hours and reads the default zone.
+    pub(crate) async fn chat_notice_now(
+        &self,
+        routing: &TaskRouting,
+        urgent: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Address, Tz)>, StoreError> {
+        let Some(notice) = chat_notice(&self.store, routing).await? else {
+            return Ok(None);
+        };
+        let Some(owner) = &notice.owner else {
+            return Ok(Some((notice.to, self.config.timezone)));
+        };
+        let tz = self.zone_of(owner);
+        if !urgent && quiet_until(now, tz, self.store.quiet_hours(owner.id).await?).is_some() {
+            return Ok(None);
+        }
+        Ok(Some((notice.to, tz)))
     }
 }
 

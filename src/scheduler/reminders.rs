@@ -1,7 +1,14 @@
 //! Reminders before a due date: for each lead time (24 h and 2 h by default), once per task
 //! and due date, to the assignee on their preferred channel, in their zone, outside their quiet
-//! hours. A reminder held by quiet hours goes out when they end, if the task is not due by then;
-//! when two lead times are due at once only the nearer one is sent.
+//! hours, and to the chat the task came from (else its project's chat) unless the project
+//! turned that off. A reminder held by quiet hours goes out when they end, if the task is not
+//! due by then; when two lead times are due at once only the nearer one is sent.
+//!
+//! Quiet hours are a person's: a group chat is not held by the assignee's, so it hears at the
+//! lead time while the assignee's copy waits. A chat that is another person's private chat
+//! follows that person's quiet hours: inside them its copy is skipped (the assignee's is the
+//! one that matters). Each message has its own dedupe key (`reminder:{task}:{lead}:{due}`, and
+//! `…:chat` for the chat), so a sweep run twice sends nothing twice.
 
 use std::collections::HashSet;
 
@@ -67,34 +74,67 @@ async fn remind(
         return Ok(Sent::No);
     };
     let person = s.store.person(assignee).await?;
-    let Some(to) = person_address(&person) else {
-        // Nobody to tell: record it so that the task is not looked at every tick.
-        s.store.record_reminder(task_id, covered, due, now, None).await?;
-        return Ok(Sent::No);
-    };
-    let tz = s.zone_of(&person);
-    if quiet_until(now, tz, s.store.quiet_hours(assignee).await?).is_some() {
-        return Ok(Sent::Held);
-    }
     let task = s.store.task(task_id).await?;
+    let key = format!("reminder:{task_id}:{lead}:{}", due.timestamp());
+    let chat = match s.chat_notice_now(&routing, false, now).await? {
+        Some((to, tz)) => {
+            let text = format!(
+                "Reminder: #{} {} (for @{}) is due in {} ({} {}).",
+                task.id,
+                task.title,
+                person.handle,
+                time_left(due, now),
+                local_time(due, tz),
+                tz.name()
+            );
+            Some(outbound(
+                &to,
+                text,
+                task_buttons(task_id, false),
+                format!("{key}:chat"),
+            )?)
+        }
+        None => None,
+    };
+    let mut messages = Vec::new();
+    if let Some(to) = person_address(&person) {
+        let tz = s.zone_of(&person);
+        if quiet_until(now, tz, s.store.quiet_hours(assignee).await?).is_some() {
+            // The chat is no one person's: it hears now (once: its key), the assignee later.
+            if let Some(message) = chat {
+                s.store.enqueue_outbox(&[message]).await?;
+            }
+            return Ok(Sent::Held);
+        }
+        let text = format!(
+            "Reminder: #{} {} is due in {} ({} {}).",
+            task.id,
+            task.title,
+            time_left(due, now),
+            local_time(due, tz),
+            tz.name()
+        );
+        messages.push(outbound(&to, text, task_buttons(task_id, false), key)?);
+    }
+    messages.extend(chat);
+    // With nobody to tell, it is recorded all the same: the task is not looked at every tick.
+    let fresh = s
+        .store
+        .record_reminder(task_id, covered, due, now, &messages)
+        .await?;
+    Ok(if fresh && !messages.is_empty() {
+        Sent::Yes
+    } else {
+        Sent::No
+    })
+}
+
+/// "24 hours", "45 minutes".
+fn time_left(due: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let left = due - now;
-    let left = if left.num_minutes() >= 90 {
+    if left.num_minutes() >= 90 {
         format!("{} hours", (left.num_minutes() + 30) / 60)
     } else {
         format!("{} minutes", left.num_minutes().max(1))
-    };
-    let text = format!(
-        "Reminder: #{} {} is due in {left} ({} {}).",
-        task.id,
-        task.title,
-        local_time(due, tz),
-        tz.name()
-    );
-    let key = format!("reminder:{task_id}:{lead}:{}", due.timestamp());
-    let message = outbound(&to, text, task_buttons(task_id, false), key)?;
-    let fresh = s
-        .store
-        .record_reminder(task_id, covered, due, now, Some(&message))
-        .await?;
-    Ok(if fresh { Sent::Yes } else { Sent::No })
+    }
 }

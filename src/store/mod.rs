@@ -33,8 +33,8 @@ pub use people::PersonData;
 pub use projects::ProjectData;
 pub use queue::{Claimed, DeadLetter, NewOutbound, Queue, QueueCounts};
 pub use scheduler::{
-    DueEscalation, OpenEscalation, PersonCounts, PolicyTask, QuietHours, ReminderDue, ReportCounts,
-    SweepRecord, TaskRouting,
+    AlertChat, AlertLimits, DueEscalation, FailingChannel, NewAlert, OpenEscalation, PersonCounts,
+    PolicyTask, QuietHours, Raised, ReminderDue, ReportCounts, SweepRecord, TaskRouting, UnalertedDead,
 };
 pub use scratch::ScratchSchema;
 pub use tasks::{TaskData, TaskFilter};

@@ -13,6 +13,7 @@ pub struct ProjectData {
     pub description: String,
     pub status: ProjectStatus,
     pub deadline: Option<DateTime<Utc>>,
+    pub notify_chat: bool,
 }
 
 impl From<&Project> for ProjectData {
@@ -22,6 +23,7 @@ impl From<&Project> for ProjectData {
             description: p.description.clone(),
             status: p.status,
             deadline: p.deadline,
+            notify_chat: p.notify_chat,
         }
     }
 }
@@ -33,6 +35,7 @@ struct ProjectRow {
     description: String,
     status: String,
     deadline: Option<DateTime<Utc>>,
+    notify_chat: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -49,13 +52,15 @@ impl TryFrom<ProjectRow> for Project {
                 .parse()
                 .map_err(|e| StoreError::Other(format!("project {}: {e}", r.id)))?,
             deadline: r.deadline,
+            notify_chat: r.notify_chat,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-const SELECT: &str = "SELECT id, name, description, status, deadline, created_at, updated_at FROM projects";
+const SELECT: &str =
+    "SELECT id, name, description, status, deadline, notify_chat, created_at, updated_at FROM projects";
 
 impl Store {
     pub async fn create_project(&self, data: &ProjectData, by: &AuditEntry) -> StoreResult<Project> {
@@ -63,13 +68,14 @@ impl Store {
         let id: i64 = dispatch!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO projects (name, description, status, deadline, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                "INSERT INTO projects (name, description, status, deadline, notify_chat, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
             )
             .bind(&data.name)
             .bind(&data.description)
             .bind(data.status.as_str())
             .bind(data.deadline)
+            .bind(data.notify_chat)
             .bind(at)
             .fetch_one(&mut *tx)
             .await?;
@@ -131,12 +137,13 @@ impl Store {
             let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query(
                 "UPDATE projects SET name = $1, description = $2, status = $3, deadline = $4, \
-                 updated_at = $5 WHERE id = $6",
+                 notify_chat = $5, updated_at = $6 WHERE id = $7",
             )
             .bind(&data.name)
             .bind(&data.description)
             .bind(data.status.as_str())
             .bind(data.deadline)
+            .bind(data.notify_chat)
             .bind(now())
             .bind(id)
             .execute(&mut *tx)
@@ -144,7 +151,7 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
-            let detail = serde_json::json!({"name": data.name, "status": data.status});
+            let detail = serde_json::json!({"name": data.name, "status": data.status, "notify_chat": data.notify_chat});
             record_audit!(tx, by, "project.update", "project", id, detail);
             tx.commit().await?;
         });

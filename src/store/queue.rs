@@ -290,6 +290,27 @@ impl Store {
         Ok(())
     }
 
+    /// Puts dead letter `id` of `queue` back to be tried now, with a fresh count of attempts;
+    /// `false` when it is not a dead letter (unknown, or already retried).
+    pub async fn requeue_dead(&self, queue: Queue, id: i64) -> StoreResult<bool> {
+        let alerted = match queue {
+            Queue::Inbox => "",
+            Queue::Outbox | Queue::Integrations => ", alerted_at = NULL",
+        };
+        let sql = format!(
+            "UPDATE {} SET status = 'pending', attempts = 0, next_attempt_at = $1, locked_until = NULL, \
+             finished_at = NULL{alerted} WHERE id = $2 AND status = 'dead'",
+            queue.table()
+        );
+        let done = dispatch!(self, |p| sqlx::query(&sql)
+            .bind(now())
+            .bind(id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
     /// Records an outbox message as delivered, with the platform's id for it.
     pub async fn mark_sent(&self, id: i64, platform_message_id: Option<&str>) -> StoreResult<()> {
         dispatch!(self, |p| sqlx::query(

@@ -1,5 +1,5 @@
 //! The scheduler's queries: opening, claiming and advancing escalation ladders, reminders due,
-//! quiet hours and chat settings, the record of sweeps. Work is claimed with a lease
+//! quiet hours and chat settings, the record of sweeps, the admins' alerts (`alerts`). Work is claimed with a lease
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL), and every message is queued in the same
 //! transaction as the state change, under a dedupe key: two replicas never send one thing twice.
 
@@ -30,9 +30,11 @@ macro_rules! insert_outbound {
     }};
 }
 
+mod alerts;
 mod reports;
 mod routing;
 
+pub use alerts::{AlertChat, AlertLimits, FailingChannel, NewAlert, Raised, UnalertedDead};
 pub use reports::{PersonCounts, PolicyTask, ReportCounts};
 
 /// An escalation claimed for its next step.
@@ -72,6 +74,8 @@ pub struct TaskRouting {
     pub project_channel: Option<String>,
     pub project_chat: Option<String>,
     pub ladder_hours: Option<f64>,
+    /// The project's `notify_chat` (`None`: the task has no project).
+    pub project_notify_chat: Option<bool>,
 }
 
 /// A person's quiet hours, minutes after local midnight (the window may wrap midnight).

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::routing::{ladder_target, outbound, pace, task_buttons, Address};
+use super::routing::{chat_notice, ladder_target, outbound, pace, task_buttons, Address};
 use super::{Actor, Workspace, WorkspaceError, WsResult};
 use crate::domain::{Project, Task, ValidationError};
 use crate::store::{NewOutbound, OpenEscalation, PersonCounts, ReportCounts};
@@ -47,7 +47,8 @@ pub struct ReportData {
 
 impl Workspace {
     /// Escalates a task by hand with `reason`: the assignee (or, without one, the task's chat) is
-    /// told at once, whatever the hour, and the ladder continues from there.
+    /// told at once, whatever the hour, and the ladder continues from there. When the assignee
+    /// is told, the task's chat is too (see `routing::chat_notice`).
     pub async fn escalate(
         &self,
         actor: &Actor,
@@ -60,11 +61,11 @@ impl Workspace {
         let mut to = None;
         for n in 1..=3 {
             if let Some((address, _)) = ladder_target(&self.store, n, &routing).await? {
-                to = Some(address);
+                to = Some((address, n));
                 break;
             }
         }
-        let Some(to) = to else {
+        let Some((to, step)) = to else {
             return Err(WorkspaceError::Conflict(format!(
                 "task {task_id} has nobody to escalate to: no assignee with a chat identity, no manager \
                  and no chat for the task or its project"
@@ -75,7 +76,21 @@ impl Workspace {
             task.id, task.title, actor.name
         );
         let key = format!("manual:{task_id}:{}", now.timestamp_micros());
-        let messages: Vec<NewOutbound> = vec![outbound(&to, text, task_buttons(task_id, true), key)?];
+        let mut notified = vec![to.clone()];
+        let mut messages: Vec<NewOutbound> = vec![outbound(
+            &to,
+            text.clone(),
+            task_buttons(task_id, true),
+            key.clone(),
+        )?];
+        // Told the assignee: the task's chat hears of it too, as of a first ladder step.
+        if step == 1 {
+            if let Some(notice) = chat_notice(&self.store, &routing).await? {
+                let buttons = task_buttons(task_id, true);
+                messages.push(outbound(&notice.to, text, buttons, format!("{key}:chat"))?);
+                notified.push(notice.to);
+            }
+        }
         let next_at = now + pace(&task, &routing);
         let escalation_id = self
             .store
@@ -84,7 +99,7 @@ impl Workspace {
         Ok(ManualEscalation {
             escalation_id,
             task_id,
-            notified: vec![to],
+            notified,
         })
     }
 

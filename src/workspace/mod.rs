@@ -1,10 +1,11 @@
 //! The operations people and the agent perform on the workspace: projects, tasks, comments,
-//! people, link codes and tokens. Every operation takes the `Actor` (a person through a channel,
+//! people, link codes, tokens and the admins' alert chat. Every operation takes the `Actor` (a person through a channel,
 //! or an API token), checks the actor's role and lets the store write the audit record. The REST
 //! API, the chat commands and the agent's tools all come through here. Nothing here formats chat
 //! text.
 
 mod actions;
+mod alerts;
 mod analysis;
 mod auth;
 mod changes;

@@ -1,12 +1,12 @@
 //! What the service is doing: the durable queues and their dead letters, the scheduler's last
-//! sweep and the open escalations.
+//! sweep, the open escalations and where the admins' alerts go.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::EscalationList;
 use super::{Actor, Workspace, WsResult};
-use crate::store::{DeadLetter, Queue, QueueCounts, SweepRecord};
+use crate::store::{AlertChat, DeadLetter, Queue, QueueCounts, SweepRecord};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QueueStatus {
@@ -24,6 +24,8 @@ pub struct MonitoringStatus {
     /// The last scheduler sweep (any replica), if one ran.
     pub scheduler: Option<SweepRecord>,
     pub open_escalations: EscalationList,
+    /// The chat that gets the admins' alerts (`/alerts here`), if one was chosen.
+    pub alert_chat: Option<AlertChat>,
 }
 
 impl Workspace {
@@ -45,6 +47,7 @@ impl Workspace {
             integrations,
             scheduler: self.store.last_sweep().await?,
             open_escalations: self.open_escalations(actor).await?,
+            alert_chat: self.store.alert_chat().await?,
         })
     }
 }

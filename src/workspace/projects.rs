@@ -22,6 +22,10 @@ pub struct NewProject {
     /// RFC 3339 or a date.
     #[serde(default)]
     pub deadline: Option<String>,
+    /// Whether the chat a task came from (else the project's chat) also hears of reminders and
+    /// the first escalation step; true by default.
+    #[serde(default)]
+    pub notify_chat: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -36,6 +40,10 @@ pub struct ProjectUpdate {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub deadline: Patch<String>,
+    /// Whether the chat a task came from (else the project's chat) also hears of reminders and
+    /// the first escalation step.
+    #[serde(default)]
+    pub notify_chat: Option<bool>,
 }
 
 fn project_name(name: &str) -> Result<String, ValidationError> {
@@ -87,6 +95,7 @@ impl Workspace {
                 .as_deref()
                 .map(|d| parse_due_date(d, actor.timezone, "deadline"))
                 .transpose()?,
+            notify_chat: new.notify_chat.unwrap_or(true),
         };
         let project = self.store.create_project(&data, &actor.audit()).await?;
         self.announce(actor, Change::ProjectCreated(project.clone()))
@@ -105,6 +114,9 @@ impl Workspace {
         }
         if let Some(status) = update.status {
             data.status = ProjectStatus::parse_field(&status, "status")?;
+        }
+        if let Some(notify) = update.notify_chat {
+            data.notify_chat = notify;
         }
         data.deadline = match update.deadline {
             Patch::Keep => data.deadline,

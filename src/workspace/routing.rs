@@ -1,5 +1,6 @@
 //! Where a task's messages go: the people and chats of its escalation ladder (assignee, their
-//! manager, the chat it came from or its project's chat), the pace of the ladder, the buttons
+//! manager, the chat it came from or its project's chat), the chat that hears of reminders and
+//! the first step besides the assignee (`chat_notice`), the pace of the ladder, the buttons
 //! under a reminder or escalation, and the outbox row that carries them. Shared by the
 //! scheduler's sweeps and the manual escalation.
 
@@ -94,6 +95,46 @@ pub async fn ladder_target(
         ),
         _ => Ok(None),
     }
+}
+
+/// The chat that hears of a task's reminders and first escalation step besides its assignee.
+#[derive(Debug, Clone)]
+pub struct ChatNotice {
+    pub to: Address,
+    /// The person whose private chat it is, when it is one (their quiet hours apply); `None`
+    /// for a group chat, which no one person's quiet hours hold.
+    pub owner: Option<Person>,
+}
+
+/// The chat a task came from, else its project's chat, unless the project turned that off
+/// (`notify_chat`) or the chat is the assignee's own: one chat never gets a message twice.
+pub async fn chat_notice(store: &Store, routing: &TaskRouting) -> Result<Option<ChatNotice>, StoreError> {
+    if routing.project_notify_chat == Some(false) {
+        return Ok(None);
+    }
+    let Some(to) =
+        chat_address(routing.origin_channel.as_deref(), routing.origin_chat.as_deref()).or_else(|| {
+            chat_address(
+                routing.project_channel.as_deref(),
+                routing.project_chat.as_deref(),
+            )
+        })
+    else {
+        return Ok(None);
+    };
+    let owner = store.person_by_identity(to.channel, &to.chat_id).await?;
+    if let (Some(owner), Some(assignee)) = (&owner, routing.assignee_id) {
+        if owner.id == assignee {
+            return Ok(None);
+        }
+    }
+    if let Some(assignee) = routing.assignee_id {
+        let person = store.person(assignee).await?;
+        if person_address(&person).as_ref() == Some(&to) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(ChatNotice { to, owner }))
 }
 
 /// The buttons under an escalation (`ladder`) or reminder about `task_id`.

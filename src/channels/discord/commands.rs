@@ -110,6 +110,18 @@ pub fn definitions(usage: Usage) -> Vec<Value> {
             "link",
             vec![option(STRING, "code", "The code an admin gave you", true)],
         ),
+        (
+            "alerts",
+            vec![choices(
+                option(
+                    STRING,
+                    "where",
+                    "here: this chat gets them; off: no chat does",
+                    false,
+                ),
+                &["here", "off"],
+            )],
+        ),
     ];
     options
         .into_iter()

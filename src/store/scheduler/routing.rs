@@ -11,7 +11,7 @@ impl Store {
     pub async fn task_routing(&self, task_id: i64) -> StoreResult<TaskRouting> {
         Ok(dispatch!(self, |p| sqlx::query_as::<_, TaskRouting>(
             "SELECT t.assignee_id, t.origin_channel, t.origin_chat, pr.chat_channel AS project_channel, \
-             pr.chat_id AS project_chat, pr.ladder_hours FROM tasks t \
+             pr.chat_id AS project_chat, pr.ladder_hours, pr.notify_chat AS project_notify_chat FROM tasks t \
              LEFT JOIN projects pr ON pr.id = t.project_id WHERE t.id = $1"
         )
         .bind(task_id)
@@ -107,7 +107,7 @@ impl Store {
         .await)?)
     }
 
-    /// Records the reminders of `leads` for a task's due date as sent and queues `message`, in
+    /// Records the reminders of `leads` for a task's due date as sent and queues `messages`, in
     /// one transaction; `false` (nothing queued) when the first lead was recorded before.
     pub async fn record_reminder(
         &self,
@@ -115,7 +115,7 @@ impl Store {
         leads: &[i32],
         due_date: DateTime<Utc>,
         now: DateTime<Utc>,
-        message: Option<&NewOutbound>,
+        messages: &[NewOutbound],
     ) -> StoreResult<bool> {
         dispatch!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
@@ -137,7 +137,7 @@ impl Store {
                 }
             }
             if fresh {
-                insert_outbound!(tx, message.as_slice());
+                insert_outbound!(tx, messages);
             }
             tx.commit().await?;
             Ok(fresh)
