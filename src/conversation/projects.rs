@@ -31,10 +31,7 @@ const NAME_MAX: usize = 200;
 fn usage(command: &str, problem: &str) -> String {
     let (syntax, example) = match command {
         "projects" => ("/projects", "/projects"),
-        _ => (
-            "/project new NAME | /project here NAME",
-            "/project here Launch",
-        ),
+        _ => ("/project new NAME | /project here NAME", "/project here Launch"),
     };
     format!("{problem}\nUsage: {syntax} — e.g. {example}")
 }
@@ -188,7 +185,10 @@ mod tests {
     #[test]
     fn bad_usage_shows_the_usage() {
         let reply = usage_of("project", "");
-        assert!(reply.contains("Usage: /project new NAME | /project here NAME"), "{reply}");
+        assert!(
+            reply.contains("Usage: /project new NAME | /project here NAME"),
+            "{reply}"
+        );
         assert!(reply.contains("e.g. /project here Launch"), "{reply}");
         assert!(usage_of("project", "Launch").contains("'launch' is not new or here"));
         assert!(usage_of("project", "here").contains("Which project?"));

@@ -18,10 +18,12 @@ pub struct PendingInvite {
 impl Store {
     /// How many people are admins.
     pub async fn count_admins(&self) -> StoreResult<i64> {
-        let (count,) = dispatch!(self, |p| sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM people WHERE role = $1")
-            .bind(Role::Admin.as_str())
-            .fetch_one(p)
-            .await)?;
+        let (count,) = dispatch!(self, |p| sqlx::query_as::<_, (i64,)>(
+            "SELECT COUNT(*) FROM people WHERE role = $1"
+        )
+        .bind(Role::Admin.as_str())
+        .fetch_one(p)
+        .await)?;
         Ok(count)
     }
 
@@ -63,12 +65,13 @@ impl Store {
     ) -> StoreResult<Person> {
         let person_id: i64 = dispatch!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
-            let used: Option<(i64,)> =
-                sqlx::query_as("DELETE FROM claim_codes WHERE code_hash = $1 AND expires_at > $2 RETURNING id")
-                    .bind(code_hash)
-                    .bind(at)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let used: Option<(i32,)> = sqlx::query_as(
+                "DELETE FROM claim_codes WHERE code_hash = $1 AND expires_at > $2 RETURNING id",
+            )
+            .bind(code_hash)
+            .bind(at)
+            .fetch_optional(&mut *tx)
+            .await?;
             if used.is_none() {
                 return Err(StoreError::NotFound);
             }
@@ -120,7 +123,8 @@ impl Store {
                     id
                 }
             };
-            let detail = serde_json::json!({"channel": identity.channel, "external_id": identity.external_id});
+            let detail =
+                serde_json::json!({"channel": identity.channel, "external_id": identity.external_id});
             record_audit!(tx, by, "person.claim", "person", id, detail);
             tx.commit().await?;
             id

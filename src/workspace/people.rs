@@ -336,13 +336,7 @@ impl Workspace {
         let code = random_code(8);
         let expires_at = now + Duration::hours(LINK_CODE_TTL_HOURS);
         self.store
-            .create_link_code(
-                person.id,
-                &sha256_hex(&code),
-                expires_at,
-                adopt,
-                &actor.audit(),
-            )
+            .create_link_code(person.id, &sha256_hex(&code), expires_at, adopt, &actor.audit())
             .await?;
         Ok(LinkCode { code, expires_at })
     }

@@ -161,8 +161,13 @@ impl Workspace {
     }
 
     /// Every project (up to 500) and the chat it has, if any: (channel, chat id).
-    pub async fn projects_with_chats(&self, actor: &Actor) -> WsResult<Vec<(Project, Option<(String, String)>)>> {
-        let page = self.list_projects(actor, Paging::new(Some(Paging::MAX_LIMIT), None)?).await?;
+    pub async fn projects_with_chats(
+        &self,
+        actor: &Actor,
+    ) -> WsResult<Vec<(Project, Option<(String, String)>)>> {
+        let page = self
+            .list_projects(actor, Paging::new(Some(Paging::MAX_LIMIT), None)?)
+            .await?;
         let chats = self.store.chats_of_projects().await?;
         Ok(page
             .items

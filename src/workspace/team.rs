@@ -88,15 +88,21 @@ impl Workspace {
             profile: None,
         };
         self.store
-            .redeem_claim_code(&sha256_hex(&code), identity, &data, now, &identity_audit(identity))
+            .redeem_claim_code(
+                &sha256_hex(&code),
+                identity,
+                &data,
+                now,
+                &identity_audit(identity),
+            )
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => {
                     WorkspaceError::NotFound("that code is unknown, already used or expired".into())
                 }
-                StoreError::Conflict(_) => WorkspaceError::Conflict(
-                    "this bot already has an admin; ask them to /invite you".into(),
-                ),
+                StoreError::Conflict(_) => {
+                    WorkspaceError::Conflict("this bot already has an admin; ask them to /invite you".into())
+                }
                 other => other.into(),
             })
     }
@@ -116,9 +122,7 @@ impl Workspace {
             Some(handle) => match self.store.person_by_handle(handle.as_str()).await {
                 Ok(known) => {
                     let person = match role {
-                        Some(role) if role != known.role => {
-                            self.set_role(actor, &known.handle, role).await?
-                        }
+                        Some(role) if role != known.role => self.set_role(actor, &known.handle, role).await?,
                         _ => known,
                     };
                     (person, false, Adopt::Nothing)

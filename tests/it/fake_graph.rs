@@ -300,8 +300,10 @@ async fn media_url(
     }
     if id == PHONE_NUMBER_ID {
         // The business phone number object (`?fields=display_phone_number`).
-        return Json(json!({"display_phone_number": "+1 555-078-3881", "verified_name": "Coordinator", "id": id}))
-            .into_response();
+        return Json(
+            json!({"display_phone_number": "+1 555-078-3881", "verified_name": "Coordinator", "id": id}),
+        )
+        .into_response();
     }
     let state = shared.lock();
     match state.media.get(&id) {

@@ -88,7 +88,10 @@ async fn person_json(app: &TestApp, handle: &str) -> Value {
 
 /// The code after `start=` in an invite's Telegram link.
 fn start_code(text: &str) -> String {
-    let at = text.find("?start=").unwrap_or_else(|| panic!("no start link in {text:?}")) + 7;
+    let at = text
+        .find("?start=")
+        .unwrap_or_else(|| panic!("no start link in {text:?}"))
+        + 7;
     text[at..]
         .chars()
         .take_while(char::is_ascii_alphanumeric)
@@ -137,7 +140,11 @@ async fn claim_makes_the_first_admin_once(db: Db) {
         .await
         .unwrap()
         .is_none());
-    let audit = app.store.audit_trail("person", &anna["id"].to_string()).await.unwrap();
+    let audit = app
+        .store
+        .audit_trail("person", &anna["id"].to_string())
+        .await
+        .unwrap();
     assert!(audit.iter().any(|r| r.action == "person.claim"), "{audit:?}");
 }
 
@@ -196,7 +203,10 @@ async fn invite_links_the_invitee_with_the_role(db: Db) {
     assert!(linked.contains("you are @bob here now"), "{linked}");
     let bob = person_json(&app, "bob").await;
     assert_eq!(bob["role"], "guest");
-    assert_eq!(bob["name"], "User 4343", "the invitee's own name replaces the handle");
+    assert_eq!(
+        bob["name"], "User 4343",
+        "the invitee's own name replaces the handle"
+    );
     assert_eq!(bob["identities"][0]["external_id"], BEN.to_string());
     // A guest may not create tasks nor see the team.
     let refused = chat.say(BEN, "/newtask Sneaky").await;
@@ -222,7 +232,10 @@ async fn invite_links_the_invitee_with_the_role(db: Db) {
     let refused = chat.say(CARO, "/invite @dan").await;
     assert_eq!(refused, "Not allowed: user6006 (member) may not invite people.");
     let usage = chat.say(ANNA, "/invite @dan @eve").await;
-    assert!(usage.contains("Usage: /invite [@handle] [admin|member|guest] — e.g. /invite @anna member"), "{usage}");
+    assert!(
+        usage.contains("Usage: /invite [@handle] [admin|member|guest] — e.g. /invite @anna member"),
+        "{usage}"
+    );
     // Inviting someone known makes a new code (and may change their role).
     let again = chat.say(ANNA, "/invite @bob member").await;
     assert!(again.starts_with("New link code for @bob (member)."), "{again}");
@@ -273,9 +286,15 @@ async fn roles_and_removal_keep_an_admin(db: Db) {
     let last = chat.say(ANNA, "/role @anna member").await;
     assert!(last.contains("@anna is the only admin"), "{last}");
     let last = chat.say(ANNA, "/remove @anna").await;
-    assert!(last.contains("@anna is the only admin and cannot be removed"), "{last}");
+    assert!(
+        last.contains("@anna is the only admin and cannot be removed"),
+        "{last}"
+    );
     for (text, expected) in [
-        ("/role", "Usage: /role @handle admin|member|guest — e.g. /role @anna admin"),
+        (
+            "/role",
+            "Usage: /role @handle admin|member|guest — e.g. /role @anna admin",
+        ),
         ("/role @ben boss", "'boss' is not a role"),
         ("/remove", "Usage: /remove @handle — e.g. /remove @anna"),
     ] {
@@ -286,10 +305,16 @@ async fn roles_and_removal_keep_an_admin(db: Db) {
     assert!(nobody.contains("nobody has the handle 'ghost'"), "{nobody}");
 
     assert_eq!(chat.say(ANNA, "/role @ben admin").await, "@ben is now an admin.");
-    assert_eq!(chat.say(ANNA, "/role @anna member").await, "@anna is now a member.");
+    assert_eq!(
+        chat.say(ANNA, "/role @anna member").await,
+        "@anna is now a member."
+    );
     assert_eq!(person_json(&app, "anna").await["role"], "member");
     let task = app
-        .post("/api/tasks", json!({"title": "Write the brief", "assigned_to": "anna"}))
+        .post(
+            "/api/tasks",
+            json!({"title": "Write the brief", "assigned_to": "anna"}),
+        )
         .await;
     assert_eq!(task.status, 201, "{}", task.body);
     let removed = chat.say(BEN, "/remove @anna").await;
@@ -312,21 +337,33 @@ async fn me_tz_and_quiet(db: Db) {
     person(&app, "anna", "member", ANNA).await;
     let mut chat = Chat::new(&app, &fake);
     let me = chat.say(ANNA, "/me").await;
-    assert!(me.starts_with("@anna (Anna), member\nChats: telegram 4242\n"), "{me}");
+    assert!(
+        me.starts_with("@anna (Anna), member\nChats: telegram 4242\n"),
+        "{me}"
+    );
     assert!(me.contains("Time zone: Europe/Berlin (now "), "{me}");
     assert!(me.contains("Quiet hours: 20:00–08:00"), "{me}");
 
     let usage = chat.say(ANNA, "/tz Berlin").await;
     assert!(usage.contains("Did you mean Europe/Berlin?"), "{usage}");
-    assert!(usage.contains("Usage: /tz ZONE — e.g. /tz Europe/Berlin"), "{usage}");
+    assert!(
+        usage.contains("Usage: /tz ZONE — e.g. /tz Europe/Berlin"),
+        "{usage}"
+    );
     let tz = chat.say(ANNA, "/tz america/new_york").await;
     assert!(tz.starts_with("Your time zone is America/New_York now"), "{tz}");
     assert_eq!(person_json(&app, "anna").await["timezone"], "America/New_York");
 
     let usage = chat.say(ANNA, "/quiet late").await;
-    assert!(usage.contains("Usage: /quiet HH:MM-HH:MM|off — e.g. /quiet 22:00-07:00"), "{usage}");
+    assert!(
+        usage.contains("Usage: /quiet HH:MM-HH:MM|off — e.g. /quiet 22:00-07:00"),
+        "{usage}"
+    );
     let quiet = chat.say(ANNA, "/quiet 22:00-07:00").await;
-    assert!(quiet.starts_with("Quiet hours: 22:00–07:00 (America/New_York)."), "{quiet}");
+    assert!(
+        quiet.starts_with("Quiet hours: 22:00–07:00 (America/New_York)."),
+        "{quiet}"
+    );
     let id = person_json(&app, "anna").await["id"].as_i64().unwrap();
     let stored = app.store.quiet_hours(id).await.unwrap();
     assert_eq!((stored.quiet_start_minute, stored.quiet_end_minute), (1320, 420));
@@ -348,14 +385,23 @@ async fn project_here_makes_the_chat_the_projects(db: Db) {
     let mut chat = Chat::new(&app, &fake);
 
     let usage = chat.say_in(GROUP, ANNA, "/project").await;
-    assert!(usage.contains("Usage: /project new NAME | /project here NAME — e.g. /project here Launch"), "{usage}");
+    assert!(
+        usage.contains("Usage: /project new NAME | /project here NAME — e.g. /project here Launch"),
+        "{usage}"
+    );
     let refused = chat.say_in(GROUP, BEN, "/project here Launch").await;
-    assert_eq!(refused, "Not allowed: ben (member) may not make a chat a project's chat.");
+    assert_eq!(
+        refused,
+        "Not allowed: ben (member) may not make a chat a project's chat."
+    );
     let created = chat.say(BEN, "/project new Beta").await;
     assert!(created.starts_with("Created project #1 Beta."), "{created}");
 
     let here = chat.say_in(GROUP, ANNA, "/project here Launch").await;
-    assert!(here.starts_with("This chat is now the chat of Launch (project #2, new)"), "{here}");
+    assert!(
+        here.starts_with("This chat is now the chat of Launch (project #2, new)"),
+        "{here}"
+    );
     let task = chat.say_in(GROUP, BEN, "/newtask Print flyers @ben").await;
     assert!(task.starts_with("Created #1: Print flyers"), "{task}");
     let task = app.get("/api/tasks/1").await.body;
@@ -378,13 +424,20 @@ async fn project_here_makes_the_chat_the_projects(db: Db) {
     };
     let named = app
         .workspace
-        .create_task(&Actor::person(&ben, "telegram", chrono_tz::Tz::UTC), named, Some(&origin))
+        .create_task(
+            &Actor::person(&ben, "telegram", chrono_tz::Tz::UTC),
+            named,
+            Some(&origin),
+        )
         .await
         .unwrap();
     assert_eq!(named.project_id, Some(1));
 
     let list = chat.say_in(GROUP, BEN, "/projects").await;
-    assert_eq!(list, "Projects (2):\n#1 Beta [active] — no chat\n#2 Launch [active] — this chat");
+    assert_eq!(
+        list,
+        "Projects (2):\n#1 Beta [active] — no chat\n#2 Launch [active] — this chat"
+    );
     // The chat moves: one chat, one project.
     let moved = chat.say_in(GROUP, ANNA, "/project here beta").await;
     assert!(moved.contains("the chat of Beta (project #1)"), "{moved}");

@@ -66,9 +66,7 @@ pub(super) fn ways(reach: &Reach, code: &str) -> Vec<String> {
         None => {}
     }
     match &reach.whatsapp {
-        Some(Some(number)) => ways.push(format!(
-            "WhatsApp: https://wa.me/{number}?text=%2Flink%20{code}"
-        )),
+        Some(Some(number)) => ways.push(format!("WhatsApp: https://wa.me/{number}?text=%2Flink%20{code}")),
         Some(None) => ways.push(format!("WhatsApp: send /link {code} to our WhatsApp number")),
         None => {}
     }

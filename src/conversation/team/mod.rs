@@ -16,7 +16,10 @@ use crate::domain::{Handle, Role};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TeamCommand {
     /// `/claim CODE`; `/start CODE` also takes a link code (`or_link`).
-    Claim { code: String, or_link: bool },
+    Claim {
+        code: String,
+        or_link: bool,
+    },
     Invite {
         handle: Option<Handle>,
         role: Option<Role>,
@@ -151,7 +154,10 @@ fn parse_invite(words: &[&str]) -> Result<TeamCommand, String> {
 fn parse_role(words: &[&str]) -> Result<TeamCommand, String> {
     match words {
         [] => Err(usage("role", "Whose role, and which?")),
-        [one] => Err(usage("role", &format!("Which role for {one}: admin, member or guest?"))),
+        [one] => Err(usage(
+            "role",
+            &format!("Which role for {one}: admin, member or guest?"),
+        )),
         [who, what] => {
             let handle = handle_of("role", who)?;
             let role = role_of(what).ok_or_else(|| {
@@ -221,7 +227,12 @@ fn parse_quiet(args: &str) -> Result<TeamCommand, String> {
     let minute = |part: &str| {
         NaiveTime::parse_from_str(part.trim(), "%H:%M")
             .map(|t| (t.hour() * 60 + t.minute()) as i32)
-            .map_err(|_| usage("quiet", &format!("'{}' is not a time of day as HH:MM.", part.trim())))
+            .map_err(|_| {
+                usage(
+                    "quiet",
+                    &format!("'{}' is not a time of day as HH:MM.", part.trim()),
+                )
+            })
     };
     let (start, end) = (minute(from)?, minute(to)?);
     if start == end {
@@ -353,8 +364,14 @@ mod tests {
     #[test]
     fn quiet_hours_and_off() {
         assert_eq!(cmd("quiet", "22:00-07:00"), TeamCommand::Quiet(Some((1320, 420))));
-        assert_eq!(cmd("quiet", "22:00 - 7:30"), TeamCommand::Quiet(Some((1320, 450))));
-        assert_eq!(cmd("quiet", "13:00 to 14:00"), TeamCommand::Quiet(Some((780, 840))));
+        assert_eq!(
+            cmd("quiet", "22:00 - 7:30"),
+            TeamCommand::Quiet(Some((1320, 450)))
+        );
+        assert_eq!(
+            cmd("quiet", "13:00 to 14:00"),
+            TeamCommand::Quiet(Some((780, 840)))
+        );
         assert_eq!(cmd("quiet", "OFF"), TeamCommand::Quiet(None));
         assert!(usage_of("quiet", "").contains("e.g. /quiet 22:00-07:00"));
         assert!(usage_of("quiet", "late").contains("'late' is not a span"));

@@ -96,9 +96,9 @@ impl Conversation {
                 "Linked. Hello {}, you are @{} here now. Try /tasks mine.",
                 person.name, person.handle
             ))),
-            Err(WorkspaceError::NotFound(_)) => Ok(Reply::text(format!(
-                "{BAD_CODE} Ask an admin for a new one."
-            ))),
+            Err(WorkspaceError::NotFound(_)) => {
+                Ok(Reply::text(format!("{BAD_CODE} Ask an admin for a new one.")))
+            }
             Err(e) => Err(e),
         }
     }
@@ -116,10 +116,7 @@ impl Conversation {
             TeamCommand::Claim { code, or_link } => return self.claim(event, speaker, &code, or_link).await,
             TeamCommand::Invite { handle, role } => {
                 let invite = self.workspace.invite(actor, handle.as_ref(), role, now).await?;
-                let reach = self
-                    .invites
-                    .reach(self.bot_name(Channel::Telegram))
-                    .await;
+                let reach = self.invites.reach(self.bot_name(Channel::Telegram)).await;
                 invite_text(&invite, &ways(&reach, &invite.code.code), tz)
             }
             TeamCommand::People => {
