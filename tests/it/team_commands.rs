@@ -1,22 +1,23 @@
 //! The team administered from chat, through the fake Telegram Bot API: claiming the bot with
 //! the code printed at start, inviting people, roles and removal, `/me`, `/tz`, `/quiet`, and
-//! projects with their own chats.
+//! projects with their own chats (`projects`).
+
+mod projects;
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
 use coordinator::domain::{Channel, Identity};
-use coordinator::workspace::{Actor, NewTask, Newcomer, Origin, WorkspaceError};
+use coordinator::workspace::{Newcomer, WorkspaceError};
 use serde_json::{json, Value};
 
 use crate::fake_graph::{self, FakeGraph};
 use crate::fake_telegram::{group_text_update, text_update, FakeTelegram, BOT_USERNAME};
 use crate::helpers::{both_dbs, Db, TestApp};
 
-const SECRET: &str = "team-Secret_1";
-const ANNA: i64 = 4242;
-const BEN: i64 = 4343;
-const GROUP: i64 = -100_777;
+pub(crate) const SECRET: &str = "team-Secret_1";
+pub(crate) const ANNA: i64 = 4242;
+pub(crate) const BEN: i64 = 4343;
 const WAIT: Duration = Duration::from_secs(15);
 
 both_dbs!(
@@ -26,11 +27,10 @@ both_dbs!(
     invite_names_whatsapp_and_email_when_configured,
     roles_and_removal_keep_an_admin,
     me_tz_and_quiet,
-    project_here_makes_the_chat_the_projects,
 );
 
 /// A person with a Telegram identity, made through the API.
-async fn person(app: &TestApp, handle: &str, role: &str, telegram_id: i64) {
+pub(crate) async fn person(app: &TestApp, handle: &str, role: &str, telegram_id: i64) {
     let reply = app
         .post(
             "/api/people",
@@ -43,14 +43,14 @@ async fn person(app: &TestApp, handle: &str, role: &str, telegram_id: i64) {
 }
 
 /// Sends `texts` in order from `from` in chat `chat` and returns the replies to them.
-struct Chat<'a> {
+pub(crate) struct Chat<'a> {
     app: &'a TestApp,
     fake: &'a FakeTelegram,
     next_update: i64,
 }
 
 impl<'a> Chat<'a> {
-    fn new(app: &'a TestApp, fake: &'a FakeTelegram) -> Self {
+    pub(crate) fn new(app: &'a TestApp, fake: &'a FakeTelegram) -> Self {
         Self {
             app,
             fake,
@@ -59,7 +59,7 @@ impl<'a> Chat<'a> {
     }
 
     /// `text` from `from` in chat `chat` (private when `chat == from`); the bot's one reply.
-    async fn say_in(&mut self, chat: i64, from: i64, text: &str) -> String {
+    pub(crate) async fn say_in(&mut self, chat: i64, from: i64, text: &str) -> String {
         let before = self.fake.sent().len();
         let id = self.next_update;
         self.next_update += 1;
@@ -75,7 +75,7 @@ impl<'a> Chat<'a> {
         sent[before].text.clone()
     }
 
-    async fn say(&mut self, from: i64, text: &str) -> String {
+    pub(crate) async fn say(&mut self, from: i64, text: &str) -> String {
         self.say_in(from, from, text).await
     }
 }
@@ -375,76 +375,4 @@ async fn me_tz_and_quiet(db: Db) {
     // Someone unknown has no /me.
     let stranger = chat.say(9999, "/me").await;
     assert!(stranger.starts_with("I don't know you yet."), "{stranger}");
-}
-
-async fn project_here_makes_the_chat_the_projects(db: Db) {
-    let fake = FakeTelegram::start().await;
-    let app = TestApp::builder(db).with_telegram(&fake, SECRET).spawn().await;
-    person(&app, "anna", "admin", ANNA).await;
-    person(&app, "ben", "member", BEN).await;
-    let mut chat = Chat::new(&app, &fake);
-
-    let usage = chat.say_in(GROUP, ANNA, "/project").await;
-    assert!(
-        usage.contains("Usage: /project new NAME | /project here NAME — e.g. /project here Launch"),
-        "{usage}"
-    );
-    let refused = chat.say_in(GROUP, BEN, "/project here Launch").await;
-    assert_eq!(
-        refused,
-        "Not allowed: ben (member) may not make a chat a project's chat."
-    );
-    let created = chat.say(BEN, "/project new Beta").await;
-    assert!(created.starts_with("Created project #1 Beta."), "{created}");
-
-    let here = chat.say_in(GROUP, ANNA, "/project here Launch").await;
-    assert!(
-        here.starts_with("This chat is now the chat of Launch (project #2, new)"),
-        "{here}"
-    );
-    let task = chat.say_in(GROUP, BEN, "/newtask Print flyers @ben").await;
-    assert!(task.starts_with("Created #1: Print flyers"), "{task}");
-    let task = app.get("/api/tasks/1").await.body;
-    assert_eq!(task["project_id"], 2, "{task}");
-    let routing = app.store.task_routing(1).await.unwrap();
-    assert_eq!(routing.project_chat.as_deref(), Some(GROUP.to_string().as_str()));
-    // A task made elsewhere has no project.
-    chat.say(BEN, "/newtask Call the printer").await;
-    assert_eq!(app.get("/api/tasks/2").await.body["project_id"], Value::Null);
-    // A task that names its project keeps it, even in another project's chat.
-    let ben = app.workspace.person(&Actor::system("test"), "ben").await.unwrap();
-    let origin = Origin {
-        channel: "telegram".into(),
-        chat: GROUP.to_string(),
-        source_key: "test:1".into(),
-    };
-    let named = NewTask {
-        project_id: Some(1),
-        ..NewTask::titled(coordinator::domain::TaskTitle::parse("Beta work").unwrap())
-    };
-    let named = app
-        .workspace
-        .create_task(
-            &Actor::person(&ben, "telegram", chrono_tz::Tz::UTC),
-            named,
-            Some(&origin),
-        )
-        .await
-        .unwrap();
-    assert_eq!(named.project_id, Some(1));
-
-    let list = chat.say_in(GROUP, BEN, "/projects").await;
-    assert_eq!(
-        list,
-        "Projects (2):\n#1 Beta [active] — no chat\n#2 Launch [active] — this chat"
-    );
-    // The chat moves: one chat, one project.
-    let moved = chat.say_in(GROUP, ANNA, "/project here beta").await;
-    assert!(moved.contains("the chat of Beta (project #1)"), "{moved}");
-    assert!(moved.contains("Until now it was the chat of Launch."), "{moved}");
-    let list = chat.say(ANNA, "/projects").await;
-    assert_eq!(
-        list,
-        format!("Projects (2):\n#1 Beta [active] — chat: telegram {GROUP}\n#2 Launch [active] — no chat")
-    );
 }
