@@ -70,6 +70,8 @@ pub struct App {
     pub sync: crate::integrations::Integrations,
     inbox_wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
+    /// Where what the operator must see at start goes (the claim code): standard output.
+    start_output: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
 impl App {
@@ -125,7 +127,8 @@ impl App {
                 .with_handbook(handbook.clone())
                 .with_channels(channels.clone())
                 .with_voice(voice.clone())
-                .with_limits(limits.clone()),
+                .with_limits(limits.clone())
+                .with_invites(crate::conversation::team::InviteRoutes::new(&settings)),
         );
         Ok(Self {
             channels,
@@ -143,7 +146,38 @@ impl App {
             email_ingest,
             inbox_wake,
             outbox_wake,
+            start_output: Arc::new(|text| println!("{text}")),
         })
+    }
+
+    /// What the operator must see at start (the claim code) goes to `output` instead of
+    /// standard output.
+    pub fn with_start_output(mut self, output: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.start_output = Arc::new(output);
+        self
+    }
+
+    /// While no person is an admin: a fresh one-time claim code, told to the operator with
+    /// the Telegram link that uses it when the bot's username is known.
+    async fn announce_claim(&self) {
+        let claim = match self.workspace.start_claim(crate::store::now()).await {
+            Ok(Some(claim)) => claim,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "could not make a claim code");
+                return;
+            }
+        };
+        let mut text = format!(
+            "Nobody is an admin yet. Send this to the bot from your own chat to become the admin \
+             (it works once, until {} UTC; a restart makes a new one):\n/claim {}",
+            claim.expires_at.format("%Y-%m-%d %H:%M"),
+            claim.code
+        );
+        if let Some(bot) = self.telegram.as_ref().and_then(|t| t.username()) {
+            text.push_str(&format!("\nor open https://t.me/{bot}?start={}", claim.code));
+        }
+        (self.start_output)(&text);
     }
 
     pub fn inbox_writer(&self) -> InboxWriter {
@@ -250,6 +284,7 @@ impl App {
                 self.conversation.set_bot_name(domain::Channel::Telegram, &name);
             }
         }
+        self.announce_claim().await;
         let mut tasks = self.spawn_workers(self.channels.clone(), &shutdown);
         tasks.extend(self.sync.spawn(&shutdown));
         let limits = self.limits.clone();

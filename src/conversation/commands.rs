@@ -50,6 +50,10 @@ pub enum Command {
     },
     /// `/alerts [here|off]` (admins).
     Alerts(super::alerts::AlertsAction),
+    /// `/claim`, `/start CODE`, `/invite`, `/people`, `/role`, `/remove`, `/me`, `/tz`, `/quiet`.
+    Team(super::team::TeamCommand),
+    /// `/project new|here NAME`, `/projects`.
+    Project(super::projects::ProjectCommand),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +94,11 @@ use crate::domain::DATE_EXAMPLES;
 /// All commands with one-line descriptions.
 pub fn help_text() -> String {
     let mut text = String::from("Commands:\n");
-    for (_, line) in USAGE {
+    for (_, line) in USAGE
+        .iter()
+        .chain(super::team::USAGE)
+        .chain(super::projects::USAGE)
+    {
         text.push_str(line);
         text.push('\n');
     }
@@ -127,7 +135,8 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
         }
     }
     let result = match name.to_ascii_lowercase().as_str() {
-        "help" | "start" => Ok(Command::Help),
+        "help" => Ok(Command::Help),
+        "start" if args.is_empty() => Ok(Command::Help),
         "tasks" => parse_tasks(args),
         "newtask" => parse_new_task(args, now, tz),
         "done" => match split_first(args) {
@@ -160,7 +169,13 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
             _ => Err(usage("link", "/link takes just the code, one word.")),
         },
         "alerts" => super::alerts::parse(args),
-        _ => Err(format!("Unknown command /{name}. Try /help.")),
+        other => match super::team::parse(other, args) {
+            Some(team) => team.map(Command::Team),
+            None => match super::projects::parse(other, args) {
+                Some(project) => project.map(Command::Project),
+                None => Err(format!("Unknown command /{name}. Try /help.")),
+            },
+        },
     };
     match result {
         Ok(command) => Parsed::Command(command),

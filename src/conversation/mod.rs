@@ -10,10 +10,12 @@ mod buttons;
 pub mod commands;
 mod memory;
 pub mod offline;
+pub mod projects;
 pub mod prompts;
 mod replies;
 mod run;
 mod speaker;
+pub mod team;
 
 pub use memory::count_tokens;
 
@@ -55,6 +57,8 @@ pub struct Conversation {
     voice: Option<Arc<Voice>>,
     /// Messages per minute, agent turns and model tokens per day, per chat identity.
     limits: Arc<Limits>,
+    /// The channels `/invite` tells an invitee about.
+    invites: team::InviteRoutes,
 }
 
 impl Conversation {
@@ -68,7 +72,14 @@ impl Conversation {
             handbook: None,
             voice: None,
             limits: Arc::new(Limits::new(Allowances::default())),
+            invites: team::InviteRoutes::default(),
         }
+    }
+
+    /// `/invite` tells the invitee how to reach the bot on these channels.
+    pub fn with_invites(mut self, invites: team::InviteRoutes) -> Self {
+        self.invites = invites;
+        self
     }
 
     /// Each chat identity's allowances are counted in `limits`.

@@ -3,6 +3,7 @@
 
 use super::commands::{self, Command, TasksScope};
 use super::speaker::Speaker;
+use super::team::TeamCommand;
 use super::{replies, Conversation, Reply, LIST_LIMIT};
 use crate::domain::{Priority, TaskStatus};
 use crate::handbook::answer;
@@ -49,35 +50,19 @@ impl Conversation {
         origin: &Origin,
     ) -> Result<Reply, WorkspaceError> {
         let actor = &speaker.actor;
-        let allowed_unlinked = matches!(command, Command::Help | Command::Link { .. });
+        let allowed_unlinked = matches!(
+            command,
+            Command::Help | Command::Link { .. } | Command::Team(TeamCommand::Claim { .. })
+        );
         if speaker.person.is_none() && !self.open_chat && !allowed_unlinked {
             return Ok(Reply::text(replies::UNLINKED));
         }
         let tz = actor.timezone;
         match command {
             Command::Help => Ok(Reply::text(commands::help_text())),
-            Command::Link { code } => {
-                if let Some(person) = &speaker.person {
-                    return Ok(Reply::text(format!(
-                        "This chat is already linked to @{}.",
-                        person.handle
-                    )));
-                }
-                match self
-                    .workspace
-                    .link_identity(&event.identity(), &code, event.received_at)
-                    .await
-                {
-                    Ok(person) => Ok(Reply::text(format!(
-                        "Linked. Hello {}, you are @{} here now. Try /tasks mine.",
-                        person.name, person.handle
-                    ))),
-                    Err(WorkspaceError::NotFound(_)) => Ok(Reply::text(
-                        "That code is unknown, already used or expired. Ask an admin for a new one.",
-                    )),
-                    Err(e) => Err(e),
-                }
-            }
+            Command::Link { code } => self.link(event, speaker, &code).await,
+            Command::Team(command) => self.team(event, speaker, command).await,
+            Command::Project(command) => self.project(event, speaker, command).await,
             Command::Tasks(scope) => {
                 let mut query = TaskQuery {
                     limit: Some(LIST_LIMIT),

@@ -18,6 +18,7 @@ mod queue;
 mod scheduler;
 mod scratch;
 mod tasks;
+mod team;
 mod tokens;
 mod whatsapp;
 
@@ -29,7 +30,7 @@ pub use email::{EmailRecord, NewEmailRecord, Watermark};
 pub use history::{HistoryFilter, HistoryRecord, QueuedMessage};
 pub use integrations::{ExternalLink, NewLink, StoredSetting};
 pub use media::StoredMedia;
-pub use people::PersonData;
+pub use people::{Adopt, PersonData};
 pub use projects::ProjectData;
 pub use queue::{Claimed, DeadLetter, NewOutbound, Queue, QueueCounts};
 pub use scheduler::{
@@ -38,6 +39,7 @@ pub use scheduler::{
 };
 pub use scratch::ScratchSchema;
 pub use tasks::{TaskData, TaskFilter};
+pub use team::PendingInvite;
 pub use tokens::ApiToken;
 pub use whatsapp::{Delivery, DeliveryStatus, DeliveryUpdate, WindowFacts, REENGAGEMENT_REQUIRED};
 

@@ -6,6 +6,35 @@ use super::audit::record_audit;
 use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
 use crate::domain::{Channel, Identity, Person};
 
+/// What a person made for an invitee takes from whoever redeems their link code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adopt {
+    /// Nothing: the person was known before the invite.
+    Nothing,
+    /// Their name (the invite named only a handle).
+    Name,
+    /// Their name and, when it is free, their handle (the invite named nobody).
+    NameAndHandle,
+}
+
+impl Adopt {
+    fn as_i32(self) -> i32 {
+        match self {
+            Adopt::Nothing => 0,
+            Adopt::Name => 1,
+            Adopt::NameAndHandle => 2,
+        }
+    }
+
+    fn from_i32(value: i32) -> Self {
+        match value {
+            1 => Adopt::Name,
+            2 => Adopt::NameAndHandle,
+            _ => Adopt::Nothing,
+        }
+    }
+}
+
 /// The writable fields of a person, already validated.
 #[derive(Debug, Clone)]
 pub struct PersonData {
@@ -264,22 +293,27 @@ impl Store {
         self.delete_audited(super::audit::Deletable::Person, id, by).await
     }
 
-    /// Stores a one-time link code (its hash) for a person.
+    /// Stores a one-time link code (its hash) for a person, and what the person takes from
+    /// whoever redeems it.
     pub async fn create_link_code(
         &self,
         person_id: i64,
         code_hash: &str,
         expires_at: DateTime<Utc>,
+        adopt: Adopt,
         by: &AuditEntry,
     ) -> StoreResult<()> {
         dispatch!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
-            sqlx::query("INSERT INTO link_codes (code_hash, person_id, expires_at) VALUES ($1, $2, $3)")
-                .bind(code_hash)
-                .bind(person_id)
-                .bind(expires_at)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO link_codes (code_hash, person_id, expires_at, adopt_sender) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(code_hash)
+            .bind(person_id)
+            .bind(expires_at)
+            .bind(adopt.as_i32())
+            .execute(&mut *tx)
+            .await?;
             record_audit!(
                 tx,
                 by,
@@ -295,24 +329,25 @@ impl Store {
 
     /// Uses a link code: ties the chat identity to the code's person, once. `NotFound` when the
     /// code is unknown, used or expired; `Conflict` when the identity belongs to someone else.
+    /// Also says what the person takes from the redeemer.
     pub async fn redeem_link_code(
         &self,
         code_hash: &str,
         identity: &Identity,
         at: DateTime<Utc>,
         by: &AuditEntry,
-    ) -> StoreResult<Person> {
-        let person_id: i64 = dispatch!(self, |p| {
+    ) -> StoreResult<(Person, Adopt)> {
+        let (person_id, adopt): (i64, i32) = dispatch!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
-            let claimed: Option<(i64,)> = sqlx::query_as(
+            let claimed: Option<(i64, i32)> = sqlx::query_as(
                 "UPDATE link_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
-                 AND expires_at > $1 RETURNING person_id",
+                 AND expires_at > $1 RETURNING person_id, adopt_sender",
             )
             .bind(at)
             .bind(code_hash)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((person_id,)) = claimed else {
+            let Some((person_id, adopt)) = claimed else {
                 return Err(StoreError::NotFound);
             };
             let owner: Option<(i64,)> =
@@ -344,8 +379,8 @@ impl Store {
                 serde_json::json!({"channel": identity.channel, "external_id": identity.external_id});
             record_audit!(tx, by, "person.link", "person", person_id, detail);
             tx.commit().await?;
-            person_id
+            (person_id, adopt)
         });
-        self.person(person_id).await
+        Ok((self.person(person_id).await?, Adopt::from_i32(adopt)))
     }
 }

@@ -13,12 +13,14 @@ mod comments;
 mod conversations;
 mod escalations;
 mod monitoring;
+mod newcomers;
 mod patch;
 mod people;
 mod projects;
 mod reports;
 pub mod routing;
 mod tasks;
+mod team;
 
 pub use actions::{action_json, DeferredCalls, Proposal};
 pub use analysis::{
@@ -28,12 +30,14 @@ pub use changes::{Change, ChangeEvent, ChangeListener};
 pub use comments::{CommentUpdate, NewComment};
 pub use escalations::{EscalationList, ManualEscalation, ReportData};
 pub use monitoring::{MonitoringStatus, QueueStatus};
+pub use newcomers::Newcomer;
 pub use patch::Patch;
 pub use people::{LinkCode, NewPerson, PersonUpdate, PROFILES};
-pub use projects::{NewProject, ProjectUpdate};
+pub use projects::{NewProject, ProjectChat, ProjectUpdate};
 pub use reports::{render_chart, Report};
 pub use routing::{chat_address, person_address, Address};
 pub use tasks::{NewTask, TaskQuery, TaskRequest, TaskUpdate};
+pub use team::{ClaimCode, Invite, Removed, Team};
 
 use chrono_tz::Tz;
 

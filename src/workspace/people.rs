@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::auth::sha256_hex;
 use super::{Actor, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
 use crate::domain::{non_blank, parse_timezone, Handle, Identity, Person, Role, ValidationError};
-use crate::store::{PersonData, StoreError};
+use crate::store::{Adopt, PersonData, StoreError};
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -68,6 +68,14 @@ pub struct PersonUpdate {
 pub struct LinkCode {
     pub code: String,
     pub expires_at: DateTime<Utc>,
+}
+
+/// A random code of `len` characters from [`CODE_ALPHABET`].
+pub(super) fn random_code(len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
+        .collect()
 }
 
 /// How long a link code stays valid.
@@ -162,7 +170,7 @@ impl Workspace {
             .await?)
     }
 
-    async fn manager_id(&self, handle: &str) -> WsResult<i64> {
+    pub(super) async fn manager_id(&self, handle: &str) -> WsResult<i64> {
         let handle = Handle::parse_field(handle, "manager")?;
         match self.store.person_by_handle(handle.as_str()).await {
             Ok(p) => Ok(p.id),
@@ -270,6 +278,9 @@ impl Workspace {
             },
         };
         let identities = update.identities.map(identities).transpose()?;
+        if data.role != Role::Admin {
+            self.keep_an_admin(&current, "stop being one").await?;
+        }
         self.store
             .update_person(current.id, &data, identities.as_deref(), &actor.audit())
             .await
@@ -285,7 +296,20 @@ impl Workspace {
     pub async fn delete_person(&self, actor: &Actor, handle: &str) -> WsResult<()> {
         actor.require(actor.is_admin(), "remove people")?;
         let current = self.person(actor, handle).await?;
+        self.keep_an_admin(&current, "be removed").await?;
         Ok(self.store.delete_person(current.id, &actor.audit()).await?)
+    }
+
+    /// Refuses a change by which `person`, when they are the only admin, would `what`: the
+    /// team then could not be administered from chat any more.
+    async fn keep_an_admin(&self, person: &Person, what: &str) -> WsResult<()> {
+        if person.role == Role::Admin && self.store.count_admins().await? <= 1 {
+            return Err(WorkspaceError::Conflict(format!(
+                "@{} is the only admin and cannot {what}; make someone else an admin first",
+                person.handle
+            )));
+        }
+        Ok(())
     }
 
     /// Makes a one-time code with which a chat identity becomes `handle`'s (admins only).
@@ -297,39 +321,23 @@ impl Workspace {
     ) -> WsResult<LinkCode> {
         actor.require(actor.is_admin(), "make link codes")?;
         let person = self.person(actor, handle).await?;
-        let code: String = {
-            let mut rng = rand::rng();
-            (0..8)
-                .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
-                .collect()
-        };
-        let expires_at = now + Duration::hours(LINK_CODE_TTL_HOURS);
-        self.store
-            .create_link_code(person.id, &sha256_hex(&code), expires_at, &actor.audit())
-            .await?;
-        Ok(LinkCode { code, expires_at })
+        self.new_link_code(actor, &person, now, Adopt::Nothing).await
     }
 
-    /// Redeems a link code for the chat identity that sent it.
-    pub async fn link_identity(
+    /// A link code for `person` (the caller checked the actor's rights); `adopt`: what the
+    /// person takes from whoever redeems it.
+    pub(super) async fn new_link_code(
         &self,
-        identity: &Identity,
-        code: &str,
+        actor: &Actor,
+        person: &Person,
         now: DateTime<Utc>,
-    ) -> WsResult<Person> {
-        let code = code.trim().to_ascii_uppercase();
-        let by = crate::store::AuditEntry {
-            actor: format!("{}:{}", identity.channel, identity.external_id),
-            channel: identity.channel.to_string(),
-        };
+        adopt: Adopt,
+    ) -> WsResult<LinkCode> {
+        let code = random_code(8);
+        let expires_at = now + Duration::hours(LINK_CODE_TTL_HOURS);
         self.store
-            .redeem_link_code(&sha256_hex(&code), identity, now, &by)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound => {
-                    WorkspaceError::NotFound("that code is unknown, already used or expired".into())
-                }
-                other => other.into(),
-            })
+            .create_link_code(person.id, &sha256_hex(&code), expires_at, adopt, &actor.audit())
+            .await?;
+        Ok(LinkCode { code, expires_at })
     }
 }

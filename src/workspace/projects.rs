@@ -4,8 +4,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Actor, Change, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
-use crate::domain::{parse_due_date, Project, ProjectStatus, ValidationError};
-use crate::store::ProjectData;
+use crate::domain::{parse_due_date, Channel, Project, ProjectStatus, ValidationError};
+use crate::store::{ProjectData, StoreError};
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +44,16 @@ pub struct ProjectUpdate {
     /// the first escalation step.
     #[serde(default)]
     pub notify_chat: Option<bool>,
+}
+
+/// What `/project here` did.
+#[derive(Debug, Clone)]
+pub struct ProjectChat {
+    pub project: Project,
+    /// The project did not exist before.
+    pub created: bool,
+    /// The projects whose chat this was until now.
+    pub taken_from: Vec<String>,
 }
 
 fn project_name(name: &str) -> Result<String, ValidationError> {
@@ -127,6 +137,61 @@ impl Workspace {
         self.announce(actor, Change::ProjectUpdated(project.clone()))
             .await;
         Ok(project)
+    }
+
+    /// `/project here NAME` (admins, as `PUT /api/projects/{id}/chat`): the project `name`,
+    /// made when missing, gets this chat for its reports, reminders and escalations, and tasks
+    /// made here belong to it. A chat is one project's: any other project loses it.
+    pub async fn project_here(
+        &self,
+        actor: &Actor,
+        name: &str,
+        channel: Channel,
+        chat_id: &str,
+    ) -> WsResult<ProjectChat> {
+        actor.require_admin("make a chat a project's chat")?;
+        let (project, created) = match self.store.project_by_name(name.trim()).await {
+            Ok(project) => (project, false),
+            Err(StoreError::NotFound) => {
+                let new = NewProject {
+                    name: name.to_owned(),
+                    ..NewProject::default()
+                };
+                (self.create_project(actor, new).await?, true)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let taken_from = self
+            .store
+            .move_project_chat(project.id, channel.as_str(), chat_id, &actor.audit())
+            .await?;
+        Ok(ProjectChat {
+            project,
+            created,
+            taken_from,
+        })
+    }
+
+    /// Every project (up to 500) and the chat it has, if any: (channel, chat id).
+    pub async fn projects_with_chats(
+        &self,
+        actor: &Actor,
+    ) -> WsResult<Vec<(Project, Option<(String, String)>)>> {
+        let page = self
+            .list_projects(actor, Paging::new(Some(Paging::MAX_LIMIT), None)?)
+            .await?;
+        let chats = self.store.chats_of_projects().await?;
+        Ok(page
+            .items
+            .into_iter()
+            .map(|project| {
+                let chat = chats
+                    .iter()
+                    .find(|(id, _, _)| *id == project.id)
+                    .map(|(_, channel, chat)| (channel.clone(), chat.clone()));
+                (project, chat)
+            })
+            .collect())
     }
 
     pub async fn delete_project(&self, actor: &Actor, id: i64) -> WsResult<()> {

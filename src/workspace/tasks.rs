@@ -280,12 +280,17 @@ impl Workspace {
             Some(h) => Some(self.assignee_id(h.as_str(), "assigned_to").await?),
             None => None,
         };
+        // A task made in a project's chat belongs to that project, unless it names another.
+        let project_id = match (new.project_id, origin) {
+            (None, Some(origin)) => self.store.project_for_chat(&origin.channel, &origin.chat).await?,
+            (project_id, _) => project_id,
+        };
         let data = TaskData {
             title: new.title.into_inner(),
             description: new.description,
             status: new.status,
             priority: new.priority,
-            project_id: new.project_id,
+            project_id,
             assignee_id,
             time_estimate: new.time_estimate,
             time_spent: new.time_spent,

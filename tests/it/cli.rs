@@ -110,6 +110,12 @@ fn serve_prints_a_first_token_and_stops_on_sigterm() {
     let mut out = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
     assert!(out.contains("crd_"), "{out}");
+    // Nobody is an admin yet: the one-time claim code, on a line of its own.
+    assert!(
+        out.lines()
+            .any(|l| l.strip_prefix("/claim ").is_some_and(|code| code.len() == 12)),
+        "{out}"
+    );
 }
 
 #[test]

@@ -9,7 +9,8 @@
 //!   `{"messaging_product":"whatsapp","contacts":[{"input","wa_id"}],"messages":[{"id":"wamid…"}]}`.
 //!   Mark-as-read calls (`"status":"read"`) answer `{"success":true}`.
 //! - `GET {url}/{media_id}` (the media URL, valid five minutes in reality) and `GET` of that
-//!   URL with the bearer token (the bytes), for voice notes and documents.
+//!   URL with the bearer token (the bytes), for voice notes and documents; `GET
+//!   {url}/{phone_number_id}` answers the business number (`display_phone_number`).
 //! - Errors as the Graph API gives them: `{"error":{"message","type","code","error_data":
 //!   {"messaging_product","details"},"fbtrace_id"}}`; a wrong token gets 401 code 190, a wrong
 //!   phone number id 400 code 100. Failures can be scripted with [`FakeGraph::fail_next`].
@@ -296,6 +297,13 @@ async fn media_url(
 ) -> Response {
     if !authorized(&headers) {
         return unauthorized();
+    }
+    if id == PHONE_NUMBER_ID {
+        // The business phone number object (`?fields=display_phone_number`).
+        return Json(
+            json!({"display_phone_number": "+1 555-078-3881", "verified_name": "Coordinator", "id": id}),
+        )
+        .into_response();
     }
     let state = shared.lock();
     match state.media.get(&id) {

@@ -33,6 +33,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The webhook secret given to `AppBuilder::with_telegram`, for `deliver_telegram`.
     telegram_secret: Option<String>,
+    /// What the app printed for the operator at start (`serve` prints it on standard output).
+    printed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -166,7 +168,12 @@ impl AppBuilder {
             .find(|(name, _)| *name == "DATABASE_URL")
             .map(|(_, value)| (*value).to_owned())
             .expect("a DATABASE_URL");
-        let app = App::build(settings).await.expect("build app");
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = printed.clone();
+        let app = App::build(settings)
+            .await
+            .expect("build app")
+            .with_start_output(move |text| sink.lock().unwrap().push(text.to_owned()));
         let workspace = app.workspace.clone();
         let store = app.store.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -183,6 +190,7 @@ impl AppBuilder {
             store,
             database_url,
             telegram_secret: self.telegram_secret,
+            printed,
             shutdown,
             _dir: dir,
         }
@@ -239,6 +247,29 @@ impl TestApp {
             .as_deref()
             .expect("deliver_telegram needs an app built with `with_telegram`");
         deliver_telegram_to(&self.client, &self.base, secret, update).await
+    }
+
+    /// What the app printed for the operator at start, once it has printed something.
+    pub async fn printed(&self) -> String {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let text = self.printed.lock().unwrap().join("\n");
+            if !text.is_empty() || std::time::Instant::now() > until {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The claim code of the line `/claim CODE` that the app printed at start.
+    pub async fn claim_code(&self) -> String {
+        let printed = self.printed().await;
+        printed
+            .lines()
+            .find_map(|line| line.strip_prefix("/claim "))
+            .unwrap_or_else(|| panic!("no /claim line was printed: {printed:?}"))
+            .trim()
+            .to_owned()
     }
 
     /// `deliver_telegram`, for the tests that expect the update acknowledged (200).

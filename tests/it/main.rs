@@ -39,6 +39,7 @@ mod queue_claims;
 mod scheduler;
 mod scheduler_reports;
 mod scheduler_settings;
+mod team_commands;
 mod telegram;
 mod voice;
 mod whatsapp;

@@ -8,6 +8,7 @@ pub mod graph;
 pub mod inbound;
 pub mod media;
 pub mod messages;
+pub mod number;
 pub mod outbound;
 mod payload;
 pub mod webhook;
@@ -22,6 +23,7 @@ use crate::inbox::InboxWriter;
 use crate::outbox::OutboxWriter;
 use crate::store::Store;
 
+pub use number::BusinessNumber;
 pub use outbound::WhatsAppOut;
 
 fn template(settings: &Settings) -> Option<messages::Template> {
