@@ -3,7 +3,9 @@
 //! answers to interactions through their webhook: the first answer to a deferred slash command
 //! replaces the "thinking" message (`PATCH …/messages/@original`), later ones are follow-ups
 //! (`POST /webhooks/{application_id}/{token}`), and a button press is acknowledged with an
-//! ephemeral follow-up. Errors map to what the outbox should do.
+//! ephemeral follow-up. Interaction answers need no bot token (the interaction's token, looked
+//! up in the store, authenticates them), so an interactions-only application answers its slash
+//! commands; everything else is sent as the bot. Errors map to what the outbox should do.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -13,10 +15,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::address::Address;
-use super::inbound::EPHEMERAL;
+use super::interaction::EPHEMERAL;
 use super::rest::{Auth, Rest, RestError};
 use crate::domain;
 use crate::message::{Button, OutboundMessage, RateLimits, SendError, Transport};
+use crate::store::{InteractionToken, Store};
 
 /// Discord error codes we act on.
 const UNKNOWN_CHANNEL: i64 = 10003;
@@ -31,7 +34,10 @@ const MAX_CUSTOM_ID: usize = 100;
 /// Sends to Discord at `DISCORD_API_URL`.
 pub struct DiscordOut {
     pub(super) rest: Arc<Rest>,
+    /// The application whose webhooks answer interactions addressed the older way (token inline).
     pub(super) application_id: Option<String>,
+    /// Where interaction tokens are kept (`Intake` puts them there).
+    pub(super) store: Store,
     /// User id → their DM channel, once opened.
     pub(super) dm_channels: Mutex<HashMap<String, String>>,
 }
@@ -54,6 +60,31 @@ fn classify(error: RestError) -> SendError {
 /// Whether an interaction webhook is gone (token expired or unknown).
 fn webhook_gone(error: &RestError) -> bool {
     matches!(error.code(), Some(UNKNOWN_WEBHOOK | INVALID_WEBHOOK_TOKEN)) || error.status() == Some(401)
+}
+
+/// How long after an interaction its webhook may still be missing because Discord has not yet
+/// taken in the acknowledgement (the answer can be faster than that).
+const WEBHOOK_SETTLING: chrono::Duration = chrono::Duration::seconds(30);
+
+/// What to do with a message for an interaction whose webhook cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Instead {
+    /// Try the webhook again shortly: the interaction is young.
+    RetrySoon,
+    /// Send it to the channel, as the bot.
+    ToChannel,
+    /// A button notice makes no sense outside its interaction.
+    Drop,
+}
+
+fn instead(interaction_id: &str, webhook_refused: bool, button_notice: bool, now: chrono::DateTime<chrono::Utc>) -> Instead {
+    let young = super::address::created_at(interaction_id)
+        .is_some_and(|at| now.signed_duration_since(at) < WEBHOOK_SETTLING);
+    match (webhook_refused && young, button_notice) {
+        (true, _) => Instead::RetrySoon,
+        (false, true) => Instead::Drop,
+        (false, false) => Instead::ToChannel,
+    }
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {
@@ -190,12 +221,13 @@ impl DiscordOut {
 
     async fn to_interaction(
         &self,
-        application_id: &str,
-        token: &str,
+        interaction_id: &str,
+        answer: &InteractionToken,
         message: &OutboundMessage,
     ) -> Result<Option<String>, RestError> {
-        let webhook = ["webhooks", application_id, token];
-        let route = format!("webhooks/{application_id}/{token}");
+        let webhook = ["webhooks", answer.application_id.as_str(), answer.token.as_str()];
+        // The rate-limit bucket is the interaction's webhook; its key names it by id, not token.
+        let route = format!("webhooks/{}/{interaction_id}", answer.application_id);
         let as_request = |e: SendError| RestError::Status {
             status: 400,
             code: None,
@@ -242,6 +274,52 @@ impl DiscordOut {
         };
         Ok(message_id(&answer))
     }
+
+    /// An answer to an interaction: through its webhook while its token is usable, otherwise to
+    /// its channel (or not at all, for a button notice).
+    async fn answer_interaction(
+        &self,
+        channel_id: &str,
+        interaction_id: &str,
+        inline_token: Option<String>,
+        message: &OutboundMessage,
+    ) -> Result<Option<String>, RestError> {
+        let usable = Address::token_usable(interaction_id, chrono::Utc::now());
+        let answer = match inline_token {
+            _ if !usable => None,
+            // The older form: the token came in the chat id.
+            Some(token) => self.application_id.clone().map(|application_id| InteractionToken {
+                application_id,
+                token,
+            }),
+            None => self
+                .store
+                .discord_interaction(interaction_id)
+                .await
+                .map_err(|e| RestError::Network(format!("could not read the interaction's token: {e}")))?,
+        };
+        let refused = match answer {
+            Some(answer) => match self.to_interaction(interaction_id, &answer, message).await {
+                Err(e) if webhook_gone(&e) => true,
+                sent => return sent,
+            },
+            None => false,
+        };
+        let button_notice = message.answers_button.is_some();
+        match instead(interaction_id, refused, button_notice, chrono::Utc::now()) {
+            Instead::RetrySoon => Err(RestError::Network(
+                "the interaction's webhook is not there yet".into(),
+            )),
+            Instead::Drop => {
+                tracing::info!("interaction token not usable; button notice dropped");
+                Ok(None)
+            }
+            Instead::ToChannel => {
+                tracing::info!("interaction token not usable; sending to the channel");
+                self.to_channel(channel_id, message).await
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -270,23 +348,8 @@ impl Transport for DiscordOut {
                 interaction_id,
                 token,
             } => {
-                let usable = Address::token_usable(&interaction_id, chrono::Utc::now());
-                match (&self.application_id, usable) {
-                    (Some(app), true) => match self.to_interaction(app, &token, message).await {
-                        Err(e) if webhook_gone(&e) && message.answers_button.is_some() => {
-                            tracing::info!("interaction token no longer valid; button notice dropped");
-                            Ok(None)
-                        }
-                        Err(e) if webhook_gone(&e) => {
-                            tracing::info!("interaction token no longer valid; sending to the channel");
-                            self.to_channel(&channel_id, message).await
-                        }
-                        other => other,
-                    },
-                    // A button notice makes no sense outside its interaction.
-                    _ if message.answers_button.is_some() => Ok(None),
-                    _ => self.to_channel(&channel_id, message).await,
-                }
+                self.answer_interaction(&channel_id, &interaction_id, token, message)
+                    .await
             }
         };
         result.map_err(classify)
@@ -335,6 +398,23 @@ mod tests {
         assert!(webhook_gone(&status(401, Some(INVALID_WEBHOOK_TOKEN))));
         assert!(webhook_gone(&status(404, Some(UNKNOWN_WEBHOOK))));
         assert!(!webhook_gone(&status(404, Some(UNKNOWN_CHANNEL))));
+    }
+
+    #[test]
+    fn an_unusable_webhook_is_waited_for_then_passed_by() {
+        let now = chrono::Utc::now();
+        let at = |secs: i64| {
+            let ms = (now - chrono::Duration::seconds(secs)).timestamp_millis() - 1_420_070_400_000;
+            ((ms as u64) << 22).to_string()
+        };
+        // Refused right after the interaction: Discord has not taken in the acknowledgement yet.
+        assert_eq!(instead(&at(1), true, false, now), Instead::RetrySoon);
+        assert_eq!(instead(&at(1), true, true, now), Instead::RetrySoon);
+        // Refused later, or no token at all: the channel gets it, a button notice goes.
+        assert_eq!(instead(&at(120), true, false, now), Instead::ToChannel);
+        assert_eq!(instead(&at(120), true, true, now), Instead::Drop);
+        assert_eq!(instead(&at(1), false, false, now), Instead::ToChannel);
+        assert_eq!(instead(&at(1), false, true, now), Instead::Drop);
     }
 
     #[test]
