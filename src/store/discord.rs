@@ -49,12 +49,10 @@ impl Store {
     /// The token that answers `interaction_id`, while it is kept.
     pub async fn discord_interaction(&self, interaction_id: &str) -> StoreResult<Option<InteractionToken>> {
         Ok(dispatch!(self, |p| {
-            sqlx::query_as(
-                "SELECT application_id, token FROM discord_interactions WHERE interaction_id = $1",
-            )
-            .bind(interaction_id)
-            .fetch_optional(p)
-            .await?
+            sqlx::query_as("SELECT application_id, token FROM discord_interactions WHERE interaction_id = $1")
+                .bind(interaction_id)
+                .fetch_optional(p)
+                .await?
         }))
     }
 }

@@ -124,7 +124,16 @@ mod tests {
                 token: None
             }
         );
-        for bad in ["", "general", "user:", "user:anna", "1:", "1:2:", "a:2:tok", "1:b"] {
+        for bad in [
+            "",
+            "general",
+            "user:",
+            "user:anna",
+            "1:",
+            "1:2:",
+            "a:2:tok",
+            "1:b",
+        ] {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }
     }

@@ -232,7 +232,10 @@ pub fn receive(value: Value) -> Received {
     match to_event(&interaction) {
         Some(event) => Received::Act(Box::new((interaction, event))),
         None => {
-            tracing::info!(kind = interaction.kind, "Discord interaction of a kind we do not act on");
+            tracing::info!(
+                kind = interaction.kind,
+                "Discord interaction of a kind we do not act on"
+            );
             Received::Answer(ephemeral_message("Sorry, I can't handle that here. Try /help."))
         }
     }
@@ -331,7 +334,10 @@ mod tests {
         object.insert("data".into(), json!({"id": "1", "name": "tasks", "type": 1, "options": [{"type": 3, "name": "list", "value": "mine"}]}));
         let parsed = interaction(json);
         assert!(parsed.ephemeral());
-        assert_eq!(deferred(&parsed), json!({"type": 5, "data": {"flags": EPHEMERAL}}));
+        assert_eq!(
+            deferred(&parsed),
+            json!({"type": 5, "data": {"flags": EPHEMERAL}})
+        );
         let event = to_event(&parsed).unwrap();
         assert_eq!(event.chat_kind, ChatKind::Private);
         assert_eq!(event.text, "/tasks mine");

@@ -148,13 +148,24 @@ impl Discord {
             return Ok(id.clone());
         }
         if !self.rest.has_token() {
-            return Err("DISCORD_APPLICATION_ID: not set, and without DISCORD_TOKEN it cannot be asked of Discord".into());
+            return Err(
+                "DISCORD_APPLICATION_ID: not set, and without DISCORD_TOKEN it cannot be asked of Discord"
+                    .into(),
+            );
         }
         let answer = self
             .rest
-            .call(Method::GET, &["applications", "@me"], "applications/@me", Auth::Bot, None)
+            .call(
+                Method::GET,
+                &["applications", "@me"],
+                "applications/@me",
+                Auth::Bot,
+                None,
+            )
             .await
-            .map_err(|e| format!("could not ask Discord for the bot's application (GET /applications/@me): {e}"))?;
+            .map_err(|e| {
+                format!("could not ask Discord for the bot's application (GET /applications/@me): {e}")
+            })?;
         let id = answer
             .get("id")
             .and_then(Value::as_str)
@@ -171,7 +182,9 @@ impl Discord {
             return Err("DISCORD_TOKEN: needed to register slash commands".into());
         }
         if self.interactions_via().is_none() {
-            return Err("nothing would answer the slash commands (neither the gateway nor DISCORD_PUBLIC_KEY)".into());
+            return Err(
+                "nothing would answer the slash commands (neither the gateway nor DISCORD_PUBLIC_KEY)".into(),
+            );
         }
         let application = self.application_id().await?;
         commands::register(&self.rest, &application, self.guild_id.as_deref(), self.usage)

@@ -322,12 +322,21 @@ mod tests {
         // Nothing listens on port 9 (discard): the connection is refused.
         let rest = Rest::new("http://127.0.0.1:9/api/v10", None).unwrap();
         let error = rest
-            .call(Method::POST, &["webhooks", "1", "secret-token"], "webhooks/1/2", Auth::None, None)
+            .call(
+                Method::POST,
+                &["webhooks", "1", "secret-token"],
+                "webhooks/1/2",
+                Auth::None,
+                None,
+            )
             .await
             .unwrap_err();
         assert!(matches!(error, RestError::Network(_)), "{error:?}");
         let text = error.to_string();
-        assert!(!text.contains("secret-token") && !text.contains("127.0.0.1"), "{text}");
+        assert!(
+            !text.contains("secret-token") && !text.contains("127.0.0.1"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -46,7 +46,11 @@ async fn slash_commands_and_buttons_work_over_the_gateway(db: Db) {
     );
     d.fake.dispatch_interaction(&new);
     let reply = d.answer_to(&new).await;
-    assert!(reply.content.starts_with("Created #1: Gateway task"), "{}", reply.content);
+    assert!(
+        reply.content.starts_with("Created #1: Gateway task"),
+        "{}",
+        reply.content
+    );
     assert_eq!(reply.custom_ids(), vec!["done:1"]);
     assert_eq!(reply.channel_id, CHANNEL);
 
@@ -61,11 +65,16 @@ async fn slash_commands_and_buttons_work_over_the_gateway(db: Db) {
         format!("/interactions/{}/{token}/callback", new["id"].as_str().unwrap())
     );
     // The "thinking" message was replaced through the webhook, as the bot's application.
-    let patches = d.fake.calls_to(&format!("PATCH /webhooks/{APP_ID}/{token}/messages/@original"));
+    let patches = d
+        .fake
+        .calls_to(&format!("PATCH /webhooks/{APP_ID}/{token}/messages/@original"));
     assert_eq!(patches.len(), 1);
     assert!(patches[0].authorization.is_none());
     let task = d.app.get("/api/tasks/1").await.body;
-    assert_eq!((task["title"].as_str(), task["priority"].as_str()), (Some("Gateway task"), Some("high")));
+    assert_eq!(
+        (task["title"].as_str(), task["priority"].as_str()),
+        (Some("Gateway task"), Some("high"))
+    );
 
     // The ephemeral answers stay ephemeral.
     let help = slash(ANNA, "help", json!([]));
@@ -73,7 +82,10 @@ async fn slash_commands_and_buttons_work_over_the_gateway(db: Db) {
     let answer = d.answer_to(&help).await;
     assert!(answer.content.starts_with("Commands:"));
     assert_eq!(answer.flags & EPHEMERAL, EPHEMERAL);
-    assert_eq!(d.fake.callbacks(&help)[0].body, json!({"type": 5, "data": {"flags": EPHEMERAL}}));
+    assert_eq!(
+        d.fake.callbacks(&help)[0].body,
+        json!({"type": 5, "data": {"flags": EPHEMERAL}})
+    );
 
     // A button press: deferred update, a notice for the presser, the chat's answer.
     let pressed = press(ANNA, &reply, "done:1");
@@ -117,7 +129,10 @@ async fn slash_commands_and_buttons_work_over_the_gateway(db: Db) {
         .collect();
     assert!(answers.len() >= 6, "{answers:?}");
     assert!(answers.iter().all(|c| c.authorization.is_none()), "{answers:?}");
-    assert!(d.fake.calls_to("GET /gateway/bot")[0].authorization.as_deref() == Some(format!("Bot {TOKEN}").as_str()));
+    assert!(
+        d.fake.calls_to("GET /gateway/bot")[0].authorization.as_deref()
+            == Some(format!("Bot {TOKEN}").as_str())
+    );
 }
 
 async fn a_duplicate_dispatch_has_one_effect(db: Db) {

@@ -32,8 +32,16 @@ async fn follow_ups_need_no_bot_token(db: Db) {
     );
     assert_eq!(d.interact(&new).await, json!({"type": 5}));
     let reply = d.answer_to(&new).await;
-    assert!(reply.content.starts_with("Created #1: No bot here"), "{}", reply.content);
-    assert_eq!(d.fake.calls_to("GET /webhooks").len(), 2, "refused once, then found");
+    assert!(
+        reply.content.starts_with("Created #1: No bot here"),
+        "{}",
+        reply.content
+    );
+    assert_eq!(
+        d.fake.calls_to("GET /webhooks").len(),
+        2,
+        "refused once, then found"
+    );
 
     let pressed = press(ANNA, &reply, "done:1");
     assert_eq!(d.interact(&pressed).await, json!({"type": 6}));
@@ -68,6 +76,9 @@ async fn follow_ups_need_no_bot_token(db: Db) {
     assert!(d.fake.calls_to("PUT /applications").is_empty());
     let visible = d.visible_records().await;
     for interaction in [&new, &pressed] {
-        assert!(!visible.contains(interaction["token"].as_str().unwrap()), "{visible}");
+        assert!(
+            !visible.contains(interaction["token"].as_str().unwrap()),
+            "{visible}"
+        );
     }
 }

@@ -238,7 +238,10 @@ async fn registration_is_idempotent(db: Db) {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("up to date"), "{stdout}");
         // No DISCORD_PUBLIC_KEY: the gateway answers them.
-        assert!(stdout.contains("answered through gateway interactions"), "{stdout}");
+        assert!(
+            stdout.contains("answered through gateway interactions"),
+            "{stdout}"
+        );
     }
     assert_eq!(d.fake.calls_to("PUT /applications").len(), 1);
     // With the public key the endpoint answers them; without DISCORD_APPLICATION_ID the bot's

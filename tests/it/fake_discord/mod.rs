@@ -102,7 +102,10 @@ pub struct Call {
 /// A scripted failure for [`FakeDiscord::fail_next`].
 #[derive(Debug, Clone)]
 pub enum Failure {
-    RateLimited { retry_after: f64, global: bool },
+    RateLimited {
+        retry_after: f64,
+        global: bool,
+    },
     ServerError,
     /// A Discord error answer, e.g. 404 code 10015 "Unknown Webhook".
     Refused {
@@ -352,8 +355,11 @@ fn answered(state: &mut Inner, token: &str, answer: &Value) {
     let Some(known) = state.interactions.get(token) else {
         return;
     };
-    let (id, channel_id, button_message) =
-        (known.id.clone(), known.channel_id.clone(), known.button_message.clone());
+    let (id, channel_id, button_message) = (
+        known.id.clone(),
+        known.channel_id.clone(),
+        known.button_message.clone(),
+    );
     let original = match answer["type"].as_u64() {
         Some(4) | Some(5) => {
             let message_id = next_id(state);

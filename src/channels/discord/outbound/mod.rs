@@ -1,11 +1,11 @@
 //! Discord out: messages to channels (`POST /channels/{id}/messages` as the bot, buttons as an
 //! action row), direct messages (the DM channel opened with `POST /users/@me/channels`), and
-//! answers to interactions through their webhook: the first answer to a deferred slash command
-//! replaces the "thinking" message (`PATCH …/messages/@original`), later ones are follow-ups
-//! (`POST /webhooks/{application_id}/{token}`), and a button press is acknowledged with an
-//! ephemeral follow-up. Interaction answers need no bot token (the interaction's token, looked
-//! up in the store, authenticates them), so an interactions-only application answers its slash
-//! commands; everything else is sent as the bot. Errors map to what the outbox should do.
+//! answers to interactions through their webhook (`webhook`): the first answer to a deferred
+//! slash command replaces the "thinking" message (`PATCH …/messages/@original`), later ones are
+//! follow-ups (`POST /webhooks/{application_id}/{token}`), and a button press is acknowledged
+//! with an ephemeral follow-up. Interaction answers need no bot token (the interaction's token,
+//! looked up in the store, authenticates them), so an interactions-only application answers its
+//! slash commands; everything else is sent as the bot. Errors map to what the outbox should do.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -14,20 +14,16 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+mod webhook;
+
 use super::address::Address;
-use super::interaction::EPHEMERAL;
 use super::rest::{Auth, Rest, RestError};
 use crate::domain;
 use crate::message::{Button, OutboundMessage, RateLimits, SendError, Transport};
-use crate::store::{InteractionToken, Store};
+use crate::store::Store;
 
 /// Discord error codes we act on.
 const UNKNOWN_CHANNEL: i64 = 10003;
-const UNKNOWN_WEBHOOK: i64 = 10015;
-const INVALID_WEBHOOK_TOKEN: i64 = 50027;
-const UNKNOWN_MESSAGE: i64 = 10008;
-/// Message flag of a deferred response that still shows "thinking".
-const LOADING: u64 = 1 << 7;
 const MAX_CONTENT: usize = 2000;
 const MAX_CUSTOM_ID: usize = 100;
 
@@ -54,36 +50,6 @@ fn classify(error: RestError) -> SendError {
             SendError::Permanent(format!("DISCORD_TOKEN refused: {error}"))
         }
         other => SendError::Permanent(other.to_string()),
-    }
-}
-
-/// Whether an interaction webhook is gone (token expired or unknown).
-fn webhook_gone(error: &RestError) -> bool {
-    matches!(error.code(), Some(UNKNOWN_WEBHOOK | INVALID_WEBHOOK_TOKEN)) || error.status() == Some(401)
-}
-
-/// How long after an interaction its webhook may still be missing because Discord has not yet
-/// taken in the acknowledgement (the answer can be faster than that).
-const WEBHOOK_SETTLING: chrono::Duration = chrono::Duration::seconds(30);
-
-/// What to do with a message for an interaction whose webhook cannot be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Instead {
-    /// Try the webhook again shortly: the interaction is young.
-    RetrySoon,
-    /// Send it to the channel, as the bot.
-    ToChannel,
-    /// A button notice makes no sense outside its interaction.
-    Drop,
-}
-
-fn instead(interaction_id: &str, webhook_refused: bool, button_notice: bool, now: chrono::DateTime<chrono::Utc>) -> Instead {
-    let young = super::address::created_at(interaction_id)
-        .is_some_and(|at| now.signed_duration_since(at) < WEBHOOK_SETTLING);
-    match (webhook_refused && young, button_notice) {
-        (true, _) => Instead::RetrySoon,
-        (false, true) => Instead::Drop,
-        (false, false) => Instead::ToChannel,
     }
 }
 
@@ -218,108 +184,6 @@ impl DiscordOut {
             other => other,
         }
     }
-
-    async fn to_interaction(
-        &self,
-        interaction_id: &str,
-        answer: &InteractionToken,
-        message: &OutboundMessage,
-    ) -> Result<Option<String>, RestError> {
-        let webhook = ["webhooks", answer.application_id.as_str(), answer.token.as_str()];
-        // The rate-limit bucket is the interaction's webhook; its key names it by id, not token.
-        let route = format!("webhooks/{}/{interaction_id}", answer.application_id);
-        let as_request = |e: SendError| RestError::Status {
-            status: 400,
-            code: None,
-            message: e.to_string(),
-        };
-        if message.answers_button.is_some() {
-            // The press itself was acknowledged (type 6) when it came in; the notice is for
-            // the person who pressed.
-            if message.text.trim().is_empty() {
-                return Ok(None);
-            }
-            let mut payload = body(message).map_err(as_request)?;
-            payload["flags"] = json!(EPHEMERAL);
-            let answer = self
-                .rest
-                .call(Method::POST, &webhook, &route, Auth::None, Some(&payload))
-                .await?;
-            return Ok(message_id(&answer));
-        }
-        let payload = body(message).map_err(as_request)?;
-        let original = [&webhook[..], &["messages", "@original"]].concat();
-        let current = match self
-            .rest
-            .call(Method::GET, &original, &route, Auth::None, None)
-            .await
-        {
-            // Discord has not taken in our deferred answer yet: a moment later it has.
-            Err(e) if e.code() == Some(UNKNOWN_MESSAGE) => {
-                return Err(RestError::Network(
-                    "the interaction's first answer is not there yet".into(),
-                ))
-            }
-            other => other?,
-        };
-        let loading = current.get("flags").and_then(Value::as_u64).unwrap_or(0) & LOADING != 0;
-        let answer = if loading {
-            self.rest
-                .call(Method::PATCH, &original, &route, Auth::None, Some(&payload))
-                .await?
-        } else {
-            self.rest
-                .call(Method::POST, &webhook, &route, Auth::None, Some(&payload))
-                .await?
-        };
-        Ok(message_id(&answer))
-    }
-
-    /// An answer to an interaction: through its webhook while its token is usable, otherwise to
-    /// its channel (or not at all, for a button notice).
-    async fn answer_interaction(
-        &self,
-        channel_id: &str,
-        interaction_id: &str,
-        inline_token: Option<String>,
-        message: &OutboundMessage,
-    ) -> Result<Option<String>, RestError> {
-        let usable = Address::token_usable(interaction_id, chrono::Utc::now());
-        let answer = match inline_token {
-            _ if !usable => None,
-            // The older form: the token came in the chat id.
-            Some(token) => self.application_id.clone().map(|application_id| InteractionToken {
-                application_id,
-                token,
-            }),
-            None => self
-                .store
-                .discord_interaction(interaction_id)
-                .await
-                .map_err(|e| RestError::Network(format!("could not read the interaction's token: {e}")))?,
-        };
-        let refused = match answer {
-            Some(answer) => match self.to_interaction(interaction_id, &answer, message).await {
-                Err(e) if webhook_gone(&e) => true,
-                sent => return sent,
-            },
-            None => false,
-        };
-        let button_notice = message.answers_button.is_some();
-        match instead(interaction_id, refused, button_notice, chrono::Utc::now()) {
-            Instead::RetrySoon => Err(RestError::Network(
-                "the interaction's webhook is not there yet".into(),
-            )),
-            Instead::Drop => {
-                tracing::info!("interaction token not usable; button notice dropped");
-                Ok(None)
-            }
-            Instead::ToChannel => {
-                tracing::info!("interaction token not usable; sending to the channel");
-                self.to_channel(channel_id, message).await
-            }
-        }
-    }
 }
 
 #[async_trait::async_trait]
@@ -395,28 +259,7 @@ mod tests {
             classify(RestError::RateLimited(std::time::Duration::from_secs(2))),
             SendError::RetryAfter(_)
         ));
-        assert!(webhook_gone(&status(401, Some(INVALID_WEBHOOK_TOKEN))));
-        assert!(webhook_gone(&status(404, Some(UNKNOWN_WEBHOOK))));
-        assert!(!webhook_gone(&status(404, Some(UNKNOWN_CHANNEL))));
     }
-
-    #[test]
-    fn an_unusable_webhook_is_waited_for_then_passed_by() {
-        let now = chrono::Utc::now();
-        let at = |secs: i64| {
-            let ms = (now - chrono::Duration::seconds(secs)).timestamp_millis() - 1_420_070_400_000;
-            ((ms as u64) << 22).to_string()
-        };
-        // Refused right after the interaction: Discord has not taken in the acknowledgement yet.
-        assert_eq!(instead(&at(1), true, false, now), Instead::RetrySoon);
-        assert_eq!(instead(&at(1), true, true, now), Instead::RetrySoon);
-        // Refused later, or no token at all: the channel gets it, a button notice goes.
-        assert_eq!(instead(&at(120), true, false, now), Instead::ToChannel);
-        assert_eq!(instead(&at(120), true, true, now), Instead::Drop);
-        assert_eq!(instead(&at(1), false, false, now), Instead::ToChannel);
-        assert_eq!(instead(&at(1), false, true, now), Instead::Drop);
-    }
-
     #[test]
     fn long_texts_are_cut_and_pings_disabled() {
         let mut message = OutboundMessage::text(domain::Channel::Discord, "1", "é".repeat(2500));
