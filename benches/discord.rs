@@ -1,5 +1,5 @@
 //! Discord interactions through real HTTP, against the in-process fake Discord server of the
-//! integration tests (`tests/it/fake_discord.rs`), on SQLite (a temporary file) and on
+//! integration tests (`tests/it/fake_discord/`), on SQLite (a temporary file) and on
 //! PostgreSQL (a fresh schema on `TEST_DATABASE_URL`, skipped with a note when unreachable).
 //!
 //! 200 signed `/newtask` slash commands from a linked user, one at a time, 60 ms apart (under
@@ -12,7 +12,7 @@
 //! Run with `cargo bench --bench discord`. A plain `main`: it prints one table.
 
 #[allow(unused_imports)]
-#[path = "../tests/it/fake_discord.rs"]
+#[path = "../tests/it/fake_discord/mod.rs"]
 mod fake_discord;
 
 use std::time::{Duration, Instant};

@@ -222,7 +222,7 @@ impl App {
         if let Some(router) = self
             .discord
             .as_ref()
-            .and_then(|d| d.webhook_router(self.inbox_writer()))
+            .and_then(|d| d.webhook_router(self.store.clone(), self.inbox_writer()))
         {
             webhooks = webhooks.merge(router);
         }
@@ -310,6 +310,10 @@ impl App {
             shutdown.clone(),
         ));
         if let Some(discord) = self.discord.clone() {
+            match discord.interactions_via() {
+                Some(via) => tracing::info!("Discord slash commands and buttons arrive through {via}"),
+                None => tracing::warn!("Discord slash commands cannot be answered: neither the gateway nor an interactions endpoint"),
+            }
             if discord.can_register() {
                 let registering = discord.clone();
                 tasks.push(tokio::spawn(async move {
@@ -469,7 +473,7 @@ fn channels(
         channels.add(Arc::new(telegram.outbound()));
     }
     if let Some(discord) = discord {
-        channels.add(Arc::new(discord.outbound()));
+        channels.add(Arc::new(discord.outbound(store.clone())));
     }
     if let Some(whatsapp) = crate::channels::whatsapp::outbound(settings, store.clone()) {
         channels.add(Arc::new(whatsapp));

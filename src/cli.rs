@@ -54,7 +54,8 @@ pub enum Command {
         #[arg(long = "as")]
         handle: Option<String>,
     },
-    /// Discord set-up (needs DISCORD_TOKEN and DISCORD_APPLICATION_ID).
+    /// Discord set-up (needs DISCORD_TOKEN; the application id is asked of Discord when
+    /// DISCORD_APPLICATION_ID is not set).
     Discord {
         #[command(subcommand)]
         command: DiscordCommand,
@@ -106,7 +107,8 @@ impl From<ReportPeriodArg> for crate::domain::Period {
 #[derive(Debug, Subcommand)]
 pub enum DiscordCommand {
     /// Register the slash commands with Discord (globally, or for DISCORD_GUILD_ID). Writes only
-    /// when Discord's commands differ from ours, so running it again changes nothing.
+    /// when Discord's commands differ from ours, so running it again changes nothing. Says how
+    /// they are answered: through the gateway, or the HTTP interactions endpoint.
     Register,
 }
 

@@ -100,16 +100,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Discord {
             command: DiscordCommand::Register,
         } => {
-            let missing = if settings.discord_token.is_none() {
-                Some("DISCORD_TOKEN")
-            } else if settings.discord_application_id.is_none() {
-                Some("DISCORD_APPLICATION_ID")
-            } else {
-                None
-            };
-            if let Some(setting) = missing {
+            if settings.discord_token.is_none() {
                 return Err(ConfigError {
-                    setting: setting.into(),
+                    setting: "DISCORD_TOKEN".into(),
                     message: "needed to register slash commands".into(),
                 }
                 .into());
@@ -121,9 +114,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 Some(guild) => format!("for server {guild}"),
                 None => "globally".to_owned(),
             };
-            match discord.register_commands().await.map_err(anyhow::Error::msg)? {
+            let done = discord.register_commands().await.map_err(anyhow::Error::msg)?;
+            match done {
                 Registration::Registered(n) => println!("registered {n} slash commands {scope}"),
                 Registration::UpToDate(n) => println!("the {n} slash commands {scope} are up to date"),
+            }
+            if let Some(via) = discord.interactions_via() {
+                println!("they are answered through {via}");
             }
             Ok(())
         }

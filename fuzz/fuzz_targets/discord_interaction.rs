@@ -3,7 +3,8 @@
 //! does after the check.
 #![no_main]
 
-use coordinator::channels::discord::inbound::{to_event, Interaction, Verifier};
+use coordinator::channels::discord::inbound::Verifier;
+use coordinator::channels::discord::interaction::{deferred, to_event, Interaction};
 use libfuzzer_sys::fuzz_target;
 
 /// Any valid Ed25519 public key will do: no fuzzer input is signed by it.
@@ -24,6 +25,7 @@ fuzz_target!(|body: &[u8]| {
         return;
     };
     let _ = interaction.ephemeral();
+    let _ = deferred(&interaction);
     if let Some(event) = to_event(&interaction) {
         assert!(!event.text.contains('\0'), "NUL reached the conversation");
         let _ = event.identity();

@@ -12,7 +12,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
-use coordinator::channels::discord::inbound::{to_event as discord_event, Interaction, Verifier};
+use coordinator::channels::discord::inbound::Verifier;
+use coordinator::channels::discord::interaction::{deferred, to_event as discord_event, Interaction};
 use coordinator::channels::email::inbound::{new_text, parse as parse_email};
 use coordinator::channels::email::ingest::conversation_text;
 use coordinator::channels::telegram::inbound::read_webhook_body;
@@ -75,6 +76,7 @@ fn discord_interaction(body: &[u8]) {
         return;
     };
     let _ = interaction.ephemeral();
+    let _ = deferred(&interaction);
     if let Some(event) = discord_event(&interaction) {
         assert!(!event.text.contains('\0'));
     }

@@ -4,10 +4,13 @@
 //!   user id also works here: Discord answers "Unknown Channel" for it, and the message then
 //!   goes to that person's direct messages.
 //! - `user:USER_ID`: a person's direct messages (opened with `POST /users/@me/channels`).
-//! - `CHANNEL_ID:INTERACTION_ID:TOKEN`: the answer to a slash command or button press, through
-//!   the interaction's webhook. Interaction tokens live 15 minutes; after that (the interaction
-//!   id is a snowflake, so its age is known) the message goes to `CHANNEL_ID` instead, which is
+//! - `CHANNEL_ID:INTERACTION_ID`: the answer to a slash command or button press, through the
+//!   interaction's webhook. The token that webhook needs is kept in the store by interaction id,
+//!   never in the chat id. Interaction tokens live 15 minutes; after that (the interaction id
+//!   is a snowflake, so its age is known) the message goes to `CHANNEL_ID` instead, which is
 //!   what a later escalation to "the chat where the task was created" needs.
+//! - `CHANNEL_ID:INTERACTION_ID:TOKEN`: the older form, with the token inline; still read, so
+//!   that messages queued before the token moved out still go.
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,7 +30,8 @@ pub enum Address {
     Interaction {
         channel_id: String,
         interaction_id: String,
-        token: String,
+        /// Only in the older form; otherwise looked up by `interaction_id`.
+        token: Option<String>,
     },
 }
 
@@ -63,15 +67,17 @@ impl FromStr for Address {
             return snowflake(user).map(Address::User).ok_or_else(bad);
         }
         let mut parts = text.splitn(3, ':');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some(channel), None, None) => snowflake(channel).map(Address::Channel).ok_or_else(bad),
-            (Some(channel), Some(interaction), Some(token)) if !token.is_empty() => {
-                Ok(Address::Interaction {
-                    channel_id: snowflake(channel).ok_or_else(bad)?,
-                    interaction_id: snowflake(interaction).ok_or_else(bad)?,
-                    token: token.to_owned(),
-                })
-            }
+        let (channel, interaction, token) = (parts.next(), parts.next(), parts.next());
+        let Some(channel_id) = channel.and_then(snowflake) else {
+            return Err(bad());
+        };
+        match (interaction, token) {
+            (None, None) => Ok(Address::Channel(channel_id)),
+            (Some(interaction), token) if token != Some("") => Ok(Address::Interaction {
+                channel_id,
+                interaction_id: snowflake(interaction).ok_or_else(bad)?,
+                token: token.map(str::to_owned),
+            }),
             _ => Err(bad()),
         }
     }
@@ -85,7 +91,12 @@ impl fmt::Display for Address {
             Address::Interaction {
                 channel_id,
                 interaction_id,
-                token,
+                token: None,
+            } => write!(f, "{channel_id}:{interaction_id}"),
+            Address::Interaction {
+                channel_id,
+                interaction_id,
+                token: Some(token),
             } => write!(f, "{channel_id}:{interaction_id}:{token}"),
         }
     }
@@ -100,11 +111,29 @@ mod tests {
         for text in [
             "1000000000000000002",
             "user:80351110224678912",
+            "1:2",
             "1:2:tok:en/with=odd",
         ] {
             assert_eq!(text.parse::<Address>().unwrap().to_string(), text);
         }
-        for bad in ["", "general", "user:", "user:anna", "1:2", "1:2:", "a:2:tok"] {
+        assert_eq!(
+            "1:2".parse::<Address>().unwrap(),
+            Address::Interaction {
+                channel_id: "1".into(),
+                interaction_id: "2".into(),
+                token: None
+            }
+        );
+        for bad in [
+            "",
+            "general",
+            "user:",
+            "user:anna",
+            "1:",
+            "1:2:",
+            "a:2:tok",
+            "1:b",
+        ] {
             assert!(bad.parse::<Address>().is_err(), "{bad}");
         }
     }

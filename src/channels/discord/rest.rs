@@ -46,7 +46,9 @@ impl std::fmt::Display for RestError {
                 None => write!(f, "HTTP {status}: {message}"),
             },
             RestError::Network(e) => write!(f, "no answer: {e}"),
-            RestError::NoToken => f.write_str("DISCORD_TOKEN is not set"),
+            RestError::NoToken => f.write_str(
+                "DISCORD_TOKEN is not set: without the bot token only answers to slash commands and buttons can be sent",
+            ),
         }
     }
 }
@@ -173,16 +175,17 @@ impl Rest {
         if let Some(body) = body {
             request = request.json(body);
         }
+        // reqwest's errors name the URL, and an interaction webhook's URL holds its token.
         let response = request
             .send()
             .await
-            .map_err(|e| RestError::Network(e.to_string()))?;
+            .map_err(|e| RestError::Network(e.without_url().to_string()))?;
         let status = response.status();
         let headers = response.headers().clone();
         let text = response
             .text()
             .await
-            .map_err(|e| RestError::Network(e.to_string()))?;
+            .map_err(|e| RestError::Network(e.without_url().to_string()))?;
         let json: Value = if text.trim().is_empty() {
             Value::Null
         } else {
@@ -311,6 +314,28 @@ mod tests {
         assert_eq!(
             rest.url(&["channels", "5"]).as_str(),
             "http://127.0.0.1:9/api/v10/channels/5"
+        );
+    }
+
+    #[tokio::test]
+    async fn network_errors_do_not_name_the_url() {
+        // Nothing listens on port 9 (discard): the connection is refused.
+        let rest = Rest::new("http://127.0.0.1:9/api/v10", None).unwrap();
+        let error = rest
+            .call(
+                Method::POST,
+                &["webhooks", "1", "secret-token"],
+                "webhooks/1/2",
+                Auth::None,
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, RestError::Network(_)), "{error:?}");
+        let text = error.to_string();
+        assert!(
+            !text.contains("secret-token") && !text.contains("127.0.0.1"),
+            "{text}"
         );
     }
 

@@ -1,10 +1,12 @@
 //! Discord end to end: real-shaped interactions signed with a test Ed25519 key pair POSTed to
-//! `/webhooks/discord`, a fake Discord server on 127.0.0.1 (REST and gateway) speaking the real
-//! JSON, the real app pointed at it through `DISCORD_API_URL`. This module holds what the
-//! three test files share.
+//! `/webhooks/discord` or dispatched over the gateway, a fake Discord server on 127.0.0.1 (REST
+//! and gateway) speaking the real JSON, the real app pointed at it through `DISCORD_API_URL`.
+//! This module holds what the test files share.
 
 mod gateway;
+mod gateway_interactions;
 mod interactions;
+mod interactions_only;
 mod sends;
 
 use std::sync::Arc;
@@ -31,15 +33,32 @@ pub struct Discord {
     pub fake: FakeDiscord,
 }
 
+/// What of Discord the app is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// Bot token, application id and public key: the interactions endpoint and the gateway.
+    Full,
+    /// Only the bot token: interactions come over the gateway.
+    BotTokenOnly,
+    /// Public key and application id, no bot token: the interactions endpoint only.
+    InteractionsOnly,
+}
+
 pub async fn start(db: Db, extra: &[(&str, &str)]) -> Discord {
+    start_as(db, Setup::Full, extra).await
+}
+
+pub async fn start_as(db: Db, setup: Setup, extra: &[(&str, &str)]) -> Discord {
     let fake = FakeDiscord::start().await;
     let public_key = hex::encode(key().verifying_key().to_bytes());
-    let mut settings = vec![
-        ("DISCORD_TOKEN", TOKEN),
-        ("DISCORD_APPLICATION_ID", APP_ID),
-        ("DISCORD_PUBLIC_KEY", public_key.as_str()),
-        ("DISCORD_API_URL", fake.api_url.as_str()),
-    ];
+    let mut settings = vec![("DISCORD_API_URL", fake.api_url.as_str())];
+    if setup != Setup::InteractionsOnly {
+        settings.push(("DISCORD_TOKEN", TOKEN));
+    }
+    if setup != Setup::BotTokenOnly {
+        settings.push(("DISCORD_APPLICATION_ID", APP_ID));
+        settings.push(("DISCORD_PUBLIC_KEY", public_key.as_str()));
+    }
     settings.extend_from_slice(extra);
     let app = spawn_app_with(db, &settings).await;
     let anna = app
@@ -69,7 +88,7 @@ pub fn interaction(kind: u8, from: &str, data: Value) -> Value {
                    "joined_at": "2025-01-01T00:00:00.000000+00:00", "permissions": "2147483647", "flags": 0},
         "app_permissions": "442368", "locale": "en-US", "guild_locale": "en-US",
         "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0,
-        "data": data,
+        "attachment_size_limit": 10485760, "data": data,
     })
 }
 
@@ -137,6 +156,26 @@ impl Discord {
             .into_iter()
             .find(|m| m.via_interaction.as_deref() == Some(&token) && !m.content.is_empty())
             .unwrap_or_else(|| panic!("no answer to {}", interaction["data"]))
+    }
+
+    /// Messages sent through `interaction`'s webhook, once `n` of them are there.
+    pub async fn answers_via(&self, interaction: &Value, n: usize) -> Vec<Msg> {
+        let token = interaction["token"].as_str().unwrap().to_owned();
+        let via = |m: &Msg| m.via_interaction.as_deref() == Some(token.as_str()) && !m.content.is_empty();
+        let messages = self
+            .fake
+            .wait_for(WAIT, |m| m.iter().filter(|m| via(m)).count() >= n)
+            .await;
+        messages.into_iter().filter(|m| via(m)).collect()
+    }
+
+    /// `GET /integrations/history` and `/api/monitoring/status`, as text: where a token must
+    /// never show.
+    pub async fn visible_records(&self) -> String {
+        let history = self.app.get("/integrations/history?limit=200").await;
+        assert_eq!(history.status, 200, "{}", history.body);
+        let status = self.app.get("/api/monitoring/status").await;
+        format!("{} {}", history.body, status.body)
     }
 
     pub async fn tasks(&self) -> Vec<Value> {

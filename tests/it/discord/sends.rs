@@ -106,6 +106,25 @@ async fn escalations_reach_channels_and_direct_messages(db: Db) {
         (late.channel_id.as_str(), late.via_interaction.is_none()),
         (CHANNEL, true)
     );
+    // The same with today's form (the token kept apart): a recent interaction whose token is
+    // not known goes to the channel as well.
+    let unknown = format!("{CHANNEL}:{}", crate::fake_discord::snowflake());
+    outbox(&d.app)
+        .enqueue(
+            &OutboundMessage::text(Channel::Discord, unknown, "Task #2 is overdue"),
+            None,
+        )
+        .await
+        .unwrap();
+    let sent = d
+        .fake
+        .wait_for(WAIT, |m| m.iter().any(|m| m.content == "Task #2 is overdue"))
+        .await;
+    let late = sent.iter().find(|m| m.content == "Task #2 is overdue").unwrap();
+    assert_eq!(
+        (late.channel_id.as_str(), late.via_interaction.is_none()),
+        (CHANNEL, true)
+    );
 }
 
 async fn rate_limits_are_honoured(db: Db) {
@@ -216,9 +235,49 @@ async fn registration_is_idempotent(db: Db) {
     for _ in 0..2 {
         let out = tokio::task::spawn_blocking(run.clone()).await.unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("up to date"), "{stdout}");
+        // No DISCORD_PUBLIC_KEY: the gateway answers them.
+        assert!(
+            stdout.contains("answered through gateway interactions"),
+            "{stdout}"
+        );
     }
     assert_eq!(d.fake.calls_to("PUT /applications").len(), 1);
+    // With the public key the endpoint answers them; without DISCORD_APPLICATION_ID the bot's
+    // application is asked of Discord.
+    let public_key = hex::encode(super::key().verifying_key().to_bytes());
+    let (dir_path, api_url) = (dir.path().to_owned(), d.fake.api_url.clone());
+    let register = move |settings: Vec<(&'static str, String)>| {
+        let (dir_path, api_url) = (dir_path.clone(), api_url.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_coordinator"))
+                .args(["discord", "register"])
+                .current_dir(&dir_path)
+                .env_clear()
+                .env("DISCORD_TOKEN", TOKEN)
+                .env("DISCORD_API_URL", &api_url)
+                .envs(settings)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = register(vec![
+        ("DISCORD_PUBLIC_KEY", public_key),
+        ("DISCORD_APPLICATION_ID", APP_ID.to_owned()),
+    ])
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("up to date") && stdout.contains("the HTTP interactions endpoint"),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = register(Vec::new()).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
+    assert_eq!(d.fake.calls_to("GET /applications/@me").len(), 1);
     // Someone deleted a command: the next run puts it back.
     d.fake.delete_command(None, "ask");
     let out = tokio::task::spawn_blocking(run).await.unwrap();

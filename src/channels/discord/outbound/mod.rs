@@ -1,9 +1,11 @@
 //! Discord out: messages to channels (`POST /channels/{id}/messages` as the bot, buttons as an
 //! action row), direct messages (the DM channel opened with `POST /users/@me/channels`), and
-//! answers to interactions through their webhook: the first answer to a deferred slash command
-//! replaces the "thinking" message (`PATCH …/messages/@original`), later ones are follow-ups
-//! (`POST /webhooks/{application_id}/{token}`), and a button press is acknowledged with an
-//! ephemeral follow-up. Errors map to what the outbox should do.
+//! answers to interactions through their webhook (`webhook`): the first answer to a deferred
+//! slash command replaces the "thinking" message (`PATCH …/messages/@original`), later ones are
+//! follow-ups (`POST /webhooks/{application_id}/{token}`), and a button press is acknowledged
+//! with an ephemeral follow-up. Interaction answers need no bot token (the interaction's token,
+//! looked up in the store, authenticates them), so an interactions-only application answers its
+//! slash commands; everything else is sent as the bot. Errors map to what the outbox should do.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -12,26 +14,26 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+mod webhook;
+
 use super::address::Address;
-use super::inbound::EPHEMERAL;
 use super::rest::{Auth, Rest, RestError};
 use crate::domain;
 use crate::message::{Button, OutboundMessage, RateLimits, SendError, Transport};
+use crate::store::Store;
 
 /// Discord error codes we act on.
 const UNKNOWN_CHANNEL: i64 = 10003;
-const UNKNOWN_WEBHOOK: i64 = 10015;
-const INVALID_WEBHOOK_TOKEN: i64 = 50027;
-const UNKNOWN_MESSAGE: i64 = 10008;
-/// Message flag of a deferred response that still shows "thinking".
-const LOADING: u64 = 1 << 7;
 const MAX_CONTENT: usize = 2000;
 const MAX_CUSTOM_ID: usize = 100;
 
 /// Sends to Discord at `DISCORD_API_URL`.
 pub struct DiscordOut {
     pub(super) rest: Arc<Rest>,
+    /// The application whose webhooks answer interactions addressed the older way (token inline).
     pub(super) application_id: Option<String>,
+    /// Where interaction tokens are kept (`Intake` puts them there).
+    pub(super) store: Store,
     /// User id → their DM channel, once opened.
     pub(super) dm_channels: Mutex<HashMap<String, String>>,
 }
@@ -49,11 +51,6 @@ fn classify(error: RestError) -> SendError {
         }
         other => SendError::Permanent(other.to_string()),
     }
-}
-
-/// Whether an interaction webhook is gone (token expired or unknown).
-fn webhook_gone(error: &RestError) -> bool {
-    matches!(error.code(), Some(UNKNOWN_WEBHOOK | INVALID_WEBHOOK_TOKEN)) || error.status() == Some(401)
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {
@@ -187,61 +184,6 @@ impl DiscordOut {
             other => other,
         }
     }
-
-    async fn to_interaction(
-        &self,
-        application_id: &str,
-        token: &str,
-        message: &OutboundMessage,
-    ) -> Result<Option<String>, RestError> {
-        let webhook = ["webhooks", application_id, token];
-        let route = format!("webhooks/{application_id}/{token}");
-        let as_request = |e: SendError| RestError::Status {
-            status: 400,
-            code: None,
-            message: e.to_string(),
-        };
-        if message.answers_button.is_some() {
-            // The press itself was acknowledged (type 6) when it came in; the notice is for
-            // the person who pressed.
-            if message.text.trim().is_empty() {
-                return Ok(None);
-            }
-            let mut payload = body(message).map_err(as_request)?;
-            payload["flags"] = json!(EPHEMERAL);
-            let answer = self
-                .rest
-                .call(Method::POST, &webhook, &route, Auth::None, Some(&payload))
-                .await?;
-            return Ok(message_id(&answer));
-        }
-        let payload = body(message).map_err(as_request)?;
-        let original = [&webhook[..], &["messages", "@original"]].concat();
-        let current = match self
-            .rest
-            .call(Method::GET, &original, &route, Auth::None, None)
-            .await
-        {
-            // Discord has not taken in our deferred answer yet: a moment later it has.
-            Err(e) if e.code() == Some(UNKNOWN_MESSAGE) => {
-                return Err(RestError::Network(
-                    "the interaction's first answer is not there yet".into(),
-                ))
-            }
-            other => other?,
-        };
-        let loading = current.get("flags").and_then(Value::as_u64).unwrap_or(0) & LOADING != 0;
-        let answer = if loading {
-            self.rest
-                .call(Method::PATCH, &original, &route, Auth::None, Some(&payload))
-                .await?
-        } else {
-            self.rest
-                .call(Method::POST, &webhook, &route, Auth::None, Some(&payload))
-                .await?
-        };
-        Ok(message_id(&answer))
-    }
 }
 
 #[async_trait::async_trait]
@@ -270,23 +212,8 @@ impl Transport for DiscordOut {
                 interaction_id,
                 token,
             } => {
-                let usable = Address::token_usable(&interaction_id, chrono::Utc::now());
-                match (&self.application_id, usable) {
-                    (Some(app), true) => match self.to_interaction(app, &token, message).await {
-                        Err(e) if webhook_gone(&e) && message.answers_button.is_some() => {
-                            tracing::info!("interaction token no longer valid; button notice dropped");
-                            Ok(None)
-                        }
-                        Err(e) if webhook_gone(&e) => {
-                            tracing::info!("interaction token no longer valid; sending to the channel");
-                            self.to_channel(&channel_id, message).await
-                        }
-                        other => other,
-                    },
-                    // A button notice makes no sense outside its interaction.
-                    _ if message.answers_button.is_some() => Ok(None),
-                    _ => self.to_channel(&channel_id, message).await,
-                }
+                self.answer_interaction(&channel_id, &interaction_id, token, message)
+                    .await
             }
         };
         result.map_err(classify)
@@ -332,11 +259,7 @@ mod tests {
             classify(RestError::RateLimited(std::time::Duration::from_secs(2))),
             SendError::RetryAfter(_)
         ));
-        assert!(webhook_gone(&status(401, Some(INVALID_WEBHOOK_TOKEN))));
-        assert!(webhook_gone(&status(404, Some(UNKNOWN_WEBHOOK))));
-        assert!(!webhook_gone(&status(404, Some(UNKNOWN_CHANNEL))));
     }
-
     #[test]
     fn long_texts_are_cut_and_pings_disabled() {
         let mut message = OutboundMessage::text(domain::Channel::Discord, "1", "é".repeat(2500));
