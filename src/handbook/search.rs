@@ -333,7 +333,7 @@ mod tests {
         let q = analyze("policy on refunds");
         assert!(relevance(&q, "refund polici approv", &stats) > 0.99);
         let pets = analyze("policy on pets");
-        assert!(relevance(&pets, "refund polici approv", &stats) < MIN_PASSAGE_RELEVANCE);
+        assert!(relevance(&pets, "refund polici approv", &stats) < MIN_RELEVANCE);
         assert_eq!(relevance(&[], "refund", &stats), 0.0);
     }
 }
