@@ -80,6 +80,10 @@ fn hits(batches: &[RecordBatch], score_column: &str) -> Vec<Hit> {
     out
 }
 
+fn with_score<'a>(columns: &[&'a str], score: &'a str) -> Vec<&'a str> {
+    columns.iter().copied().chain([score]).collect()
+}
+
 /// Full-text (BM25) lookup; best first.
 pub(crate) async fn full_text(table: &Table, query: &str, limit: usize) -> Result<Vec<Hit>, HandbookError> {
     let fts = FullTextSearchQuery::new(query.to_owned())
@@ -88,7 +92,8 @@ pub(crate) async fn full_text(table: &Table, query: &str, limit: usize) -> Resul
     let batches: Vec<RecordBatch> = table
         .query()
         .full_text_search(fts)
-        .select(Select::columns(&HIT_COLUMNS))
+        // Naming the score column keeps Lance from warning that it adds it by itself.
+        .select(Select::columns(&with_score(&HIT_COLUMNS, "_score")))
         .limit(limit)
         .execute()
         .await
@@ -107,7 +112,7 @@ pub(crate) async fn nearest(table: &Table, vector: &[f32], limit: usize) -> Resu
         .map_err(storage("bad query vector"))?
         .column("vector")
         .distance_type(DistanceType::Cosine)
-        .select(Select::columns(&HIT_COLUMNS))
+        .select(Select::columns(&with_score(&HIT_COLUMNS, "_distance")))
         .limit(limit)
         .execute()
         .await
