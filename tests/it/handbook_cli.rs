@@ -49,6 +49,12 @@ fn coordinator_handbook_ingest_and_search() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // Nothing from the index library's own warnings reaches the terminal.
+    assert!(
+        !text(&out.stderr).to_lowercase().contains("deprecat"),
+        "{}",
+        text(&out.stderr)
+    );
     let stdout = text(&out.stdout);
     let first = stdout.lines().next().unwrap_or_default();
     assert!(
