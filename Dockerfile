@@ -22,6 +22,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --profile dist --locked --bin coordinator \
  && install -D -m 0755 target/dist/coordinator /out/coordinator
+# The handbook's default embedding model (all-MiniLM-L6-v2, checked against its pinned SHA-256),
+# fetched by the binary itself, so that the image searches by meaning without a download.
+RUN COORDINATOR_DATA_DIR=/tmp/model-fetch HANDBOOK_DIR=/src/handbook /out/coordinator handbook ingest \
+ && mv /tmp/model-fetch/models/all-MiniLM-L6-v2 /out/model \
+ && rm -rf /tmp/model-fetch
 
 FROM debian:bookworm-slim AS runtime
 # ca-certificates for the TLS of outside services; curl for the health check.
@@ -34,6 +39,7 @@ RUN apt-get update \
  && chown coordinator:coordinator /data
 COPY --from=builder /out/coordinator /usr/local/bin/coordinator
 COPY handbook/ /app/handbook/
+COPY --from=builder /out/model /app/models/all-MiniLM-L6-v2
 # The prompts are built into the binary; the files are here to read what the agent is told.
 COPY prompts/ /app/prompts/
 WORKDIR /app
@@ -41,6 +47,7 @@ ENV COORDINATOR_ADDR=0.0.0.0:5001 \
     COORDINATOR_DATA_DIR=/data \
     DATABASE_URL=sqlite:///data/coordinator.db \
     HANDBOOK_DIR=/app/handbook \
+    HANDBOOK_EMBEDDING_MODEL_DIR=/app/models/all-MiniLM-L6-v2 \
     RUST_LOG=info
 USER coordinator:coordinator
 VOLUME ["/data"]
