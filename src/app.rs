@@ -96,7 +96,12 @@ impl App {
                 }));
                 let prompts = Prompts::load(&settings.prompts_dir, &toolbox)?;
                 log_prompts(&settings.prompts_dir, prompts.from_disk());
-                Some(Arc::new(Agent::new(provider, toolbox, prompts, workspace.clone())))
+                Some(Arc::new(Agent::new(
+                    provider,
+                    toolbox,
+                    prompts,
+                    workspace.clone(),
+                )))
             }
             None => None,
         };

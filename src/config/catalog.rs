@@ -116,7 +116,10 @@ mod tests {
         let mut named = BTreeSet::new();
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.file_name().is_some_and(|n| n == "catalog.rs" || n == "tests.rs") {
+            if path
+                .file_name()
+                .is_some_and(|n| n == "catalog.rs" || n == "tests.rs")
+            {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
@@ -172,7 +175,10 @@ mod tests {
             .map(|item| item.unwrap())
             .collect();
         let parsed = Settings::from_source(&source).unwrap();
-        assert_eq!(format!("{parsed:?}"), format!("{:?}", Settings::with(&[]).unwrap()));
+        assert_eq!(
+            format!("{parsed:?}"),
+            format!("{:?}", Settings::with(&[]).unwrap())
+        );
     }
 
     #[test]

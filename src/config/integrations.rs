@@ -20,7 +20,10 @@ pub(super) const GROUPS: &[Group] = &[
             ),
             Setting::off("ZENDESK_API_URL", "the API's base URL instead (proxies, tests)"),
             Setting::off("ZENDESK_EMAIL", "the agent the API token belongs to"),
-            Setting::off("ZENDESK_API_TOKEN", "the API token ({email}/token:{token} authentication)"),
+            Setting::off(
+                "ZENDESK_API_TOKEN",
+                "the API token ({email}/token:{token} authentication)",
+            ),
             Setting::off(
                 "ZENDESK_WEBHOOK_SECRET",
                 "the signing secret of the Zendesk webhook that calls /webhooks/zendesk",
@@ -202,7 +205,8 @@ pub(super) fn crm(r: &Reader<'_>) -> Result<CrmSettings, ConfigError> {
         }
     };
     let webhook_secret = r.get("CRM_WEBHOOK_SECRET").map(Secret::new);
-    let outbound_secret = r.get("CRM_OUTBOUND_SECRET")
+    let outbound_secret = r
+        .get("CRM_OUTBOUND_SECRET")
         .map(Secret::new)
         .or_else(|| webhook_secret.clone());
     let mapping_file = r.get("CRM_MAPPING_FILE").map(PathBuf::from);

@@ -95,7 +95,9 @@ pub(super) fn read(r: &Reader<'_>) -> Result<Models, ConfigError> {
         None => None,
         Some(_) => Some(OpenAiSettings {
             base_url: r.url("FALLBACK_OPENAI_BASE_URL")?,
-            api_key: r.secret("FALLBACK_OPENAI_API_KEY").unwrap_or_else(|| Secret::new("")),
+            api_key: r
+                .secret("FALLBACK_OPENAI_API_KEY")
+                .unwrap_or_else(|| Secret::new("")),
             model: r
                 .get("FALLBACK_OPENAI_MODEL")
                 .unwrap_or_else(|| r.value("OPENAI_MODEL")),

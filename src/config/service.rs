@@ -165,16 +165,12 @@ pub(super) fn read(r: &Reader<'_>) -> Result<Service, ConfigError> {
         )
     })?;
     let hour_text = r.value("COORDINATOR_REPORT_HOUR");
-    let report_hour = hour_text
-        .parse::<u32>()
-        .ok()
-        .filter(|h| *h < 24)
-        .ok_or_else(|| {
-            ConfigError::new(
-                "COORDINATOR_REPORT_HOUR",
-                format!("'{hour_text}' is not an hour from 0 to 23"),
-            )
-        })?;
+    let report_hour = hour_text.parse::<u32>().ok().filter(|h| *h < 24).ok_or_else(|| {
+        ConfigError::new(
+            "COORDINATOR_REPORT_HOUR",
+            format!("'{hour_text}' is not an hour from 0 to 23"),
+        )
+    })?;
     let count = |name: &str| r.number::<u32>(name, 1, "a whole number");
     Ok(Service {
         database_url: DatabaseUrl(database_url),

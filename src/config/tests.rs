@@ -160,12 +160,19 @@ fn public_url_gives_telegram_its_webhook_address() {
         ("TELEGRAM_BOT_TOKEN", "1:x"),
     ])
     .unwrap();
-    assert_eq!(s.public_url.as_deref(), Some("https://team.example.com/coordinator"));
+    assert_eq!(
+        s.public_url.as_deref(),
+        Some("https://team.example.com/coordinator")
+    );
     assert_eq!(
         s.telegram.unwrap().webhook_url.as_deref(),
         Some("https://team.example.com/coordinator/webhooks/telegram")
     );
-    for bad in ["team.example.com", "ftp://team.example.com", "https://x.example/?a=1"] {
+    for bad in [
+        "team.example.com",
+        "ftp://team.example.com",
+        "https://x.example/?a=1",
+    ] {
         let err = Settings::with(&[("COORDINATOR_PUBLIC_URL", bad)]).unwrap_err();
         assert_eq!(err.setting, "COORDINATOR_PUBLIC_URL", "{bad}");
     }

@@ -153,7 +153,9 @@ fn check_profile(name: &str, text: &str, toolbox: &Toolbox) -> Result<Profile, S
     }
     if name == "guest" {
         if let Some(writing) = profile.tools.iter().find(|t| toolbox.writes(t)) {
-            return Err(format!("guests only look things up, and '{writing}' changes the workspace"));
+            return Err(format!(
+                "guests only look things up, and '{writing}' changes the workspace"
+            ));
         }
     }
     if let Some(p) = placeholders(&profile.text).first() {
@@ -197,7 +199,9 @@ impl Prompts {
     /// one.
     pub fn load(dir: &Path, toolbox: &Toolbox) -> Result<Self, ConfigError> {
         let mut prompts = Self::bundled().map_err(|e| ConfigError::new(SETTING, e))?;
-        let bad = |file: &Path, problem: String| ConfigError::new(SETTING, format!("{}: {problem}", file.display()));
+        let bad = |file: &Path, problem: String| {
+            ConfigError::new(SETTING, format!("{}: {problem}", file.display()))
+        };
         let read = |file: &Path| -> Result<Option<String>, ConfigError> {
             match std::fs::read_to_string(file) {
                 Ok(text) => Ok(Some(text)),

@@ -72,18 +72,25 @@ pub(super) fn set_webhook(state: &mut Inner, params: &Value) -> Result<Value, Ap
         return Err(bad_webhook("An HTTPS URL must be provided for webhook"));
     }
     if !matches!(parsed.port_or_known_default(), Some(443 | 80 | 88 | 8443)) {
-        return Err(bad_webhook("Webhook can be set up only on ports 80, 88, 443 or 8443"));
+        return Err(bad_webhook(
+            "Webhook can be set up only on ports 80, 88, 443 or 8443",
+        ));
     }
     let secret_token = match params.get("secret_token") {
         None | Some(Value::Null) => None,
         Some(value) => {
-            let token = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+            let token = value
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| value.to_string());
             let ok = (1..=256).contains(&token.len())
                 && token
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !ok {
-                return Err(ApiError::bad_request("secret token contains unallowed characters"));
+                return Err(ApiError::bad_request(
+                    "secret token contains unallowed characters",
+                ));
             }
             Some(token)
         }
@@ -182,7 +189,10 @@ mod tests {
             .unwrap();
         let hook = tg.webhook().unwrap();
         assert_eq!(hook.secret_token.as_deref(), Some("s3cret_-token"));
-        assert_eq!(hook.allowed_updates, Some(vec!["message".into(), "callback_query".into()]));
+        assert_eq!(
+            hook.allowed_updates,
+            Some(vec!["message".into(), "callback_query".into()])
+        );
         tg.set_webhook_error(1_700_000_000, "Wrong response from the webhook: 502 Bad Gateway");
         let info = bot.get_webhook_info().await.unwrap();
         assert_eq!(info.url, Some(url.clone()));
@@ -214,8 +224,12 @@ mod tests {
                 .secret_token(secret);
             async move { request.await.unwrap_err().to_string() }
         };
-        assert!(refused("http://team.example.com/hook", "ok").await.contains("HTTPS URL"));
-        assert!(refused("https://team.example.com:5001/hook", "ok").await.contains("ports 80, 88, 443"));
+        assert!(refused("http://team.example.com/hook", "ok")
+            .await
+            .contains("HTTPS URL"));
+        assert!(refused("https://team.example.com:5001/hook", "ok")
+            .await
+            .contains("ports 80, 88, 443"));
         assert!(refused("https://team.example.com/hook", "no spaces")
             .await
             .contains("secret token contains unallowed characters"));

@@ -66,7 +66,10 @@ fn start_with_prompts(dir: &std::path::Path, prompts_dir: Option<&str>) -> (Opti
         command.env("COORDINATOR_PROMPTS_DIR", prompts_dir);
     }
     let out = command.output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -81,7 +84,11 @@ fn a_bad_prompt_file_stops_the_start_naming_it() {
     assert!(err.contains("prompts/system.md"), "{err}");
     assert!(err.contains("missing the placeholder {{speaker}}"), "{err}");
 
-    write(dir.path(), "prompts/system.md", "You coordinate.\n{{profile}}\n{{speaker}}\n");
+    write(
+        dir.path(),
+        "prompts/system.md",
+        "You coordinate.\n{{profile}}\n{{speaker}}\n",
+    );
     assert_eq!(start_with_prompts(dir.path(), None).0, Some(0));
 
     let elsewhere = tempfile::tempdir().unwrap();

@@ -19,9 +19,7 @@ fn init_writes_every_setting_once_and_never_overwrites() {
         ".env.example must be what `coordinator init` writes"
     );
     // Everything is commented out: nothing is set, least of all an invented secret.
-    assert!(written
-        .lines()
-        .all(|l| l.is_empty() || l.starts_with('#')));
+    assert!(written.lines().all(|l| l.is_empty() || l.starts_with('#')));
 
     std::fs::write(dir.path().join(".env"), "TELEGRAM_BOT_TOKEN=mine\n").unwrap();
     let again = coordinator(dir.path()).arg("init").output().unwrap();
@@ -49,7 +47,12 @@ fn the_example_lists_every_setting_with_its_default() {
 #[test]
 fn the_written_file_is_read_by_the_service() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(coordinator(dir.path()).arg("init").status().unwrap().success());
+    assert!(coordinator(dir.path())
+        .arg("init")
+        .output()
+        .unwrap()
+        .status
+        .success());
     // As written (all defaults), the service starts.
     let out = coordinator(dir.path()).arg("migrate").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -85,9 +85,7 @@ impl Telegram {
         match (&self.settings.webhook_secret, &self.settings.webhook_url) {
             (None, _) => "long polling (deletes a webhook at start)".into(),
             (Some(_), Some(url)) => format!("webhook mode, registers {url} at start"),
-            (Some(_), None) => {
-                "webhook mode, registers nothing (COORDINATOR_PUBLIC_URL is not set)".into()
-            }
+            (Some(_), None) => "webhook mode, registers nothing (COORDINATOR_PUBLIC_URL is not set)".into(),
         }
     }
 

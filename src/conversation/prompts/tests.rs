@@ -81,9 +81,15 @@ fn bundled_files_pass_the_checks_of_files_on_disk() {
 fn the_system_prompt_is_filled_in_one_pass() {
     let prompts = Prompts::bundled().unwrap();
     let text = prompts.system_prompt("PROFILE TEXT", "Now: Monday. {{profile}}");
-    assert!(text.ends_with("PROFILE TEXT\n\nNow: Monday. {{profile}}"), "{text}");
+    assert!(
+        text.ends_with("PROFILE TEXT\n\nNow: Monday. {{profile}}"),
+        "{text}"
+    );
     let without_speaker = prompts.system_prompt("Answer from the handbook.", "");
-    assert!(without_speaker.ends_with("Answer from the handbook."), "{without_speaker}");
+    assert!(
+        without_speaker.ends_with("Answer from the handbook."),
+        "{without_speaker}"
+    );
     assert!(!without_speaker.contains("\n\n\n"));
 }
 
@@ -95,7 +101,11 @@ fn files_on_disk_replace_the_bundled_ones_and_bad_ones_are_named() {
     assert!(load().unwrap().from_disk().is_empty());
 
     std::fs::create_dir(dir.path().join("roles")).unwrap();
-    std::fs::write(dir.path().join("system.md"), "You are Ada.\n{{speaker}}\n{{ profile }}\n").unwrap();
+    std::fs::write(
+        dir.path().join("system.md"),
+        "You are Ada.\n{{speaker}}\n{{ profile }}\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("roles/sales.md"),
         "+++\nname = \"sales\"\ntools = [\"list_tasks\"]\n+++\nYou sell.\n",
@@ -110,8 +120,16 @@ fn files_on_disk_replace_the_bundled_ones_and_bad_ones_are_named() {
     assert_eq!(prompts.profile_for(None, Role::Guest).name, "guest");
 
     let cases = [
-        ("system.md", "You are Ada. {{profile}}", "missing the placeholder {{speaker}}"),
-        ("system.md", "{{profile}} {{speaker}} {{team}}", "unknown placeholder {{team}}"),
+        (
+            "system.md",
+            "You are Ada. {{profile}}",
+            "missing the placeholder {{speaker}}",
+        ),
+        (
+            "system.md",
+            "{{profile}} {{speaker}} {{team}}",
+            "unknown placeholder {{team}}",
+        ),
         ("roles/sales.md", "You sell.", "missing +++ front matter"),
         (
             "roles/sales.md",
@@ -132,7 +150,9 @@ fn files_on_disk_replace_the_bundled_ones_and_bad_ones_are_named() {
     for (file, text, expected) in cases {
         let before = std::fs::read(dir.path().join(file)).ok();
         std::fs::write(dir.path().join(file), text).unwrap();
-        let err = load().err().unwrap_or_else(|| panic!("{file} {text:?} was accepted"));
+        let err = load()
+            .err()
+            .unwrap_or_else(|| panic!("{file} {text:?} was accepted"));
         assert_eq!(err.setting, "COORDINATOR_PROMPTS_DIR");
         assert!(err.message.contains(file), "{err}");
         assert!(err.message.contains(expected), "{err}");
