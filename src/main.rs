@@ -143,6 +143,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Handbook { command } => run_handbook(command, &settings).await,
+        // Handled in `main`, before the settings are read.
         Command::Init => Ok(()),
         Command::Telegram {
             command: TelegramCommand::Status,
