@@ -40,7 +40,7 @@ RUN apt-get update \
 COPY --from=builder /out/coordinator /usr/local/bin/coordinator
 COPY handbook/ /app/handbook/
 COPY --from=builder /out/model /app/models/all-MiniLM-L6-v2
-# The prompts are built into the binary; the files are here to read what the agent is told.
+# The prompts are built into the binary; these files replace them at start (COORDINATOR_PROMPTS_DIR).
 COPY prompts/ /app/prompts/
 WORKDIR /app
 ENV COORDINATOR_ADDR=0.0.0.0:5001 \

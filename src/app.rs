@@ -96,10 +96,12 @@ impl App {
                 toolbox.add(Arc::new(SearchHandbook {
                     handbook: handbook.clone(),
                 }));
+                let prompts = Prompts::load(&settings.prompts_dir, &toolbox)?;
+                log_prompts(&settings.prompts_dir, prompts.from_disk());
                 Some(Arc::new(Agent::new(
                     provider,
                     toolbox,
-                    Prompts::bundled().map_err(anyhow::Error::msg)?,
+                    prompts,
                     workspace.clone(),
                 )))
             }
@@ -331,10 +333,21 @@ impl App {
                 )));
             }
         }
-        if let Some(telegram) = self.telegram.clone().filter(|t| t.polling()) {
-            tasks.push(tokio::spawn(
-                telegram.poll_until_stopped(self.inbox_writer(), shutdown.clone()),
-            ));
+        if let Some(telegram) = self.telegram.clone() {
+            if telegram.polling() {
+                tasks.push(tokio::spawn(
+                    telegram.poll_until_stopped(self.inbox_writer(), shutdown.clone()),
+                ));
+            } else {
+                // In the background: a slow Bot API must not hold the start (nor a stop).
+                let stop = shutdown.clone();
+                tasks.push(tokio::spawn(async move {
+                    tokio::select! {
+                        _ = stop.cancelled() => {}
+                        _ = telegram.register_webhook() => {}
+                    }
+                }));
+            }
         }
         if let (Some(url), Some(ingest)) = (&self.settings.imap_url, self.email_ingest()) {
             match crate::channels::email::imap::ImapConfig::parse(url.expose()) {
@@ -430,6 +443,19 @@ impl App {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         Ok(())
+    }
+}
+
+/// Says which prompts came from `dir` and which are built in.
+fn log_prompts(dir: &std::path::Path, from_disk: &[String]) {
+    if from_disk.is_empty() {
+        tracing::info!("prompts: all built in ({} has no prompt files)", dir.display());
+    } else {
+        tracing::info!(
+            "prompts from {}: {}; the others built in",
+            dir.display(),
+            from_disk.join(", ")
+        );
     }
 }
 

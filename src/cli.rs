@@ -22,6 +22,7 @@ coordinator.toml in the working directory, which overrides both. README.md lists
   OPENAI_API_KEY          enables the agent (OPENAI_BASE_URL for any compatible server)
   TELEGRAM_BOT_TOKEN, DISCORD_TOKEN, WHATSAPP_TOKEN, SMTP_URL, IMAP_URL   the chat channels
   RUST_LOG                log filter (default info)
+`coordinator init` writes a .env listing every setting with its default.
 
 Exit codes: 0 success, 2 bad arguments or configuration (the message names the setting),
 1 any other failure."
@@ -53,6 +54,15 @@ pub enum Command {
         /// an `admin` person is created.
         #[arg(long = "as")]
         handle: Option<String>,
+    },
+    /// Write a commented .env in the working directory: every setting, with its default and
+    /// what it does, all commented out (no secret is invented). Never overwrites: exits 2 when
+    /// .env exists. The repository's .env.example is the same text.
+    Init,
+    /// Telegram: what the Bot API reports about this bot (needs TELEGRAM_BOT_TOKEN).
+    Telegram {
+        #[command(subcommand)]
+        command: TelegramCommand,
     },
     /// Discord set-up (needs DISCORD_TOKEN; the application id is asked of Discord when
     /// DISCORD_APPLICATION_ID is not set).
@@ -102,6 +112,14 @@ impl From<ReportPeriodArg> for crate::domain::Period {
             ReportPeriodArg::Monthly => crate::domain::Period::Monthly,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TelegramCommand {
+    /// Print what Telegram reports about the webhook (getWebhookInfo): its URL, pending
+    /// updates, the last delivery error and the update types sent; and what this service does
+    /// about it at start.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

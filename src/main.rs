@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use coordinator::app::{cancel_on_signal, App};
 use coordinator::channels::discord::{Discord, Registration};
-use coordinator::cli::{Cli, Command, DiscordCommand, HandbookCommand, TokenCommand};
+use coordinator::channels::telegram::Telegram;
+use coordinator::cli::{Cli, Command, DiscordCommand, HandbookCommand, TelegramCommand, TokenCommand};
 use coordinator::config::{ConfigError, Settings};
 use coordinator::handbook::{self, Handbook, HandbookError};
 use coordinator::workspace::{Actor, WorkspaceError};
@@ -14,6 +15,10 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before the settings are read: `init` is how a first .env comes about.
+    if matches!(cli.command, Some(Command::Init)) {
+        return init(std::path::Path::new(".env"));
+    }
     let settings = match Settings::load() {
         Ok(s) => s,
         Err(e) => {
@@ -42,6 +47,57 @@ async fn main() -> ExitCode {
             ExitCode::from(if bad_input { 2 } else { 1 })
         }
     }
+}
+
+/// `coordinator init`: writes the commented settings file at `path`, never over an existing one.
+fn init(path: &std::path::Path) -> ExitCode {
+    use std::io::Write;
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(coordinator::config::env_file().as_bytes()));
+    match written {
+        Ok(()) => {
+            println!(
+                "wrote {}: every setting, commented out, with its default. Uncomment and fill in \
+                 what you use (a channel's token first, e.g. TELEGRAM_BOT_TOKEN), then run \
+                 `coordinator`.",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!(
+                "configuration error: {} exists already and is left as it is (compare it with \
+                 .env.example, or move it away and run `coordinator init` again)",
+                path.display()
+            );
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `coordinator telegram status`: asks the Bot API, needs no database.
+async fn telegram_status(settings: &Settings) -> anyhow::Result<()> {
+    let Some(config) = &settings.telegram else {
+        return Err(ConfigError::new(
+            "TELEGRAM_BOT_TOKEN",
+            "is not set, so there is no bot to ask Telegram about (set it in the environment or .env)",
+        )
+        .into());
+    };
+    let telegram = Telegram::new(config).map_err(anyhow::Error::msg)?;
+    let status = telegram
+        .webhook_status()
+        .await
+        .map_err(|e| anyhow::anyhow!("Telegram getWebhookInfo at {} failed: {e}", config.api_url))?;
+    print!("{status}");
+    Ok(())
 }
 
 /// `coordinator handbook …`: needs the handbook index only, not the database.
@@ -96,6 +152,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Handbook { command } => run_handbook(command, &settings).await,
+        // Handled in `main`, before the settings are read.
+        Command::Init => Ok(()),
+        Command::Telegram {
+            command: TelegramCommand::Status,
+        } => telegram_status(&settings).await,
         Command::Chat { handle } => App::build(settings).await?.chat(handle.as_deref()).await,
         Command::Discord {
             command: DiscordCommand::Register,

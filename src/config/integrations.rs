@@ -5,8 +5,63 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::catalog::{Group, Setting};
+use super::values::Reader;
 use super::{ConfigError, Secret};
 use crate::domain::Role;
+
+pub(super) const GROUPS: &[Group] = &[
+    Group {
+        title: "Zendesk",
+        settings: &[
+            Setting::off(
+                "ZENDESK_DOMAIN",
+                "the Zendesk subdomain: acme for https://acme.zendesk.com (or ZENDESK_API_URL)",
+            ),
+            Setting::off("ZENDESK_API_URL", "the API's base URL instead (proxies, tests)"),
+            Setting::off("ZENDESK_EMAIL", "the agent the API token belongs to"),
+            Setting::off(
+                "ZENDESK_API_TOKEN",
+                "the API token ({email}/token:{token} authentication)",
+            ),
+            Setting::off(
+                "ZENDESK_WEBHOOK_SECRET",
+                "the signing secret of the Zendesk webhook that calls /webhooks/zendesk",
+            ),
+            Setting::off("ZENDESK_TASK_TAG", "open tickets with this tag become tasks"),
+            Setting::off(
+                "ZENDESK_TASK_PRIORITIES",
+                "open tickets with one of these priorities become tasks, e.g. urgent,high",
+            ),
+            Setting::off("ZENDESK_PROJECT_ID", "the project tasks made from tickets go to"),
+            Setting::default_to(
+                "ZENDESK_POLL_INTERVAL",
+                "5m",
+                "how often the incremental export is read; off leaves it to webhooks",
+            ),
+        ],
+    },
+    Group {
+        title: "CRM",
+        settings: &[
+            Setting::off("CRM_WEBHOOK_SECRET", "the shared secret of /webhooks/crm"),
+            Setting::off("CRM_OUTBOUND_URL", "where task and project changes are posted"),
+            Setting::off(
+                "CRM_OUTBOUND_SECRET",
+                "signs what is posted (CRM_WEBHOOK_SECRET when unset)",
+            ),
+            Setting::off(
+                "CRM_MAPPING_FILE",
+                "which CRM objects become what (see examples/crm-mapping.toml; built in when unset)",
+            ),
+            Setting::default_to(
+                "CRM_PEOPLE_ROLE",
+                "guest",
+                "the role of people the CRM creates: guest or member",
+            ),
+        ],
+    },
+];
 
 /// Zendesk Support: the API (tickets, comments, incremental export) and its webhooks.
 #[derive(Debug, Clone, Default)]
@@ -47,12 +102,10 @@ pub struct CrmSettings {
     pub people_role: Role,
 }
 
-pub(super) type Get<'a> = &'a dyn Fn(&str) -> Option<String>;
-
 const ZENDESK_PRIORITIES: [&str; 4] = ["urgent", "high", "normal", "low"];
 
-pub(super) fn zendesk(get: Get<'_>) -> Result<ZendeskSettings, ConfigError> {
-    let api_url = match (get("ZENDESK_DOMAIN"), get("ZENDESK_API_URL")) {
+pub(super) fn zendesk(r: &Reader<'_>) -> Result<ZendeskSettings, ConfigError> {
+    let api_url = match (r.get("ZENDESK_DOMAIN"), r.get("ZENDESK_API_URL")) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::new(
                 "ZENDESK_API_URL",
@@ -67,18 +120,18 @@ pub(super) fn zendesk(get: Get<'_>) -> Result<ZendeskSettings, ConfigError> {
         }
         (None, None) => None,
     };
-    let task_priorities = match get("ZENDESK_TASK_PRIORITIES") {
+    let task_priorities = match r.get("ZENDESK_TASK_PRIORITIES") {
         None => Vec::new(),
         Some(list) => priorities(&list).map_err(|bad| ConfigError::new("ZENDESK_TASK_PRIORITIES", bad))?,
     };
     let project_id =
-        match get("ZENDESK_PROJECT_ID") {
+        match r.get("ZENDESK_PROJECT_ID") {
             None => None,
             Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
                 ConfigError::new("ZENDESK_PROJECT_ID", format!("'{v}' is not a project id"))
             })?),
         };
-    let poll_text = get("ZENDESK_POLL_INTERVAL").unwrap_or_else(|| "5m".into());
+    let poll_text = r.value("ZENDESK_POLL_INTERVAL");
     let poll_interval = if poll_text.eq_ignore_ascii_case("off") || poll_text == "0" {
         None
     } else {
@@ -96,10 +149,10 @@ pub(super) fn zendesk(get: Get<'_>) -> Result<ZendeskSettings, ConfigError> {
     };
     Ok(ZendeskSettings {
         api_url,
-        email: get("ZENDESK_EMAIL"),
-        api_token: get("ZENDESK_API_TOKEN").map(Secret::new),
-        webhook_secret: get("ZENDESK_WEBHOOK_SECRET").map(Secret::new),
-        task_tag: get("ZENDESK_TASK_TAG"),
+        email: r.get("ZENDESK_EMAIL"),
+        api_token: r.get("ZENDESK_API_TOKEN").map(Secret::new),
+        webhook_secret: r.get("ZENDESK_WEBHOOK_SECRET").map(Secret::new),
+        task_tag: r.get("ZENDESK_TASK_TAG"),
         task_priorities,
         project_id,
         poll_interval,
@@ -139,8 +192,8 @@ pub(crate) fn priorities(list: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
-pub(super) fn crm(get: Get<'_>) -> Result<CrmSettings, ConfigError> {
-    let outbound_url = match get("CRM_OUTBOUND_URL") {
+pub(super) fn crm(r: &Reader<'_>) -> Result<CrmSettings, ConfigError> {
+    let outbound_url = match r.get("CRM_OUTBOUND_URL") {
         None => None,
         Some(url) => {
             let parsed = reqwest::Url::parse(&url)
@@ -151,11 +204,12 @@ pub(super) fn crm(get: Get<'_>) -> Result<CrmSettings, ConfigError> {
             Some(url)
         }
     };
-    let webhook_secret = get("CRM_WEBHOOK_SECRET").map(Secret::new);
-    let outbound_secret = get("CRM_OUTBOUND_SECRET")
+    let webhook_secret = r.get("CRM_WEBHOOK_SECRET").map(Secret::new);
+    let outbound_secret = r
+        .get("CRM_OUTBOUND_SECRET")
         .map(Secret::new)
         .or_else(|| webhook_secret.clone());
-    let mapping_file = get("CRM_MAPPING_FILE").map(PathBuf::from);
+    let mapping_file = r.get("CRM_MAPPING_FILE").map(PathBuf::from);
     if let Some(path) = &mapping_file {
         if !path.is_file() {
             return Err(ConfigError::new(
@@ -164,10 +218,10 @@ pub(super) fn crm(get: Get<'_>) -> Result<CrmSettings, ConfigError> {
             ));
         }
     }
-    let people_role = match get("CRM_PEOPLE_ROLE").as_deref().map(str::trim) {
-        None | Some("guest") => Role::Guest,
-        Some("member") => Role::Member,
-        Some(other) => {
+    let people_role = match r.value("CRM_PEOPLE_ROLE").as_str() {
+        "guest" => Role::Guest,
+        "member" => Role::Member,
+        other => {
             return Err(ConfigError::new(
                 "CRM_PEOPLE_ROLE",
                 format!("'{other}' is not guest or member"),

@@ -143,9 +143,9 @@ impl Agent {
         let request = ChatRequest {
             messages: vec![
                 Message::system(format!(
-                    "{}\n\n{}\n\n{context}",
-                    self.prompts.system,
-                    crate::handbook::answer::ANSWER_INSTRUCTIONS
+                    "{}\n\n{context}",
+                    self.prompts
+                        .system_prompt(crate::handbook::answer::ANSWER_INSTRUCTIONS, "")
                 )),
                 Message::user(question),
             ],
@@ -187,12 +187,9 @@ impl Agent {
         let profile = self.prompts.profile_for(input.person, input.actor.role);
         let tools = self.toolbox.specs(&profile.tools);
         let tool_tokens = count_tokens(&serde_json::to_string(&tools).unwrap_or_default());
-        let system = format!(
-            "{}\n\n{}\n\n{}",
-            self.prompts.system,
-            profile.text,
-            self.speaker_line(&input)
-        );
+        let system = self
+            .prompts
+            .system_prompt(&profile.text, &self.speaker_line(&input));
         let context = self.facts(&input).await?;
         let speaker = input.actor.name.as_str();
         let prompt = memory::assemble(

@@ -3,7 +3,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn coordinator(dir: &std::path::Path) -> Command {
+/// The binary, run in `dir` with nothing in its environment but `PATH`.
+pub(crate) fn coordinator(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_coordinator"));
     cmd.current_dir(dir)
         .env_clear()

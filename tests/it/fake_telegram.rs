@@ -12,8 +12,12 @@
 //! - `getMe`, `getUpdates` (`offset` confirms, `limit`, `timeout` long-polls for at most one second),
 //!   `sendMessage`, `sendPhoto`/`sendDocument`/`sendVoice` (multipart uploads recorded),
 //!   `editMessageText`, `editMessageReplyMarkup`, `setMyCommands`/`getMyCommands`/`deleteMyCommands`,
-//!   `answerCallbackQuery`, `sendChatAction`, `setWebhook`/`deleteWebhook`/`getWebhookInfo`,
-//!   `deleteMessage`, `getFile`, and file downloads at `GET {url}/file/bot{token}/{file_path}`.
+//!   `answerCallbackQuery`, `sendChatAction`, `deleteMessage`, `getFile`, and file downloads at
+//!   `GET {url}/file/bot{token}/{file_path}`.
+//! - `setWebhook`/`deleteWebhook`/`getWebhookInfo` with the Bot API's checks and state, and
+//!   `getUpdates` refused (409) while a webhook is set: see `fake_telegram_webhook.rs`
+//!   ([`FakeTelegram::webhook`], [`FakeTelegram::set_webhook_outside`],
+//!   [`FakeTelegram::set_webhook_error`]).
 //!
 //! Every request to a method (failed ones included) is recorded: see [`FakeTelegram::calls`],
 //! [`FakeTelegram::call_times`], [`FakeTelegram::sent`] and [`FakeTelegram::uploads`]. Failures
@@ -50,6 +54,10 @@ use tokio_util::sync::CancellationToken;
 // so that it comes along where this file is compiled on its own (`benches/telegram.rs`).
 #[path = "multipart.rs"]
 pub mod multipart;
+
+// The webhook methods; by `#[path]` for the same reason.
+#[path = "fake_telegram_webhook.rs"]
+pub mod webhook;
 
 /// The token every fake server accepts.
 pub const TOKEN: &str = "123456:TEST-token";
@@ -167,6 +175,7 @@ struct Inner {
     commands: Value,
     files: HashMap<String, Vec<u8>>,
     file_paths: HashMap<String, String>,
+    webhook: webhook::WebhookState,
 }
 
 impl Shared {
@@ -198,6 +207,7 @@ impl FakeTelegram {
                 commands: json!([]),
                 files: HashMap::new(),
                 file_paths: HashMap::new(),
+                webhook: webhook::WebhookState::default(),
             }),
             new_update: Notify::new(),
             held_chat: tokio::sync::watch::Sender::new(None),
@@ -659,8 +669,11 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap,
         let _ = held.wait_for(|h| h.is_none() || *h != chat).await;
     }
 
-    let result = match lower.as_str() {
-        "getupdates" => Ok(get_updates(&shared, &params).await),
+    // (Its own statement: the lock is released before the long poll.)
+    let conflict = webhook::refuse_polling(&shared.lock());
+    let result = match (lower.as_str(), conflict) {
+        ("getupdates", Some(conflict)) => Err(conflict),
+        ("getupdates", None) => Ok(get_updates(&shared, &params).await),
         _ => dispatch(&mut shared.lock(), &lower, &params),
     };
     answer(result)
@@ -694,18 +707,10 @@ fn dispatch(state: &mut Inner, method: &str, params: &Value) -> Result<Value, Ap
             state.commands = json!([]);
             Ok(json!(true))
         }
-        "deletewebhook" => {
-            if params.get("drop_pending_updates").and_then(Value::as_bool) == Some(true) {
-                state.updates.clear();
-            }
-            Ok(json!(true))
-        }
-        "getwebhookinfo" => Ok(json!({
-            "url": "",
-            "has_custom_certificate": false,
-            "pending_update_count": state.updates.len(),
-        })),
-        "answercallbackquery" | "sendchataction" | "setwebhook" | "deletemessage" => Ok(json!(true)),
+        "setwebhook" => webhook::set_webhook(state, params),
+        "deletewebhook" => webhook::delete_webhook(state, params),
+        "getwebhookinfo" => Ok(webhook::get_webhook_info(state)),
+        "answercallbackquery" | "sendchataction" | "deletemessage" => Ok(json!(true)),
         "getfile" => get_file(state, params),
         _ => Err(ApiError::not_found()),
     }
@@ -965,6 +970,8 @@ const TEXT_FIELDS: &[&str] = &[
     "callback_query_id",
     "file_id",
     "inline_message_id",
+    "url",
+    "secret_token",
 ];
 
 /// A form/multipart string value as the JSON value a JSON request would have carried.

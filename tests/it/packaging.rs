@@ -33,7 +33,7 @@ fn help(args: &[&str]) -> String {
 fn help_explains_every_command_and_option() {
     let top = help(&["--help"]);
     for command in [
-        "serve", "migrate", "chat", "token", "handbook", "report", "discord",
+        "serve", "migrate", "chat", "token", "handbook", "report", "discord", "init", "telegram",
     ] {
         assert!(
             top.lines().any(|l| l.trim_start().starts_with(command)),
@@ -52,6 +52,8 @@ fn help_explains_every_command_and_option() {
         &["handbook", "search"],
         &["report"],
         &["discord", "register"],
+        &["init"],
+        &["telegram", "status"],
     ];
     for command in subcommands {
         let mut args = command.to_vec();

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::Utc;
 use subtle::ConstantTimeEq;
-use teloxide::types::{Message, Update, UpdateKind};
+use teloxide::types::{AllowedUpdate, Message, Update, UpdateKind};
 
 use crate::config::Secret;
 use crate::domain::Channel;
@@ -57,6 +57,10 @@ fn attachments(message: &Message) -> Vec<Attachment> {
     }
     found
 }
+
+/// The update types [`to_event`] acts on: what `setWebhook` and `getUpdates` ask Telegram for,
+/// so that it does not send what would only be dropped. Keep it in step with `to_event`.
+pub const ALLOWED_UPDATES: [AllowedUpdate; 2] = [AllowedUpdate::Message, AllowedUpdate::CallbackQuery];
 
 /// Normalizes an update. `None` for updates we do not act on (edits, joins, channel posts…).
 /// `bot_username` lets us see mentions of the bot in groups.

@@ -1,10 +1,12 @@
 //! Telegram through the Bot API (teloxide as the client): webhook mode when
-//! `TELEGRAM_WEBHOOK_SECRET` is set, long polling otherwise; the command menu is registered with
-//! `setMyCommands` at start.
+//! `TELEGRAM_WEBHOOK_SECRET` is set (registered with Telegram at start when
+//! `COORDINATOR_PUBLIC_URL` is set: `webhook`), long polling otherwise; the command menu is
+//! registered with `setMyCommands` at start.
 
 pub mod inbound;
 pub mod media;
 pub mod outbound;
+pub mod webhook;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -22,6 +24,7 @@ use crate::config::TelegramSettings;
 use crate::inbox::InboxWriter;
 
 pub use outbound::TelegramOut;
+pub use webhook::WebhookStatus;
 
 /// The Telegram side of the service.
 pub struct Telegram {
@@ -114,13 +117,16 @@ impl Telegram {
     /// Long polling: each update is stored in the inbox before the next `getUpdates` confirms
     /// it, so a crash re-reads unconfirmed updates and the inbox drops the repeats.
     pub async fn poll_until_stopped(self: Arc<Self>, inbox: InboxWriter, shutdown: CancellationToken) {
-        if let Err(e) = self.bot.delete_webhook().await {
-            tracing::warn!(error = %e, "Telegram deleteWebhook failed");
-        }
+        self.delete_stale_webhook().await;
         let mut offset: i32 = 0;
         let mut pause = Duration::from_millis(500);
         loop {
-            let request = self.bot.get_updates().offset(offset).timeout(25);
+            let request = self
+                .bot
+                .get_updates()
+                .offset(offset)
+                .timeout(25)
+                .allowed_updates(inbound::ALLOWED_UPDATES);
             let updates = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 result = request.send() => result,
@@ -131,7 +137,12 @@ impl Telegram {
                     updates
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "Telegram getUpdates failed");
+                    if webhook::webhook_is_active(&e) {
+                        // A webhook was set since: polling gets nothing until it is gone.
+                        self.delete_stale_webhook().await;
+                    } else {
+                        tracing::warn!(error = %e, "Telegram getUpdates failed");
+                    }
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         _ = tokio::time::sleep(pause) => {}
