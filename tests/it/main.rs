@@ -40,6 +40,7 @@ mod scheduler;
 mod scheduler_reports;
 mod scheduler_settings;
 mod team_commands;
+mod team_flow;
 mod telegram;
 mod voice;
 mod whatsapp;
