@@ -6,7 +6,7 @@
 //! report lands in the group. The scheduler is driven by `run_once(now)`, as in `origin_chat`.
 //! The same flow's Discord part, over the gateway, is in `team_flow::discord`.
 
-// mod discord;
+mod discord;
 
 use std::time::Duration;
 
