@@ -185,7 +185,7 @@ pub fn to_text(name: &str, options: &[CommandOption]) -> String {
         "report" => parts.extend(get("period")),
         "link" => parts.extend(get("code")),
         "claim" | "invite" | "role" | "remove" | "tz" | "quiet" | "project" => {
-            parts.extend(team::arguments(name, options, &get))
+            parts.extend(team::arguments(name, options, get))
         }
         // A command we no longer define: its values in order, for the usage reply.
         _ => parts.extend(
