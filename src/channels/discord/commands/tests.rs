@@ -1,6 +1,9 @@
 //! Definitions, the option-to-text translation and what registration compares.
 
 use super::*;
+// Test code, like the rest of this file (the layer check reads up to this attribute): the
+// definitions are checked against the conversation's real menu.
+#[cfg(test)]
 use crate::conversation::commands::menu;
 
 fn opts(json: Value) -> Vec<CommandOption> {
