@@ -107,7 +107,7 @@ impl App {
             }
             None => None,
         };
-        let discord = Discord::new(&settings, commands::USAGE)
+        let discord = Discord::new(&settings, commands::menu())
             .map_err(anyhow::Error::msg)?
             .map(Arc::new);
         let telegram = match &settings.telegram {
@@ -281,7 +281,7 @@ impl App {
             Err(e) => tracing::warn!(error = %e, "could not release work left by a stopped process"),
         }
         if let Some(telegram) = &self.telegram {
-            telegram.set_up(commands::USAGE).await;
+            telegram.set_up(commands::menu()).await;
             if let Some(name) = telegram.username() {
                 self.conversation.set_bot_name(domain::Channel::Telegram, &name);
             }

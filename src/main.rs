@@ -168,7 +168,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 }
                 .into());
             }
-            let discord = Discord::new(&settings, coordinator::conversation::commands::USAGE)
+            let discord = Discord::new(&settings, coordinator::conversation::commands::menu())
                 .map_err(anyhow::Error::msg)?
                 .ok_or_else(|| anyhow::anyhow!("Discord is not configured"))?;
             let scope = match &settings.discord_guild_id {

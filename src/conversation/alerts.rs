@@ -42,7 +42,7 @@ impl Conversation {
         let actor = &speaker.actor;
         let here = Address {
             channel: event.channel,
-            chat_id: event.chat_id.clone(),
+            chat_id: super::standing_chat(event),
         };
         let result = match action {
             AlertsAction::Here => self

@@ -91,14 +91,25 @@ pub const USAGE: &[(&str, &str)] = &[
 
 use crate::domain::DATE_EXAMPLES;
 
+/// Every command's usage line, in the order /help shows them: the task commands ([`USAGE`]),
+/// the team's ([`super::team::USAGE`]), the projects' ([`super::projects::USAGE`]). The
+/// Telegram command menu and Discord's slash commands are made from it.
+pub fn menu() -> &'static [(&'static str, &'static str)] {
+    static MENU: std::sync::LazyLock<Vec<(&'static str, &'static str)>> = std::sync::LazyLock::new(|| {
+        USAGE
+            .iter()
+            .chain(super::team::USAGE)
+            .chain(super::projects::USAGE)
+            .copied()
+            .collect()
+    });
+    MENU.as_slice()
+}
+
 /// All commands with one-line descriptions.
 pub fn help_text() -> String {
     let mut text = String::from("Commands:\n");
-    for (_, line) in USAGE
-        .iter()
-        .chain(super::team::USAGE)
-        .chain(super::projects::USAGE)
-    {
+    for (_, line) in menu() {
         text.push_str(line);
         text.push('\n');
     }

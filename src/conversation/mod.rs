@@ -152,7 +152,7 @@ impl Conversation {
         }
         let origin = Origin {
             channel: event.channel.as_str().to_owned(),
-            chat: event.chat_id.clone(),
+            chat: standing_chat(event),
             source_key: format!("{}:{}", event.channel, event.event_id),
         };
         let speaker = self.speaker(event).await?;
@@ -332,6 +332,20 @@ fn strip_mention(text: &str, bot: &str) -> String {
         }
         _ => text.to_owned(),
     }
+}
+
+/// The chat an event came from, as later messages reach it: what a task's origin, a project's
+/// chat and the alert chat record. A Discord slash command's or button's answer address
+/// (`CHANNEL:INTERACTION`) stands for its channel, so that every command in that channel
+/// names the same chat; any other chat id is itself.
+fn standing_chat(event: &InboundEvent) -> String {
+    use crate::channels::discord::Address as DiscordAddress;
+    if event.channel == domain::Channel::Discord {
+        if let Ok(DiscordAddress::Interaction { channel_id, .. }) = event.chat_id.parse() {
+            return channel_id;
+        }
+    }
+    event.chat_id.clone()
 }
 
 #[cfg(test)]

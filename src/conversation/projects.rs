@@ -101,7 +101,7 @@ impl Conversation {
             ProjectCommand::Here { name } => {
                 let done = self
                     .workspace
-                    .project_here(actor, &name, event.channel, &event.chat_id)
+                    .project_here(actor, &name, event.channel, &super::standing_chat(event))
                     .await?;
                 let project = &done.project;
                 let new = if done.created { ", new" } else { "" };
@@ -125,10 +125,11 @@ impl Conversation {
                         "No projects yet. Make one with /project new NAME, or /project here NAME in its chat.",
                     ));
                 }
+                let here = super::standing_chat(event);
                 let mut text = format!("Projects ({}):", projects.len());
                 for (project, chat) in &projects {
                     let chat = match chat {
-                        Some((channel, id)) if channel == event.channel.as_str() && *id == event.chat_id => {
+                        Some((channel, id)) if channel == event.channel.as_str() && *id == here => {
                             "this chat".to_owned()
                         }
                         Some((channel, id)) => format!("chat: {channel} {id}"),

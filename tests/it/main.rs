@@ -42,6 +42,7 @@ mod scheduler_reports;
 mod scheduler_settings;
 mod settings_file;
 mod team_commands;
+mod team_flow;
 mod telegram;
 mod telegram_setup;
 mod voice;

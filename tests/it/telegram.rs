@@ -314,6 +314,16 @@ async fn polling_mode_reads_updates_and_registers_commands(db: Db) {
         .map(|c| c["command"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"newtask") && names.contains(&"link"), "{names:?}");
+    // The menu is the whole command list, team and project commands included.
+    let menu: Vec<&str> = coordinator::conversation::commands::menu()
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    assert_eq!(names, menu);
+    assert!(
+        names.contains(&"invite") && names.contains(&"project"),
+        "{names:?}"
+    );
     fake.push_update(text_update(500, ANNA, ANNA, "/newtask From polling"));
     fake.push_update(text_update(500, ANNA, ANNA, "/newtask From polling"));
     let sent = fake.wait_for_sent(1, WAIT).await;

@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 
 use super::rest::{Auth, Rest, RestError};
 
+mod team;
+
 /// Discord's option types.
+const SUB_COMMAND: u8 = 1;
 const STRING: u8 = 3;
 const INTEGER: u8 = 4;
 
@@ -125,6 +128,7 @@ pub fn definitions(usage: Usage) -> Vec<Value> {
     ];
     options
         .into_iter()
+        .chain(team::definitions())
         .map(|(name, options)| {
             json!({
                 "name": name,
@@ -180,6 +184,9 @@ pub fn to_text(name: &str, options: &[CommandOption]) -> String {
         "ask" => parts.extend(get("question")),
         "report" => parts.extend(get("period")),
         "link" => parts.extend(get("code")),
+        "claim" | "invite" | "role" | "remove" | "tz" | "quiet" | "project" => {
+            parts.extend(team::arguments(name, options, get))
+        }
         // A command we no longer define: its values in order, for the usage reply.
         _ => parts.extend(
             options
@@ -195,6 +202,7 @@ pub fn to_text(name: &str, options: &[CommandOption]) -> String {
 pub fn ephemeral(name: &str, options: &[CommandOption]) -> bool {
     match name {
         "help" | "link" => true,
+        name if team::EPHEMERAL.contains(&name) => true,
         "tasks" => options
             .iter()
             .any(|o| o.name == "list" && o.value.as_str() == Some("mine")),
@@ -292,103 +300,4 @@ pub async fn register(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::conversation::commands::USAGE;
-
-    fn opts(json: Value) -> Vec<CommandOption> {
-        serde_json::from_value(json).unwrap()
-    }
-
-    #[test]
-    fn options_become_the_text_command() {
-        let o = opts(json!([
-            {"type": 3, "name": "title", "value": "Write the brief"},
-            {"type": 3, "name": "assignee", "value": "@anna"},
-            {"type": 3, "name": "due", "value": "next friday"},
-            {"type": 3, "name": "priority", "value": "high"},
-        ]));
-        assert_eq!(
-            to_text("newtask", &o),
-            "/newtask Write the brief @anna due next friday !high"
-        );
-        assert_eq!(
-            to_text(
-                "status",
-                &opts(json!([{"name": "id", "value": 4}, {"name": "status", "value": "blocked"}]))
-            ),
-            "/status 4 blocked"
-        );
-        assert_eq!(
-            to_text("tasks", &opts(json!([{"name": "list", "value": "mine"}]))),
-            "/tasks mine"
-        );
-        assert_eq!(
-            to_text("tasks", &opts(json!([{"name": "project", "value": "Launch"}]))),
-            "/tasks project Launch"
-        );
-        assert_eq!(to_text("help", &[]), "/help");
-        assert_eq!(
-            to_text("old", &opts(json!([{"name": "x", "value": 3}]))),
-            "/old 3"
-        );
-    }
-
-    #[test]
-    fn private_answers_are_ephemeral() {
-        assert!(ephemeral("help", &[]));
-        assert!(ephemeral("link", &[]));
-        assert!(ephemeral(
-            "tasks",
-            &opts(json!([{"name": "list", "value": "mine"}]))
-        ));
-        assert!(!ephemeral("tasks", &[]));
-        assert!(!ephemeral("newtask", &[]));
-    }
-
-    #[test]
-    fn definitions_are_valid_for_discord() {
-        let defs = definitions(USAGE);
-        assert_eq!(defs.len(), USAGE.len());
-        for d in &defs {
-            let name = d["name"].as_str().unwrap();
-            assert!(name.len() <= 32 && name.chars().all(|c| c.is_ascii_lowercase()));
-            let description = d["description"].as_str().unwrap();
-            assert!((1..=100).contains(&description.chars().count()));
-            // Required options come first, as Discord demands.
-            let required: Vec<bool> = d["options"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o["required"].as_bool().unwrap())
-                .collect();
-            assert!(required.windows(2).all(|w| w[0] || !w[1]), "{name}");
-        }
-    }
-
-    #[test]
-    fn what_discord_answers_compares_equal_to_ours() {
-        let ours = definitions(USAGE);
-        let theirs: Vec<Value> = ours
-            .iter()
-            .rev()
-            .enumerate()
-            .map(|(n, c)| {
-                let mut c = c.clone();
-                c["id"] = json!(format!("1{n}"));
-                c["version"] = json!("1");
-                c["default_member_permissions"] = Value::Null;
-                for o in c["options"].as_array_mut().unwrap() {
-                    if o["required"] == json!(false) {
-                        o.as_object_mut().unwrap().remove("required");
-                    }
-                }
-                c
-            })
-            .collect();
-        assert_eq!(normalized_set(&theirs), normalized_set(&ours));
-        let mut changed = theirs.clone();
-        changed[0]["description"] = json!("something else");
-        assert_ne!(normalized_set(&changed), normalized_set(&ours));
-    }
-}
+mod tests;

@@ -36,10 +36,9 @@ async fn slash_commands_and_buttons_work_over_the_gateway(db: Db) {
     while d.fake.commands(None).is_empty() && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(
-        d.fake.commands(None).len(),
-        coordinator::conversation::commands::USAGE.len()
-    );
+    // One slash command per command of the menu (Telegram's too), team and projects included.
+    let menu = coordinator::conversation::commands::menu();
+    assert_eq!(d.fake.commands(None).len(), menu.len());
     assert_eq!(d.fake.calls_to("GET /applications/@me").len(), 1);
 
     let new = slash(
