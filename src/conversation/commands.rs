@@ -194,14 +194,24 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
     }
 }
 
-/// `problem`, then the command's usage line and an example.
+/// `problem`, then the command's usage line (from [`menu`]) and an example.
 pub(super) fn usage(command: &str, problem: &str) -> String {
-    let line = USAGE
+    let line = menu()
         .iter()
         .find(|(name, _)| *name == command)
         .map_or(command, |(_, line)| *line);
     let syntax = line.split(" — ").next().unwrap_or(line);
-    let example = match command {
+    let example = match example(command) {
+        Some(example) => example.to_owned(),
+        None if menu().iter().any(|(name, _)| *name == command) => format!("/{command}"),
+        None => "/help".to_owned(),
+    };
+    format!("{problem}\nUsage: {syntax} — e.g. {example}")
+}
+
+/// A typical use of `command`, for usage replies and hints.
+pub(super) fn example(command: &str) -> Option<&'static str> {
+    Some(match command {
         "tasks" => "/tasks mine",
         "newtask" => "/newtask Update the release notes @anna due friday !high",
         "done" => "/done 42",
@@ -211,9 +221,14 @@ pub(super) fn usage(command: &str, problem: &str) -> String {
         "report" => "/report weekly",
         "link" => "/link 7F3K9QAB",
         "alerts" => "/alerts here",
-        _ => "/help",
-    };
-    format!("{problem}\nUsage: {syntax} — e.g. {example}")
+        "claim" => "/claim 7F3K9QAB2MXP",
+        "invite" => "/invite @anna member",
+        "role" => "/role @anna admin",
+        "remove" => "/remove @anna",
+        "tz" => "/tz Europe/Berlin",
+        "quiet" => "/quiet 22:00-07:00",
+        _ => return None,
+    })
 }
 
 /// The first whitespace-separated word and the rest, both trimmed (the rest keeps its inner

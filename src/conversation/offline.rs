@@ -4,21 +4,14 @@
 
 use crate::handbook::{quote_answer, Handbook};
 
-/// Commands a person may type without the slash, and what each looks like.
-const COMMANDS: &[(&str, &str)] = &[
-    (
-        "newtask",
-        "/newtask Update the release notes @anna due friday !high",
-    ),
-    ("tasks", "/tasks mine"),
-    ("done", "/done 42"),
-    ("status", "/status 42 in_progress"),
-    ("comment", "/comment 42 Waiting for the client"),
-    ("ask", "/ask how fast do we answer client emails?"),
-    ("report", "/report weekly"),
-    ("link", "/link 7F3K9QAB"),
-    ("help", "/help"),
+/// Commands a person may type without the slash.
+const COMMANDS: &[&str] = &[
+    "newtask", "tasks", "done", "status", "comment", "ask", "report", "link", "help",
 ];
+
+fn example(name: &str) -> &'static str {
+    super::commands::example(name).unwrap_or("/help")
+}
 
 /// Said when nothing else helps.
 const FOOTER: &str = "No language model is configured, so I answer from the handbook and from commands. /help lists the commands.";
@@ -41,7 +34,9 @@ pub async fn reply(handbook: Option<&Handbook>, text: &str) -> String {
     if parts.is_empty() {
         parts.push(format!(
             "I found nothing in the handbook about that. Try for example:\n{}\n{}\n{}",
-            COMMANDS[0].1, COMMANDS[1].1, COMMANDS[5].1
+            example("newtask"),
+            example("tasks"),
+            example("ask")
         ));
     }
     parts.push(FOOTER.to_owned());
@@ -60,11 +55,10 @@ fn probable_command(text: &str) -> Option<String> {
         return None;
     }
     let rest = text.trim_start()[first.len()..].trim();
-    let (name, example) = COMMANDS.iter().find(|(name, _)| *name == word).or_else(|| {
-        COMMANDS
+    let name = COMMANDS.iter().find(|name| **name == word).or_else(|| {
+        ["newtask", "tasks"]
             .iter()
-            .filter(|(name, _)| matches!(*name, "newtask" | "tasks"))
-            .find(|(name, _)| word.len() >= 4 && edit_distance(name, &word) == 1)
+            .find(|name| word.len() >= 4 && edit_distance(name, &word) == 1)
     })?;
     // Most command names are also ordinary words: only their command shape counts.
     let id_first = rest
@@ -89,7 +83,8 @@ fn probable_command(text: &str) -> Option<String> {
         format!("/{name} {rest}")
     };
     Some(format!(
-        "Did you mean the command {typed}? Commands start with a slash, for example: {example}"
+        "Did you mean the command {typed}? Commands start with a slash, for example: {}",
+        example(name)
     ))
 }
 

@@ -3,8 +3,24 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
+
+/// Links `$identity` to person `$person` inside the transaction `$tx`.
+macro_rules! insert_identity {
+    ($tx:expr, $person:expr, $identity:expr, $at:expr) => {
+        sqlx::query(
+            "INSERT INTO identities (person_id, channel, external_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind($person)
+        .bind($identity.channel.as_str())
+        .bind(&$identity.external_id)
+        .bind($at)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
 use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
 use crate::domain::{Channel, Identity, Person};
+pub(crate) use insert_identity;
 
 /// What a person made for an invitee takes from whoever redeems their link code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,15 +222,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             for identity in identities {
-                sqlx::query(
-                    "INSERT INTO identities (person_id, channel, external_id, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(id)
-                .bind(identity.channel.as_str())
-                .bind(&identity.external_id)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+                insert_identity!(tx, id, identity, at);
             }
             record_audit!(
                 tx,
@@ -265,15 +273,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 for identity in identities {
-                    sqlx::query(
-                        "INSERT INTO identities (person_id, channel, external_id, created_at) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(id)
-                    .bind(identity.channel.as_str())
-                    .bind(&identity.external_id)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_identity!(tx, id, identity, at);
                 }
             }
             record_audit!(
@@ -364,15 +364,7 @@ impl Store {
                 }
                 Some(_) => {}
                 None => {
-                    sqlx::query(
-                        "INSERT INTO identities (person_id, channel, external_id, created_at) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(person_id)
-                    .bind(identity.channel.as_str())
-                    .bind(&identity.external_id)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_identity!(tx, person_id, identity, at);
                 }
             }
             let detail =

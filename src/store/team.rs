@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
+use super::people::insert_identity;
 use super::{dispatch, now, AuditEntry, PersonData, Store, StoreError, StoreResult};
 use crate::domain::{Identity, Person, Role};
 
@@ -111,15 +112,7 @@ impl Store {
                     .bind(at)
                     .fetch_one(&mut *tx)
                     .await?;
-                    sqlx::query(
-                        "INSERT INTO identities (person_id, channel, external_id, created_at) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(id)
-                    .bind(identity.channel.as_str())
-                    .bind(&identity.external_id)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_identity!(tx, id, identity, at);
                     id
                 }
             };

@@ -64,24 +64,7 @@ pub const USAGE: &[(&str, &str)] = &[
     ),
 ];
 
-/// `problem`, then the command's usage line and an example.
-fn usage(command: &str, problem: &str) -> String {
-    let line = USAGE
-        .iter()
-        .find(|(name, _)| *name == command)
-        .map_or(command, |(_, line)| *line);
-    let syntax = line.split(" — ").next().unwrap_or(line);
-    let example = match command {
-        "claim" => "/claim 7F3K9QAB2MXP",
-        "invite" => "/invite @anna member",
-        "role" => "/role @anna admin",
-        "remove" => "/remove @anna",
-        "tz" => "/tz Europe/Berlin",
-        "quiet" => "/quiet 22:00-07:00",
-        other => return format!("{problem}\nUsage: {syntax} — e.g. /{other}"),
-    };
-    format!("{problem}\nUsage: {syntax} — e.g. {example}")
-}
+use super::commands::usage;
 
 /// Parses the team command `name` (lower case) with `args`; `None` when `name` is not one.
 pub fn parse(name: &str, args: &str) -> Option<Result<TeamCommand, String>> {
