@@ -4,10 +4,6 @@
 //! flat as the workspace grows), a summary of older turns, as much recent history as fits, and
 //! the new message. Turns that no longer fit are folded into the summary.
 
-use std::sync::OnceLock;
-
-use tiktoken_rs::CoreBPE;
-
 use crate::llm::Message;
 use crate::store::ConversationRecord;
 use crate::workspace::{Workspace, WorkspaceError};
@@ -19,18 +15,10 @@ const SUMMARY_BUDGET: usize = 400;
 /// How many recent messages are looked at.
 const HISTORY_WINDOW: i64 = 60;
 
-fn bpe() -> Option<&'static CoreBPE> {
-    static BPE: OnceLock<Option<CoreBPE>> = OnceLock::new();
-    BPE.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
-}
-
-/// Tokens in `text`, counted exactly with the o200k encoding.
+/// Tokens in `text`, counted exactly with the o200k encoding. The encoder is the one process-wide
+/// instance the handbook's chunker also uses (its tables take tens of MiB; one copy is enough).
 pub fn count_tokens(text: &str) -> usize {
-    match bpe() {
-        Some(bpe) => bpe.encode_ordinary(text).len(),
-        // The encoding is built into the binary; this only guards against a broken build.
-        None => text.len().div_ceil(4),
-    }
+    crate::handbook::count_tokens(text)
 }
 
 /// A line of the summary for an older message.
