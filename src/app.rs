@@ -247,22 +247,27 @@ impl App {
         channels: Channels,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        // Several workers on both databases: most of an agent turn is waiting for the model
-        // (seconds), and one worker would keep every other chat waiting behind it. The claim
-        // keeps each chat's events in order; on SQLite the writes still take turns.
-        let inbox_workers = 4;
+        // Many workers on both databases (`COORDINATOR_INBOX_WORKERS`): most of an agent turn is
+        // waiting for the model, and a worker waiting keeps no other chat waiting behind it. The
+        // claim keeps each chat's events in order; on SQLite the writes still take turns. Idle
+        // workers sleep on the wake-up, so their number costs nothing while the inbox is empty.
+        let inbox_workers = self.settings.throughput.inbox_workers;
         let mut tasks: Vec<_> = (0..inbox_workers)
-            .map(|_| {
+            .map(|n| {
                 let inbox = Inbox::new(
                     self.store.clone(),
                     self.conversation.clone(),
                     self.inbox_wake.clone(),
                     self.outbox_wake.clone(),
-                );
+                )
+                .nth_of(n, inbox_workers);
                 tokio::spawn(inbox.run_until_stopped(shutdown.clone()))
             })
             .collect();
-        let outbox = Outbox::new(self.store.clone(), channels, self.outbox_wake.clone());
+        let throughput = self.settings.throughput;
+        let outbox = Outbox::with_send_rates(self.store.clone(), channels, self.outbox_wake.clone(), move |c| {
+            throughput.sends_per_second(c)
+        });
         tasks.push(tokio::spawn(outbox.run_until_stopped(shutdown.clone())));
         tasks
     }

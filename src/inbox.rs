@@ -65,6 +65,7 @@ pub struct Inbox {
     handler: Arc<dyn EventHandler>,
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
+    idle_poll: Duration,
 }
 
 impl Inbox {
@@ -79,7 +80,17 @@ impl Inbox {
             handler,
             wake,
             outbox_wake,
+            idle_poll: IDLE_POLL,
         }
+    }
+
+    /// Worker `n` of `workers`: the first looks for due work (retries) every [`IDLE_POLL`] when
+    /// idle, the others rarely, so that many workers cost nothing while the inbox is empty; a
+    /// stored event wakes one of them at once all the same.
+    pub fn nth_of(mut self, n: usize, workers: usize) -> Self {
+        let factor = if n == 0 { 1 } else { workers.max(1) as u32 };
+        self.idle_poll = IDLE_POLL * factor;
+        self
     }
 
     /// Claims and processes one due event.
@@ -214,7 +225,7 @@ impl Inbox {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_POLL) => {}
+                _ = tokio::time::sleep(self.idle_poll) => {}
             }
         }
     }

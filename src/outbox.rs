@@ -79,13 +79,25 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(store: Store, channels: Channels, wake: Arc<Notify>) -> Self {
+        Self::with_send_rates(store, channels, wake, |_| None)
+    }
+
+    /// An outbox whose overall send rate per channel is `rate(channel)` where that is set
+    /// (the settings' `…_SENDS_PER_SECOND`), else the channel's own.
+    pub fn with_send_rates(
+        store: Store,
+        channels: Channels,
+        wake: Arc<Notify>,
+        rate: impl Fn(domain::Channel) -> Option<std::num::NonZeroU32>,
+    ) -> Self {
         let limits = channels
             .all()
             .map(|c| {
                 let l = c.rate_limits();
+                let global = rate(c.kind()).unwrap_or(l.global_per_second);
                 let limits = Limits {
                     per_chat: governor::RateLimiter::keyed(Quota::per_second(l.per_chat_per_second)),
-                    global: governor::RateLimiter::direct(Quota::per_second(l.global_per_second)),
+                    global: governor::RateLimiter::direct(Quota::per_second(global)),
                 };
                 (c.kind(), limits)
             })

@@ -27,6 +27,7 @@ mod faults;
 mod measure;
 mod report;
 mod service;
+mod turns;
 mod webhook;
 
 use std::path::PathBuf;

@@ -38,6 +38,8 @@ pub async fn run(options: &Options, engine: Engine) -> anyhow::Result<Rows> {
     rows.extend(guarded(options, engine, "throughput", throughput).await?);
     eprintln!("{}: latency…", engine.name());
     rows.extend(guarded(options, engine, "latency", latency).await?);
+    eprintln!("{}: agent turns…", engine.name());
+    rows.extend(guarded(options, engine, "turns", crate::turns::turns).await?);
     eprintln!("{}: memory…", engine.name());
     rows.extend(guarded(options, engine, "memory", memory).await?);
     Ok(rows)

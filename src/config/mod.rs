@@ -189,6 +189,9 @@ pub struct Settings {
     /// `COORDINATOR_AGENT_TURNS_PER_DAY`, `COORDINATOR_LLM_TOKENS_PER_DAY`,
     /// `COORDINATOR_API_REQUESTS_PER_MINUTE`).
     pub allowances: Allowances,
+    /// How much work runs at once, and how fast each platform is sent to
+    /// (`COORDINATOR_INBOX_WORKERS`, `TELEGRAM_SENDS_PER_SECOND`, …).
+    pub throughput: Throughput,
     pub secret_key: Option<Secret>,
     pub zendesk: ZendeskSettings,
     pub crm: CrmSettings,
@@ -234,6 +237,7 @@ impl Settings {
             reminder_leads,
             report_hour,
             allowances,
+            throughput,
         } = service::read(&r)?;
         let models::Models {
             openai,
@@ -317,6 +321,7 @@ impl Settings {
             email_trusted_authserv_id,
             email_dns_server,
             allowances,
+            throughput,
             secret_key,
             zendesk: integrations::zendesk(&r)?,
             crm: integrations::crm(&r)?,
@@ -331,6 +336,32 @@ impl Settings {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Self::from_source(&source)
+    }
+}
+
+/// How much work runs at once and how fast each platform is sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throughput {
+    /// Inbound events worked on at once; each chat's events stay in order.
+    pub inbox_workers: usize,
+    pub telegram_sends_per_second: std::num::NonZeroU32,
+    pub discord_sends_per_second: std::num::NonZeroU32,
+    pub whatsapp_sends_per_second: std::num::NonZeroU32,
+    pub email_sends_per_second: std::num::NonZeroU32,
+}
+
+impl Throughput {
+    /// The most messages per second `channel` is sent, all chats together; `None`: the
+    /// channel's own limit.
+    pub fn sends_per_second(&self, channel: crate::domain::Channel) -> Option<std::num::NonZeroU32> {
+        use crate::domain::Channel;
+        match channel {
+            Channel::Telegram => Some(self.telegram_sends_per_second),
+            Channel::Discord => Some(self.discord_sends_per_second),
+            Channel::Whatsapp => Some(self.whatsapp_sends_per_second),
+            Channel::Email => Some(self.email_sends_per_second),
+            _ => None,
+        }
     }
 }
 

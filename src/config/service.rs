@@ -2,6 +2,7 @@
 //! the allowances run on.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use chrono_tz::Tz;
 
 use super::catalog::{Group, Setting};
 use super::values::{parse_leads, Reader};
-use super::{Allowances, ConfigError, DatabaseUrl, Secret, DEFAULT_LOG_FILTER};
+use super::{Allowances, ConfigError, DatabaseUrl, Secret, Throughput, DEFAULT_LOG_FILTER};
 
 pub(super) const GROUPS: &[Group] = &[
     Group {
@@ -82,6 +83,36 @@ pub(super) const GROUPS: &[Group] = &[
         ],
     },
     Group {
+        title: "Throughput",
+        settings: &[
+            Setting::default_to(
+                "COORDINATOR_INBOX_WORKERS",
+                "16",
+                "inbound events worked on at once (each chat's events stay in order)",
+            ),
+            Setting::default_to(
+                "TELEGRAM_SENDS_PER_SECOND",
+                "30",
+                "messages sent to Telegram per second at most, all chats together (Telegram asks for 30)",
+            ),
+            Setting::default_to(
+                "DISCORD_SENDS_PER_SECOND",
+                "20",
+                "messages sent to Discord per second at most",
+            ),
+            Setting::default_to(
+                "WHATSAPP_SENDS_PER_SECOND",
+                "80",
+                "messages sent to the WhatsApp Cloud API per second at most (its default tier)",
+            ),
+            Setting::default_to(
+                "EMAIL_SENDS_PER_SECOND",
+                "5",
+                "mails handed to the SMTP relay per second at most",
+            ),
+        ],
+    },
+    Group {
         title: "Allowances",
         settings: &[
             Setting::default_to(
@@ -125,6 +156,7 @@ pub(super) struct Service {
     pub reminder_leads: Vec<Duration>,
     pub report_hour: u32,
     pub allowances: Allowances,
+    pub throughput: Throughput,
 }
 
 pub(super) fn read(r: &Reader<'_>) -> Result<Service, ConfigError> {
@@ -193,6 +225,28 @@ pub(super) fn read(r: &Reader<'_>) -> Result<Service, ConfigError> {
             llm_tokens_per_day: count("COORDINATOR_LLM_TOKENS_PER_DAY")?,
             api_requests_per_minute: count("COORDINATOR_API_REQUESTS_PER_MINUTE")?,
         },
+        throughput: throughput(r)?,
+    })
+}
+
+fn throughput(r: &Reader<'_>) -> Result<Throughput, ConfigError> {
+    let rate = |name: &str| -> Result<NonZeroU32, ConfigError> {
+        let n = r.number::<u32>(name, 1, "a whole number of messages per second")?;
+        NonZeroU32::new(n).ok_or_else(|| ConfigError::new(name, "must be at least 1"))
+    };
+    let inbox_workers = r.number::<usize>("COORDINATOR_INBOX_WORKERS", 1, "a whole number of workers")?;
+    if inbox_workers > 256 {
+        return Err(ConfigError::new(
+            "COORDINATOR_INBOX_WORKERS",
+            format!("'{inbox_workers}' is too many (at most 256)"),
+        ));
+    }
+    Ok(Throughput {
+        inbox_workers,
+        telegram_sends_per_second: rate("TELEGRAM_SENDS_PER_SECOND")?,
+        discord_sends_per_second: rate("DISCORD_SENDS_PER_SECOND")?,
+        whatsapp_sends_per_second: rate("WHATSAPP_SENDS_PER_SECOND")?,
+        email_sends_per_second: rate("EMAIL_SENDS_PER_SECOND")?,
     })
 }
 

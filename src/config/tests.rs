@@ -41,10 +41,33 @@ fn bad_values_name_the_setting() {
         ("EMAIL_FROM", "nobody"),
         ("VOICE_MAX_BYTES", "lots"),
         ("VOICE_MAX_SECONDS", "0"),
+        ("COORDINATOR_INBOX_WORKERS", "0"),
+        ("COORDINATOR_INBOX_WORKERS", "1000"),
+        ("TELEGRAM_SENDS_PER_SECOND", "0"),
+        ("EMAIL_SENDS_PER_SECOND", "fast"),
     ] {
         let err = Settings::with(&[(name, value)]).unwrap_err();
         assert_eq!(err.setting, name, "{err}");
     }
+}
+
+#[test]
+fn throughput_settings() {
+    use crate::domain::Channel;
+    let s = Settings::with(&[]).unwrap();
+    assert_eq!(s.throughput.inbox_workers, 16);
+    assert_eq!(s.throughput.sends_per_second(Channel::Telegram).map(|n| n.get()), Some(30));
+    assert_eq!(s.throughput.sends_per_second(Channel::Cli), None);
+    let s = Settings::with(&[
+        ("COORDINATOR_INBOX_WORKERS", "4"),
+        ("TELEGRAM_SENDS_PER_SECOND", "1000"),
+        ("WHATSAPP_SENDS_PER_SECOND", "250"),
+    ])
+    .unwrap();
+    assert_eq!(s.throughput.inbox_workers, 4);
+    assert_eq!(s.throughput.sends_per_second(Channel::Telegram).map(|n| n.get()), Some(1000));
+    assert_eq!(s.throughput.sends_per_second(Channel::Whatsapp).map(|n| n.get()), Some(250));
+    assert_eq!(s.throughput.sends_per_second(Channel::Discord).map(|n| n.get()), Some(20));
 }
 
 #[test]

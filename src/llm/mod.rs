@@ -12,6 +12,18 @@ pub use fallback::Fallback;
 pub use openai::OpenAiProvider;
 pub use scripted::Scripted;
 
+/// Makes *ring* the process's TLS crypto provider, once. The OpenAI client's HTTP stack is built
+/// without a provider of its own (its default would compile a second cryptography library,
+/// aws-lc, into the binary); every other client here already uses *ring*. Called before an
+/// OpenAI-compatible client is made.
+pub fn ensure_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // An error means a provider is installed already, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

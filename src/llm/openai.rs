@@ -24,6 +24,7 @@ pub struct OpenAiProvider {
 impl OpenAiProvider {
     /// `name` tells the first provider from the fallback in logs and metrics.
     pub fn new(settings: &OpenAiSettings, name: &'static str) -> Self {
+        super::ensure_tls_provider();
         let config = OpenAIConfig::new()
             .with_api_base(settings.base_url.clone())
             .with_api_key(settings.api_key.expose());

@@ -1131,6 +1131,7 @@ mod tests {
         };
 
         let ai = FakeOpenAi::start().await;
+        coordinator::llm::ensure_tls_provider();
         let openai = async_openai::Client::with_config(
             OpenAIConfig::new().with_api_base(&ai.base_url).with_api_key(KEY),
         );

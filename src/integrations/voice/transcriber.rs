@@ -65,6 +65,7 @@ struct Usage {
 
 impl Transcriber {
     pub fn new(base_url: &str, api_key: &str, model: &str) -> Self {
+        crate::llm::ensure_tls_provider();
         let config = OpenAIConfig::new()
             .with_api_base(base_url.to_owned())
             .with_api_key(api_key.to_owned());
