@@ -69,7 +69,10 @@ impl FakeSlack {
             if first.is_some() {
                 return first;
             }
-            if tokio::time::timeout_at(deadline, changed.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, changed.changed())
+                .await
+                .is_err()
+            {
                 return None;
             }
         }

@@ -248,7 +248,11 @@ impl Service {
                     .send()
                     .await?;
                 if response.status() != 201 {
-                    bail!("creating a person: {} {}", response.status(), response.text().await?);
+                    bail!(
+                        "creating a person: {} {}",
+                        response.status(),
+                        response.text().await?
+                    );
                 }
                 Ok(())
             })

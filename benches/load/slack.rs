@@ -147,7 +147,10 @@ async fn throughput(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
 }
 
 async fn latency(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
-    let slack = rig.slack.as_ref().context("Slack is not configured in this rig")?;
+    let slack = rig
+        .slack
+        .as_ref()
+        .context("Slack is not configured in this rig")?;
     let count = WARM_UP + options.latency_updates;
     let users = users("L", count);
     rig.service.link_slack(&users).await?;
@@ -159,7 +162,9 @@ async fn latency(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
         next = tokio::time::Instant::now() + PACE;
         let token = k + 1;
         let posted = Instant::now();
-        let status = events.post(callback(token, user, &format!("/newtask load-{token}"))).await?;
+        let status = events
+            .post(callback(token, user, &format!("/newtask load-{token}")))
+            .await?;
         if status != 200 {
             bail!("/webhooks/slack answered {status}");
         }

@@ -30,7 +30,11 @@ pub struct SlackInteraction {
 impl Store {
     /// Keeps `interaction` under `id` (once: a redelivery changes nothing) and forgets rows
     /// older than an hour.
-    pub async fn remember_slack_interaction(&self, id: &str, interaction: &SlackInteraction) -> StoreResult<()> {
+    pub async fn remember_slack_interaction(
+        &self,
+        id: &str,
+        interaction: &SlackInteraction,
+    ) -> StoreResult<()> {
         dispatch!(self, |p| {
             sqlx::query(
                 "INSERT INTO slack_interactions (interaction_id, channel_id, response_url, ephemeral, \

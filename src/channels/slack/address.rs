@@ -18,11 +18,7 @@ pub enum Address {
 
 /// A Slack id: capitals and digits (`C024BE91L`, `U0G9QF9C6`, `D024BFF1M`).
 pub fn is_slack_id(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 32
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    !text.is_empty() && text.len() <= 32 && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// A trigger id: digits, dots and hex (`13345224609.738474920.8088930838d88f008e0`).
@@ -51,10 +47,12 @@ impl FromStr for Address {
         let bad = || format!("'{text}' is not a Slack conversation or CHANNEL:TRIGGER address");
         match text.split_once(':') {
             None if is_slack_id(text) => Ok(Address::Conversation(text.to_owned())),
-            Some((channel, trigger)) if is_slack_id(channel) && is_trigger(trigger) => Ok(Address::Interaction {
-                channel_id: channel.to_owned(),
-                trigger_id: trigger.to_owned(),
-            }),
+            Some((channel, trigger)) if is_slack_id(channel) && is_trigger(trigger) => {
+                Ok(Address::Interaction {
+                    channel_id: channel.to_owned(),
+                    trigger_id: trigger.to_owned(),
+                })
+            }
             _ => Err(bad()),
         }
     }

@@ -125,7 +125,13 @@ impl WebApi {
     }
 
     /// Calls `method` with `token` (the app-level token opens Socket Mode connections).
-    pub async fn call_with(&self, token: &Secret, method: &str, bucket: &str, body: &Value) -> Result<Value, ApiError> {
+    pub async fn call_with(
+        &self,
+        token: &Secret,
+        method: &str,
+        bucket: &str,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
         if let Some(wait) = self.wait_for(bucket) {
             return Err(ApiError::RateLimited(wait));
         }
@@ -184,7 +190,11 @@ impl WebApi {
 
 /// The status and the JSON of an answer (`{"ok": true}` for a bare `ok`, an error object for
 /// other text); a 429 blocks `bucket` and becomes `RateLimited`.
-async fn read(response: reqwest::Response, bucket: &str, api: &WebApi) -> Result<(StatusCode, Value), ApiError> {
+async fn read(
+    response: reqwest::Response,
+    bucket: &str,
+    api: &WebApi,
+) -> Result<(StatusCode, Value), ApiError> {
     let status = response.status();
     if status == StatusCode::TOO_MANY_REQUESTS {
         let wait = retry_after(response.headers());

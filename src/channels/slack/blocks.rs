@@ -62,7 +62,9 @@ fn sections(text: &str) -> Vec<Value> {
 /// The buttons as one `actions` block.
 fn actions(buttons: &[Button]) -> Result<Value, SendError> {
     if buttons.len() > MAX_BUTTONS {
-        return Err(SendError::Permanent(format!("Slack shows at most {MAX_BUTTONS} buttons")));
+        return Err(SendError::Permanent(format!(
+            "Slack shows at most {MAX_BUTTONS} buttons"
+        )));
     }
     let mut elements = Vec::new();
     for (n, button) in buttons.iter().enumerate() {
@@ -132,7 +134,10 @@ mod tests {
     fn text_is_escaped_and_buttons_carry_their_data() {
         let (text, blocks) = message(
             "<!channel> #12 is overdue & escalated",
-            &[button("Acknowledge", "ack:12"), button("Snooze 1h", "snooze:12:1h")],
+            &[
+                button("Acknowledge", "ack:12"),
+                button("Snooze 1h", "snooze:12:1h"),
+            ],
         )
         .unwrap();
         assert_eq!(text, "&lt;!channel&gt; #12 is overdue &amp; escalated");
@@ -160,11 +165,19 @@ mod tests {
     fn a_pressed_message_shows_the_latest_outcome_above_its_buttons() {
         let (_, sent) = message("#12 is overdue", &[button("Acknowledge", "ack:12")]).unwrap();
         let sent = Value::Array(sent).to_string();
-        let once = pressed(Some(&sent), "#12 is overdue", "Acknowledged: the escalation of #12 stops here.");
+        let once = pressed(
+            Some(&sent),
+            "#12 is overdue",
+            "Acknowledged: the escalation of #12 stops here.",
+        );
         assert_eq!(once.len(), 3);
         assert_eq!(once[1]["type"], "context");
         assert_eq!(once[2]["type"], "actions");
-        let twice = pressed(Some(&Value::Array(once).to_string()), "", "#12 has no running escalation.");
+        let twice = pressed(
+            Some(&Value::Array(once).to_string()),
+            "",
+            "#12 has no running escalation.",
+        );
         assert_eq!(twice.len(), 3);
         assert_eq!(twice[1]["elements"][0]["text"], "#12 has no running escalation.");
         let rebuilt = pressed(None, "a &lt; b", "ok");

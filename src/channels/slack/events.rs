@@ -135,7 +135,10 @@ pub fn to_event(event: Value, bot: Option<&str>) -> Option<InboundEvent> {
     if !matches!(message.kind.as_str(), "message" | "app_mention") {
         return None;
     }
-    if !matches!(message.subtype.as_deref(), None | Some("file_share" | "thread_broadcast")) {
+    if !matches!(
+        message.subtype.as_deref(),
+        None | Some("file_share" | "thread_broadcast")
+    ) {
         return None;
     }
     let user = message.user.clone()?;
@@ -173,7 +176,11 @@ pub fn to_event(event: Value, bot: Option<&str>) -> Option<InboundEvent> {
         channel: Channel::Slack,
         event_id: format!("{}:{}", message.channel, message.ts),
         chat_id: message.channel.clone(),
-        chat_kind: if private { ChatKind::Private } else { ChatKind::Group },
+        chat_kind: if private {
+            ChatKind::Private
+        } else {
+            ChatKind::Group
+        },
         sender: Sender {
             external_id: user,
             display_name,

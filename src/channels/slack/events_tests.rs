@@ -107,10 +107,15 @@ fn shared_audio_becomes_a_voice_attachment() {
 fn the_endpoint_check_and_other_payloads() {
     let check = json!({"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"});
     assert!(matches!(read(check), Payload::UrlVerification(c) if c.starts_with("3eZbrw")));
-    assert!(matches!(read(json!({"type": "app_rate_limited"})), Payload::Ignored(_)));
+    assert!(matches!(
+        read(json!({"type": "app_rate_limited"})),
+        Payload::Ignored(_)
+    ));
     assert!(matches!(read(json!([1, 2])), Payload::Ignored(_)));
     assert!(matches!(
-        read(callback(json!({"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"}))),
+        read(callback(
+            json!({"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"})
+        )),
         Payload::Ignored(_)
     ));
 }
@@ -118,7 +123,9 @@ fn the_endpoint_check_and_other_payloads() {
 #[test]
 fn formatting_becomes_plain_text() {
     assert_eq!(
-        plain_text("see <https://example.com/a|the doc> and <mailto:a@b.co|a@b.co>, <!here> <#C1|general> 1 &lt; 2"),
+        plain_text(
+            "see <https://example.com/a|the doc> and <mailto:a@b.co|a@b.co>, <!here> <#C1|general> 1 &lt; 2"
+        ),
         "see https://example.com/a and a@b.co, @here #general 1 < 2"
     );
     assert_eq!(plain_text("unclosed <b"), "unclosed <b");

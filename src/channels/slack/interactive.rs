@@ -26,8 +26,8 @@ pub const COMMAND: &str = "/coord";
 /// Commands whose answer the channel should see; every other answer (help, lists, one's own
 /// settings, and what was not understood) is for the sender only, as Slack users expect.
 const IN_CHANNEL: &[&str] = &[
-    "newtask", "done", "status", "comment", "report", "project", "standup", "remind", "unremind",
-    "ask", "role", "remove", "alerts", "attach",
+    "newtask", "done", "status", "comment", "report", "project", "standup", "remind", "unremind", "ask",
+    "role", "remove", "alerts", "attach",
 ];
 
 /// A slash command as Slack posts it (form fields, or a Socket Mode payload's object).

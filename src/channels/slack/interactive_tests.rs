@@ -37,7 +37,10 @@ fn a_slash_command_keeps_its_response_url_out_of_the_event() {
     );
     assert_eq!(event.chat_kind, ChatKind::Group);
     assert!(!serde_json::to_string(event).unwrap().contains("hooks.slack.com"));
-    assert_eq!(stored.interaction.response_url, "https://hooks.slack.com/commands/1234/5678");
+    assert_eq!(
+        stored.interaction.response_url,
+        "https://hooks.slack.com/commands/1234/5678"
+    );
     assert!(!stored.interaction.ephemeral);
     assert_eq!(stored.ack, Some(json!({"response_type": "in_channel"})));
 
@@ -73,7 +76,10 @@ fn a_button_press_names_its_message() {
     assert_eq!(button.data, "ack:12");
     assert_eq!(button.id, "12466734323.1395872398.c0b7e9b6a5d4");
     assert_eq!(stored.event.message_id.as_deref(), Some("1764000300.000300"));
-    assert_eq!(stored.interaction.message_ts.as_deref(), Some("1764000300.000300"));
+    assert_eq!(
+        stored.interaction.message_ts.as_deref(),
+        Some("1764000300.000300")
+    );
     assert_eq!(
         stored.interaction.message_text.as_deref(),
         Some("#12 is overdue &amp; escalated")

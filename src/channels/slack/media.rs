@@ -85,10 +85,9 @@ impl MediaSource for SlackMedia {
         if !response.status().is_success() {
             return Err(status_error(response.status(), response.headers()));
         }
-        let info: FilesInfo = response
-            .json()
-            .await
-            .map_err(|e| MediaError::Transient(format!("unreadable files.info answer: {}", e.without_url())))?;
+        let info: FilesInfo = response.json().await.map_err(|e| {
+            MediaError::Transient(format!("unreadable files.info answer: {}", e.without_url()))
+        })?;
         let file = match (info.ok, info.file) {
             (true, Some(file)) => file,
             _ => {
@@ -105,7 +104,8 @@ impl MediaSource for SlackMedia {
             .url_private_download
             .or(file.url_private)
             .ok_or_else(|| MediaError::Permanent("the file has no download URL".into()))?;
-        let url = reqwest::Url::parse(&url).map_err(|_| MediaError::Permanent("the file's URL is not a URL".into()))?;
+        let url = reqwest::Url::parse(&url)
+            .map_err(|_| MediaError::Permanent("the file's URL is not a URL".into()))?;
         if !self.trusted(&url) {
             return Err(MediaError::Permanent(
                 "the file's URL is not on a Slack host; the token is not sent there".into(),

@@ -104,7 +104,12 @@ impl Slack {
     }
 
     /// Holds the Socket Mode connection (on the one replica holding its lock) until `shutdown`.
-    pub async fn socket_until_stopped(self: Arc<Self>, store: Store, inbox: InboxWriter, shutdown: CancellationToken) {
+    pub async fn socket_until_stopped(
+        self: Arc<Self>,
+        store: Store,
+        inbox: InboxWriter,
+        shutdown: CancellationToken,
+    ) {
         let Some(token) = self.app_token.clone() else {
             return;
         };

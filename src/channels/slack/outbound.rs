@@ -124,7 +124,11 @@ impl SlackOut {
     }
 
     /// The note to the person who pressed a button: only they see it.
-    async fn note_to_presser(&self, press_id: &str, message: &OutboundMessage) -> Result<Option<String>, ApiError> {
+    async fn note_to_presser(
+        &self,
+        press_id: &str,
+        message: &OutboundMessage,
+    ) -> Result<Option<String>, ApiError> {
         if message.text.trim().is_empty() {
             return Ok(None);
         }
@@ -143,7 +147,11 @@ impl SlackOut {
     }
 
     /// The message a button was on, with what the press did.
-    async fn update_pressed(&self, kept: &SlackInteraction, message: &OutboundMessage) -> Result<Option<String>, ApiError> {
+    async fn update_pressed(
+        &self,
+        kept: &SlackInteraction,
+        message: &OutboundMessage,
+    ) -> Result<Option<String>, ApiError> {
         let Some(ts) = kept.message_ts.clone() else {
             return Ok(None);
         };

@@ -53,12 +53,21 @@ impl Verifier {
     /// `v0=HEX` for `timestamp` and `body` (what Slack sends; tests and the load tool sign
     /// with it).
     pub fn sign(&self, timestamp: &str, body: &[u8]) -> String {
-        format!("v0={}", hex::encode(self.mac(timestamp, body).finalize().into_bytes()))
+        format!(
+            "v0={}",
+            hex::encode(self.mac(timestamp, body).finalize().into_bytes())
+        )
     }
 
     /// Whether `signature` signs `body` at `timestamp`, and the timestamp is within five
     /// minutes of `now` (Unix seconds). Compared in constant time.
-    pub fn verify(&self, signature: Option<&str>, timestamp: Option<&str>, body: &[u8], now: i64) -> Result<(), Refused> {
+    pub fn verify(
+        &self,
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), Refused> {
         let (Some(signature), Some(timestamp)) = (signature, timestamp) else {
             return Err(Refused::Missing);
         };
@@ -102,7 +111,10 @@ mod tests {
         let body = br#"{"type":"event_callback"}"#;
         let now = 1_764_000_000;
         let good = verifier.sign("1764000000", body);
-        assert_eq!(verifier.verify(Some(&good), Some("1764000000"), body, now), Ok(()));
+        assert_eq!(
+            verifier.verify(Some(&good), Some("1764000000"), body, now),
+            Ok(())
+        );
         assert_eq!(
             verifier.verify(Some(&good), Some("1764000000"), b"{}", now),
             Err(Refused::Wrong)
@@ -117,7 +129,10 @@ mod tests {
             verifier.verify(Some(&old), Some("1763999000"), body, now),
             Err(Refused::Stale)
         );
-        assert_eq!(verifier.verify(None, Some("1764000000"), body, now), Err(Refused::Missing));
+        assert_eq!(
+            verifier.verify(None, Some("1764000000"), body, now),
+            Err(Refused::Missing)
+        );
         assert_eq!(
             verifier.verify(Some("v0=zz"), Some("1764000000"), body, now),
             Err(Refused::Wrong)

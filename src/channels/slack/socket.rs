@@ -80,7 +80,12 @@ enum Step {
 }
 
 /// Runs Socket Mode until `shutdown`, reconnecting with backoff.
-pub async fn run_until_stopped(api: Arc<WebApi>, app_token: Secret, intake: Intake, shutdown: CancellationToken) {
+pub async fn run_until_stopped(
+    api: Arc<WebApi>,
+    app_token: Secret,
+    intake: Intake,
+    shutdown: CancellationToken,
+) {
     let mut pause = Duration::from_secs(1);
     loop {
         let Some(mut lease) = Lease::acquire(&intake.store, &shutdown).await else {
@@ -110,7 +115,12 @@ async fn session(
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let opened = api
-        .call_with(app_token, "apps.connections.open", "apps.connections.open", &json!({}))
+        .call_with(
+            app_token,
+            "apps.connections.open",
+            "apps.connections.open",
+            &json!({}),
+        )
         .await
         .map_err(|e| format!("apps.connections.open: {e}"))?;
     let url = opened
@@ -139,7 +149,10 @@ async fn session(
         let text = match incoming {
             Some(Ok(WsMessage::Text(text))) => text,
             Some(Ok(WsMessage::Ping(data))) => {
-                socket.send(WsMessage::Pong(data)).await.map_err(|e| e.to_string())?;
+                socket
+                    .send(WsMessage::Pong(data))
+                    .await
+                    .map_err(|e| e.to_string())?;
                 continue;
             }
             Some(Ok(WsMessage::Close(_))) | None => return Ok(()),

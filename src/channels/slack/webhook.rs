@@ -59,7 +59,8 @@ impl SignedWebhook for WebhookState {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !is_form {
-            let value: Value = serde_json::from_slice(body).map_err(|_| ignored(Self::WHAT, "the body is not JSON"))?;
+            let value: Value =
+                serde_json::from_slice(body).map_err(|_| ignored(Self::WHAT, "the body is not JSON"))?;
             return match events::read(value) {
                 Payload::UrlVerification(challenge) => Err(early(Json(json!({"challenge": challenge})))),
                 Payload::Event(event) => Ok(Incoming::Event(event)),
@@ -73,7 +74,8 @@ impl SignedWebhook for WebhookState {
             return Err(early(StatusCode::OK));
         }
         if let Some(payload) = fields.get("payload") {
-            let value: Value = serde_json::from_str(payload).map_err(|_| ignored(Self::WHAT, "the payload is not JSON"))?;
+            let value: Value =
+                serde_json::from_str(payload).map_err(|_| ignored(Self::WHAT, "the payload is not JSON"))?;
             return match interactive::button_press(value) {
                 Some(stored) => Ok(Incoming::Interaction(Box::new(stored))),
                 None => Err(ignored(Self::WHAT, "an interaction we do not use")),
@@ -81,7 +83,9 @@ impl SignedWebhook for WebhookState {
         }
         let command: SlashCommand = serde_urlencoded::from_bytes(body)
             .map_err(|_| ignored(Self::WHAT, "neither a slash command nor an interaction"))?;
-        Ok(Incoming::Interaction(Box::new(interactive::slash_command(command))))
+        Ok(Incoming::Interaction(Box::new(interactive::slash_command(
+            command,
+        ))))
     }
 
     async fn store(&self, incoming: Incoming) -> Result<Option<Value>, String> {

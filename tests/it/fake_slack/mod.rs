@@ -211,7 +211,12 @@ impl FakeSlack {
     }
 
     /// Polls until `pred` holds or `timeout` passes; returns what `read` gives then.
-    pub async fn wait<T>(&self, timeout: Duration, read: impl Fn(&Self) -> T, pred: impl Fn(&T) -> bool) -> T {
+    pub async fn wait<T>(
+        &self,
+        timeout: Duration,
+        read: impl Fn(&Self) -> T,
+        pred: impl Fn(&T) -> bool,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         loop {
             let value = read(self);
@@ -225,7 +230,11 @@ impl FakeSlack {
     /// Waits until a message in `channel` satisfies `pred`.
     pub async fn wait_message(&self, timeout: Duration, channel: &str, pred: impl Fn(&Msg) -> bool) -> Msg {
         let found = self
-            .wait(timeout, |f| f.messages(), |m| m.iter().any(|m| m.channel == channel && pred(m)))
+            .wait(
+                timeout,
+                |f| f.messages(),
+                |m| m.iter().any(|m| m.channel == channel && pred(m)),
+            )
             .await;
         found
             .into_iter()
@@ -246,7 +255,9 @@ impl FakeSlack {
     }
 
     pub async fn wait_connected(&self, timeout: Duration) {
-        let got = self.wait(timeout, |f| f.shared.lock().sockets.len(), |n| *n > 0).await;
+        let got = self
+            .wait(timeout, |f| f.shared.lock().sockets.len(), |n| *n > 0)
+            .await;
         assert!(got > 0, "the app never opened Socket Mode");
     }
 
@@ -267,7 +278,10 @@ impl FakeSlack {
     pub fn disconnect(&self) {
         let message = serde_json::json!({"type": "disconnect", "reason": "refresh_requested",
                                           "debug_info": {"host": "applink-fake"}});
-        self.shared.lock().sockets.retain(|s| s.send(message.clone()).is_ok());
+        self.shared
+            .lock()
+            .sockets
+            .retain(|s| s.send(message.clone()).is_ok());
     }
 
     /// The acknowledgements received over Socket Mode.
@@ -277,7 +291,11 @@ impl FakeSlack {
 
     pub async fn wait_ack(&self, timeout: Duration, envelope_id: &str) -> Value {
         let acks = self
-            .wait(timeout, |f| f.acks(), |a| a.iter().any(|a| a["envelope_id"] == envelope_id))
+            .wait(
+                timeout,
+                |f| f.acks(),
+                |a| a.iter().any(|a| a["envelope_id"] == envelope_id),
+            )
             .await;
         acks.into_iter()
             .find(|a| a["envelope_id"] == envelope_id)

@@ -15,7 +15,10 @@ use super::{start, Via, ANNA, CHANNEL, STRANGER, WAIT};
 use crate::helpers::{both_dbs, Db};
 use crate::scheduler::{at, scheduler, task};
 
-both_dbs!(approve_updates_the_message_and_carries_out_the_proposal, acknowledge_stops_an_escalation_and_updates_it,);
+both_dbs!(
+    approve_updates_the_message_and_carries_out_the_proposal,
+    acknowledge_stops_an_escalation_and_updates_it,
+);
 
 fn outbox(app: &crate::helpers::TestApp) -> OutboxWriter {
     OutboxWriter::new(app.store.clone(), Arc::new(tokio::sync::Notify::new()))
@@ -60,10 +63,17 @@ async fn approve_updates_the_message_and_carries_out_the_proposal(db: Db) {
     assert!(posted.text.ends_with("&lt;!channel&gt;"), "{}", posted.text);
 
     // Someone with no identity here presses first: told privately, nothing else happens.
-    assert_eq!(s.press(STRANGER, &posted, &format!("approve:{}", action.id)).await, 200);
+    assert_eq!(
+        s.press(STRANGER, &posted, &format!("approve:{}", action.id))
+            .await,
+        200
+    );
     let refused = s.fake.wait_responses(WAIT, 1).await;
     assert!(
-        refused[0].body["text"].as_str().unwrap().starts_with("I don't know you yet"),
+        refused[0].body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("I don't know you yet"),
         "{:?}",
         refused[0].body
     );
@@ -71,7 +81,10 @@ async fn approve_updates_the_message_and_carries_out_the_proposal(db: Db) {
     assert_eq!(s.app.get(&format!("/api/tasks/{id}")).await.status, 200);
     assert!(s.fake.calls_to("chat.update").is_empty());
     let started = std::time::Instant::now();
-    assert_eq!(s.press(ANNA, &posted, &format!("approve:{}", action.id)).await, 200);
+    assert_eq!(
+        s.press(ANNA, &posted, &format!("approve:{}", action.id)).await,
+        200
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     let updated = s
         .fake
@@ -79,7 +92,11 @@ async fn approve_updates_the_message_and_carries_out_the_proposal(db: Db) {
             m.ts == posted.ts && m.block_text().contains(&format!("Approved #{}", action.id))
         })
         .await;
-    assert!(updated.block_text().contains("Old mock-ups"), "{}", updated.block_text());
+    assert!(
+        updated.block_text().contains("Old mock-ups"),
+        "{}",
+        updated.block_text()
+    );
     assert_eq!(updated.blocks[1]["type"], "context");
     assert_eq!(s.app.get(&format!("/api/tasks/{id}")).await.status, 404);
     // The presser also hears privately, through the press's response URL.
@@ -88,7 +105,10 @@ async fn approve_updates_the_message_and_carries_out_the_proposal(db: Db) {
         .wait(
             WAIT,
             |f| f.responses(),
-            |r| r.iter().any(|r| r.body["text"].as_str().unwrap_or_default().contains("Approved")),
+            |r| {
+                r.iter()
+                    .any(|r| r.body["text"].as_str().unwrap_or_default().contains("Approved"))
+            },
         )
         .await;
     let note = notes
@@ -118,7 +138,11 @@ async fn acknowledge_stops_an_escalation_and_updates_it(db: Db) {
         .fake
         .wait_message(WAIT, ANNA, |m| m.text.starts_with("Escalation (step 1)"))
         .await;
-    assert!(escalation.button_values().contains(&format!("ack:{id}")), "{:?}", escalation.blocks);
+    assert!(
+        escalation.button_values().contains(&format!("ack:{id}")),
+        "{:?}",
+        escalation.blocks
+    );
     assert_eq!(s.press(ANNA, &escalation, &format!("ack:{id}")).await, 200);
     let updated = s
         .fake

@@ -26,7 +26,10 @@ async fn tasks(s: &Slack) -> Vec<Value> {
 
 async fn a_direct_message_creates_a_task(db: Db) {
     let ai = FakeOpenAi::start().await;
-    let fake_key = [("OPENAI_API_KEY", "test-key"), ("OPENAI_BASE_URL", ai.base_url.as_str())];
+    let fake_key = [
+        ("OPENAI_API_KEY", "test-key"),
+        ("OPENAI_BASE_URL", ai.base_url.as_str()),
+    ];
     let s = start(db, Via::Webhook, &fake_key).await;
     ai.script(vec![
         Scripted::ToolCalls(vec![(
@@ -36,7 +39,18 @@ async fn a_direct_message_creates_a_task(db: Db) {
         Scripted::Text("Created #1: Write the client brief.".into()),
     ]);
     let at = ts();
-    assert_eq!(s.event(dm(ANNA, &at, "Please add a task: write the client brief, it's urgent-ish"), None).await, 200);
+    assert_eq!(
+        s.event(
+            dm(
+                ANNA,
+                &at,
+                "Please add a task: write the client brief, it's urgent-ish"
+            ),
+            None
+        )
+        .await,
+        200
+    );
     let reply = s.fake.wait_message(WAIT, DM, |_| true).await;
     assert_eq!(reply.text, "Created #1: Write the client brief.");
     // A direct message is answered in the conversation, not in a thread.
@@ -56,7 +70,14 @@ async fn a_direct_message_creates_a_task(db: Db) {
 async fn a_mention_is_answered_in_its_thread(db: Db) {
     let s = start(db, Via::Webhook, &[]).await;
     let at = ts();
-    assert_eq!(s.event(mention(ANNA, CHANNEL, &at, "/newtask Book the venue !urgent"), None).await, 200);
+    assert_eq!(
+        s.event(
+            mention(ANNA, CHANNEL, &at, "/newtask Book the venue !urgent"),
+            None
+        )
+        .await,
+        200
+    );
     let reply = s.fake.wait_message(WAIT, CHANNEL, |_| true).await;
     assert!(reply.text.starts_with("Created #1"), "{}", reply.text);
     assert_eq!(reply.thread_ts.as_deref(), Some(at.as_str()));
@@ -67,7 +88,11 @@ async fn a_mention_is_answered_in_its_thread(db: Db) {
     assert_eq!(s.event(chatter, None).await, 200);
     // Free text in a mention without a model: what the bot can do, in the thread.
     let second = ts();
-    assert_eq!(s.event(mention(ANNA, CHANNEL, &second, "what can you do?"), None).await, 200);
+    assert_eq!(
+        s.event(mention(ANNA, CHANNEL, &second, "what can you do?"), None)
+            .await,
+        200
+    );
     let offline = s
         .fake
         .wait_message(WAIT, CHANNEL, |m| m.thread_ts.as_deref() == Some(second.as_str()))
@@ -86,8 +111,14 @@ async fn forged_or_stale_signatures_are_refused_and_nothing_is_stored(db: Db) {
     assert_eq!(forged, 401);
     let error: Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(error["error"]["code"], "unauthorized");
-    assert_eq!(s.post_signed(&body, json, now - 301, SIGNING_SECRET, &[]).await.0, 401);
-    assert_eq!(s.post_signed(&body, json, now + 600, SIGNING_SECRET, &[]).await.0, 401);
+    assert_eq!(
+        s.post_signed(&body, json, now - 301, SIGNING_SECRET, &[]).await.0,
+        401
+    );
+    assert_eq!(
+        s.post_signed(&body, json, now + 600, SIGNING_SECRET, &[]).await.0,
+        401
+    );
     let unsigned = s
         .app
         .client
@@ -99,8 +130,10 @@ async fn forged_or_stale_signatures_are_refused_and_nothing_is_stored(db: Db) {
         .unwrap();
     assert_eq!(unsigned.status().as_u16(), 401);
     // Signed, but the body was changed on the way.
-    let signed = coordinator::channels::slack::signature::Verifier::new(coordinator::config::Secret::new(SIGNING_SECRET))
-        .sign(&now.to_string(), body.as_bytes());
+    let signed = coordinator::channels::slack::signature::Verifier::new(coordinator::config::Secret::new(
+        SIGNING_SECRET,
+    ))
+    .sign(&now.to_string(), body.as_bytes());
     let tampered = s
         .app
         .client
@@ -117,7 +150,10 @@ async fn forged_or_stale_signatures_are_refused_and_nothing_is_stored(db: Db) {
     assert_eq!(inbox.pending + inbox.processing + inbox.done + inbox.dead, 0);
     assert!(s.fake.calls().is_empty());
     // Within five minutes, correctly signed: taken.
-    assert_eq!(s.post_signed(&body, json, now - 240, SIGNING_SECRET, &[]).await.0, 200);
+    assert_eq!(
+        s.post_signed(&body, json, now - 240, SIGNING_SECRET, &[]).await.0,
+        200
+    );
 }
 
 async fn a_retried_event_counts_once(db: Db) {
@@ -133,7 +169,9 @@ async fn a_retried_event_counts_once(db: Db) {
     as_message["type"] = json!("message");
     as_message["channel_type"] = json!("channel");
     assert_eq!(s.event(as_message, None).await, 200);
-    s.fake.wait_message(WAIT, CHANNEL, |m| m.text.starts_with("Created #")).await;
+    s.fake
+        .wait_message(WAIT, CHANNEL, |m| m.text.starts_with("Created #"))
+        .await;
     crate::scheduler::wait_until(|| async {
         let counts = s.app.store.queue_counts(Queue::Outbox).await.unwrap();
         let inbox = s.app.store.queue_counts(Queue::Inbox).await.unwrap();
@@ -153,23 +191,42 @@ async fn the_endpoint_check_gets_its_challenge(db: Db) {
                       "type": "url_verification"})
     .to_string();
     let now = chrono::Utc::now().timestamp();
-    let (status, answer) = s.post_signed(&body, "application/json", now, SIGNING_SECRET, &[]).await;
+    let (status, answer) = s
+        .post_signed(&body, "application/json", now, SIGNING_SECRET, &[])
+        .await;
     assert_eq!(status, 200);
     let answer: Value = serde_json::from_str(&answer).unwrap();
-    assert_eq!(answer["challenge"], "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P");
+    assert_eq!(
+        answer["challenge"],
+        "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    );
     // Even the check must be signed.
-    assert_eq!(s.post_signed(&body, "application/json", now, "wrong", &[]).await.0, 401);
+    assert_eq!(
+        s.post_signed(&body, "application/json", now, "wrong", &[])
+            .await
+            .0,
+        401
+    );
     // What cannot be used is acknowledged, not refused.
-    let (status, _) = s.post_signed("{not json", "application/json", now, SIGNING_SECRET, &[]).await;
+    let (status, _) = s
+        .post_signed("{not json", "application/json", now, SIGNING_SECRET, &[])
+        .await;
     assert_eq!(status, 200);
 }
 
 async fn a_voice_clip_is_heard_as_a_command(db: Db) {
     let ai = FakeOpenAi::start().await;
     ai.set_transcript("/newtask Call the printer");
-    let fake_key = [("OPENAI_API_KEY", "test-key"), ("OPENAI_BASE_URL", ai.base_url.as_str())];
+    let fake_key = [
+        ("OPENAI_API_KEY", "test-key"),
+        ("OPENAI_BASE_URL", ai.base_url.as_str()),
+    ];
     let s = start(db, Via::Webhook, &fake_key).await;
-    s.fake.add_file("F0AUDIO01", "audio/webm", b"\x1aE\xdf\xa3 fake webm audio".to_vec());
+    s.fake.add_file(
+        "F0AUDIO01",
+        "audio/webm",
+        b"\x1aE\xdf\xa3 fake webm audio".to_vec(),
+    );
     let at = ts();
     let clip = json!({
         "type": "message", "subtype": "file_share", "channel": DM, "user": ANNA, "text": "",

@@ -114,7 +114,13 @@ impl Slack {
         let body = serde_urlencoded::to_string(&form).unwrap();
         let started = std::time::Instant::now();
         let (status, ack) = self
-            .post_signed(&body, "application/x-www-form-urlencoded", now(), SIGNING_SECRET, &[])
+            .post_signed(
+                &body,
+                "application/x-www-form-urlencoded",
+                now(),
+                SIGNING_SECRET,
+                &[],
+            )
             .await;
         (status, ack, started.elapsed())
     }
@@ -123,9 +129,15 @@ impl Slack {
     pub async fn press(&self, user: &str, message: &crate::fake_slack::Msg, value: &str) -> u16 {
         let payload = block_actions(&self.fake, user, message, value);
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
-        self.post_signed(&body, "application/x-www-form-urlencoded", now(), SIGNING_SECRET, &[])
-            .await
-            .0
+        self.post_signed(
+            &body,
+            "application/x-www-form-urlencoded",
+            now(),
+            SIGNING_SECRET,
+            &[],
+        )
+        .await
+        .0
     }
 }
 
@@ -163,7 +175,15 @@ pub fn slash_form(fake: &FakeSlack, user: &str, channel: &str, text: &str) -> Ve
         ("team_id", TEAM.to_owned()),
         ("team_domain", "example".to_owned()),
         ("channel_id", channel.to_owned()),
-        ("channel_name", if channel.starts_with('D') { "directmessage" } else { "general" }.to_owned()),
+        (
+            "channel_name",
+            if channel.starts_with('D') {
+                "directmessage"
+            } else {
+                "general"
+            }
+            .to_owned(),
+        ),
         ("user_id", user.to_owned()),
         ("user_name", user.to_lowercase()),
         ("command", "/coord".to_owned()),
@@ -171,7 +191,10 @@ pub fn slash_form(fake: &FakeSlack, user: &str, channel: &str, text: &str) -> Ve
         ("api_app_id", APP_ID.to_owned()),
         ("is_enterprise_install", "false".to_owned()),
         ("response_url", fake.response_url()),
-        ("trigger_id", format!("{n}{}.738474920.8088930838d88f008e0", now())),
+        (
+            "trigger_id",
+            format!("{n}{}.738474920.8088930838d88f008e0", now()),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

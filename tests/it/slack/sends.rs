@@ -40,12 +40,20 @@ async fn a_slash_command_is_acknowledged_at_once_and_its_result_follows(db: Db) 
     assert_eq!((status, ack.as_str()), (200, ""));
     let help = &s.fake.wait_responses(WAIT, 2).await[1];
     assert_eq!(help.body["response_type"], "ephemeral");
-    assert!(help.body["text"].as_str().unwrap().contains("/newtask"), "{}", help.body);
+    assert!(
+        help.body["text"].as_str().unwrap().contains("/newtask"),
+        "{}",
+        help.body
+    );
 
     // A command without what it needs is answered with its usage; nothing is created.
     s.slash(ANNA, CHANNEL, "newtask").await;
     let usage = &s.fake.wait_responses(WAIT, 3).await[2];
-    assert!(usage.body["text"].as_str().unwrap().contains("/newtask"), "{}", usage.body);
+    assert!(
+        usage.body["text"].as_str().unwrap().contains("/newtask"),
+        "{}",
+        usage.body
+    );
     assert_eq!(s.app.get("/api/tasks").await.body.as_array().unwrap().len(), 1);
     // Nothing was posted as the bot: every answer went through its response URL.
     assert!(s.fake.calls_to("chat.postMessage").is_empty());
@@ -75,13 +83,20 @@ async fn escalations_and_reports_reach_the_projects_channel(db: Db) {
     let s = start(db, Via::Webhook, &[("COORDINATOR_SCHEDULER_TICK", "1h")]).await;
     let created = s
         .app
-        .post("/api/projects", json!({"name": "Website", "description": "Relaunch"}))
+        .post(
+            "/api/projects",
+            json!({"name": "Website", "description": "Relaunch"}),
+        )
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let project = created.body["id"].as_i64().unwrap();
     s.slash(ANNA, PROJECT_CHANNEL, "project here Website").await;
     let here = &s.fake.wait_responses(WAIT, 1).await[0];
-    assert!(here.body["text"].as_str().unwrap().contains("Website"), "{}", here.body);
+    assert!(
+        here.body["text"].as_str().unwrap().contains("Website"),
+        "{}",
+        here.body
+    );
     let task = s
         .app
         .post(
@@ -93,15 +108,26 @@ async fn escalations_and_reports_reach_the_projects_channel(db: Db) {
     assert_eq!(task.status, 201, "{}", task.body);
     let mut config = SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap());
     config.report_hour = 9;
-    let scheduler = Scheduler::with_config(s.app.workspace.clone(), s.app.store.clone(), config, Policies::default());
+    let scheduler = Scheduler::with_config(
+        s.app.workspace.clone(),
+        s.app.store.clone(),
+        config,
+        Policies::default(),
+    );
     // Monday 14 Jan 2030, 09:00 in Berlin: overdue, and report time.
     let run = scheduler.run_once(at("2030-01-14T08:00:00Z")).await.unwrap();
     assert_eq!(run.escalation_steps, 1);
     let escalation = s
         .fake
-        .wait_message(WAIT, PROJECT_CHANNEL, |m| m.text.starts_with("Escalation (step 1)"))
+        .wait_message(WAIT, PROJECT_CHANNEL, |m| {
+            m.text.starts_with("Escalation (step 1)")
+        })
         .await;
-    assert!(escalation.text.contains("Launch checklist"), "{}", escalation.text);
+    assert!(
+        escalation.text.contains("Launch checklist"),
+        "{}",
+        escalation.text
+    );
     assert!(!escalation.button_values().is_empty());
     // Marta hears too, in her direct messages with the app.
     s.fake

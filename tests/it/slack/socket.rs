@@ -48,17 +48,28 @@ async fn socket_mode_carries_messages_commands_and_presses(db: Db) {
     let ack = s.fake.wait_ack(WAIT, &command).await;
     assert_eq!(ack["payload"], json!({"response_type": "in_channel"}));
     let done = &s.fake.wait_responses(WAIT, 1).await[0];
-    assert!(done.body["text"].as_str().unwrap().contains("#1"), "{}", done.body);
+    assert!(
+        done.body["text"].as_str().unwrap().contains("#1"),
+        "{}",
+        done.body
+    );
     assert_eq!(s.app.get("/api/tasks/1").await.body["status"], "done");
 
     // A direct message with a button on the answer; the press comes as `interactive`.
     let hello = ts();
-    let dm_envelope = s.fake.envelope("events_api", callback(dm(ANNA, &hello, "/newtask Order paper")));
+    let dm_envelope = s
+        .fake
+        .envelope("events_api", callback(dm(ANNA, &hello, "/newtask Order paper")));
     s.fake.wait_ack(WAIT, &dm_envelope).await;
-    let created = s.fake.wait_message(WAIT, DM, |m| m.text.starts_with("Created #2")).await;
+    let created = s
+        .fake
+        .wait_message(WAIT, DM, |m| m.text.starts_with("Created #2"))
+        .await;
     let values = created.button_values();
     assert!(values.contains(&"done:2".to_owned()), "{values:?}");
-    let press = s.fake.envelope("interactive", block_actions(&s.fake, ANNA, &created, "done:2"));
+    let press = s
+        .fake
+        .envelope("interactive", block_actions(&s.fake, ANNA, &created, "done:2"));
     s.fake.wait_ack(WAIT, &press).await;
     s.fake
         .wait_message(WAIT, DM, |m| m.ts == created.ts && m.updates > 0)
@@ -68,8 +79,6 @@ async fn socket_mode_carries_messages_commands_and_presses(db: Db) {
 
     // Slack refreshes the connection: the app opens a new one.
     s.fake.disconnect();
-    s.fake
-        .wait(WAIT, |f| f.connections(), |n| *n >= 2)
-        .await;
+    s.fake.wait(WAIT, |f| f.connections(), |n| *n >= 2).await;
     assert!(s.fake.connections() >= 2);
 }
