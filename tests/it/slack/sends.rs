@@ -11,7 +11,7 @@ use coordinator::outbox::OutboxWriter;
 use coordinator::scheduler::{Policies, Scheduler, SchedulerConfig};
 use serde_json::{json, Value};
 
-use super::{start, Via, ANNA, CHANNEL, DM, WAIT};
+use super::{start, Via, ANNA, CHANNEL, DM, STRANGER, WAIT};
 use crate::helpers::{both_dbs, Db};
 use crate::scheduler::at;
 
@@ -19,6 +19,7 @@ both_dbs!(
     a_slash_command_is_acknowledged_at_once_and_its_result_follows,
     a_rate_limited_send_waits_as_slack_asks_then_delivers,
     escalations_and_reports_reach_the_projects_channel,
+    a_slack_user_is_linked_with_coord_link,
 );
 
 async fn a_slash_command_is_acknowledged_at_once_and_its_result_follows(db: Db) {
@@ -138,4 +139,53 @@ async fn escalations_and_reports_reach_the_projects_channel(db: Db) {
         .wait_message(WAIT, PROJECT_CHANNEL, |m| m.text.contains("Open: 1"))
         .await;
     assert!(report.text.contains("Website"), "{}", report.text);
+}
+
+async fn a_slack_user_is_linked_with_coord_link(db: Db) {
+    let s = start(db, Via::Webhook, &[]).await;
+    // An admin invites Bea from Slack: the answer says how to use the code on Slack.
+    s.slash(ANNA, DM, "invite @bea member").await;
+    let invite = &s.fake.wait_responses(WAIT, 1).await[0];
+    let text = invite.body["text"].as_str().unwrap();
+    assert_eq!(invite.body["response_type"], "ephemeral");
+    let marker = "Slack: type /coord link ";
+    let line = text
+        .lines()
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no Slack line in {text}"));
+    let code = line[line.find(marker).unwrap() + marker.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    // Before linking, Bea's Slack account is a stranger.
+    s.slash(STRANGER, CHANNEL, "tasks mine").await;
+    let unknown = &s.fake.wait_responses(WAIT, 2).await[1];
+    assert!(
+        unknown.body["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("I don't know you yet"),
+        "{}",
+        unknown.body
+    );
+    s.slash(STRANGER, CHANNEL, &format!("link {code}")).await;
+    let linked = &s.fake.wait_responses(WAIT, 3).await[2];
+    assert_eq!(linked.body["response_type"], "ephemeral");
+    let bea = s.app.get("/api/people/bea").await;
+    assert_eq!(
+        bea.body["identities"],
+        json!([{"channel": "slack", "external_id": STRANGER}]),
+        "{} / {}",
+        bea.body,
+        linked.body
+    );
+    // Now she is Bea: her command works.
+    s.slash(STRANGER, CHANNEL, "newtask Bea's first task").await;
+    let created = &s.fake.wait_responses(WAIT, 4).await[3];
+    assert!(
+        created.body["text"].as_str().unwrap().starts_with("Created #1"),
+        "{}",
+        created.body
+    );
 }
