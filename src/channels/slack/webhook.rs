@@ -29,9 +29,51 @@ pub enum Incoming {
     Interaction(Box<Stored>),
 }
 
-/// A form body's fields.
-fn form(body: &Bytes) -> Option<std::collections::HashMap<String, String>> {
-    serde_urlencoded::from_bytes(body).ok()
+/// What a body is, read (a pure function: the fuzz targets call it too).
+pub enum Read {
+    /// Store it, then acknowledge.
+    Store(Incoming),
+    /// `url_verification`: answer the challenge.
+    Challenge(String),
+    /// Slack checking the certificate of a slash command's URL (`ssl_check=1`).
+    SslCheck,
+    /// Acknowledged and logged, not stored.
+    Ignored(&'static str),
+}
+
+/// Reads a body: JSON (Events API) or, when `is_form`, a slash command or an interaction.
+pub fn read(is_form: bool, body: &[u8]) -> Read {
+    if !is_form {
+        let Ok(value) = serde_json::from_slice::<Value>(body) else {
+            return Read::Ignored("the body is not JSON");
+        };
+        return match events::read(value) {
+            Payload::UrlVerification(challenge) => Read::Challenge(challenge),
+            Payload::Event(event) => Read::Store(Incoming::Event(event)),
+            Payload::Ignored(why) => Read::Ignored(why),
+        };
+    }
+    let Ok(fields) = serde_urlencoded::from_bytes::<std::collections::HashMap<String, String>>(body) else {
+        return Read::Ignored("an unreadable form");
+    };
+    if fields.contains_key("ssl_check") {
+        return Read::SslCheck;
+    }
+    if let Some(payload) = fields.get("payload") {
+        let Ok(value) = serde_json::from_str::<Value>(payload) else {
+            return Read::Ignored("the payload is not JSON");
+        };
+        return match interactive::button_press(value) {
+            Some(stored) => Read::Store(Incoming::Interaction(Box::new(stored))),
+            None => Read::Ignored("an interaction we do not use"),
+        };
+    }
+    match serde_urlencoded::from_bytes::<SlashCommand>(body) {
+        Ok(command) => Read::Store(Incoming::Interaction(Box::new(interactive::slash_command(
+            command,
+        )))),
+        Err(_) => Read::Ignored("neither a slash command nor an interaction"),
+    }
 }
 
 #[async_trait::async_trait]
@@ -58,34 +100,12 @@ impl SignedWebhook for WebhookState {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if !is_form {
-            let value: Value =
-                serde_json::from_slice(body).map_err(|_| ignored(Self::WHAT, "the body is not JSON"))?;
-            return match events::read(value) {
-                Payload::UrlVerification(challenge) => Err(early(Json(json!({"challenge": challenge})))),
-                Payload::Event(event) => Ok(Incoming::Event(event)),
-                Payload::Ignored(why) => Err(ignored(Self::WHAT, why)),
-            };
+        match read(is_form, body) {
+            Read::Store(incoming) => Ok(incoming),
+            Read::Challenge(challenge) => Err(early(Json(json!({"challenge": challenge})))),
+            Read::SslCheck => Err(early(StatusCode::OK)),
+            Read::Ignored(why) => Err(ignored(Self::WHAT, why)),
         }
-        let Some(fields) = form(body) else {
-            return Err(ignored(Self::WHAT, "an unreadable form"));
-        };
-        if fields.contains_key("ssl_check") {
-            return Err(early(StatusCode::OK));
-        }
-        if let Some(payload) = fields.get("payload") {
-            let value: Value =
-                serde_json::from_str(payload).map_err(|_| ignored(Self::WHAT, "the payload is not JSON"))?;
-            return match interactive::button_press(value) {
-                Some(stored) => Ok(Incoming::Interaction(Box::new(stored))),
-                None => Err(ignored(Self::WHAT, "an interaction we do not use")),
-            };
-        }
-        let command: SlashCommand = serde_urlencoded::from_bytes(body)
-            .map_err(|_| ignored(Self::WHAT, "neither a slash command nor an interaction"))?;
-        Ok(Incoming::Interaction(Box::new(interactive::slash_command(
-            command,
-        ))))
     }
 
     async fn store(&self, incoming: Incoming) -> Result<Option<Value>, String> {
