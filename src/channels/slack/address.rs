@@ -21,8 +21,9 @@ pub fn is_slack_id(text: &str) -> bool {
     !text.is_empty() && text.len() <= 32 && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-/// A trigger id: digits, dots and hex (`13345224609.738474920.8088930838d88f008e0`).
-fn is_trigger(text: &str) -> bool {
+/// A trigger id or a message ts: digits, dots and hex (`13345224609.738474920.8088930838d88f008e0`,
+/// `1764000000.000100`).
+pub fn is_trigger(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 128
         && text

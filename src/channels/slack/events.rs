@@ -142,6 +142,10 @@ pub fn to_event(event: Value, bot: Option<&str>) -> Option<InboundEvent> {
         return None;
     }
     let user = message.user.clone()?;
+    // The channel addresses the answer: what Slack would never send is not taken.
+    if !super::address::is_slack_id(&message.channel) || !super::address::is_trigger(&message.ts) {
+        return None;
+    }
     if message.bot_id.is_some() || Some(user.as_str()) == bot {
         return None;
     }

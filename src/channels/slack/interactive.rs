@@ -13,7 +13,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::address::Address;
+use super::address::{is_slack_id, is_trigger, Address};
 use super::events::plain_text;
 use crate::domain::Channel;
 use crate::inbox::InboxWriter;
@@ -81,8 +81,16 @@ fn in_channel(text: &str) -> bool {
     IN_CHANNEL.contains(&word.as_str())
 }
 
-/// A slash command, read.
-pub fn slash_command(command: SlashCommand) -> Stored {
+/// Whether a channel and trigger id can address the answer (Slack's always do).
+fn addressable(channel_id: &str, trigger_id: &str) -> bool {
+    is_slack_id(channel_id) && is_trigger(trigger_id)
+}
+
+/// A slash command, read; `None` when its channel or trigger id is not Slack's.
+pub fn slash_command(command: SlashCommand) -> Option<Stored> {
+    if !addressable(&command.channel_id, &command.trigger_id) || command.user_id.is_empty() {
+        return None;
+    }
     let text = command_text(&command.command, &command.text);
     let shared = in_channel(&text);
     let event = InboundEvent {
@@ -111,7 +119,7 @@ pub fn slash_command(command: SlashCommand) -> Stored {
         button: None,
         received_at: Utc::now(),
     };
-    Stored {
+    Some(Stored {
         interaction: SlackInteraction {
             channel_id: command.channel_id,
             response_url: command.response_url,
@@ -123,7 +131,7 @@ pub fn slash_command(command: SlashCommand) -> Stored {
         },
         ack: shared.then(|| json!({"response_type": "in_channel"})),
         event,
-    }
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +208,9 @@ pub fn button_press(payload: Value) -> Option<Stored> {
         .as_ref()
         .map(|m| m.ts.clone())
         .or(press.container.and_then(|c| c.message_ts))?;
+    if !addressable(&channel_id, &press.trigger_id) || press.user.id.is_empty() {
+        return None;
+    }
     let name = press.user.username.clone().or(press.user.name.clone());
     let event = InboundEvent {
         channel: Channel::Slack,

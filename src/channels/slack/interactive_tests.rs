@@ -27,7 +27,7 @@ fn coord_carries_the_command() {
 
 #[test]
 fn a_slash_command_keeps_its_response_url_out_of_the_event() {
-    let stored = slash_command(form("newtask+Write+the+brief+%21high", "C0GENERAL"));
+    let stored = slash_command(form("newtask+Write+the+brief+%21high", "C0GENERAL")).unwrap();
     let event = &stored.event;
     assert_eq!(event.text, "/newtask Write the brief !high");
     assert_eq!(event.event_id, "13345224609.738474920.8088930838d88f008e0");
@@ -44,7 +44,9 @@ fn a_slash_command_keeps_its_response_url_out_of_the_event() {
     assert!(!stored.interaction.ephemeral);
     assert_eq!(stored.ack, Some(json!({"response_type": "in_channel"})));
 
-    let help = slash_command(form("", "D0DM00001"));
+    let help = slash_command(form("", "D0DM00001")).unwrap();
+    // What Slack would never send cannot address an answer: not taken.
+    assert!(slash_command(form("", "general")).is_none());
     assert_eq!(help.event.text, "/help");
     assert_eq!(help.event.chat_kind, ChatKind::Private);
     assert!(help.interaction.ephemeral);
@@ -88,6 +90,9 @@ fn a_button_press_names_its_message() {
     let mut modal = press();
     modal["type"] = json!("view_submission");
     assert!(button_press(modal).is_none());
+    let mut odd_trigger = press();
+    odd_trigger["trigger_id"] = json!("1.2\",\"x\":\"https://example.com");
+    assert!(button_press(odd_trigger).is_none());
     let mut no_actions = press();
     no_actions["actions"] = json!([]);
     assert!(button_press(no_actions).is_none());

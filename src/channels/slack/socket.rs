@@ -196,12 +196,12 @@ async fn handle(intake: &Intake, text: &str) -> Step {
             };
             (id, stored)
         }
-        ("slash_commands", Some(id)) => match serde_json::from_value::<SlashCommand>(payload) {
-            Ok(command) => {
-                let stored = interactive::slash_command(command);
-                (id, intake.accept(&stored).await.map(|_| stored.ack))
-            }
-            Err(_) => (id, Ok(None)),
+        ("slash_commands", Some(id)) => match serde_json::from_value::<SlashCommand>(payload)
+            .ok()
+            .and_then(interactive::slash_command)
+        {
+            Some(stored) => (id, intake.accept(&stored).await.map(|_| stored.ack)),
+            None => (id, Ok(None)),
         },
         ("interactive", Some(id)) => match interactive::button_press(payload) {
             Some(stored) => (id, intake.accept(&stored).await.map(|_| None)),

@@ -68,11 +68,12 @@ pub fn read(is_form: bool, body: &[u8]) -> Read {
             None => Read::Ignored("an interaction we do not use"),
         };
     }
-    match serde_urlencoded::from_bytes::<SlashCommand>(body) {
-        Ok(command) => Read::Store(Incoming::Interaction(Box::new(interactive::slash_command(
-            command,
-        )))),
-        Err(_) => Read::Ignored("neither a slash command nor an interaction"),
+    match serde_urlencoded::from_bytes::<SlashCommand>(body)
+        .ok()
+        .and_then(interactive::slash_command)
+    {
+        Some(stored) => Read::Store(Incoming::Interaction(Box::new(stored))),
+        None => Read::Ignored("neither a slash command nor an interaction"),
     }
 }
 
