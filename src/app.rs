@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::channels::cli::{Terminal, TerminalOut, CHAT_ID};
 use crate::channels::discord::Discord;
+use crate::channels::slack::Slack;
 use crate::channels::telegram::Telegram;
 use crate::config::Settings;
 use crate::conversation::agent::Agent;
@@ -56,6 +57,7 @@ pub struct App {
     pub agent: Option<Arc<Agent>>,
     pub telegram: Option<Arc<Telegram>>,
     pub discord: Option<Arc<Discord>>,
+    pub slack: Option<Arc<Slack>>,
     /// The sending side of every configured platform.
     channels: Channels,
     /// What each chat identity and API token may spend.
@@ -114,8 +116,14 @@ impl App {
             Some(t) => Some(Arc::new(Telegram::new(t).map_err(anyhow::Error::msg)?)),
             None => None,
         };
-        let voice = Arc::new(voice(&settings, &store, telegram.as_deref()));
-        let channels = channels(&settings, &store, telegram.as_deref(), discord.as_deref());
+        let slack = Slack::new(&settings.slack)
+            .map_err(anyhow::Error::msg)?
+            .map(Arc::new);
+        let voice = Arc::new(voice(&settings, &store, telegram.as_deref(), slack.as_deref()));
+        let mut channels = channels(&settings, &store, telegram.as_deref(), discord.as_deref());
+        if let Some(slack) = &slack {
+            channels.add(Arc::new(slack.outbound(store.clone())));
+        }
         let limits = Arc::new(crate::limits::Limits::new(settings.allowances));
         let (inbox_wake, outbox_wake) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
         let email_ingest = email_ingest(
@@ -145,6 +153,7 @@ impl App {
             agent,
             telegram,
             discord,
+            slack,
             email_ingest,
             inbox_wake,
             outbox_wake,
@@ -225,6 +234,13 @@ impl App {
             .discord
             .as_ref()
             .and_then(|d| d.webhook_router(self.store.clone(), self.inbox_writer()))
+        {
+            webhooks = webhooks.merge(router);
+        }
+        if let Some(router) = self
+            .slack
+            .as_ref()
+            .and_then(|s| s.webhook_router(self.store.clone(), self.inbox_writer()))
         {
             webhooks = webhooks.merge(router);
         }
@@ -332,6 +348,18 @@ impl App {
             }
             if discord.gateway_enabled() {
                 tasks.push(tokio::spawn(discord.gateway_until_stopped(
+                    self.store.clone(),
+                    self.inbox_writer(),
+                    shutdown.clone(),
+                )));
+            }
+        }
+        if let Some(slack) = self.slack.clone() {
+            if !slack.receives() {
+                tracing::warn!("Slack sends only: set SLACK_SIGNING_SECRET (Events API) or SLACK_APP_TOKEN (Socket Mode) to receive");
+            }
+            if slack.socket_mode() {
+                tasks.push(tokio::spawn(slack.socket_until_stopped(
                     self.store.clone(),
                     self.inbox_writer(),
                     shutdown.clone(),
@@ -519,7 +547,7 @@ fn channels(
 
 /// Voice notes: transcribed with `OPENAI_API_KEY` at `OPENAI_BASE_URL`, fetched from each
 /// configured platform (email's audio is kept in the store when it arrives).
-fn voice(settings: &Settings, store: &Store, telegram: Option<&Telegram>) -> Voice {
+fn voice(settings: &Settings, store: &Store, telegram: Option<&Telegram>, slack: Option<&Slack>) -> Voice {
     let transcriber = settings.openai.as_ref().map(|openai| {
         Arc::new(Transcriber::new(
             &openai.base_url,
@@ -534,6 +562,9 @@ fn voice(settings: &Settings, store: &Store, telegram: Option<&Telegram>) -> Voi
     let mut voice = Voice::new(store.clone(), transcriber, limits, settings.open_chat);
     if let Some(telegram) = telegram {
         voice.add_source(domain::Channel::Telegram, Arc::new(telegram.media()));
+    }
+    if let Some(slack) = slack {
+        voice.add_source(domain::Channel::Slack, Arc::new(slack.media()));
     }
     if let Some(whatsapp) = crate::channels::whatsapp::media(settings) {
         voice.add_source(domain::Channel::Whatsapp, Arc::new(whatsapp));

@@ -3,7 +3,7 @@
 //! # One path in, one path out
 //!
 //! ```text
-//!  Telegram · Discord · WhatsApp · email · terminal
+//!  Telegram · Discord · Slack · WhatsApp · email · terminal
 //!     │ channels::<platform>::inbound   verify (http::webhook), parse, normalize → message::InboundEvent
 //!     ▼
 //!  inbox (table)  stored before the 2xx, deduplicated; a worker claims each event

@@ -7,11 +7,13 @@
 //! cargo bench --bench load -- --db sqlite         # one database
 //! cargo bench --bench load -- --fault kill --seed 7
 //! cargo bench --bench load -- --fault all --write docs/PERFORMANCE.md
+//! cargo bench --bench load -- --platform slack    # Slack's Events API instead of Telegram
 //! ```
 //!
 //! Measurements ([`measure`]): webhook updates stored and acknowledged per second; webhook →
 //! `sendMessage` latency for commands and for free text through the agent; resident memory idle
-//! and with 1,000 active chats. Fault runs ([`faults`]): every update delivered three times;
+//! and with 1,000 active chats; with `--platform slack` ([`slack`]), signed Events API callbacks
+//! acknowledged per second and event → `chat.postMessage` latency. Fault runs ([`faults`]): every update delivered three times;
 //! SIGKILL at random moments and restart; 30% of sends refused (429 or 5xx); the PostgreSQL
 //! server restarted under load. Each fault run counts lost, duplicated and delayed replies.
 //!
@@ -22,11 +24,13 @@
 //! another.
 
 mod fake_model;
+mod fake_slack;
 mod fake_telegram;
 mod faults;
 mod measure;
 mod report;
 mod service;
+mod slack;
 mod turns;
 mod webhook;
 
@@ -36,6 +40,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use fake_model::FakeModel;
+use fake_slack::FakeSlack;
 use fake_telegram::FakeTelegram;
 use report::Table;
 use service::{Database, Engine, Launch, Service};
@@ -45,6 +50,15 @@ enum Databases {
     Sqlite,
     Postgres,
     Both,
+}
+
+/// Which platform the measurements go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Platform {
+    /// Telegram webhook updates, replies through `sendMessage`.
+    Telegram,
+    /// Slack Events API callbacks (signed), replies through `chat.postMessage`.
+    Slack,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -71,6 +85,9 @@ pub struct Options {
     /// Run a fault instead of the measurements.
     #[arg(long, value_enum)]
     fault: Option<FaultKind>,
+    /// The platform the measurements go through (fault runs use Telegram).
+    #[arg(long, value_enum, default_value = "telegram")]
+    pub platform: Platform,
     /// Seed of every random choice of a fault run (when, which, how long).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -136,6 +153,8 @@ pub struct Rig {
     pub service: Service,
     pub telegram: FakeTelegram,
     pub model: FakeModel,
+    /// With `--platform slack`.
+    pub slack: Option<FakeSlack>,
     pub db: Database,
     dir: tempfile::TempDir,
     keep: bool,
@@ -151,6 +170,10 @@ impl Rig {
         let db = Database::create(engine, dir.path(), &options.database_url).await?;
         let telegram = FakeTelegram::start().await?;
         let model = FakeModel::start().await?;
+        let slack = match options.platform {
+            Platform::Slack => Some(FakeSlack::start().await?),
+            Platform::Telegram => None,
+        };
         let launch = Launch {
             bin: binary(options),
             dir: dir.path().to_owned(),
@@ -158,6 +181,7 @@ impl Rig {
             telegram_url: telegram.url.clone(),
             model_url: model.base_url.clone(),
             handbook: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("handbook"),
+            slack_url: slack.as_ref().map(|s| s.api_url.clone()),
         };
         let service = match Service::start(launch).await {
             Ok(service) => service,
@@ -171,6 +195,7 @@ impl Rig {
             service,
             telegram,
             model,
+            slack,
             db,
             dir,
             keep: options.keep,
@@ -249,6 +274,18 @@ async fn run(options: Options) -> anyhow::Result<()> {
     let engines = engines(&options).await;
     let mut tables: Vec<(String, Table)> = Vec::new();
     match options.fault {
+        None if options.platform == Platform::Slack => {
+            let mut results = Vec::new();
+            for &engine in &engines {
+                results.push(slack::run(&options, engine).await?);
+            }
+            let mut table = measure_table(&binary_name(&options), &engines, &results);
+            table.title = format!(
+                "Slack (`cargo bench --bench load -- --platform slack`; service binary `{}`)",
+                binary_name(&options)
+            );
+            tables.push(("measure-slack".to_owned(), table));
+        }
         None => {
             let mut results = Vec::new();
             for &engine in &engines {

@@ -64,7 +64,7 @@ fn body(token: usize, chat: i64, text: &str) -> Vec<u8> {
     serde_json::to_vec(&text_update(token as u64, chat, text)).unwrap_or_default()
 }
 
-fn thousands(n: f64) -> String {
+pub fn thousands(n: f64) -> String {
     let n = n.round() as u64;
     if n >= 1000 {
         format!("{},{:03}", n / 1000, n % 1000)

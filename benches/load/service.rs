@@ -97,6 +97,8 @@ pub struct Launch {
     pub telegram_url: String,
     pub model_url: String,
     pub handbook: PathBuf,
+    /// The fake Slack Web API, when Slack is measured: Slack is configured as well.
+    pub slack_url: Option<String>,
 }
 
 /// The running child process.
@@ -142,10 +144,17 @@ impl Service {
             .append(true)
             .open(l.dir.join("service.log"))?;
         let started = Instant::now();
-        let child = Command::new(&l.bin)
+        let mut command = Command::new(&l.bin);
+        command.env_clear();
+        if let Some(slack) = &l.slack_url {
+            command
+                .env("SLACK_BOT_TOKEN", crate::fake_slack::BOT_TOKEN)
+                .env("SLACK_SIGNING_SECRET", crate::fake_slack::SIGNING_SECRET)
+                .env("SLACK_API_URL", slack);
+        }
+        let child = command
             .arg("serve")
             .current_dir(&l.dir)
-            .env_clear()
             .env("DATABASE_URL", &l.database_url)
             .env("COORDINATOR_ADDR", format!("127.0.0.1:{}", self.port))
             .env("HANDBOOK_MODEL_URL", "off")
@@ -222,6 +231,35 @@ impl Service {
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.kill9();
         self.spawn().await
+    }
+
+    /// Creates a person linked to each Slack user in `users`, eight requests at a time.
+    pub async fn link_slack(&self, users: &[String]) -> anyhow::Result<()> {
+        use futures::StreamExt;
+        let results: Vec<anyhow::Result<()>> = futures::stream::iter(users.iter())
+            .map(|user| async move {
+                let person = json!({"handle": format!("s{}", user.to_lowercase()), "name": user,
+                    "identities": [{"channel": "slack", "external_id": user}]});
+                let response = self
+                    .client
+                    .post(format!("{}/api/people", self.base))
+                    .bearer_auth(API_TOKEN)
+                    .json(&person)
+                    .send()
+                    .await?;
+                if response.status() != 201 {
+                    bail!(
+                        "creating a person: {} {}",
+                        response.status(),
+                        response.text().await?
+                    );
+                }
+                Ok(())
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 
     /// Creates a person linked to each Telegram user in `users`, eight requests at a time.

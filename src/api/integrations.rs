@@ -56,6 +56,9 @@ impl IntegrationsState {
         if settings.smtp_url.is_some() && settings.email_from.is_some() {
             senders.push(Channel::Email);
         }
+        if settings.slack.enabled() {
+            senders.push(Channel::Slack);
+        }
         Self {
             voice,
             outbox,
@@ -99,7 +102,7 @@ fn channel(name: &str) -> ApiResult<Channel> {
     match name.parse::<Channel>() {
         Ok(channel) if channel != Channel::Cli => Ok(channel),
         _ => Err(ApiError::not_found(format!(
-            "no channel '{name}': telegram, whatsapp, discord or email"
+            "no channel '{name}': telegram, whatsapp, discord, slack or email"
         ))),
     }
 }
@@ -127,6 +130,7 @@ fn platform_address(channel: Channel, to: &str) -> Option<String> {
                     .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
             valid.then_some(address)
         }
+        Channel::Slack => crate::channels::slack::address::is_slack_id(to).then(|| to.to_owned()),
         Channel::Cli => None,
     }
 }
@@ -204,7 +208,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 }
 
 #[utoipa::path(post, operation_id = "integrations_send", tag = "integrations", path = "/integrations/{channel}/send",
-    params(("channel" = String, Path, description = "telegram, whatsapp, discord or email"),
+    params(("channel" = String, Path, description = "telegram, whatsapp, discord, slack or email"),
         ("Idempotency-Key" = Option<String>, Header, description = "the same key (per token) queues the message once")),
     request_body = SendRequest, security(("bearer" = [])),
     responses((status = 202, body = Queued), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -278,7 +282,7 @@ pub async fn send(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// telegram, whatsapp, discord, email or cli
+    /// telegram, whatsapp, discord, slack, email or cli
     pub channel: Option<String>,
     /// A person's handle: what they sent and what was sent to them.
     pub person: Option<String>,

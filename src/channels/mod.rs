@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod discord;
 pub mod email;
+pub mod slack;
 pub mod telegram;
 pub mod whatsapp;

@@ -4,7 +4,7 @@
 //! [`Reader`](super::values::Reader), and writes the commented `.env` of `coordinator init`
 //! (the repository's `.env.example` is the same text, checked by a test).
 
-use super::{channels, email, integrations, models, service};
+use super::{channels, email, integrations, models, service, slack};
 
 /// One setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,7 @@ pub fn groups() -> impl Iterator<Item = &'static Group> {
         service::GROUPS,
         models::GROUPS,
         channels::GROUPS,
+        slack::GROUPS,
         email::GROUPS,
         integrations::GROUPS,
     ]

@@ -24,11 +24,13 @@ mod email;
 mod integrations;
 mod models;
 mod service;
+mod slack;
 mod values;
 
 pub use catalog::{env_file, find as find_setting, groups as setting_groups, Group, Setting};
 pub(crate) use integrations::priorities as zendesk_priorities;
 pub use integrations::{CrmSettings, ZendeskSettings};
+pub use slack::SlackSettings;
 use values::{Reader, Source};
 
 /// A setting that could not be used: names the setting, so the operator knows what to fix.
@@ -195,6 +197,8 @@ pub struct Settings {
     pub secret_key: Option<Secret>,
     pub zendesk: ZendeskSettings,
     pub crm: CrmSettings,
+    /// Slack (`SLACK_*`): Web API, Events API signature, Socket Mode.
+    pub slack: SlackSettings,
     /// `RUST_LOG`-style filter for the service's logs.
     pub log_filter: String,
 }
@@ -325,6 +329,7 @@ impl Settings {
             secret_key,
             zendesk: integrations::zendesk(&r)?,
             crm: integrations::crm(&r)?,
+            slack: slack::read(&r)?,
             log_filter,
         })
     }

@@ -335,13 +335,19 @@ fn strip_mention(text: &str, bot: &str) -> String {
 }
 
 /// The chat an event came from, as later messages reach it: what a task's origin, a project's
-/// chat and the alert chat record. A Discord slash command's or button's answer address
-/// (`CHANNEL:INTERACTION`) stands for its channel, so that every command in that channel
+/// chat and the alert chat record. A Discord or Slack slash command's or button's answer
+/// address (`CHANNEL:INTERACTION`, `CHANNEL:TRIGGER`) stands for its channel, so that every command in that channel
 /// names the same chat; any other chat id is itself.
 fn standing_chat(event: &InboundEvent) -> String {
     use crate::channels::discord::Address as DiscordAddress;
+    use crate::channels::slack::Address as SlackAddress;
     if event.channel == domain::Channel::Discord {
         if let Ok(DiscordAddress::Interaction { channel_id, .. }) = event.chat_id.parse() {
+            return channel_id;
+        }
+    }
+    if event.channel == domain::Channel::Slack {
+        if let Ok(SlackAddress::Interaction { channel_id, .. }) = event.chat_id.parse() {
             return channel_id;
         }
     }

@@ -85,6 +85,7 @@ wire_enum!(
     Whatsapp => "whatsapp",
     Email => "email",
     Cli => "cli",
+    Slack => "slack",
 });
 
 wire_enum!(

@@ -93,8 +93,8 @@ pub struct Comment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Identity {
     pub channel: Channel,
-    /// The platform's id of the person: Telegram `from.id`, Discord user id, WhatsApp `wa_id`,
-    /// the email address.
+    /// The platform's id of the person: Telegram `from.id`, Discord user id, Slack user id,
+    /// WhatsApp `wa_id`, the email address.
     pub external_id: String,
 }
 

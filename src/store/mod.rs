@@ -18,6 +18,7 @@ mod projects;
 mod queue;
 mod scheduler;
 mod scratch;
+mod slack;
 mod tasks;
 mod team;
 mod tokens;
@@ -40,6 +41,7 @@ pub use scheduler::{
     PolicyTask, QuietHours, Raised, ReminderDue, ReportCounts, SweepRecord, TaskRouting, UnalertedDead,
 };
 pub use scratch::ScratchSchema;
+pub use slack::SlackInteraction;
 pub use tasks::{TaskData, TaskFilter};
 pub use team::PendingInvite;
 pub use tokens::ApiToken;

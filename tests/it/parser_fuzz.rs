@@ -16,6 +16,8 @@ use coordinator::channels::discord::inbound::Verifier;
 use coordinator::channels::discord::interaction::{deferred, to_event as discord_event, Interaction};
 use coordinator::channels::email::inbound::{new_text, parse as parse_email};
 use coordinator::channels::email::ingest::conversation_text;
+use coordinator::channels::slack::signature::Verifier as SlackVerifier;
+use coordinator::channels::slack::webhook::{read as read_slack, Incoming, Read};
 use coordinator::channels::telegram::inbound::read_webhook_body;
 use coordinator::channels::whatsapp::{inbound as whatsapp, webhook as whatsapp_webhook};
 use coordinator::conversation::commands::{parse as parse_command, Command, Parsed};
@@ -32,6 +34,7 @@ const TARGETS: &[(&str, &str, Check)] = &[
     ("telegram_update", "json.dict", telegram_update),
     ("whatsapp_payload", "json.dict", whatsapp_payload),
     ("discord_interaction", "json.dict", discord_interaction),
+    ("slack_request", "json.dict", slack_request),
     ("email_message", "email.dict", email_message),
     ("crm_webhook", "json.dict", crm_webhook),
     ("zendesk_webhook", "json.dict", zendesk_webhook),
@@ -79,6 +82,28 @@ fn discord_interaction(body: &[u8]) {
     let _ = deferred(&interaction);
     if let Some(event) = discord_event(&interaction) {
         assert!(!event.text.contains('\0'));
+    }
+}
+
+fn slack_request(body: &[u8]) {
+    let verifier = SlackVerifier::new(coordinator::config::Secret::new(
+        "8f742231b10e8888abcd99yyyzzz85a5",
+    ));
+    let text = String::from_utf8_lossy(body);
+    let mut parts = text.splitn(3, '\n');
+    let (signature, timestamp) = (parts.next(), parts.next());
+    let now = timestamp.and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    assert!(verifier.verify(signature, timestamp, body, now).is_err());
+    for is_form in [false, true] {
+        if let Read::Store(incoming) = read_slack(is_form, body) {
+            let event = match &incoming {
+                Incoming::Event(event) => event.as_ref(),
+                Incoming::Interaction(stored) => &stored.event,
+            };
+            assert!(!event.text.contains('\0'));
+            // A response URL (a credential) never travels in a chat id.
+            assert!(!event.chat_id.contains("http"), "{}", event.chat_id);
+        }
     }
 }
 

@@ -14,6 +14,7 @@ pub struct InviteRoutes {
     /// Present when WhatsApp is configured; the number is learnt when first needed.
     whatsapp: Option<Arc<BusinessNumber>>,
     discord: bool,
+    slack: bool,
     /// The bot's address, when email is configured.
     email: Option<String>,
 }
@@ -24,6 +25,7 @@ impl InviteRoutes {
             telegram: settings.telegram.is_some(),
             whatsapp: BusinessNumber::new(settings).map(Arc::new),
             discord: settings.discord_token.is_some() || settings.discord_public_key.is_some(),
+            slack: settings.slack.enabled(),
             email: settings.email_from.as_ref().map(|a| a.address()),
         }
     }
@@ -39,6 +41,7 @@ impl InviteRoutes {
             telegram: self.telegram.then_some(telegram_bot),
             whatsapp,
             discord: self.discord,
+            slack: self.slack,
             email: self.email.clone(),
         }
     }
@@ -51,6 +54,7 @@ pub(super) struct Reach {
     pub telegram: Option<Option<String>>,
     pub whatsapp: Option<Option<String>>,
     pub discord: bool,
+    pub slack: bool,
     pub email: Option<String>,
 }
 
@@ -73,6 +77,12 @@ pub(super) fn ways(reach: &Reach, code: &str) -> Vec<String> {
     if reach.discord {
         ways.push(format!("Discord: a direct message to the bot: /link {code}"));
     }
+    if reach.slack {
+        ways.push(format!(
+            "Slack: type {} link {code} in any channel or in the app's Messages tab",
+            crate::channels::slack::COMMAND
+        ));
+    }
     if let Some(address) = &reach.email {
         ways.push(format!(
             "Email: write to {address} with /link {code} as the first line"
@@ -94,6 +104,7 @@ mod tests {
             telegram: Some(Some("coord_bot".into())),
             whatsapp: Some(Some("15550783881".into())),
             discord: true,
+            slack: true,
             email: Some("bot@example.com".into()),
         };
         assert_eq!(
@@ -102,6 +113,7 @@ mod tests {
                 "Telegram: https://t.me/coord_bot?start=7F3K9QAB",
                 "WhatsApp: https://wa.me/15550783881?text=%2Flink%207F3K9QAB",
                 "Discord: a direct message to the bot: /link 7F3K9QAB",
+                "Slack: type /coord link 7F3K9QAB in any channel or in the app's Messages tab",
                 "Email: write to bot@example.com with /link 7F3K9QAB as the first line",
             ]
         );
