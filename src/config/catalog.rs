@@ -4,7 +4,7 @@
 //! [`Reader`](super::values::Reader), and writes the commented `.env` of `coordinator init`
 //! (the repository's `.env.example` is the same text, checked by a test).
 
-use super::{channels, email, integrations, models, service};
+use super::{channels, email, integrations, models, queues, service};
 
 /// One setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,7 @@ pub fn groups() -> impl Iterator<Item = &'static Group> {
         models::GROUPS,
         channels::GROUPS,
         email::GROUPS,
+        queues::GROUPS,
         integrations::GROUPS,
     ]
     .into_iter()

@@ -23,12 +23,14 @@ mod channels;
 mod email;
 mod integrations;
 mod models;
+mod queues;
 mod service;
 mod values;
 
 pub use catalog::{env_file, find as find_setting, groups as setting_groups, Group, Setting};
 pub(crate) use integrations::priorities as zendesk_priorities;
 pub use integrations::{CrmSettings, ZendeskSettings};
+pub use queues::{QueueSettings, Retention};
 use values::{Reader, Source};
 
 /// A setting that could not be used: names the setting, so the operator knows what to fix.
@@ -194,6 +196,8 @@ pub struct Settings {
     pub crm: CrmSettings,
     /// `RUST_LOG`-style filter for the service's logs.
     pub log_filter: String,
+    /// Outbox lease, retention, email intake limits.
+    pub queues: QueueSettings,
 }
 
 /// The log filter without `RUST_LOG`: the handbook's storage engine (LanceDB) narrates every
@@ -321,6 +325,7 @@ impl Settings {
             zendesk: integrations::zendesk(&r)?,
             crm: integrations::crm(&r)?,
             log_filter,
+            queues: queues::read(&r)?,
         })
     }
 
