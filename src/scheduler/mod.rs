@@ -74,14 +74,15 @@ impl SchedulerConfig {
         }
     }
 
-    /// The defaults, in zone `timezone`.
+    /// The defaults, in zone `timezone`, without retention: a scheduler run at chosen moments
+    /// (tests, tools) deletes nothing unless it is given a `retention`.
     pub fn with_zone(timezone: Tz) -> Self {
         Self {
             tick: Duration::from_secs(30),
             reminder_leads: vec![Duration::from_secs(24 * 3600), Duration::from_secs(2 * 3600)],
             timezone,
             report_hour: 9,
-            retention: Some(Retention::default()),
+            retention: None,
         }
     }
 }
