@@ -51,7 +51,10 @@ const PRUNED: &[Pruned] = &[
     Pruned {
         table: "outbox_messages",
         key: "id",
-        old: "status IN ('done', 'dead') AND finished_at < $1",
+        // The one reply an unknown email sender ever gets is kept: its dedupe key is what
+        // makes it the only one.
+        old: "status IN ('done', 'dead') AND finished_at < $1 \
+              AND (dedupe_key IS NULL OR dedupe_key NOT LIKE 'email:unknown-sender:%')",
         kept: Kept::Queue,
     },
     Pruned {

@@ -42,6 +42,13 @@ async fn old_rows_go_and_young_or_unfinished_ones_stay(db: Db) {
             .unwrap();
         assert!(store.finish_inbox_with(Some(&claimed), &[]).await.unwrap());
     }
+    // The one reply an unknown email sender ever gets, sent; then one message sent, one waiting.
+    let unknown = OutboundMessage::text(Channel::Email, "x@example.com", "Hello");
+    let key = "email:unknown-sender:x@example.com".to_owned();
+    store
+        .enqueue_outbox(&[to_outbound(&unknown, Some(key)).unwrap()])
+        .await
+        .unwrap();
     for (key, chat) in [("a", "1"), ("b", "2")] {
         let message = OutboundMessage::text(Channel::Telegram, chat, "hello");
         store
@@ -50,12 +57,14 @@ async fn old_rows_go_and_young_or_unfinished_ones_stay(db: Db) {
             .unwrap();
     }
     let now = coordinator::store::now();
-    let sent = store
-        .claim(Queue::Outbox, None, now, now + Duration::seconds(60))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(store.mark_sent(&sent, Some("9")).await.unwrap());
+    for _ in 0..2 {
+        let sent = store
+            .claim(Queue::Outbox, None, now, now + Duration::seconds(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(store.mark_sent(&sent, Some("9")).await.unwrap());
+    }
     let conversation = store.conversation_for("telegram", "chat-1").await.unwrap();
     store
         .append_message(conversation.id, "user", "what is due?", 4, None)
@@ -78,14 +87,17 @@ async fn old_rows_go_and_young_or_unfinished_ones_stay(db: Db) {
     );
     let sizes = store.table_sizes().await.unwrap();
     assert_eq!(sizes.rows["inbox_events"], 3);
-    assert_eq!(sizes.rows["outbox_messages"], 2);
+    assert_eq!(sizes.rows["outbox_messages"], 3);
 
     // Two days on: the finished queue rows are past one day, the conversation is not.
     let report = scheduler.run_once(now + Duration::days(2)).await.unwrap();
     assert_eq!(report.rows_pruned, 3, "{report:?}");
     let sizes = store.table_sizes().await.unwrap();
     assert_eq!(sizes.rows["inbox_events"], 1, "the waiting event stays");
-    assert_eq!(sizes.rows["outbox_messages"], 1, "the waiting message stays");
+    assert_eq!(
+        sizes.rows["outbox_messages"], 2,
+        "the waiting message and the unknown sender's one reply stay"
+    );
     assert_eq!(sizes.rows["conversation_messages"], 1);
     let inbox = store.queue_counts(Queue::Inbox).await.unwrap();
     assert_eq!((inbox.pending, inbox.done), (1, 0));
