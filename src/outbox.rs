@@ -1,7 +1,10 @@
 //! The durable outbox: every reply and proactive message is stored before it is sent. The
 //! worker sends each chat's messages in order, within the platform's per-chat and global rate
 //! limits, waits as long as a 429 asks, retries 5xx and timeouts with backoff, gives up on
-//! permanent errors (dead letters), and records the platform's message id on delivery.
+//! permanent errors (dead letters), and records the platform's message id on delivery. A claim
+//! is renewed while its send is in flight, so a platform slower than the lease does not get the
+//! message twice; every attempt of one message carries the same idempotency key for platforms
+//! that deduplicate on one (Discord's nonce). Errors are stored without URLs or credentials.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,7 +1,6 @@
-//! The two durable queues, `inbox_events` and `outbox_messages`: enqueue (deduplicated), claim
-//! with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer), finish, retry
-//! later, or give up (dead letter). A claim whose lease ran out (the worker died) is claimed
-//! again, so a crash at any point delays work but never loses it.
+//! The two durable queues, `inbox_events` and `outbox_messages`: enqueue (deduplicated), record
+//! an event that is kept but not acted on (refused, or a dead letter from the start), put a dead
+//! letter back, counts and listings. Claiming, finishing and retrying are in `claims`.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
