@@ -281,9 +281,13 @@ impl App {
             })
             .collect();
         let throughput = self.settings.throughput;
-        let outbox = Outbox::with_send_rates(self.store.clone(), channels, self.outbox_wake.clone(), move |c| {
-            throughput.sends_per_second(c)
-        });
+        let outbox = Outbox::with_send_rates(
+            self.store.clone(),
+            channels,
+            self.outbox_wake.clone(),
+            self.settings.queues.outbox_lease,
+            move |c| throughput.sends_per_second(c),
+        );
         tasks.push(tokio::spawn(outbox.run_until_stopped(shutdown.clone())));
         tasks
     }
@@ -385,12 +389,19 @@ impl App {
         if let (Some(url), Some(ingest)) = (&self.settings.imap_url, self.email_ingest()) {
             match crate::channels::email::imap::ImapConfig::parse(url.expose()) {
                 Ok(config) => {
+                    let queues = &self.settings.queues;
+                    let limits = crate::channels::email::imap::ReadLimits {
+                        max_bytes: queues.email_max_message_bytes,
+                        max_failures: i32::try_from(queues.email_max_failures).unwrap_or(i32::MAX),
+                        ..Default::default()
+                    };
                     let reader = crate::channels::email::imap::ImapReader::new(
                         config,
                         self.store.clone(),
                         ingest,
                         self.settings.email_imap_poll,
-                    );
+                    )
+                    .with_limits(limits);
                     tasks.push(tokio::spawn(reader.run_until_stopped(shutdown.clone())));
                 }
                 Err(e) => tracing::error!(error = %e, "email reading is not available"),

@@ -16,17 +16,19 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::message::InboundEvent;
-use crate::queue::{backoff, task_hint, to_outbound, Attempt, EventHandler, Handled, Outcome};
+use crate::message::{redact, InboundEvent};
+use crate::queue::{
+    backoff, claim_lost, keeping_claim, task_hint, to_outbound, Attempt, EventHandler, Handled, Outcome,
+};
 use crate::store::{Claimed, Queue, Store, StoreError};
 
 /// After this many failed attempts an event becomes a dead letter.
 pub const MAX_ATTEMPTS: i32 = 6;
 /// How long a claim lasts before another worker may take the event over. The worker renews it
-/// every [`RENEW`] while it works (an agent turn can take minutes), so after a crash the event
-/// waits at most this long for another worker (on SQLite the next start releases it at once).
+/// every third of it while it works (an agent turn can take minutes), so after a crash the
+/// event waits at most this long for another worker (on SQLite the next start releases it at
+/// once).
 const LEASE: Duration = Duration::from_secs(30);
-const RENEW: Duration = Duration::from_secs(10);
 /// How often an idle worker looks for due work when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
@@ -104,31 +106,25 @@ impl Inbox {
             attempt = claimed.attempts,
             "claimed inbound event"
         );
-        let id = claimed.id;
-        let work = self.process(claimed, now);
-        tokio::pin!(work);
-        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + RENEW, RENEW);
-        loop {
-            tokio::select! {
-                outcome = &mut work => return outcome,
-                _ = renew.tick() => {
-                    let until = crate::store::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
-                    if let Err(e) = self.store.renew_claim(Queue::Inbox, id, until).await {
-                        tracing::warn!(id, error = %e, "could not renew the claim of an inbound event");
-                    }
-                }
-            }
-        }
+        keeping_claim(
+            &self.store,
+            Queue::Inbox,
+            &claimed,
+            LEASE,
+            self.process(&claimed, now),
+        )
+        .await
     }
 
     /// Hands a claimed event to the handler and records the outcome.
-    async fn process(&self, claimed: Claimed, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+    async fn process(&self, claimed: &Claimed, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
         let event: InboundEvent = match serde_json::from_str(&claimed.payload) {
             Ok(event) => event,
             Err(e) => {
-                self.store
-                    .mark_dead(Queue::Inbox, claimed.id, &format!("unreadable payload: {e}"))
-                    .await?;
+                let error = format!("unreadable payload: {e}");
+                if !self.store.mark_dead(Queue::Inbox, claimed, &error).await? {
+                    return Ok(claim_lost("inbox", claimed.id));
+                }
                 metrics::counter!("inbox_dead_letters_total").increment(1);
                 return Ok(Outcome::Dead);
             }
@@ -138,8 +134,8 @@ impl Inbox {
             last: claimed.attempts >= MAX_ATTEMPTS,
         };
         match self.handler.handle(&event, attempt).await {
-            Ok(handled) => self.finish(&claimed, &event, handled).await,
-            Err(e) => self.failed(&claimed, &e.to_string(), now).await,
+            Ok(handled) => self.finish(claimed, &event, handled).await,
+            Err(e) => self.failed(claimed, &e.to_string(), now).await,
         }
     }
 
@@ -177,7 +173,9 @@ impl Inbox {
                 Ok(row)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        self.store.finish_inbox_with(Some(claimed.id), &outbound).await?;
+        if !self.store.finish_inbox_with(Some(claimed), &outbound).await? {
+            return Ok(claim_lost("inbox", claimed.id));
+        }
         metrics::counter!("inbox_processed_total", "channel" => event.channel.as_str()).increment(1);
         if !outbound.is_empty() {
             self.outbox_wake.notify_one();
@@ -192,9 +190,13 @@ impl Inbox {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<Outcome, StoreError> {
+        let redacted = redact(error);
+        let error: &str = &redacted;
         if claimed.attempts >= MAX_ATTEMPTS {
             tracing::error!(id = claimed.id, error, "inbound event failed for good");
-            self.store.mark_dead(Queue::Inbox, claimed.id, error).await?;
+            if !self.store.mark_dead(Queue::Inbox, claimed, error).await? {
+                return Ok(claim_lost("inbox", claimed.id));
+            }
             metrics::counter!("inbox_dead_letters_total").increment(1);
             return Ok(Outcome::Dead);
         }
@@ -205,9 +207,13 @@ impl Inbox {
             "inbound event failed, will retry"
         );
         let at = now + chrono::Duration::from_std(backoff(claimed.attempts)).unwrap_or_default();
-        self.store
-            .retry_at(Queue::Inbox, claimed.id, at, Some(error), true)
-            .await?;
+        if !self
+            .store
+            .retry_at(Queue::Inbox, claimed, at, Some(error), true)
+            .await?
+        {
+            return Ok(claim_lost("inbox", claimed.id));
+        }
         Ok(Outcome::Retried)
     }
 

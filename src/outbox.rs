@@ -1,7 +1,10 @@
 //! The durable outbox: every reply and proactive message is stored before it is sent. The
 //! worker sends each chat's messages in order, within the platform's per-chat and global rate
 //! limits, waits as long as a 429 asks, retries 5xx and timeouts with backoff, gives up on
-//! permanent errors (dead letters), and records the platform's message id on delivery.
+//! permanent errors (dead letters), and records the platform's message id on delivery. A claim
+//! is renewed while its send is in flight, so a platform slower than the lease does not get the
+//! message twice; every attempt of one message carries the same idempotency key for platforms
+//! that deduplicate on one (Discord's nonce). Errors are stored without URLs or credentials.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,18 +18,19 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain;
-use crate::message::{Channels, OutboundMessage, SendError};
-use crate::queue::{backoff, to_outbound, Outcome};
+use crate::message::{redact, Channels, OutboundMessage, SendError};
+use crate::queue::{backoff, claim_lost, keeping_claim, to_outbound, Outcome};
 use crate::store::{Claimed, NewOutbound, Queue, QueuedMessage, Store, StoreError};
 
 /// After this many failed attempts a message becomes a dead letter.
 pub const MAX_ATTEMPTS: i32 = 10;
-const LEASE: Duration = Duration::from_secs(60);
 const IDLE_POLL: Duration = Duration::from_millis(250);
 /// Sends in flight at once, each to a different chat (a chat's messages go one at a time, in
 /// order). A slow answer, or a client that waits after a 5xx (teloxide waits 10 s), then holds
 /// up one chat, not all of them.
 const IN_FLIGHT: usize = 16;
+/// How often the per-chat rate limits forget chats that are idle.
+const FORGET_IDLE_EVERY: Duration = Duration::from_secs(600);
 /// How long a stopping worker lets its sends in flight finish.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -69,17 +73,26 @@ impl OutboxWriter {
     }
 }
 
+/// The key a platform that deduplicates sends (Discord's `nonce`) gets for outbox row `id`:
+/// the same for every attempt of one message, different across messages.
+pub fn idempotency_key(id: i64) -> String {
+    format!("ob{id}")
+}
+
 /// The outbox worker.
 pub struct Outbox {
     store: Store,
     channels: Channels,
     limits: HashMap<domain::Channel, Limits>,
     wake: Arc<Notify>,
+    /// How long a claim lasts unrenewed (`COORDINATOR_OUTBOX_LEASE`); renewed every third of
+    /// it while a send is in flight.
+    lease: Duration,
 }
 
 impl Outbox {
-    pub fn new(store: Store, channels: Channels, wake: Arc<Notify>) -> Self {
-        Self::with_send_rates(store, channels, wake, |_| None)
+    pub fn new(store: Store, channels: Channels, wake: Arc<Notify>, lease: Duration) -> Self {
+        Self::with_send_rates(store, channels, wake, lease, |_| None)
     }
 
     /// An outbox whose overall send rate per channel is `rate(channel)` where that is set
@@ -88,6 +101,7 @@ impl Outbox {
         store: Store,
         channels: Channels,
         wake: Arc<Notify>,
+        lease: Duration,
         rate: impl Fn(domain::Channel) -> Option<std::num::NonZeroU32>,
     ) -> Self {
         let limits = channels
@@ -107,6 +121,16 @@ impl Outbox {
             channels,
             limits,
             wake,
+            lease,
+        }
+    }
+
+    /// Drops the per-chat rate-limit state of chats that could send at full rate again (every
+    /// Discord interaction is a chat of its own, so the keys would otherwise only grow).
+    fn forget_idle_chats(&self) {
+        for limits in self.limits.values() {
+            limits.per_chat.retain_recent();
+            limits.per_chat.shrink_to_fit();
         }
     }
 
@@ -133,14 +157,15 @@ impl Outbox {
 
     /// Claims the next due message of a configured channel, if any.
     async fn claim(&self, now: DateTime<Utc>) -> Result<Option<Claimed>, StoreError> {
-        let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let lease_until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
         let mine: Vec<domain::Channel> = self.channels.all().map(|c| c.kind()).collect();
         self.store
             .claim(Queue::Outbox, Some(&mine), now, lease_until)
             .await
     }
 
-    /// Sends a claimed message and records the outcome.
+    /// Sends a claimed message and records the outcome. The claim is renewed while the send is
+    /// in flight, so a platform slower than the lease does not get the message twice.
     async fn deliver(&self, claimed: Claimed, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
         tracing::debug!(
             id = claimed.id,
@@ -149,59 +174,77 @@ impl Outbox {
         );
         let message: OutboundMessage = match serde_json::from_str(&claimed.payload) {
             Ok(m) => m,
-            Err(e) => return self.dead(claimed.id, &format!("unreadable payload: {e}")).await,
+            Err(e) => return self.dead(&claimed, &format!("unreadable payload: {e}")).await,
         };
         let Some(channel) = self.channels.get(message.channel) else {
             return self
                 .dead(
-                    claimed.id,
+                    &claimed,
                     &format!("the {} channel is not configured", message.channel),
                 )
                 .await;
         };
         if let Some(wait) = self.rate_wait(&message) {
             let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-            self.store
-                .retry_at(Queue::Outbox, claimed.id, at, None, false)
-                .await?;
-            return Ok(Outcome::Retried);
+            return self.retry(&claimed, at, None, false).await;
         }
         let started = std::time::Instant::now();
-        let result = channel.send(&message).await;
+        let key = idempotency_key(claimed.id);
+        let send = channel.send_once(&message, &key);
+        let result = keeping_claim(&self.store, Queue::Outbox, &claimed, self.lease, send).await;
         metrics::histogram!("outbox_send_seconds", "channel" => message.channel.as_str())
             .record(started.elapsed().as_secs_f64());
         match result {
             Ok(platform_id) => {
-                self.store.mark_sent(claimed.id, platform_id.as_deref()).await?;
+                if !self.store.mark_sent(&claimed, platform_id.as_deref()).await? {
+                    return Ok(claim_lost("outbox", claimed.id));
+                }
                 metrics::counter!("outbox_sent_total", "channel" => message.channel.as_str()).increment(1);
                 Ok(Outcome::Done)
             }
-            Err(SendError::Permanent(e)) => self.dead(claimed.id, &e).await,
-            Err(e) if claimed.attempts >= MAX_ATTEMPTS => self.dead(claimed.id, &e.to_string()).await,
+            Err(SendError::Permanent(e)) => self.dead(&claimed, &e).await,
+            Err(e) if claimed.attempts >= MAX_ATTEMPTS => self.dead(&claimed, &e.to_string()).await,
             Err(SendError::RetryAfter(wait)) => {
                 tracing::info!(id = claimed.id, ?wait, "platform asked to wait");
                 metrics::counter!("outbox_rate_limited_total", "channel" => message.channel.as_str())
                     .increment(1);
                 let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                self.store
-                    .retry_at(Queue::Outbox, claimed.id, at, Some("rate limited (429)"), true)
-                    .await?;
-                Ok(Outcome::Retried)
+                self.retry(&claimed, at, Some("rate limited (429)"), true).await
             }
             Err(SendError::Transient(e)) => {
+                let e = redact(&e);
                 tracing::warn!(id = claimed.id, attempt = claimed.attempts, error = %e, "send failed, will retry");
                 let at = now + chrono::Duration::from_std(backoff(claimed.attempts)).unwrap_or_default();
-                self.store
-                    .retry_at(Queue::Outbox, claimed.id, at, Some(&e), true)
-                    .await?;
-                Ok(Outcome::Retried)
+                self.retry(&claimed, at, Some(&e), true).await
             }
         }
     }
 
-    async fn dead(&self, id: i64, error: &str) -> Result<Outcome, StoreError> {
-        tracing::error!(id, error, "outbound message given up");
-        self.store.mark_dead(Queue::Outbox, id, error).await?;
+    /// Puts the message back to be sent at `at`, with the reason (redacted).
+    async fn retry(
+        &self,
+        claimed: &Claimed,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+        count_attempt: bool,
+    ) -> Result<Outcome, StoreError> {
+        let error = error.map(redact);
+        if !self
+            .store
+            .retry_at(Queue::Outbox, claimed, at, error.as_deref(), count_attempt)
+            .await?
+        {
+            return Ok(claim_lost("outbox", claimed.id));
+        }
+        Ok(Outcome::Retried)
+    }
+
+    async fn dead(&self, claimed: &Claimed, error: &str) -> Result<Outcome, StoreError> {
+        let error = redact(error);
+        tracing::error!(id = claimed.id, error = %error, "outbound message given up");
+        if !self.store.mark_dead(Queue::Outbox, claimed, &error).await? {
+            return Ok(claim_lost("outbox", claimed.id));
+        }
         metrics::counter!("outbox_dead_letters_total").increment(1);
         Ok(Outcome::Dead)
     }
@@ -212,8 +255,13 @@ impl Outbox {
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(IN_FLIGHT));
         let mut sending = JoinSet::new();
+        let mut forgot = std::time::Instant::now();
         loop {
             while sending.try_join_next().is_some() {}
+            if forgot.elapsed() >= FORGET_IDLE_EVERY {
+                this.forget_idle_chats();
+                forgot = std::time::Instant::now();
+            }
             let slot = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 slot = slots.clone().acquire_owned() => slot,

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::message::{ButtonAction, InboundEvent, OutboundMessage};
-use crate::store::{NewOutbound, StoreError};
+use crate::store::{Claimed, NewOutbound, Queue, Store, StoreError};
 
 /// Exponential backoff with jitter: about 1 s, 2 s, 4 s … capped at 10 minutes.
 pub fn backoff(attempt: i32) -> Duration {
@@ -30,6 +30,45 @@ pub enum Outcome {
     Dead,
     /// Nothing was due.
     Idle,
+    /// The claim ran out and another worker took the item over before this one could record
+    /// what it did; the other worker's outcome stands.
+    Lost,
+}
+
+/// Runs `work` while keeping `claim` on `queue`: its lease is extended to `lease` from now at
+/// every third of `lease`, so that work that takes longer than one lease (an agent turn, a send
+/// to a slow platform) is not taken over by another worker meanwhile.
+pub async fn keeping_claim<F: std::future::Future>(
+    store: &Store,
+    queue: Queue,
+    claim: &Claimed,
+    lease: Duration,
+    work: F,
+) -> F::Output {
+    let every = (lease / 3).max(Duration::from_millis(50));
+    let lease = chrono::Duration::from_std(lease).unwrap_or_default();
+    tokio::pin!(work);
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            output = &mut work => return output,
+            _ = renew.tick() => {
+                let until = crate::store::now() + lease;
+                match store.renew_claim(queue, claim, until).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(id = claim.id, ?queue, "a claim was lost while its work ran"),
+                    Err(e) => tracing::warn!(id = claim.id, ?queue, error = %e, "could not renew a claim"),
+                }
+            }
+        }
+    }
+}
+
+/// Counts and logs a claim that was lost (see [`Outcome::Lost`]).
+pub fn claim_lost(queue: &'static str, id: i64) -> Outcome {
+    tracing::warn!(queue, id, "claim lost: another worker took the item over");
+    metrics::counter!("queue_claims_lost_total", "queue" => queue).increment(1);
+    Outcome::Lost
 }
 
 /// Which try of an inbound event this is.

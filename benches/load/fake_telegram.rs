@@ -6,8 +6,8 @@
 //!
 //! Unlike the fake of the integration tests it keeps no request bodies: it only counts, per
 //! load token (`load-<n>` in a message's text), when each copy of a reply was accepted, which is
-//! what loss, duplication and latency are computed from. Failures are injected by a seeded
-//! random source ([`Flaky`]), so a fault run is repeatable.
+//! what loss, duplication and latency are computed from. Failures and late answers are injected
+//! by seeded random sources ([`Flaky`], [`Slow`]), so a fault run is repeatable.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,6 +49,24 @@ impl Flaky {
     }
 }
 
+/// A share of the `sendMessage` calls answered late: the message is accepted (and counted)
+/// when the call arrives, as a real platform would show it, but the answer comes `delay` later.
+pub struct Slow {
+    rng: StdRng,
+    ratio: f64,
+    delay: std::time::Duration,
+}
+
+impl Slow {
+    pub fn new(seed: u64, ratio: f64, delay: std::time::Duration) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(seed ^ 0x5105),
+            ratio,
+            delay,
+        }
+    }
+}
+
 /// What the fake has seen.
 #[derive(Default)]
 pub struct Tally {
@@ -60,12 +78,15 @@ pub struct Tally {
     pub refused_429: u64,
     pub refused_5xx: u64,
     pub typing: u64,
+    /// `sendMessage` calls answered late ([`Slow`]).
+    pub slow: u64,
     next_message_id: i64,
 }
 
 struct Shared {
     tally: Mutex<Tally>,
     flaky: Mutex<Option<Flaky>>,
+    slow: Mutex<Option<Slow>>,
     /// Counts accepted messages, for waiters.
     accepted: watch::Sender<u64>,
 }
@@ -91,6 +112,7 @@ impl FakeTelegram {
                 ..Tally::default()
             }),
             flaky: Mutex::new(None),
+            slow: Mutex::new(None),
             accepted: watch::channel(0).0,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -104,6 +126,10 @@ impl FakeTelegram {
 
     pub fn set_flaky(&self, flaky: Option<Flaky>) {
         *self.shared.flaky.lock().unwrap_or_else(|p| p.into_inner()) = flaky;
+    }
+
+    pub fn set_slow(&self, slow: Option<Slow>) {
+        *self.shared.slow.lock().unwrap_or_else(|p| p.into_inner()) = slow;
     }
 
     /// A view of the tally under its lock.
@@ -147,6 +173,17 @@ fn error(code: u16, description: &str, retry_after: Option<u64>) -> Response {
     }
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST);
     (status, Json(body)).into_response()
+}
+
+/// How late to answer this `sendMessage`, if it is one of the slow ones.
+fn late_answer(shared: &Shared) -> Option<std::time::Duration> {
+    let mut slow = shared.slow.lock().unwrap_or_else(|p| p.into_inner());
+    let slow = slow.as_mut()?;
+    if !slow.rng.random_bool(slow.ratio) {
+        return None;
+    }
+    shared.tally().slow += 1;
+    Some(slow.delay)
 }
 
 /// The failure to answer this `sendMessage` with, if any.
@@ -198,7 +235,14 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
             "can_join_groups": true, "can_read_all_group_messages": false,
             "supports_inline_queries": false, "can_connect_to_business": false, "has_main_web_app": false,
         })),
-        "sendmessage" => send_message(&shared, &params),
+        "sendmessage" => {
+            let late = late_answer(&shared);
+            let answer = send_message(&shared, &params);
+            if let Some(delay) = late {
+                tokio::time::sleep(delay).await;
+            }
+            answer
+        }
         "sendchataction" => {
             shared.tally().typing += 1;
             ok(json!(true))

@@ -9,6 +9,10 @@
 //!   429 and a `retry_after` of 1–3 s, half with a 500 or an nginx 502.
 //! - `db-restart`: the PostgreSQL cluster is restarted `--db-restarts` times
 //!   (`pg_ctlcluster VERSION main restart`); this restarts the whole local server.
+//! - `slow-sends`: the service runs with `COORDINATOR_OUTBOX_LEASE=--outbox-lease` (10 s) and
+//!   the Bot API shows `--slow-ratio` of the messages at once but answers their `sendMessage`
+//!   only `--slow-send` (25 s) later: longer than the lease, so a claim that was not renewed
+//!   would be taken over and the message sent again.
 //!
 //! Then it waits until every update has a reply and both queues are empty, and counts, from
 //! the token each reply echoes: delivered, lost (no reply), duplicated (more than one reply to
@@ -22,7 +26,7 @@ use anyhow::{bail, Context};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::fake_telegram::{text_update, Flaky};
+use crate::fake_telegram::{text_update, Flaky, Slow};
 use crate::report::{ms, Stats, Table};
 use crate::service::{Engine, Service};
 use crate::webhook::{Delivery, Webhook};
@@ -40,6 +44,7 @@ pub fn name(kind: FaultKind) -> &'static str {
         FaultKind::Kill => "kill",
         FaultKind::FlakySends => "flaky-sends",
         FaultKind::DbRestart => "db-restart",
+        FaultKind::SlowSends => "slow-sends",
         FaultKind::All => "all",
     }
 }
@@ -70,7 +75,14 @@ type Window = (Instant, Instant);
 
 pub async fn run(options: &Options, kind: FaultKind, engine: Engine) -> anyhow::Result<Vec<String>> {
     eprintln!("{}: fault {} (seed {})…", engine.name(), name(kind), options.seed);
-    let mut rig = Rig::start(options, engine, name(kind)).await?;
+    let env = match kind {
+        FaultKind::SlowSends => vec![(
+            "COORDINATOR_OUTBOX_LEASE".to_owned(),
+            options.outbox_lease.clone(),
+        )],
+        _ => Vec::new(),
+    };
+    let mut rig = Rig::start_with(options, engine, name(kind), env).await?;
     let result = drive(options, kind, &mut rig).await;
     rig.finish(result.is_err()).await;
     result.with_context(|| format!("{} fault {}", engine.name(), name(kind)))
@@ -79,6 +91,7 @@ pub async fn run(options: &Options, kind: FaultKind, engine: Engine) -> anyhow::
 async fn drive(options: &Options, kind: FaultKind, rig: &mut Rig) -> anyhow::Result<Vec<String>> {
     let n = options.updates.unwrap_or(match kind {
         FaultKind::FlakySends => 150,
+        FaultKind::SlowSends => 300,
         _ => 600,
     });
     let mut rng = StdRng::seed_from_u64(options.seed);
@@ -87,6 +100,13 @@ async fn drive(options: &Options, kind: FaultKind, rig: &mut Rig) -> anyhow::Res
     if kind == FaultKind::FlakySends {
         rig.telegram
             .set_flaky(Some(Flaky::new(options.seed, options.failure_ratio)));
+    }
+    if kind == FaultKind::SlowSends {
+        rig.telegram.set_slow(Some(Slow::new(
+            options.seed,
+            options.slow_ratio,
+            options.slow_send,
+        )));
     }
     let spacing = Duration::from_secs_f64(1.0 / options.rate.max(0.1));
     let load_time = spacing * n as u32;
@@ -311,6 +331,14 @@ async fn account(
         }
         FaultKind::FlakySends => {
             happened.push(format!("sends refused: {refused_429}× 429, {refused_5xx}× 5xx"))
+        }
+        FaultKind::SlowSends => {
+            let slow = rig.telegram.with_tally(|t| t.slow);
+            happened.push(format!(
+                "{slow} sends answered after {} s (outbox lease {})",
+                options.slow_send.as_secs_f64(),
+                options.outbox_lease
+            ))
         }
         _ => {}
     }

@@ -8,6 +8,8 @@
 //! cargo bench --bench load -- --fault kill --seed 7
 //! cargo bench --bench load -- --fault all --write docs/PERFORMANCE.md
 //! cargo bench --bench load -- --platform slack    # Slack's Events API instead of Telegram
+//! cargo bench --bench load -- --fault slow-sends
+//! cargo bench --bench load -- --soak 30m --rate 5 --db sqlite
 //! ```
 //!
 //! Measurements ([`measure`]): webhook updates stored and acknowledged per second; webhook →
@@ -15,7 +17,9 @@
 //! and with 1,000 active chats; with `--platform slack` ([`slack`]), signed Events API callbacks
 //! acknowledged per second and event → `chat.postMessage` latency. Fault runs ([`faults`]): every update delivered three times;
 //! SIGKILL at random moments and restart; 30% of sends refused (429 or 5xx); the PostgreSQL
-//! server restarted under load. Each fault run counts lost, duplicated and delayed replies.
+//! server restarted under load; 20% of sends answered only after the outbox lease ran out.
+//! Each fault run counts lost, duplicated and delayed replies. A soak ([`soak`]) runs a steady
+//! load for a long time with retention on, and samples memory, database size and table sizes.
 //!
 //! A benchmark binary rather than a `coordinator bench` command: the fakes and the load
 //! generator are test equipment and stay out of the shipped binary, and the service is measured
@@ -31,6 +35,7 @@ mod measure;
 mod report;
 mod service;
 mod slack;
+mod soak;
 mod turns;
 mod webhook;
 
@@ -71,6 +76,9 @@ pub enum FaultKind {
     FlakySends,
     /// The PostgreSQL server restarted under load (PostgreSQL only).
     DbRestart,
+    /// A share of the sends answered only after the outbox lease ran out (the message is
+    /// shown when the call arrives, the answer comes late).
+    SlowSends,
     /// Each of the above in turn.
     All,
 }
@@ -115,6 +123,27 @@ pub struct Options {
     /// Share of `sendMessage` calls refused in the flaky-sends run.
     #[arg(long, default_value_t = 0.3)]
     pub failure_ratio: f64,
+    /// Share of `sendMessage` calls answered late in the slow-sends run.
+    #[arg(long, default_value_t = 0.2)]
+    pub slow_ratio: f64,
+    /// How late those are answered: longer than `--outbox-lease`, shorter than the service's
+    /// Telegram client timeout (40 s), which would give up on the call instead.
+    #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
+    pub slow_send: Duration,
+    /// `COORDINATOR_OUTBOX_LEASE` of the slow-sends run.
+    #[arg(long, default_value = "10s")]
+    pub outbox_lease: String,
+    /// Run a soak for this long instead: a steady `--rate` of updates with retention running
+    /// (short retention settings), sampling resident memory, database size and table sizes.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub soak: Option<Duration>,
+    /// How often the soak samples.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub sample_every: Duration,
+    /// `COORDINATOR_KEEP_QUEUE` (and twice it for conversations, four times for the history)
+    /// during the soak.
+    #[arg(long, default_value = "3m")]
+    pub soak_keep: String,
     /// Updates in the throughput measurement.
     #[arg(long, default_value_t = 2000)]
     pub throughput_updates: usize,
@@ -162,6 +191,16 @@ pub struct Rig {
 
 impl Rig {
     pub async fn start(options: &Options, engine: Engine, name: &str) -> anyhow::Result<Self> {
+        Self::start_with(options, engine, name, Vec::new()).await
+    }
+
+    /// As [`Rig::start`], with these settings for the service on top.
+    pub async fn start_with(
+        options: &Options,
+        engine: Engine,
+        name: &str,
+        extra_env: Vec<(String, String)>,
+    ) -> anyhow::Result<Self> {
         let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("load");
         std::fs::create_dir_all(&root)?;
         let dir = tempfile::Builder::new()
@@ -182,6 +221,7 @@ impl Rig {
             model_url: model.base_url.clone(),
             handbook: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("handbook"),
             slack_url: slack.as_ref().map(|s| s.api_url.clone()),
+            extra_env,
         };
         let service = match Service::start(launch).await {
             Ok(service) => service,
@@ -273,6 +313,12 @@ fn measure_table(binary: &str, engines: &[Engine], results: &[measure::Rows]) ->
 async fn run(options: Options) -> anyhow::Result<()> {
     let engines = engines(&options).await;
     let mut tables: Vec<(String, Table)> = Vec::new();
+    if let Some(length) = options.soak {
+        for &engine in &engines {
+            let table = soak::run(&options, engine, length).await?;
+            tables.push((format!("soak-{}", engine.name().to_lowercase()), table));
+        }
+    }
     match options.fault {
         None if options.platform == Platform::Slack => {
             let mut results = Vec::new();
@@ -286,6 +332,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
             );
             tables.push(("measure-slack".to_owned(), table));
         }
+        None if options.soak.is_some() => {}
         None => {
             let mut results = Vec::new();
             for &engine in &engines {
@@ -301,6 +348,7 @@ async fn run(options: Options) -> anyhow::Result<()> {
                     FaultKind::Kill,
                     FaultKind::FlakySends,
                     FaultKind::DbRestart,
+                    FaultKind::SlowSends,
                 ],
                 one => vec![one],
             };

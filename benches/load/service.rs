@@ -99,6 +99,8 @@ pub struct Launch {
     pub handbook: PathBuf,
     /// The fake Slack Web API, when Slack is measured: Slack is configured as well.
     pub slack_url: Option<String>,
+    /// Settings of this run on top of the load tool's own (a short outbox lease, retention).
+    pub extra_env: Vec<(String, String)>,
 }
 
 /// The running child process.
@@ -175,6 +177,7 @@ impl Service {
                 "RUST_LOG",
                 std::env::var("SERVICE_LOG").unwrap_or_else(|_| "info".to_owned()),
             )
+            .envs(l.extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -302,6 +305,18 @@ impl Service {
             bail!("GET {path}: {}", response.status());
         }
         Ok(response)
+    }
+
+    /// The database's size in bytes: PostgreSQL's `pg_database_size` as the service reports
+    /// it, or for SQLite the file with its write-ahead log.
+    pub async fn database_bytes(&self, db: &Database) -> anyhow::Result<u64> {
+        if db.engine == Engine::Sqlite {
+            let file = db.url.trim_start_matches("sqlite://");
+            let size = |p: String| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            return Ok(size(file.to_owned()) + size(format!("{file}-wal")));
+        }
+        let status = self.queues().await?;
+        Ok(status["database_bytes"].as_u64().unwrap_or(0))
     }
 
     /// `GET /api/monitoring/status`.

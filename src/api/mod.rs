@@ -7,6 +7,7 @@ mod ai_analysis;
 mod auth;
 mod comments;
 mod crm;
+mod docs;
 pub mod error;
 mod escalations;
 mod handbook;
@@ -125,7 +126,8 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
     let openapi = std::sync::Arc::new(shared_errors::with_shared_errors(openapi));
 
     api.route("/metrics", axum::routing::get(system::metrics))
-        .route("/docs", axum::routing::get(system::docs))
+        .route("/docs", axum::routing::get(docs::page))
+        .route(docs::RAPIDOC_PATH, axum::routing::get(docs::rapidoc))
         .route(
             "/openapi.json",
             axum::routing::get(move || {

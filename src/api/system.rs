@@ -1,8 +1,8 @@
-//! `/health`, `/metrics` and the `/docs` page.
+//! `/health` and `/metrics`.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -57,22 +57,4 @@ pub async fn metrics(State(s): State<AppState>, headers: axum::http::HeaderMap) 
         s.metrics.render(),
     )
         .into_response()
-}
-
-/// Interactive documentation of `/openapi.json` (Scalar's API reference).
-pub async fn docs() -> Html<&'static str> {
-    Html(
-        r#"<!doctype html>
-<html>
-<head>
-  <title>coordinator API</title>
-  <meta charset="utf-8" />
-  <meta name="viewport" content="width=device-width, initial-scale=1" />
-</head>
-<body>
-  <script id="api-reference" data-url="/openapi.json"></script>
-  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
-</body>
-</html>"#,
-    )
 }

@@ -23,6 +23,7 @@ mod channels;
 mod email;
 mod integrations;
 mod models;
+mod queues;
 mod service;
 mod slack;
 mod values;
@@ -30,6 +31,7 @@ mod values;
 pub use catalog::{env_file, find as find_setting, groups as setting_groups, Group, Setting};
 pub(crate) use integrations::priorities as zendesk_priorities;
 pub use integrations::{CrmSettings, ZendeskSettings};
+pub use queues::{QueueSettings, Retention};
 pub use slack::SlackSettings;
 use values::{Reader, Source};
 
@@ -201,6 +203,8 @@ pub struct Settings {
     pub slack: SlackSettings,
     /// `RUST_LOG`-style filter for the service's logs.
     pub log_filter: String,
+    /// Outbox lease, retention, email intake limits.
+    pub queues: QueueSettings,
 }
 
 /// The log filter without `RUST_LOG`: the handbook's storage engine (LanceDB) narrates every
@@ -331,6 +335,7 @@ impl Settings {
             crm: integrations::crm(&r)?,
             slack: slack::read(&r)?,
             log_filter,
+            queues: queues::read(&r)?,
         })
     }
 

@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::job::{kinds, JobError};
 use super::{crm, zendesk, Integrations};
-use crate::queue::{backoff, Outcome};
+use crate::message::redact;
+use crate::queue::{backoff, claim_lost, keeping_claim, Outcome};
 use crate::store::{Queue, StoreError};
 
 /// After this many failed attempts a job becomes a dead letter.
@@ -50,47 +51,62 @@ impl Integrations {
         let payload: serde_json::Value = match serde_json::from_str(&job.payload) {
             Ok(v) => v,
             Err(e) => {
-                store
-                    .mark_dead(Queue::Integrations, job.id, &format!("unreadable payload: {e}"))
-                    .await?;
+                let error = format!("unreadable payload: {e}");
+                if !store.mark_dead(Queue::Integrations, &job, &error).await? {
+                    return Ok(claim_lost("integrations", job.id));
+                }
                 return Ok(Outcome::Dead);
             }
         };
-        let result = match job.channel.as_str() {
-            kinds::ZENDESK_TICKET_UPDATE => zendesk::outbound::deliver(self, &payload).await,
-            kinds::ZENDESK_WEBHOOK => zendesk::webhook::process(self, &payload).await,
-            kinds::CRM_OUTBOUND => crm::outbound::deliver(self, job.id, &payload).await,
-            kinds::CRM_WEBHOOK => crm::inbound::process(self, &payload).await,
-            other => Err(JobError::Permanent(format!("unknown job kind '{other}'"))),
+        let work = async {
+            match job.channel.as_str() {
+                kinds::ZENDESK_TICKET_UPDATE => zendesk::outbound::deliver(self, &payload).await,
+                kinds::ZENDESK_WEBHOOK => zendesk::webhook::process(self, &payload).await,
+                kinds::CRM_OUTBOUND => crm::outbound::deliver(self, job.id, &payload).await,
+                kinds::CRM_WEBHOOK => crm::inbound::process(self, &payload).await,
+                other => Err(JobError::Permanent(format!("unknown job kind '{other}'"))),
+            }
         };
+        let result = keeping_claim(store, Queue::Integrations, &job, LEASE, work).await;
         let kind = job.channel.clone();
         match result {
             Ok(()) => {
-                store.finish_integration_job(job.id).await?;
+                if !store.finish_integration_job(&job).await? {
+                    return Ok(claim_lost("integrations", job.id));
+                }
                 metrics::counter!("integration_jobs_done_total", "kind" => kind).increment(1);
                 Ok(Outcome::Done)
             }
             Err(e) if matches!(e, JobError::Permanent(_)) || job.attempts >= MAX_ATTEMPTS => {
                 tracing::error!(id = job.id, kind = %kind, error = %e, "integration job given up");
-                store
-                    .mark_dead(Queue::Integrations, job.id, &e.to_string())
-                    .await?;
+                if !store
+                    .mark_dead(Queue::Integrations, &job, &redact(&e.to_string()))
+                    .await?
+                {
+                    return Ok(claim_lost("integrations", job.id));
+                }
                 metrics::counter!("integration_jobs_dead_total", "kind" => kind).increment(1);
                 Ok(Outcome::Dead)
             }
             Err(JobError::RetryAfter(wait, message)) => {
                 let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
-                store
-                    .retry_at(Queue::Integrations, job.id, at, Some(&message), true)
-                    .await?;
+                if !store
+                    .retry_at(Queue::Integrations, &job, at, Some(&redact(&message)), true)
+                    .await?
+                {
+                    return Ok(claim_lost("integrations", job.id));
+                }
                 Ok(Outcome::Retried)
             }
             Err(e) => {
                 tracing::warn!(id = job.id, kind = %kind, attempt = job.attempts, error = %e, "integration job failed, will retry");
                 let at = now + chrono::Duration::from_std(backoff(job.attempts)).unwrap_or_default();
-                store
-                    .retry_at(Queue::Integrations, job.id, at, Some(&e.to_string()), true)
-                    .await?;
+                if !store
+                    .retry_at(Queue::Integrations, &job, at, Some(&redact(&e.to_string())), true)
+                    .await?
+                {
+                    return Ok(claim_lost("integrations", job.id));
+                }
                 Ok(Outcome::Retried)
             }
         }

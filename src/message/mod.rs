@@ -9,10 +9,12 @@
 
 mod button;
 mod media;
+mod redact;
 mod transport;
 
 pub use button::{ButtonAction, SnoozeFor};
 pub use media::{collect_capped, Capped, Media, MediaError, MediaSource};
+pub use redact::redact;
 pub use transport::{Channels, RateLimits, SendError, Transport};
 
 use chrono::{DateTime, Utc};

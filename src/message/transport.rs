@@ -41,6 +41,15 @@ pub trait Transport: Send + Sync {
     /// Sends `message`; returns the platform's id of what was sent, if it has one.
     async fn send(&self, message: &OutboundMessage) -> Result<Option<String>, SendError>;
 
+    /// Sends `message` under `key`, the same for every attempt of one outbox message. A
+    /// platform that deduplicates on such a key (Discord's `nonce` with `enforce_nonce`) uses
+    /// it, so that a send retried after its answer was lost is not shown twice; the others
+    /// send as [`Transport::send`] does (docs/QUEUES.md names the window that remains).
+    async fn send_once(&self, message: &OutboundMessage, key: &str) -> Result<Option<String>, SendError> {
+        let _ = key;
+        self.send(message).await
+    }
+
     /// Shows that the bot is working on an answer, where the platform can (best effort).
     async fn typing(&self, chat_id: &str) {
         let _ = chat_id;

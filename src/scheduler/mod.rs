@@ -4,13 +4,15 @@
 //! channel: everything it says goes to the outbox, in the same transaction as the state change
 //! and under a dedupe key, so several replicas over one PostgreSQL database never send twice.
 //! Time is a parameter: `run_once(now)` is one sweep at `now`. Each sweep also looks for what
-//! the admins should hear of in their alert chat (`alerts`).
+//! the admins should hear of in their alert chat (`alerts`), and now and then deletes what is
+//! older than the retention settings keep (`retention`).
 
 pub mod alerts;
 pub mod escalations;
 pub mod policy;
 pub mod reminders;
 pub mod reports;
+pub mod retention;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
+use crate::config::{Retention, Settings};
 use crate::domain::Person;
 use crate::handbook::Handbook;
 use crate::store::{QuietHours, Store, StoreError, SweepRecord, TaskRouting};
@@ -41,6 +43,10 @@ pub struct SweepReport {
     pub breaches_reported: u32,
     /// Alerts (and summaries of alerts held back) queued for the admins' alert chat.
     pub alerts_sent: u32,
+    /// Old rows deleted by retention.
+    pub rows_pruned: u32,
+    /// AI actions whose approval a stop interrupted, put back.
+    pub actions_recovered: u32,
 }
 
 /// How the scheduler behaves; `from_settings` gives the defaults.
@@ -53,6 +59,8 @@ pub struct SchedulerConfig {
     pub timezone: Tz,
     /// Scheduled reports go out at this local hour (daily; Mondays weekly; the 1st monthly).
     pub report_hour: u32,
+    /// How long old rows are kept; `None`: kept forever.
+    pub retention: Option<Retention>,
 }
 
 impl SchedulerConfig {
@@ -62,16 +70,19 @@ impl SchedulerConfig {
             reminder_leads: settings.reminder_leads.clone(),
             report_hour: settings.report_hour,
             timezone: settings.timezone,
+            retention: Some(settings.queues.retention),
         }
     }
 
-    /// The defaults, in zone `timezone`.
+    /// The defaults, in zone `timezone`, without retention: a scheduler run at chosen moments
+    /// (tests, tools) deletes nothing unless it is given a `retention`.
     pub fn with_zone(timezone: Tz) -> Self {
         Self {
             tick: Duration::from_secs(30),
             reminder_leads: vec![Duration::from_secs(24 * 3600), Duration::from_secs(2 * 3600)],
             timezone,
             report_hour: 9,
+            retention: None,
         }
     }
 }
@@ -85,6 +96,8 @@ pub struct Scheduler {
     pub(crate) policies: Arc<Policies>,
     /// Whose failed ingests the admins hear of.
     pub(crate) handbook: Option<Handbook>,
+    /// When retention last ran (it runs at most once a minute).
+    pub(crate) pruned_at: Arc<std::sync::Mutex<Option<DateTime<Utc>>>>,
 }
 
 impl Scheduler {
@@ -117,6 +130,7 @@ impl Scheduler {
             config,
             policies: Arc::new(policies),
             handbook: None,
+            pruned_at: Arc::default(),
         }
     }
 
@@ -140,6 +154,8 @@ impl Scheduler {
         policy::sweep(self, now, since, &mut report).await?;
         reports::sweep(self, now, &mut report).await?;
         alerts::sweep(self, now, &mut report).await?;
+        retention::sweep(self, now, &mut report).await?;
+        retention::recover_actions(self, now, &mut report).await?;
         let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
         self.store
             .record_sweep(&SweepRecord {

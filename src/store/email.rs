@@ -171,6 +171,31 @@ impl Store {
         }))
     }
 
+    /// Counts one more failure to read message `uid` of `mailbox` (within `uid_validity`) and
+    /// returns how many there have been.
+    pub async fn count_email_failure(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+        uid: u32,
+        error: &str,
+    ) -> StoreResult<i32> {
+        let sql =
+            "INSERT INTO email_failures (mailbox, uid_validity, uid, failures, last_error, updated_at) \
+                   VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (mailbox, uid_validity, uid) DO UPDATE SET \
+                   failures = email_failures.failures + 1, last_error = excluded.last_error, \
+                   updated_at = excluded.updated_at RETURNING failures";
+        let (n,): (i32,) = dispatch!(self, |p| sqlx::query_as(sql)
+            .bind(mailbox)
+            .bind(i64::from(uid_validity))
+            .bind(i64::from(uid))
+            .bind(error)
+            .bind(now())
+            .fetch_one(p)
+            .await)?;
+        Ok(n)
+    }
+
     /// Moves the watermark of `mailbox` to `mark` (never back within one UIDVALIDITY).
     pub async fn set_email_watermark(&self, mailbox: &str, mark: Watermark) -> StoreResult<()> {
         let sql = "INSERT INTO email_watermarks (mailbox, uid_validity, last_uid, updated_at) \

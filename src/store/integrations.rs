@@ -268,20 +268,6 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Marks a claimed integration job done.
-    pub async fn finish_integration_job(&self, id: i64) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
-            "UPDATE integration_jobs SET status = 'done', finished_at = $1, locked_until = NULL \
-             WHERE id = $2"
-        )
-        .bind(now())
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
-        Ok(())
-    }
-
     /// The integration jobs of one kind, oldest first: (status, payload, attempts, last error).
     pub async fn integration_jobs(
         &self,

@@ -3,9 +3,11 @@
 //! both engines; `dispatch!` expands a body once per engine. Mutations write their audit record
 //! in the same transaction. This module knows nothing about channels or the LLM.
 
+mod action_effects;
 mod actions;
 mod analysis;
 mod audit;
+mod claims;
 mod comments;
 mod conversations;
 mod discord;
@@ -16,6 +18,7 @@ mod media;
 mod people;
 mod projects;
 mod queue;
+mod retention;
 mod scheduler;
 mod scratch;
 mod slack;
@@ -24,8 +27,10 @@ mod team;
 mod tokens;
 mod whatsapp;
 
+pub use action_effects::{ActionEffect, Recovered};
 pub use analysis::{OpenBreach, ProjectWork, TaskSignal};
 pub use audit::{AuditEntry, AuditRecord};
+pub use claims::{worker_id, Claimed};
 pub use comments::CommentData;
 pub use conversations::{ConversationRecord, MemoryMessage, TurnRecord};
 pub use discord::InteractionToken;
@@ -35,7 +40,8 @@ pub use integrations::{ExternalLink, NewLink, StoredSetting};
 pub use media::StoredMedia;
 pub use people::{Adopt, PersonData};
 pub use projects::ProjectData;
-pub use queue::{Claimed, DeadLetter, NewOutbound, Queue, QueueCounts};
+pub use queue::{DeadLetter, NewOutbound, Queue, QueueCounts};
+pub use retention::{Cutoffs, TableSizes};
 pub use scheduler::{
     AlertChat, AlertLimits, DueEscalation, FailingChannel, NewAlert, OpenEscalation, PersonCounts,
     PolicyTask, QuietHours, Raised, ReminderDue, ReportCounts, SweepRecord, TaskRouting, UnalertedDead,

@@ -1,13 +1,12 @@
-//! The two durable queues, `inbox_events` and `outbox_messages`: enqueue (deduplicated), claim
-//! with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer), finish, retry
-//! later, or give up (dead letter). A claim whose lease ran out (the worker died) is claimed
-//! again, so a crash at any point delays work but never loses it.
+//! The two durable queues, `inbox_events` and `outbox_messages`: enqueue (deduplicated), record
+//! an event that is kept but not acted on (refused, or a dead letter from the start), put a dead
+//! letter back, counts and listings. Claiming, finishing and retrying are in `claims`.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{dispatch, now, Pool, Store, StoreResult};
+use super::{dispatch, now, Store, StoreResult};
 
 /// Which queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,23 +18,13 @@ pub enum Queue {
 }
 
 impl Queue {
-    fn table(self) -> &'static str {
+    pub(super) fn table(self) -> &'static str {
         match self {
             Queue::Inbox => "inbox_events",
             Queue::Outbox => "outbox_messages",
             Queue::Integrations => "integration_jobs",
         }
     }
-}
-
-/// A claimed item: its id, JSON payload and how many times it has been claimed.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Claimed {
-    pub id: i64,
-    pub channel: String,
-    pub chat_id: String,
-    pub payload: String,
-    pub attempts: i32,
 }
 
 /// A message for the outbox, ready to insert.
@@ -112,182 +101,57 @@ impl Store {
         payload: &str,
         reason: &str,
     ) -> StoreResult<bool> {
+        self.record_unhandled("refused", channel, event_id, chat_id, payload, reason)
+            .await
+    }
+
+    /// Records an inbound event that could not be handled, however often it was tried, as a
+    /// dead letter (status `dead`, with the last `error`). `false`: recorded before.
+    pub async fn dead_inbox(
+        &self,
+        channel: &str,
+        event_id: &str,
+        chat_id: &str,
+        payload: &str,
+        error: &str,
+    ) -> StoreResult<bool> {
+        self.record_unhandled("dead", channel, event_id, chat_id, payload, error)
+            .await
+    }
+
+    async fn record_unhandled(
+        &self,
+        status: &str,
+        channel: &str,
+        event_id: &str,
+        chat_id: &str,
+        payload: &str,
+        reason: &str,
+    ) -> StoreResult<bool> {
         let at = now();
         let done = dispatch!(self, |p| {
             sqlx::query(
-            "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
-             next_attempt_at, created_at, finished_at, last_error) \
-             VALUES ($1, $2, $3, $4, 'refused', 0, $5, $5, $5, $6) ON CONFLICT (channel, event_id) DO NOTHING"
-        )
-        .bind(channel)
-        .bind(event_id)
-        .bind(chat_id)
-        .bind(payload)
-        .bind(at)
-        .bind(reason)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected())
+                "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
+                 next_attempt_at, created_at, finished_at, last_error) \
+                 VALUES ($1, $2, $3, $4, $7, 0, $5, $5, $5, $6) ON CONFLICT (channel, event_id) DO NOTHING",
+            )
+            .bind(channel)
+            .bind(event_id)
+            .bind(chat_id)
+            .bind(payload)
+            .bind(at)
+            .bind(reason)
+            .bind(status)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
         })?;
         Ok(done == 1)
     }
 
     /// Queues messages; those whose dedupe key is already queued are skipped.
     pub async fn enqueue_outbox(&self, messages: &[NewOutbound]) -> StoreResult<()> {
-        self.finish_inbox_with(None, messages).await
-    }
-
-    /// Marks inbox event `inbox_id` done and queues its replies, in one transaction.
-    pub async fn finish_inbox_with(&self, inbox_id: Option<i64>, replies: &[NewOutbound]) -> StoreResult<()> {
-        let at = now();
-        dispatch!(self, |p| {
-            let mut tx = crate::store::begin_write(p).await?;
-            for m in replies {
-                sqlx::query(INSERT_OUTBOX)
-                    .bind(&m.channel)
-                    .bind(&m.chat_id)
-                    .bind(&m.payload)
-                    .bind(&m.dedupe_key)
-                    .bind(at)
-                    .bind(m.person_id)
-                    .bind(m.task_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if let Some(id) = inbox_id {
-                sqlx::query(
-                    "UPDATE inbox_events SET status = 'done', finished_at = $1, locked_until = NULL \
-                     WHERE id = $2",
-                )
-                .bind(at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-        });
-        Ok(())
-    }
-
-    /// Claims the next due item of one of `channels` (all when `None`), leasing it until
-    /// `lease_until`.
-    pub async fn claim(
-        &self,
-        queue: Queue,
-        channels: Option<&[crate::domain::Channel]>,
-        at: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> StoreResult<Option<Claimed>> {
-        let table = queue.table();
-        // The names come from our own enum, never from input.
-        let only = match channels {
-            None => String::new(),
-            Some([]) => return Ok(None),
-            Some(list) => {
-                let names: Vec<String> = list.iter().map(|c| format!("'{}'", c.as_str())).collect();
-                format!(" AND q.channel IN ({})", names.join(", "))
-            }
-        };
-        // Each chat's items are handled in order: an item waits while an older one of the same
-        // chat is unfinished, so several workers never answer a chat out of turn.
-        let in_order = format!(
-            " AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.channel = q.channel \
-             AND o.chat_id = q.chat_id AND o.id < q.id AND o.status IN ('pending', 'processing'))"
-        );
-        let lock = match self.pool {
-            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-            Pool::Sqlite(_) => "",
-        };
-        let sql = format!(
-            "UPDATE {table} SET status = 'processing', locked_until = $1, attempts = attempts + 1 \
-             WHERE id = (SELECT q.id FROM {table} q WHERE ((q.status = 'pending' AND q.next_attempt_at <= $2) \
-             OR (q.status = 'processing' AND q.locked_until <= $2)){only}{in_order} \
-             ORDER BY q.next_attempt_at, q.id LIMIT 1{lock}) \
-             RETURNING id, channel, chat_id, payload, attempts"
-        );
-        Ok(dispatch!(self, |p| sqlx::query_as::<_, Claimed>(&sql)
-            .bind(lease_until)
-            .bind(at)
-            .fetch_optional(p)
-            .await)?)
-    }
-
-    /// Extends the lease of an item this worker still holds.
-    pub async fn renew_claim(&self, queue: Queue, id: i64, until: DateTime<Utc>) -> StoreResult<()> {
-        let sql = format!(
-            "UPDATE {} SET locked_until = $1 WHERE id = $2 AND status = 'processing'",
-            queue.table()
-        );
-        dispatch!(self, |p| sqlx::query(&sql)
-            .bind(until)
-            .bind(id)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// On SQLite the service is a single process, so claims found at start-up were left by a
-    /// process that died: release them now instead of waiting for their leases to run out.
-    /// (On PostgreSQL other replicas may hold live claims; leases handle that.)
-    pub async fn release_orphaned_claims(&self) -> StoreResult<u64> {
-        let Pool::Sqlite(p) = &self.pool else {
-            return Ok(0);
-        };
-        let mut released = 0;
-        for table in [Queue::Inbox, Queue::Outbox, Queue::Integrations].map(Queue::table) {
-            let sql = format!(
-                "UPDATE {table} SET status = 'pending', locked_until = NULL WHERE status = 'processing'"
-            );
-            released += sqlx::query(&sql).execute(p).await?.rows_affected();
-        }
-        Ok(released)
-    }
-
-    /// Puts a claimed item back to be tried at `at`. `count_attempt: false` when it was not
-    /// really tried (e.g. held back by a rate limit).
-    pub async fn retry_at(
-        &self,
-        queue: Queue,
-        id: i64,
-        at: DateTime<Utc>,
-        error: Option<&str>,
-        count_attempt: bool,
-    ) -> StoreResult<()> {
-        let table = queue.table();
-        let undo = if count_attempt {
-            ""
-        } else {
-            ", attempts = attempts - 1"
-        };
-        let sql = format!(
-            "UPDATE {table} SET status = 'pending', next_attempt_at = $1, locked_until = NULL, \
-             last_error = COALESCE($2, last_error){undo} WHERE id = $3"
-        );
-        dispatch!(self, |p| sqlx::query(&sql)
-            .bind(at)
-            .bind(error)
-            .bind(id)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Gives up on an item: it stays visible as a dead letter.
-    pub async fn mark_dead(&self, queue: Queue, id: i64, error: &str) -> StoreResult<()> {
-        let sql = format!(
-            "UPDATE {} SET status = 'dead', last_error = $1, locked_until = NULL, finished_at = $2 WHERE id = $3",
-            queue.table()
-        );
-        dispatch!(self, |p| sqlx::query(&sql)
-            .bind(error)
-            .bind(now())
-            .bind(id)
-            .execute(p)
-            .await
-            .map(|_| ()))?;
-        Ok(())
+        self.finish_inbox_with(None, messages).await.map(|_| ())
     }
 
     /// Puts dead letter `id` of `queue` back to be tried now, with a fresh count of attempts;
@@ -309,21 +173,6 @@ impl Store {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(done == 1)
-    }
-
-    /// Records an outbox message as delivered, with the platform's id for it.
-    pub async fn mark_sent(&self, id: i64, platform_message_id: Option<&str>) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
-            "UPDATE outbox_messages SET status = 'done', platform_message_id = $1, finished_at = $2, \
-             locked_until = NULL WHERE id = $3"
-        )
-        .bind(platform_message_id)
-        .bind(now())
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
-        Ok(())
     }
 
     pub async fn queue_counts(&self, queue: Queue) -> StoreResult<QueueCounts> {

@@ -1,15 +1,17 @@
 //! AI actions: what the agent may only propose (deleting a task, closing a project,
 //! reassigning someone's tasks) and what a person approves or rejects. An approved action runs
 //! with the permissions of the person who approved it, never the proposer's or the model's.
+//! Its effect and its `done` record are one transaction: a reassignment moves every task or
+//! none; an approval a stop interrupted is put back by the scheduler's recovery sweep.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::{
-    Actor, Origin, Patch, ProjectUpdate, TaskQuery, TaskUpdate, Workspace, WorkspaceError, WsResult,
-};
+use super::changes::Change;
+use super::{Actor, Origin, TaskQuery, Workspace, WorkspaceError, WsResult};
 use crate::domain::{ActionStatus, AiAction, Handle, ValidationError};
+use crate::store::ActionEffect;
 
 /// What can be proposed.
 #[derive(Debug, Clone, Deserialize, ToSchema, schemars::JsonSchema)]
@@ -34,9 +36,6 @@ pub enum Proposal {
 pub trait DeferredCalls: Send + Sync {
     async fn run(&self, actor: &Actor, tool: &str, arguments: &Value) -> WsResult<String>;
 }
-
-/// How many tasks a reassignment moves at most.
-const REASSIGN_LIMIT: i64 = 500;
 
 impl Workspace {
     /// Records a proposal, checking that what it names exists.
@@ -165,7 +164,9 @@ impl Workspace {
             )));
         }
         match self.carry_out(actor, &action, calls).await {
-            Ok(result) => {
+            // The effect and the `done` record were one transaction.
+            Ok(Carried::Recorded) => {}
+            Ok(Carried::Result(result)) => {
                 self.store
                     .transition_action(
                         id,
@@ -225,12 +226,15 @@ impl Workspace {
         self.action(id).await
     }
 
+    /// Carries out an approved action with `actor`'s rights. The built-in actions' effect and
+    /// their `done` record are one transaction (`Carried::Recorded`); a deferred tool call runs
+    /// through the tools and gives its result to record.
     async fn carry_out(
         &self,
         actor: &Actor,
         action: &AiAction,
         calls: Option<&dyn DeferredCalls>,
-    ) -> WsResult<String> {
+    ) -> WsResult<Carried> {
         let id = |key: &str| -> WsResult<i64> {
             action.data[key]
                 .as_i64()
@@ -250,43 +254,86 @@ impl Workspace {
                         "this proposal is carried out by the agent, which is not configured".into(),
                     ));
                 };
-                calls.run(actor, &tool, &action.data["arguments"]).await
+                Ok(Carried::Result(
+                    calls.run(actor, &tool, &action.data["arguments"]).await?,
+                ))
             }
             "delete_task" => {
                 let task_id = id("task_id")?;
-                self.delete_task(actor, task_id).await?;
-                Ok(format!("task #{task_id} deleted"))
+                actor.require(actor.is_admin(), "delete tasks")?;
+                self.task(actor, task_id).await?;
+                let effect = ActionEffect::DeleteTask(task_id);
+                self.store
+                    .carry_out_action(
+                        action.id,
+                        &effect,
+                        &|_: usize| format!("task #{task_id} deleted"),
+                        &actor.audit(),
+                    )
+                    .await
+                    .map_err(|e| {
+                        WorkspaceError::from_store(e, || format!("task {task_id} does not exist"))
+                    })?;
+                self.announce(actor, Change::TaskDeleted(task_id)).await;
+                Ok(Carried::Recorded)
             }
             "close_project" => {
                 let project_id = id("project_id")?;
-                let update = ProjectUpdate {
-                    status: Some("completed".into()),
-                    ..ProjectUpdate::default()
-                };
-                let project = self.update_project(actor, project_id, update).await?;
-                Ok(format!("project {} completed", project.name))
+                actor.require(actor.can_write(), "change projects")?;
+                let project = self.project(actor, project_id).await?;
+                let name = project.name.clone();
+                let effect = ActionEffect::CloseProject(project_id);
+                self.store
+                    .carry_out_action(
+                        action.id,
+                        &effect,
+                        &|_: usize| format!("project {name} completed"),
+                        &actor.audit(),
+                    )
+                    .await
+                    .map_err(|e| {
+                        WorkspaceError::from_store(e, || format!("project {project_id} does not exist"))
+                    })?;
+                let project = self.project(actor, project_id).await?;
+                self.announce(actor, Change::ProjectUpdated(project)).await;
+                Ok(Carried::Recorded)
             }
             "reassign_tasks" => {
                 let (from, to) = (text("from")?, text("to")?);
-                let query = TaskQuery {
-                    assigned_to: Some(from.clone()),
-                    open: Some(true),
-                    limit: Some(REASSIGN_LIMIT),
-                    ..TaskQuery::default()
+                actor.require(actor.can_write(), "change tasks")?;
+                let from = self
+                    .person(actor, Handle::parse_field(&from, "from")?.as_str())
+                    .await?;
+                let to = self
+                    .person(actor, Handle::parse_field(&to, "to")?.as_str())
+                    .await?;
+                let effect = ActionEffect::ReassignTasks {
+                    from: from.id,
+                    to: to.id,
                 };
-                let tasks = self.list_tasks(actor, &query, crate::store::now()).await?.items;
-                for task in &tasks {
-                    let update = TaskUpdate {
-                        assigned_to: Patch::Set(to.clone()),
-                        ..TaskUpdate::default()
-                    };
-                    self.update_task(actor, task.id, update).await?;
+                let words = |n: usize| format!("{n} task(s) moved from @{} to @{}", from.handle, to.handle);
+                let moved = self
+                    .store
+                    .carry_out_action(action.id, &effect, &words, &actor.audit())
+                    .await?;
+                for task_id in moved {
+                    let task = self.task(actor, task_id).await?;
+                    let before = task.status;
+                    self.announce(actor, Change::TaskUpdated { task, before }).await;
                 }
-                Ok(format!("{} task(s) moved from @{from} to @{to}", tasks.len()))
+                Ok(Carried::Recorded)
             }
             other => Err(ValidationError::new("action_type", format!("unknown action '{other}'")).into()),
         }
     }
+}
+
+/// What carrying out an action left to record.
+enum Carried {
+    /// Nothing: the effect and the `done` record were one transaction.
+    Recorded,
+    /// Its result, for the `done` record.
+    Result(String),
 }
 
 /// The JSON the model sees for a proposal.

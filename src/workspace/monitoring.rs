@@ -1,12 +1,12 @@
 //! What the service is doing: the durable queues and their dead letters, the scheduler's last
-//! sweep, the open escalations and where the admins' alerts go.
+//! sweep, the open escalations, where the admins' alerts go, and how large the tables are.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::EscalationList;
 use super::{Actor, Workspace, WsResult};
-use crate::store::{AlertChat, DeadLetter, Queue, QueueCounts, SweepRecord};
+use crate::store::{AlertChat, DeadLetter, Queue, QueueCounts, SweepRecord, TableSizes};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QueueStatus {
@@ -26,6 +26,10 @@ pub struct MonitoringStatus {
     pub open_escalations: EscalationList,
     /// The chat that gets the admins' alerts (`/alerts here`), if one was chosen.
     pub alert_chat: Option<AlertChat>,
+    /// Rows in the tables that grow with use (retention keeps them bounded).
+    pub tables: TableSizes,
+    /// The database's size on disk, in bytes.
+    pub database_bytes: i64,
 }
 
 impl Workspace {
@@ -48,6 +52,8 @@ impl Workspace {
             scheduler: self.store.last_sweep().await?,
             open_escalations: self.open_escalations(actor).await?,
             alert_chat: self.store.alert_chat().await?,
+            tables: self.store.table_sizes().await?,
+            database_bytes: self.store.database_bytes().await?,
         })
     }
 }

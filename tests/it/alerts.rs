@@ -212,7 +212,7 @@ async fn a_failing_channel_is_alerted_once_and_its_recovery_noted(db: Db) {
     app.store
         .retry_at(
             Queue::Outbox,
-            claimed.id,
+            &claimed,
             now() + Duration::days(1),
             Some("connection refused"),
             true,
@@ -241,7 +241,19 @@ async fn a_failing_channel_is_alerted_once_and_its_recovery_noted(db: Db) {
         alerts[0].text
     );
     // It goes out: the admins hear that Discord works again, once.
-    app.store.mark_sent(claimed.id, None).await.unwrap();
+    let next_try = now() + Duration::days(1) + Duration::seconds(1);
+    let again = app
+        .store
+        .claim(
+            Queue::Outbox,
+            Some(&[Channel::Discord]),
+            next_try,
+            next_try + Duration::minutes(1),
+        )
+        .await
+        .unwrap()
+        .expect("due at its next try");
+    assert!(app.store.mark_sent(&again, None).await.unwrap());
     assert_eq!(
         s.run_once(at + Duration::minutes(12)).await.unwrap().alerts_sent,
         1

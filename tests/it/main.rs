@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod actions_atomic;
 mod agent;
 mod agent_guard;
 mod ai_analysis;
@@ -17,6 +18,7 @@ mod cli;
 mod crash;
 mod crm;
 mod discord;
+mod docs_page;
 mod email;
 mod fake_discord;
 mod fake_graph;
@@ -38,6 +40,7 @@ mod packaging;
 mod parser_fuzz;
 mod prompts;
 mod queue_claims;
+mod retention;
 mod scheduler;
 mod scheduler_reports;
 mod scheduler_settings;

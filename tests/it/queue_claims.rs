@@ -1,12 +1,25 @@
 //! Claims on the durable queues, against the store itself (no workers running): a renewed
-//! claim keeps the item from other workers; a lapsed one lets another worker take it over.
+//! claim keeps the item from other workers; a lapsed one lets another worker take it over, and
+//! the worker that lost it can no longer change the item. Through the running service: a send
+//! slower than the outbox lease is still sent once.
 
 use chrono::{DateTime, Duration, Utc};
+use coordinator::domain::Channel;
+use coordinator::message::OutboundMessage;
+use coordinator::queue::to_outbound;
 use coordinator::store::{Claimed, Queue, Store};
+use serde_json::json;
 
-use crate::helpers::{both_dbs, fresh_database, Db};
+use crate::fake_telegram::{text_update, FakeTelegram};
+use crate::helpers::{both_dbs, fresh_database, Db, TestApp};
 
-both_dbs!(a_renewed_claim_is_not_taken_over, a_lapsed_claim_is_taken_over);
+both_dbs!(
+    a_renewed_claim_is_not_taken_over,
+    a_lapsed_claim_is_taken_over,
+    a_stale_inbox_worker_cannot_change_a_finished_event,
+    a_stale_outbox_worker_cannot_change_a_sent_message,
+    a_send_slower_than_the_lease_is_sent_once,
+);
 
 async fn store_with_one_event(db: Db) -> (Store, tempfile::TempDir) {
     let (url, dir) = fresh_database(db).await;
@@ -31,10 +44,10 @@ async fn a_renewed_claim_is_not_taken_over(db: Db) {
     let (store, _dir) = store_with_one_event(db).await;
     let now = coordinator::store::now();
     let claimed = claim_at(&store, now).await.expect("the event is due");
-    store
-        .renew_claim(Queue::Inbox, claimed.id, now + Duration::seconds(70))
+    assert!(store
+        .renew_claim(Queue::Inbox, &claimed, now + Duration::seconds(70))
         .await
-        .unwrap();
+        .unwrap());
     let later = now + Duration::seconds(40);
     let other = claim_at(&store, later).await;
     assert!(
@@ -60,11 +73,142 @@ async fn a_lapsed_claim_is_taken_over(db: Db) {
         .expect("taken over once the claim lapsed");
     assert_eq!(other.id, claimed.id);
     // A finished item's claim is not renewed back to life.
-    store.finish_inbox_with(Some(other.id), &[]).await.unwrap();
-    store
-        .renew_claim(Queue::Inbox, other.id, after + Duration::seconds(600))
+    assert!(store.finish_inbox_with(Some(&other), &[]).await.unwrap());
+    assert!(!store
+        .renew_claim(Queue::Inbox, &other, after + Duration::seconds(600))
         .await
-        .unwrap();
+        .unwrap());
     let much_later = now + Duration::seconds(3600);
     assert!(claim_at(&store, much_later).await.is_none());
+}
+
+/// Worker A claims an event and stalls past its lease; worker B takes it over and finishes it.
+/// When A comes back, none of its updates applies: the event stays done, and A's replies are
+/// not queued.
+async fn a_stale_inbox_worker_cannot_change_a_finished_event(db: Db) {
+    let (store, _dir) = store_with_one_event(db).await;
+    let now = coordinator::store::now();
+    let a = claim_at(&store, now).await.expect("the event is due");
+    let b = claim_at(&store, now + Duration::seconds(31))
+        .await
+        .expect("taken over once A's claim lapsed");
+    assert_eq!(a.id, b.id);
+    assert_ne!(a.token, b.token, "each claim has its own token");
+    assert!(
+        a.token.ends_with(":1") && b.token.ends_with(":2"),
+        "{} {}",
+        a.token,
+        b.token
+    );
+    assert!(store.finish_inbox_with(Some(&b), &[]).await.unwrap());
+
+    let later = now + Duration::seconds(40);
+    assert!(!store
+        .retry_at(Queue::Inbox, &a, later, Some("A failed"), true)
+        .await
+        .unwrap());
+    assert!(!store.mark_dead(Queue::Inbox, &a, "A gave up").await.unwrap());
+    assert!(!store.renew_claim(Queue::Inbox, &a, later).await.unwrap());
+    let reply = to_outbound(
+        &OutboundMessage::text(Channel::Telegram, "42", "A's late answer"),
+        Some(format!("reply:{}:0", a.id)),
+    )
+    .unwrap();
+    assert!(!store.finish_inbox_with(Some(&a), &[reply]).await.unwrap());
+
+    let inbox = store.queue_counts(Queue::Inbox).await.unwrap();
+    assert_eq!((inbox.done, inbox.pending, inbox.dead), (1, 0, 0), "{inbox:?}");
+    assert!(store.outbox_for_chat("telegram", "42").await.unwrap().is_empty());
+    assert!(claim_at(&store, now + Duration::seconds(3600)).await.is_none());
+}
+
+/// The same for the outbox: A's send outlived its lease, B sent the message and recorded it;
+/// A's late result changes nothing.
+async fn a_stale_outbox_worker_cannot_change_a_sent_message(db: Db) {
+    let (url, _dir) = fresh_database(db).await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let message = OutboundMessage::text(Channel::Telegram, "42", "Standup at ten");
+    store
+        .enqueue_outbox(&[to_outbound(&message, Some("standup".into())).unwrap()])
+        .await
+        .unwrap();
+    let now = coordinator::store::now();
+    let claim = |at: DateTime<Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .claim(Queue::Outbox, None, at, at + Duration::seconds(60))
+                .await
+                .unwrap()
+        }
+    };
+    let a = claim(now).await.expect("the message is due");
+    assert!(claim(now + Duration::seconds(30)).await.is_none());
+    let b = claim(now + Duration::seconds(61))
+        .await
+        .expect("taken over once A's claim lapsed");
+    assert!(store.mark_sent(&b, Some("777")).await.unwrap());
+
+    assert!(!store.mark_sent(&a, Some("778")).await.unwrap());
+    assert!(!store
+        .retry_at(Queue::Outbox, &a, now, Some("timed out"), true)
+        .await
+        .unwrap());
+    assert!(!store.mark_dead(Queue::Outbox, &a, "gave up").await.unwrap());
+    let rows = store.outbox_for_chat("telegram", "42").await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].0.as_str(), rows[0].2.as_deref()), ("done", Some("777")));
+}
+
+/// The Bot API holds the reply to Anna for three seconds while the outbox lease is one second:
+/// the worker renews its claim while the send is in flight, so no other claim sends it again.
+async fn a_send_slower_than_the_lease_is_sent_once(db: Db) {
+    const ANNA: i64 = 4242;
+    let fake = FakeTelegram::start().await;
+    let app = TestApp::builder(db)
+        .with_telegram(&fake, "slow-secret")
+        .with("COORDINATOR_OUTBOX_LEASE", "1s")
+        .spawn()
+        .await;
+    let anna = app
+        .post(
+            "/api/people",
+            json!({"handle": "anna", "name": "Anna",
+                   "identities": [{"channel": "telegram", "external_id": ANNA.to_string()}]}),
+        )
+        .await;
+    assert_eq!(anna.status, 201, "{}", anna.body);
+    fake.hold_sends_to(ANNA);
+    assert_eq!(
+        app.deliver_telegram(&text_update(1, ANNA, ANNA, "/newtask Print flyers"))
+            .await,
+        200
+    );
+    let wait = std::time::Duration::from_secs(15);
+    assert_eq!(fake.wait_for_calls("sendMessage", 1, wait).await.len(), 1);
+    // Three leases pass while the platform holds the send.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    fake.release_sends();
+    let sent = fake.wait_for_sent(1, wait).await;
+    assert!(sent[0].text.contains("Print flyers"), "{}", sent[0].text);
+    let mut rows = Vec::new();
+    for _ in 0..200 {
+        rows = app
+            .store
+            .outbox_for_chat("telegram", &ANNA.to_string())
+            .await
+            .unwrap();
+        if rows.iter().all(|r| r.0 == "done") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0, "done");
+    assert_eq!(
+        fake.calls("sendMessage").len(),
+        1,
+        "the reply was sent again while the first send was in flight"
+    );
 }

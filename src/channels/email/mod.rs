@@ -14,6 +14,7 @@ pub mod inbound;
 pub mod ingest;
 pub mod media;
 pub mod outbound;
+pub mod unread;
 mod webhook;
 
 use axum::routing::post;

@@ -15,6 +15,7 @@ both_dbs!(
     escalations_reach_channels_and_direct_messages,
     rate_limits_are_honoured,
     registration_is_idempotent,
+    a_send_whose_answer_was_lost_is_shown_once,
 );
 
 async fn escalations_reach_channels_and_direct_messages(db: Db) {
@@ -314,4 +315,40 @@ async fn registration_is_idempotent(db: Db) {
     }
     assert_eq!(guild.fake.commands(Some(GUILD_ID)).len(), all);
     assert!(guild.fake.commands(None).is_empty());
+}
+
+/// Discord creates the message but its answer is lost (a 500 comes back): the outbox tries
+/// again with the same nonce and `enforce_nonce`, and Discord answers with the message it
+/// already made. One message in the channel.
+async fn a_send_whose_answer_was_lost_is_shown_once(db: Db) {
+    let d = start(db, &[]).await;
+    let path = format!("/channels/{CHANNEL}/messages");
+    d.fake.fail_next("POST", &path, vec![Failure::AnswerLost]);
+    let message = OutboundMessage::text(Channel::Discord, CHANNEL, "Standup moves to ten");
+    outbox(&d.app)
+        .enqueue(&message, Some("standup:1".into()))
+        .await
+        .unwrap();
+    let mut rows = Vec::new();
+    for _ in 0..300 {
+        rows = d.app.store.outbox_for_chat("discord", CHANNEL).await.unwrap();
+        if rows.first().is_some_and(|r| r.0 == "done") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0, "done", "{rows:?}");
+    let calls = d.fake.calls_to(&format!("POST {path}"));
+    assert_eq!(calls.len(), 2, "tried once, then once more after the 500");
+    assert_eq!(calls[0].body["nonce"], calls[1].body["nonce"]);
+    assert_eq!(calls[1].body["enforce_nonce"], json!(true));
+    let shown: Vec<Msg> = d
+        .fake
+        .messages()
+        .into_iter()
+        .filter(|m| m.content == "Standup moves to ten")
+        .collect();
+    assert_eq!(shown.len(), 1, "the message was posted twice");
+    assert_eq!(rows[0].2.as_deref(), Some(shown[0].id.as_str()));
 }

@@ -62,6 +62,8 @@ pub struct Msg {
     pub via_interaction: Option<String>,
     pub message_reference: Option<Value>,
     pub allowed_mentions: Option<Value>,
+    /// The `nonce` it was created with, if any.
+    pub nonce: Option<String>,
 }
 
 impl Msg {
@@ -84,6 +86,7 @@ impl Msg {
             "timestamp": "2025-11-25T10:00:00.000000+00:00", "edited_timestamp": null, "tts": false,
             "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [], "embeds": [],
             "pinned": false, "application_id": APP_ID, "message_reference": self.message_reference,
+            "nonce": self.nonce,
         })
     }
 }
@@ -107,6 +110,9 @@ pub enum Failure {
         global: bool,
     },
     ServerError,
+    /// The request takes effect (a message is created), but its answer is lost: a 500 comes
+    /// back instead, as when Discord's edge times out behind a write that went through.
+    AnswerLost,
     /// A Discord error answer, e.g. 404 code 10015 "Unknown Webhook".
     Refused {
         status: u16,
@@ -374,6 +380,7 @@ fn answered(state: &mut Inner, token: &str, answer: &Value) {
                 via_interaction: Some(token.to_owned()),
                 message_reference: None,
                 allowed_mentions: None,
+                nonce: None,
             });
             Some(message_id)
         }

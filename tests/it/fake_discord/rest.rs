@@ -82,6 +82,13 @@ pub(super) async fn handle(
                 let (status, body) = error(500, 0, "500: Internal Server Error");
                 (status, axum::Json(body)).into_response()
             }
+            Failure::AnswerLost => {
+                let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+                let bot_ok = authorization.as_deref() == Some(&format!("Bot {TOKEN}"));
+                let _ = route(&mut state, &shared, &method, &segments, bot_ok, &body);
+                let (status, body) = error(500, 0, "500: Internal Server Error");
+                (status, axum::Json(body)).into_response()
+            }
             Failure::Refused {
                 status,
                 code,
@@ -131,6 +138,25 @@ fn route(
             if state.users.contains(*channel) {
                 return Err(error(404, 10003, "Unknown Channel"));
             }
+            let nonce = match &body["nonce"] {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            };
+            if nonce.as_ref().is_some_and(|n| n.len() > 25) {
+                return Err(error(400, 50035, "Invalid Form Body"));
+            }
+            // `enforce_nonce`: a nonce seen in the last few minutes answers the message it
+            // created, and nothing new is posted.
+            if body["enforce_nonce"] == json!(true) {
+                if let Some(earlier) = state
+                    .messages
+                    .iter()
+                    .find(|m| m.channel_id == *channel && m.nonce.is_some() && m.nonce == nonce)
+                {
+                    return Ok((StatusCode::OK, earlier.to_json()));
+                }
+            }
             let id = next_id(state);
             let msg = Msg {
                 id,
@@ -141,6 +167,7 @@ fn route(
                 via_interaction: None,
                 message_reference: body.get("message_reference").cloned(),
                 allowed_mentions: body.get("allowed_mentions").cloned(),
+                nonce,
             };
             state.messages.push(msg.clone());
             Ok((StatusCode::OK, msg.to_json()))
@@ -263,6 +290,7 @@ fn webhook(
                 via_interaction: Some(token.to_owned()),
                 message_reference: None,
                 allowed_mentions: body.get("allowed_mentions").cloned(),
+                nonce: None,
             };
             state.messages.push(msg.clone());
             Ok((StatusCode::OK, msg.to_json()))

@@ -104,16 +104,24 @@ fn message_id(answer: &Value) -> Option<String> {
 }
 
 impl DiscordOut {
+    /// Posts `message` in a channel as the bot. With a `nonce`, Discord answers a repeat of it
+    /// (within a few minutes, same author) with the message already created instead of a new
+    /// one (`enforce_nonce`), so a send retried after its answer was lost is shown once.
     async fn to_channel(
         &self,
         channel_id: &str,
         message: &OutboundMessage,
+        nonce: Option<&str>,
     ) -> Result<Option<String>, RestError> {
         let mut payload = body(message).map_err(|e| RestError::Status {
             status: 400,
             code: None,
             message: e.to_string(),
         })?;
+        if let Some(nonce) = nonce {
+            payload["nonce"] = json!(nonce);
+            payload["enforce_nonce"] = json!(true);
+        }
         if let Some(reply_to) = message.reply_to.as_deref() {
             payload["message_reference"] = json!({"message_id": reply_to, "fail_if_not_exists": false});
         }
@@ -160,9 +168,14 @@ impl DiscordOut {
         Ok(id)
     }
 
-    async fn to_user(&self, user_id: &str, message: &OutboundMessage) -> Result<Option<String>, RestError> {
+    async fn to_user(
+        &self,
+        user_id: &str,
+        message: &OutboundMessage,
+        nonce: Option<&str>,
+    ) -> Result<Option<String>, RestError> {
         let channel = self.dm_channel(user_id).await?;
-        self.to_channel(&channel, message).await
+        self.to_channel(&channel, message, nonce).await
     }
 
     /// A plain id: a channel, or else (Unknown Channel) a person's user id.
@@ -170,6 +183,7 @@ impl DiscordOut {
         &self,
         id: &str,
         message: &OutboundMessage,
+        nonce: Option<&str>,
     ) -> Result<Option<String>, RestError> {
         let known_user = self
             .dm_channels
@@ -177,10 +191,10 @@ impl DiscordOut {
             .unwrap_or_else(|p| p.into_inner())
             .contains_key(id);
         if known_user {
-            return self.to_user(id, message).await;
+            return self.to_user(id, message, nonce).await;
         }
-        match self.to_channel(id, message).await {
-            Err(e) if e.code() == Some(UNKNOWN_CHANNEL) => self.to_user(id, message).await,
+        match self.to_channel(id, message, nonce).await {
+            Err(e) if e.code() == Some(UNKNOWN_CHANNEL) => self.to_user(id, message, nonce).await,
             other => other,
         }
     }
@@ -201,12 +215,28 @@ impl Transport for DiscordOut {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(channel = "discord"))]
     async fn send(&self, message: &OutboundMessage) -> Result<Option<String>, SendError> {
+        self.send_with(message, None).await
+    }
+
+    /// Messages posted as the bot carry `key` as their nonce. Interaction answers go through
+    /// the interaction's webhook, which takes no nonce: a repeat of one of those can show twice.
+    async fn send_once(&self, message: &OutboundMessage, key: &str) -> Result<Option<String>, SendError> {
+        self.send_with(message, Some(key)).await
+    }
+}
+
+impl DiscordOut {
+    #[tracing::instrument(skip_all, fields(channel = "discord"))]
+    async fn send_with(
+        &self,
+        message: &OutboundMessage,
+        nonce: Option<&str>,
+    ) -> Result<Option<String>, SendError> {
         let address: Address = message.chat_id.parse().map_err(SendError::Permanent)?;
         let result = match address {
-            Address::Channel(id) => self.to_channel_or_user(&id, message).await,
-            Address::User(id) => self.to_user(&id, message).await,
+            Address::Channel(id) => self.to_channel_or_user(&id, message, nonce).await,
+            Address::User(id) => self.to_user(&id, message, nonce).await,
             Address::Interaction {
                 channel_id,
                 interaction_id,

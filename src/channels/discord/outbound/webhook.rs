@@ -158,7 +158,7 @@ impl DiscordOut {
             }
             Instead::ToChannel => {
                 tracing::info!("interaction token not usable; sending to the channel");
-                self.to_channel(channel_id, message).await
+                self.to_channel(channel_id, message, None).await
             }
         }
     }

@@ -1,0 +1,263 @@
+//! Claims on the durable queues. A worker claims the next due item with a lease
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer) and a claim token,
+//! `worker-id:attempt`, written into the row. Every later update of the claim (renew, finish,
+//! retry later, dead letter) applies only while the row is still `processing` under that token,
+//! and says whether it applied: a worker whose lease ran out while another took the item over
+//! can no longer change it, so a stale worker never flips a finished row back to pending or
+//! dead. A claim whose lease ran out (the worker died or stalled) is claimed again, so a crash
+//! at any point delays work but never loses it.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+
+use super::queue::{NewOutbound, Queue, INSERT_OUTBOX};
+use super::{dispatch, now, Pool, Store, StoreResult};
+
+/// A claimed item: its id, JSON payload, how many times it has been claimed, and the token
+/// that proves this claim is still the current one.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub channel: String,
+    pub chat_id: String,
+    pub payload: String,
+    pub attempts: i32,
+    /// `worker-id:attempt`, as written by the claim.
+    #[sqlx(rename = "claim_token")]
+    pub token: String,
+}
+
+/// This process's worker id: its pid and a random suffix (pids repeat across hosts and
+/// restarts). Two claims of one item never share a token, since each counts an attempt.
+pub fn worker_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| format!("{}-{:08x}", std::process::id(), rand::random::<u32>()))
+}
+
+/// The condition every update of a claim carries, given the placeholders of its token and id.
+fn held(token: &str, id: &str) -> String {
+    format!("id = {id} AND claim_token = {token} AND status = 'processing'")
+}
+
+impl Store {
+    /// Claims the next due item of one of `channels` (all when `None`), leasing it until
+    /// `lease_until`.
+    pub async fn claim(
+        &self,
+        queue: Queue,
+        channels: Option<&[crate::domain::Channel]>,
+        at: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Claimed>> {
+        let table = queue.table();
+        // The names come from our own enum, never from input.
+        let only = match channels {
+            None => String::new(),
+            Some([]) => return Ok(None),
+            Some(list) => {
+                let names: Vec<String> = list.iter().map(|c| format!("'{}'", c.as_str())).collect();
+                format!(" AND q.channel IN ({})", names.join(", "))
+            }
+        };
+        // Each chat's items are handled in order: an item waits while an older one of the same
+        // chat is unfinished, so several workers never answer a chat out of turn.
+        let in_order = format!(
+            " AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.channel = q.channel \
+             AND o.chat_id = q.chat_id AND o.id < q.id AND o.status IN ('pending', 'processing'))"
+        );
+        let lock = match self.pool {
+            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Pool::Sqlite(_) => "",
+        };
+        let sql = format!(
+            "UPDATE {table} SET status = 'processing', locked_until = $1, attempts = attempts + 1, \
+             claim_token = CAST($3 AS TEXT) || ':' || CAST(attempts + 1 AS TEXT) \
+             WHERE id = (SELECT q.id FROM {table} q WHERE ((q.status = 'pending' AND q.next_attempt_at <= $2) \
+             OR (q.status = 'processing' AND q.locked_until <= $2)){only}{in_order} \
+             ORDER BY q.next_attempt_at, q.id LIMIT 1{lock}) \
+             RETURNING id, channel, chat_id, payload, attempts, claim_token"
+        );
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, Claimed>(&sql)
+            .bind(lease_until)
+            .bind(at)
+            .bind(worker_id())
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// Extends the lease of an item this claim still holds; `false` when it no longer does
+    /// (finished, or taken over by another worker).
+    pub async fn renew_claim(
+        &self,
+        queue: Queue,
+        claim: &Claimed,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let sql = format!(
+            "UPDATE {} SET locked_until = $1 WHERE {}",
+            queue.table(),
+            held("$2", "$3")
+        );
+        let done = dispatch!(self, |p| sqlx::query(&sql)
+            .bind(until)
+            .bind(&claim.token)
+            .bind(claim.id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// On SQLite the service is a single process, so claims found at start-up were left by a
+    /// process that died: release them now instead of waiting for their leases to run out.
+    /// (On PostgreSQL other replicas may hold live claims; leases handle that.)
+    pub async fn release_orphaned_claims(&self) -> StoreResult<u64> {
+        let Pool::Sqlite(p) = &self.pool else {
+            return Ok(0);
+        };
+        let mut released = 0;
+        for table in [Queue::Inbox, Queue::Outbox, Queue::Integrations].map(Queue::table) {
+            let sql = format!(
+                "UPDATE {table} SET status = 'pending', locked_until = NULL, claim_token = NULL \
+                 WHERE status = 'processing'"
+            );
+            released += sqlx::query(&sql).execute(p).await?.rows_affected();
+        }
+        Ok(released)
+    }
+
+    /// Marks inbox event `claim` done and queues its replies, in one transaction. `false`
+    /// (and nothing queued) when the claim was lost: another worker took the event over.
+    /// Without a claim, only queues the replies.
+    pub async fn finish_inbox_with(
+        &self,
+        claim: Option<&Claimed>,
+        replies: &[NewOutbound],
+    ) -> StoreResult<bool> {
+        let at = now();
+        let finish = format!(
+            "UPDATE inbox_events SET status = 'done', finished_at = $1, locked_until = NULL WHERE {}",
+            held("$2", "$3")
+        );
+        let applied = dispatch!(self, |p| {
+            let mut tx = crate::store::begin_write(p).await?;
+            let mut applied = true;
+            if let Some(claim) = claim {
+                let done = sqlx::query(&finish)
+                    .bind(at)
+                    .bind(&claim.token)
+                    .bind(claim.id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                applied = done == 1;
+            }
+            if applied {
+                for m in replies {
+                    sqlx::query(INSERT_OUTBOX)
+                        .bind(&m.channel)
+                        .bind(&m.chat_id)
+                        .bind(&m.payload)
+                        .bind(&m.dedupe_key)
+                        .bind(at)
+                        .bind(m.person_id)
+                        .bind(m.task_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            applied
+        });
+        Ok(applied)
+    }
+
+    /// Puts a claimed item back to be tried at `at`. `count_attempt: false` when it was not
+    /// really tried (e.g. held back by a rate limit). `false` when the claim was lost.
+    pub async fn retry_at(
+        &self,
+        queue: Queue,
+        claim: &Claimed,
+        at: DateTime<Utc>,
+        error: Option<&str>,
+        count_attempt: bool,
+    ) -> StoreResult<bool> {
+        let table = queue.table();
+        let undo = if count_attempt {
+            ""
+        } else {
+            ", attempts = attempts - 1"
+        };
+        let sql = format!(
+            "UPDATE {table} SET status = 'pending', next_attempt_at = $1, locked_until = NULL, \
+             last_error = COALESCE($2, last_error){undo} WHERE {}",
+            held("$3", "$4")
+        );
+        let done = dispatch!(self, |p| sqlx::query(&sql)
+            .bind(at)
+            .bind(error)
+            .bind(&claim.token)
+            .bind(claim.id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Gives up on a claimed item: it stays visible as a dead letter. `false` when the claim
+    /// was lost.
+    pub async fn mark_dead(&self, queue: Queue, claim: &Claimed, error: &str) -> StoreResult<bool> {
+        let sql = format!(
+            "UPDATE {} SET status = 'dead', last_error = $1, locked_until = NULL, finished_at = $2 WHERE {}",
+            queue.table(),
+            held("$3", "$4")
+        );
+        let done = dispatch!(self, |p| sqlx::query(&sql)
+            .bind(error)
+            .bind(now())
+            .bind(&claim.token)
+            .bind(claim.id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Records a claimed outbox message as delivered, with the platform's id for it. `false`
+    /// when the claim was lost (the send outlived it and another worker took the message over).
+    pub async fn mark_sent(&self, claim: &Claimed, platform_message_id: Option<&str>) -> StoreResult<bool> {
+        let sql = format!(
+            "UPDATE outbox_messages SET status = 'done', platform_message_id = $1, finished_at = $2, \
+             locked_until = NULL WHERE {}",
+            held("$3", "$4")
+        );
+        let done = dispatch!(self, |p| sqlx::query(&sql)
+            .bind(platform_message_id)
+            .bind(now())
+            .bind(&claim.token)
+            .bind(claim.id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Marks a claimed integration job done; `false` when the claim was lost.
+    pub async fn finish_integration_job(&self, claim: &Claimed) -> StoreResult<bool> {
+        let sql = format!(
+            "UPDATE integration_jobs SET status = 'done', finished_at = $1, locked_until = NULL WHERE {}",
+            held("$2", "$3")
+        );
+        let done = dispatch!(self, |p| sqlx::query(&sql)
+            .bind(now())
+            .bind(&claim.token)
+            .bind(claim.id)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+}
