@@ -21,6 +21,8 @@ mod scratch;
 mod tasks;
 mod team;
 mod tokens;
+mod web;
+mod web_feed;
 mod whatsapp;
 
 pub use analysis::{OpenBreach, ProjectWork, TaskSignal};
@@ -43,6 +45,8 @@ pub use scratch::ScratchSchema;
 pub use tasks::{TaskData, TaskFilter};
 pub use team::PendingInvite;
 pub use tokens::ApiToken;
+pub use web::{NewWebSession, WebSession};
+pub use web_feed::{AlertRow, BreachRow, EscalationRow, ReminderRow};
 pub use whatsapp::{Delivery, DeliveryStatus, DeliveryUpdate, WindowFacts, REENGAGEMENT_REQUIRED};
 
 use std::str::FromStr;

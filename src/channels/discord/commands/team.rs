@@ -9,7 +9,7 @@ use super::{choices, option, text_of, CommandOption, STRING, SUB_COMMAND};
 const ROLES: &[&str] = &["admin", "member", "guest"];
 
 /// Answers only the sender sees: codes, invites and one's own settings.
-pub(super) const EPHEMERAL: &[&str] = &["claim", "invite", "people", "me", "tz", "quiet"];
+pub(super) const EPHEMERAL: &[&str] = &["claim", "invite", "people", "me", "tz", "quiet", "web"];
 
 fn handle(description: &str, required: bool) -> Value {
     option(STRING, "handle", description, required)
@@ -58,6 +58,7 @@ pub(super) fn definitions() -> Vec<(&'static str, Vec<Value>)> {
             vec![handle("Whom to take off the team, e.g. anna", true)],
         ),
         ("me", vec![]),
+        ("web", vec![]),
         (
             "tz",
             vec![option(STRING, "zone", "A time zone, e.g. Europe/Berlin", true)],

@@ -1,0 +1,352 @@
+//! The web page in a real headless Chromium, driven over WebDriver (chromedriver, Debian's
+//! `chromium` and `chromium-driver`, which `.ci/run` installs): sign in through the link sent to
+//! the fake Telegram, move a task on the board and see it in the API, approve a proposal, see an
+//! escalation appear live in the alerts feed, retry a dead letter, search the handbook; a forged
+//! form and a guest change nothing. The SQLite run saves the screenshots the README shows
+//! (`docs/web-board.png`, `docs/web-alerts.png`).
+//!
+//! Without chromedriver the test is skipped with a note, except under `CI=true`, where it fails.
+
+use std::time::Duration;
+
+use coordinator::domain::Role;
+use coordinator::store::Queue;
+use coordinator::workspace::{Actor, Proposal};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::fake_telegram::{text_update, Failure, FakeTelegram};
+use crate::helpers::{both_dbs, Db, TestApp};
+use crate::scheduler::wait_until;
+
+const SECRET: &str = "web-Secret_3";
+const LEAD: i64 = 7401;
+const ANNA: i64 = 7402;
+const WAIT: Duration = Duration::from_secs(20);
+
+both_dbs!(the_page_in_a_real_browser);
+
+/// chromedriver on a free port and a headless Chromium session; the driver ends with it.
+struct Browser {
+    client: Client,
+    _driver: tokio::process::Child,
+}
+
+fn driver_path() -> Option<String> {
+    if let Ok(path) = std::env::var("CHROMEDRIVER") {
+        return Some(path);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("chromedriver"))
+            .find(|p| p.is_file())
+            .map(|p| p.to_string_lossy().into_owned())
+    })
+}
+
+async fn browser() -> Option<Browser> {
+    let Some(driver) = driver_path() else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("chromedriver is not installed (apt-get install chromium chromium-driver), and CI=true requires the browser tests");
+        }
+        eprintln!("skipping the browser test: chromedriver is not installed (apt-get install chromium chromium-driver)");
+        return None;
+    };
+    // The WebDriver client's TLS stack asks for the process's crypto provider; the tree has
+    // two, so name one (chromedriver itself is plain http on 127.0.0.1).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(&driver)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {driver}: {e}"));
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--window-size=1280,1000", "--lang=en-GB"]}),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let connected = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await;
+        match connected {
+            Ok(client) => {
+                return Some(Browser {
+                    client,
+                    _driver: child,
+                })
+            }
+            Err(e) if tokio::time::Instant::now() > deadline => panic!("chromedriver did not answer: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+impl Browser {
+    async fn open(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Waits until an element with `text` in it is on the page.
+    async fn wait_for_text(&self, text: &str) {
+        let xpath = format!(
+            "//*[contains(text(), {})]",
+            serde_json::to_string(text).unwrap().replace('"', "'")
+        );
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("{text:?} never appeared: {e}"));
+    }
+
+    async fn heading(&self) -> String {
+        self.client
+            .find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn body(&self) -> String {
+        self.client
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(name);
+        std::fs::write(&path, png).unwrap();
+    }
+}
+
+async fn task(app: &TestApp, body: serde_json::Value) -> i64 {
+    let r = app.post("/api/tasks", body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_i64().unwrap()
+}
+
+async fn status_of(app: &TestApp, id: i64) -> String {
+    app.get(&format!("/api/tasks/{id}")).await.body["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn the_page_in_a_real_browser(db: Db) {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let public = "https://team.example";
+    let fake = FakeTelegram::start().await;
+    let app = TestApp::builder(db)
+        .with_telegram(&fake, SECRET)
+        .with("COORDINATOR_PUBLIC_URL", public)
+        .with("COORDINATOR_SCHEDULER_TICK", "1h")
+        .spawn()
+        .await;
+    for (handle, role, id) in [("lead", "admin", LEAD), ("anna", "member", ANNA)] {
+        let person = json!({"handle": handle, "name": handle, "role": role,
+            "identities": [{"channel": "telegram", "external_id": id.to_string()}]});
+        assert_eq!(app.post("/api/people", person).await.status, 201);
+    }
+    let project = app.post("/api/projects", json!({"name": "Launch"})).await.body["id"]
+        .as_i64()
+        .unwrap();
+    let notes = task(&app, json!({"title": "Write the launch notes", "assigned_to": "anna", "project_id": project, "priority": "high"})).await;
+    task(&app, json!({"title": "Book the venue", "assigned_to": "lead", "project_id": project, "due_date": "2020-03-01"})).await;
+    task(
+        &app,
+        json!({"title": "Order the banners", "project_id": project, "status": "in_progress"}),
+    )
+    .await;
+    let doomed = task(&app, json!({"title": "Old duplicate of the notes"})).await;
+
+    // Sign in through the link the bot sends on Telegram (its host is the public URL; the
+    // browser opens the same path here).
+    app.deliver_telegram_ok(&text_update(1, LEAD, LEAD, "/web")).await;
+    let sent = fake.wait_for_sent(1, WAIT).await;
+    let link = sent[0]
+        .text
+        .split_whitespace()
+        .find(|w| w.starts_with(public))
+        .unwrap_or_else(|| panic!("no link in {:?}", sent[0].text))
+        .to_owned();
+    browser
+        .open(&format!("{}{}", app.base, &link[public.len()..]))
+        .await;
+    browser.click("main form button[type=submit]").await;
+    assert_eq!(browser.heading().await, "Board");
+    assert!(browser.body().await.contains("Signed in as lead (admin)"));
+
+    // A forged form (its token replaced) is refused and changes nothing.
+    let card = format!("#task-{notes}");
+    browser
+        .client
+        .execute(
+            &format!("document.querySelector('{card} form.move input[name=csrf]').value = 'forged';"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.click(&format!("{card} form.move button")).await;
+    assert_eq!(browser.heading().await, "Form refused");
+    assert_eq!(status_of(&app, notes).await, "todo");
+
+    // Move a task on the board; the API sees it.
+    browser.open(&format!("{}/web?project={project}", app.base)).await;
+    browser
+        .client
+        .find(Locator::Css(&format!("{card} form.move select")))
+        .await
+        .unwrap()
+        .select_by_value("in_progress")
+        .await
+        .unwrap();
+    browser.click(&format!("{card} form.move button")).await;
+    browser.wait_for_text("Moved #").await;
+    assert_eq!(status_of(&app, notes).await, "in_progress");
+    if db == Db::Sqlite {
+        browser.screenshot("web-board.png").await;
+    }
+
+    // Approve a proposal.
+    let proposal = app
+        .workspace
+        .propose_action(
+            &Actor::system("agent"),
+            Proposal::DeleteTask { task_id: doomed },
+            "duplicate",
+            None,
+        )
+        .await
+        .unwrap();
+    browser.open(&format!("{}/web/approvals", app.base)).await;
+    browser
+        .click(&format!("#action-{} form button", proposal.id))
+        .await;
+    browser.wait_for_text("is done now").await;
+    assert_eq!(app.get(&format!("/api/tasks/{doomed}")).await.status, 404);
+
+    // An escalation appears in the open alerts feed without a reload.
+    browser.open(&format!("{}/web/alerts", app.base)).await;
+    let escalated = app
+        .post(
+            "/api/monitoring/escalate",
+            json!({"task_id": notes, "reason": "the printer needs the text today"}),
+        )
+        .await;
+    assert_eq!(escalated.status, 202, "{}", escalated.body);
+    browser.wait_for_text("the printer needs the text today").await;
+    assert_eq!(browser.heading().await, "Alerts", "the page was not reloaded");
+    if db == Db::Sqlite {
+        browser.screenshot("web-alerts.png").await;
+    }
+
+    // A dead letter retried from the deliveries page arrives.
+    let venue = task(&app, json!({"title": "Call the caterer", "assigned_to": "anna"})).await;
+    fake.fail_next(
+        "sendMessage",
+        vec![Failure::Forbidden("bot was blocked by the user".into())],
+    );
+    let r = app
+        .post(
+            "/api/monitoring/escalate",
+            json!({"task_id": venue, "reason": "menu due"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    wait_until(|| async { app.store.queue_counts(Queue::Outbox).await.unwrap().dead == 1 }).await;
+    let dead = app.store.dead_letters(Queue::Outbox, 1).await.unwrap()[0].id;
+    browser.open(&format!("{}/web/deliveries", app.base)).await;
+    let before = fake.sent().len();
+    browser.click(&format!("#dead-{dead} form button")).await;
+    browser.wait_for_text("is queued to be sent again").await;
+    wait_until(|| async {
+        fake.sent()[before..]
+            .iter()
+            .any(|m| m.chat_id == ANNA && m.text.contains("menu due"))
+    })
+    .await;
+
+    // Search the handbook.
+    browser.open(&format!("{}/web/handbook", app.base)).await;
+    let mut found = false;
+    for _ in 0..100 {
+        let q = browser.client.find(Locator::Id("q")).await.unwrap();
+        q.clear().await.unwrap();
+        q.send_keys("Who approves a refund?").await.unwrap();
+        browser.click("form.search button").await;
+        if browser
+            .body()
+            .await
+            .contains("refunds-and-approvals.md › Refunds and credit notes")
+        {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(found, "{}", browser.body().await);
+
+    // A guest, signed in with a token, cannot change anything.
+    browser.click("form[action='/web/sign-out'] button").await;
+    let guest = app.token("visitor", Role::Guest).await;
+    browser
+        .client
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&guest)
+        .await
+        .unwrap();
+    browser.click("main form button[type=submit]").await;
+    assert!(browser
+        .body()
+        .await
+        .contains("Signed in as token:visitor (guest)"));
+    browser
+        .client
+        .find(Locator::Css(&format!("{card} form.move select")))
+        .await
+        .unwrap()
+        .select_by_value("done")
+        .await
+        .unwrap();
+    browser.click(&format!("{card} form.move button")).await;
+    assert_eq!(browser.heading().await, "Not allowed");
+    assert_eq!(status_of(&app, notes).await, "in_progress");
+    let _ = browser.client.close().await;
+}
