@@ -13,8 +13,11 @@
       var cut = data.indexOf("\n");
       var unread = parseInt(data.slice(0, cut), 10);
       feed.innerHTML = data.slice(cut + 1);
+      if (isNaN(unread)) return;
+      var count = document.getElementById("unread-count");
+      if (count) count.textContent = String(unread);
       var badge = document.getElementById("unread");
-      if (badge && !isNaN(unread)) {
+      if (badge) {
         badge.textContent = String(unread);
         badge.setAttribute("aria-label", unread + " unread");
       }

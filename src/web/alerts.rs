@@ -97,7 +97,7 @@ pub async fn page(
     };
     let body = html! {
         (flash.show())
-        p.note { (feed.unread) " unread. This page updates itself while it is open." }
+        p.note { span id="unread-count" { (feed.unread) } " unread. This page updates itself while it is open." }
         div id="feed" data-stream="/web/alerts/stream" aria-live="polite" {
             (feed_list(&feed, &frame.session, frame.tz()))
         }

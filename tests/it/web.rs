@@ -7,3 +7,4 @@ mod browser;
 mod client;
 mod forms;
 mod sign_in;
+mod webdriver;

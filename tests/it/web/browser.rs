@@ -12,9 +12,9 @@ use std::time::Duration;
 use coordinator::domain::Role;
 use coordinator::store::Queue;
 use coordinator::workspace::{Actor, Proposal};
-use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
+use super::webdriver::Session;
 use crate::fake_telegram::{text_update, Failure, FakeTelegram};
 use crate::helpers::{both_dbs, Db, TestApp};
 use crate::scheduler::wait_until;
@@ -22,134 +22,24 @@ use crate::scheduler::wait_until;
 const SECRET: &str = "web-Secret_3";
 const LEAD: i64 = 7401;
 const ANNA: i64 = 7402;
-const WAIT: Duration = Duration::from_secs(20);
 
 both_dbs!(the_page_in_a_real_browser);
 
-/// chromedriver on a free port and a headless Chromium session; the driver ends with it.
-struct Browser {
-    client: Client,
-    _driver: tokio::process::Child,
+/// Saves a screenshot of the page under `docs/`.
+async fn screenshot(browser: &Session, name: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(name);
+    std::fs::write(&path, browser.screenshot().await).unwrap();
 }
 
-fn driver_path() -> Option<String> {
-    if let Ok(path) = std::env::var("CHROMEDRIVER") {
-        return Some(path);
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("chromedriver"))
-            .find(|p| p.is_file())
-            .map(|p| p.to_string_lossy().into_owned())
-    })
-}
-
-async fn browser() -> Option<Browser> {
-    let Some(driver) = driver_path() else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("chromedriver is not installed (apt-get install chromium chromium-driver), and CI=true requires the browser tests");
-        }
-        eprintln!("skipping the browser test: chromedriver is not installed (apt-get install chromium chromium-driver)");
-        return None;
-    };
-    // The WebDriver client's TLS stack asks for the process's crypto provider; the tree has
-    // two, so name one (chromedriver itself is plain http on 127.0.0.1).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(&driver)
-        .arg(format!("--port={port}"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {driver}: {e}"));
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                        "--window-size=1280,1000", "--lang=en-GB"]}),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let connected = ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await;
-        match connected {
-            Ok(client) => {
-                return Some(Browser {
-                    client,
-                    _driver: child,
-                })
-            }
-            Err(e) if tokio::time::Instant::now() > deadline => panic!("chromedriver did not answer: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
-impl Browser {
-    async fn open(&self, url: &str) {
-        self.client.goto(url).await.unwrap();
-    }
-
-    async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    }
-
-    /// Waits until an element with `text` in it is on the page.
-    async fn wait_for_text(&self, text: &str) {
-        let xpath = format!(
-            "//*[contains(text(), {})]",
-            serde_json::to_string(text).unwrap().replace('"', "'")
-        );
-        self.client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::XPath(&xpath))
-            .await
-            .unwrap_or_else(|e| panic!("{text:?} never appeared: {e}"));
-    }
-
-    async fn heading(&self) -> String {
-        self.client
-            .find(Locator::Css("h1"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn body(&self) -> String {
-        self.client
-            .find(Locator::Css("body"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("docs")
-            .join(name);
-        std::fs::write(&path, png).unwrap();
-    }
+/// Chooses `value` in the select `css` (as a person picking an option does).
+async fn choose(browser: &Session, css: &str, value: &str) {
+    browser
+        .find(&format!("{css} option[value='{value}']"))
+        .await
+        .click()
+        .await;
 }
 
 async fn task(app: &TestApp, body: serde_json::Value) -> i64 {
@@ -166,7 +56,7 @@ async fn status_of(app: &TestApp, id: i64) -> String {
 }
 
 async fn the_page_in_a_real_browser(db: Db) {
-    let Some(browser) = browser().await else {
+    let Some(browser) = Session::start().await else {
         return;
     };
     let public = "https://team.example";
@@ -197,7 +87,7 @@ async fn the_page_in_a_real_browser(db: Db) {
     // Sign in through the link the bot sends on Telegram (its host is the public URL; the
     // browser opens the same path here).
     app.deliver_telegram_ok(&text_update(1, LEAD, LEAD, "/web")).await;
-    let sent = fake.wait_for_sent(1, WAIT).await;
+    let sent = fake.wait_for_sent(1, super::webdriver::WAIT).await;
     let link = sent[0]
         .text
         .split_whitespace()
@@ -208,38 +98,28 @@ async fn the_page_in_a_real_browser(db: Db) {
         .open(&format!("{}{}", app.base, &link[public.len()..]))
         .await;
     browser.click("main form button[type=submit]").await;
-    assert_eq!(browser.heading().await, "Board");
-    assert!(browser.body().await.contains("Signed in as lead (admin)"));
+    assert_eq!(browser.text("h1").await, "Board");
+    assert!(browser.text("body").await.contains("Signed in as lead (admin)"));
 
     // A forged form (its token replaced) is refused and changes nothing.
     let card = format!("#task-{notes}");
     browser
-        .client
-        .execute(
-            &format!("document.querySelector('{card} form.move input[name=csrf]').value = 'forged';"),
-            vec![],
-        )
-        .await
-        .unwrap();
+        .execute(&format!(
+            "document.querySelector('{card} form.move input[name=csrf]').value = 'forged';"
+        ))
+        .await;
     browser.click(&format!("{card} form.move button")).await;
-    assert_eq!(browser.heading().await, "Form refused");
+    assert_eq!(browser.text("h1").await, "Form refused");
     assert_eq!(status_of(&app, notes).await, "todo");
 
     // Move a task on the board; the API sees it.
     browser.open(&format!("{}/web?project={project}", app.base)).await;
-    browser
-        .client
-        .find(Locator::Css(&format!("{card} form.move select")))
-        .await
-        .unwrap()
-        .select_by_value("in_progress")
-        .await
-        .unwrap();
+    choose(&browser, &format!("{card} form.move select"), "in_progress").await;
     browser.click(&format!("{card} form.move button")).await;
     browser.wait_for_text("Moved #").await;
     assert_eq!(status_of(&app, notes).await, "in_progress");
     if db == Db::Sqlite {
-        browser.screenshot("web-board.png").await;
+        screenshot(&browser, "web-board.png").await;
     }
 
     // Approve a proposal.
@@ -270,9 +150,9 @@ async fn the_page_in_a_real_browser(db: Db) {
         .await;
     assert_eq!(escalated.status, 202, "{}", escalated.body);
     browser.wait_for_text("the printer needs the text today").await;
-    assert_eq!(browser.heading().await, "Alerts", "the page was not reloaded");
+    assert_eq!(browser.text("h1").await, "Alerts", "the page was not reloaded");
     if db == Db::Sqlite {
-        browser.screenshot("web-alerts.png").await;
+        screenshot(&browser, "web-alerts.png").await;
     }
 
     // A dead letter retried from the deliveries page arrives.
@@ -301,16 +181,14 @@ async fn the_page_in_a_real_browser(db: Db) {
     })
     .await;
 
-    // Search the handbook.
+    // Search the handbook (the start-up ingest may still be running: try again until it is).
     browser.open(&format!("{}/web/handbook", app.base)).await;
     let mut found = false;
     for _ in 0..100 {
-        let q = browser.client.find(Locator::Id("q")).await.unwrap();
-        q.clear().await.unwrap();
-        q.send_keys("Who approves a refund?").await.unwrap();
+        browser.find("#q").await.type_text("Who approves a refund?").await;
         browser.click("form.search button").await;
         if browser
-            .body()
+            .text("body")
             .await
             .contains("refunds-and-approvals.md › Refunds and credit notes")
         {
@@ -319,34 +197,20 @@ async fn the_page_in_a_real_browser(db: Db) {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    assert!(found, "{}", browser.body().await);
+    assert!(found, "{}", browser.text("body").await);
 
     // A guest, signed in with a token, cannot change anything.
     browser.click("form[action='/web/sign-out'] button").await;
     let guest = app.token("visitor", Role::Guest).await;
-    browser
-        .client
-        .find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(&guest)
-        .await
-        .unwrap();
+    browser.find("#token").await.type_text(&guest).await;
     browser.click("main form button[type=submit]").await;
     assert!(browser
-        .body()
+        .text("body")
         .await
         .contains("Signed in as token:visitor (guest)"));
-    browser
-        .client
-        .find(Locator::Css(&format!("{card} form.move select")))
-        .await
-        .unwrap()
-        .select_by_value("done")
-        .await
-        .unwrap();
+    choose(&browser, &format!("{card} form.move select"), "done").await;
     browser.click(&format!("{card} form.move button")).await;
-    assert_eq!(browser.heading().await, "Not allowed");
+    assert_eq!(browser.text("h1").await, "Not allowed");
     assert_eq!(status_of(&app, notes).await, "in_progress");
-    let _ = browser.client.close().await;
+    browser.quit().await;
 }

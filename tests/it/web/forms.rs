@@ -363,9 +363,8 @@ async fn approvals_retries_and_the_handbook(db: Db) {
         .unwrap();
     let retry = format!("/web/deliveries/{}/retry", dead[0].id);
     assert!(deliveries.body.contains(&retry), "{}", deliveries.body);
-    let by_guest = guest
-        .post(&retry, &[("csrf", &guest.get("/web").await.csrf())])
-        .await;
+    let guest_csrf = guest.get("/web").await.csrf();
+    let by_guest = guest.post(&retry, &[("csrf", &guest_csrf)]).await;
     assert_eq!(by_guest.status, 403);
     let before = fake.sent().len();
     let retried = admin.post(&retry, &[("csrf", &deliveries.csrf())]).await;
