@@ -221,7 +221,7 @@ impl Workspace {
                 items.push(item);
             }
         }
-        items.sort_by(|a, b| b.at.cmp(&a.at));
+        items.sort_by_key(|i| std::cmp::Reverse(i.at));
         items.truncate(FEED_LENGTH);
         let seen = self.store.feed_seen(principal).await?;
         let unread = items.iter().filter(|i| seen.is_none_or(|s| i.at > s)).count();

@@ -8,7 +8,7 @@ use super::{choices, option, text_of, CommandOption, STRING, SUB_COMMAND};
 
 const ROLES: &[&str] = &["admin", "member", "guest"];
 
-/// Answers only the sender sees: codes, invites and one's own settings.
+/// Answers only the sender sees: codes, invites, one's own settings and sign-in links.
 pub(super) const EPHEMERAL: &[&str] = &["claim", "invite", "people", "me", "tz", "quiet", "web"];
 
 fn handle(description: &str, required: bool) -> Value {
@@ -58,7 +58,6 @@ pub(super) fn definitions() -> Vec<(&'static str, Vec<Value>)> {
             vec![handle("Whom to take off the team, e.g. anna", true)],
         ),
         ("me", vec![]),
-        ("web", vec![]),
         (
             "tz",
             vec![option(STRING, "zone", "A time zone, e.g. Europe/Berlin", true)],
