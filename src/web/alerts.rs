@@ -105,8 +105,9 @@ pub async fn page(
     Ok(shell(&frame, "Alerts", body).into_response())
 }
 
-/// `GET /web/alerts/stream`: a `feed` event with the list whenever it changes, and `unread`
-/// with the count; ends when the session does.
+/// `GET /web/alerts/stream`: a `feed` event with the unread count and the list, at once (the
+/// page may have been rendered before a change the stream would otherwise never see) and then
+/// whenever it changes; ends when the session does.
 pub async fn stream(
     State(state): State<WebState>,
     Signed(session): Signed,
@@ -147,16 +148,11 @@ pub async fn stream(
                     continue;
                 }
             };
-            let first = w.last.is_none();
             if w.last.as_deref() == Some(print.as_str()) {
                 continue;
             }
             w.last = Some(print);
-            // The first state is what the page already shows.
             let Ok(feed) = feed else { continue };
-            if first {
-                continue;
-            }
             let html = feed_list(&feed, &w.session, w.session.actor.timezone).into_string();
             let event = Event::default()
                 .event("feed")

@@ -181,9 +181,38 @@ impl Session {
         }
     }
 
-    /// The rendered text of the first element matching `css`.
+    /// The rendered text of the first element matching `css`; tried again while the page is
+    /// still being replaced by the next one (a click that submits a form).
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let read = match self.try_find("css selector", css).await {
+                Ok(element) => element.try_text().await,
+                Err(e) => Err(e),
+            };
+            match read {
+                Ok(text) => return text,
+                Err(e) if tokio::time::Instant::now() > deadline => panic!("no text at {css}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// Waits until the page's `h1` reads `expected` (the page a click led to has loaded).
+    pub async fn wait_for_heading(&self, expected: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let heading = self.text("h1").await;
+            if heading == expected {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the page is {heading:?}, not {expected:?}: {}",
+                self.text("body").await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Runs `script` in the page.
@@ -224,14 +253,12 @@ impl Element<'_> {
             .await;
     }
 
-    pub async fn text(&self) -> String {
-        self.session
+    async fn try_text(&self) -> Result<String, String> {
+        let text = self
+            .session
             .command(reqwest::Method::GET, &format!("/element/{}/text", self.id), None)
-            .await
-            .unwrap_or_else(|e| panic!("element text: {e}"))
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+            .await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
     }
 }
 
