@@ -158,8 +158,10 @@ async fn run(engine: &str) {
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
+    // Redirects are not followed: the sign-in answer's own `Set-Cookie` is the session.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
         .build()
         .expect("client");
