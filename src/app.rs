@@ -138,7 +138,8 @@ impl App {
                 .with_channels(channels.clone())
                 .with_voice(voice.clone())
                 .with_limits(limits.clone())
-                .with_invites(crate::conversation::team::InviteRoutes::new(&settings)),
+                .with_invites(crate::conversation::team::InviteRoutes::new(&settings))
+                .with_public_url(settings.public_url.clone()),
         );
         Ok(Self {
             channels,
@@ -249,6 +250,11 @@ impl App {
             webhooks = webhooks.merge(crate::channels::email::webhook_router(workspace, ingest));
         }
         webhooks = webhooks.merge(self.sync.webhook_router());
+        webhooks = webhooks.merge(crate::web::router(crate::web::WebState::new(
+            self.workspace.clone(),
+            self.handbook.clone(),
+            &self.settings,
+        )));
         api::router(state, self.settings.max_body_bytes, webhooks)
     }
 

@@ -37,7 +37,7 @@
 //! | 5 | `tools`, `integrations`, `channels` | the agent's tools; Zendesk, CRM, voice; the platform adapters |
 //! | 6 | `scheduler` | reminders, escalation ladders, policy checks, scheduled reports, admin alerts |
 //! | 7 | `conversation` | what to answer: commands, buttons, the agent |
-//! | 8 | `api` | axum routes, bearer auth, OpenAPI, health, metrics |
+//! | 8 | `api`, `web` | axum routes, bearer auth, OpenAPI, health, metrics; the team's web page (`/web`) |
 //! | 9 | `app` | builds everything from `Settings` and runs it until shutdown |
 //! | 10 | `cli` | the commands of the binary |
 #![forbid(unsafe_code)]
@@ -61,4 +61,5 @@ pub mod queue;
 pub mod scheduler;
 pub mod store;
 pub mod tools;
+pub mod web;
 pub mod workspace;

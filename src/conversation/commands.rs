@@ -54,6 +54,8 @@ pub enum Command {
     Team(super::team::TeamCommand),
     /// `/project new|here NAME`, `/projects`.
     Project(super::projects::ProjectCommand),
+    /// `/web`: a one-time sign-in link for the web page.
+    Web,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +89,7 @@ pub const USAGE: &[(&str, &str)] = &[
         "alerts",
         "/alerts [here|off] — (admins) this chat gets the admins' alerts, or none does",
     ),
+    ("web", "/web — a one-time sign-in link for the team's web page"),
 ];
 
 use crate::domain::DATE_EXAMPLES;
@@ -180,6 +183,8 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
             _ => Err(usage("link", "/link takes just the code, one word.")),
         },
         "alerts" => super::alerts::parse(args),
+        "web" if args.is_empty() => Ok(Command::Web),
+        "web" => Err(usage("web", "/web takes nothing after it.")),
         other => match super::team::parse(other, args) {
             Some(team) => team.map(Command::Team),
             None => match super::projects::parse(other, args) {

@@ -16,6 +16,7 @@ mod replies;
 mod run;
 mod speaker;
 pub mod team;
+mod web;
 
 pub use memory::count_tokens;
 
@@ -59,6 +60,8 @@ pub struct Conversation {
     limits: Arc<Limits>,
     /// The channels `/invite` tells an invitee about.
     invites: team::InviteRoutes,
+    /// `COORDINATOR_PUBLIC_URL`: where `/web`'s sign-in links point.
+    public_url: Option<String>,
 }
 
 impl Conversation {
@@ -73,7 +76,14 @@ impl Conversation {
             voice: None,
             limits: Arc::new(Limits::new(Allowances::default())),
             invites: team::InviteRoutes::default(),
+            public_url: None,
         }
+    }
+
+    /// `/web` sends sign-in links to the web page at `url`.
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url;
+        self
     }
 
     /// `/invite` tells the invitee how to reach the bot on these channels.
@@ -176,6 +186,14 @@ impl Conversation {
             Parsed::NotACommand if text.trim().is_empty() => return Ok(Vec::new()),
             Parsed::NotACommand => match self.free_text(event, &speaker, &text, &origin).await {
                 Ok(reply) => return Ok(vec![self.reply(event, reply)]),
+                Err(e) => replies::error(e)?,
+            },
+            Parsed::Command(commands::Command::Web) => match self.web(event, &speaker).await {
+                Ok((reply, private)) => {
+                    let mut out: Vec<OutboundMessage> = private.into_iter().collect();
+                    out.push(self.reply(event, reply));
+                    return Ok(out);
+                }
                 Err(e) => replies::error(e)?,
             },
             Parsed::Command(command) => match self.command(event, &speaker, command, &origin).await {

@@ -150,6 +150,7 @@ impl Conversation {
             }
             Command::Ask { question } => Ok(Reply::text(self.ask(&question).await?)),
             Command::Alerts(action) => self.alerts(event, speaker, action).await,
+            Command::Web => Ok(self.web(event, speaker).await?.0),
             Command::Report { period } => {
                 let report = self
                     .workspace

@@ -47,6 +47,14 @@ impl super::Handbook {
         if let Ok(mut last) = self.inner.last_failure.lock() {
             *last = failure;
         }
+        if let (Ok(report), Ok(mut last)) = (outcome, self.inner.last_report.lock()) {
+            *last = Some((chrono::Utc::now(), report.clone()));
+        }
+    }
+
+    /// When the last successful ingest ended and what it did, if one did since start.
+    pub fn last_ingest(&self) -> Option<(chrono::DateTime<chrono::Utc>, IngestReport)> {
+        self.inner.last_report.lock().ok().and_then(|r| r.clone())
     }
 
     /// The failure of the last ingest, if it failed.

@@ -138,6 +138,8 @@ struct Inner {
     ingests: watch::Sender<u64>,
     /// How the last ingest failed, until one succeeds (an admin alert).
     last_failure: Mutex<Option<IngestFailure>>,
+    /// When the last successful ingest ended, and what it did (the web page's status).
+    last_report: Mutex<Option<(chrono::DateTime<chrono::Utc>, IngestReport)>>,
 }
 
 /// The handbook index and its searches. Cheap to clone; opens the index on first use.
@@ -177,6 +179,7 @@ impl Handbook {
                 ingest_lock: tokio::sync::Mutex::new(()),
                 ingests: watch::Sender::new(0),
                 last_failure: Mutex::new(None),
+                last_report: Mutex::new(None),
             }),
         }
     }

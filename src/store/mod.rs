@@ -25,6 +25,8 @@ mod slack;
 mod tasks;
 mod team;
 mod tokens;
+mod web;
+mod web_feed;
 mod whatsapp;
 
 pub use action_effects::{ActionEffect, Recovered};
@@ -51,6 +53,8 @@ pub use slack::SlackInteraction;
 pub use tasks::{TaskData, TaskFilter};
 pub use team::PendingInvite;
 pub use tokens::ApiToken;
+pub use web::{NewWebSession, WebSession};
+pub use web_feed::{AlertRow, BreachRow, EscalationRow, ReminderRow};
 pub use whatsapp::{Delivery, DeliveryStatus, DeliveryUpdate, WindowFacts, REENGAGEMENT_REQUIRED};
 
 use std::str::FromStr;

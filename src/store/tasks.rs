@@ -33,6 +33,7 @@ pub struct TaskFilter {
     pub overdue_at: Option<DateTime<Utc>>,
     /// Only tasks that are not done.
     pub open_only: bool,
+    pub priority: Option<crate::domain::Priority>,
     /// Lower-case text that the title or description contains.
     pub text: Option<String>,
     pub limit: i64,
@@ -110,6 +111,9 @@ where
     }
     if filter.open_only {
         qb.push(" AND t.status <> 'done'");
+    }
+    if let Some(priority) = filter.priority {
+        qb.push(" AND t.priority = ").push_bind(priority.as_str());
     }
     if let Some(text) = &filter.text {
         let pattern = format!(

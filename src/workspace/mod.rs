@@ -12,6 +12,7 @@ mod changes;
 mod comments;
 mod conversations;
 mod escalations;
+mod feed;
 mod monitoring;
 mod newcomers;
 mod patch;
@@ -21,6 +22,7 @@ mod reports;
 pub mod routing;
 mod tasks;
 mod team;
+mod web;
 
 pub use actions::{action_json, DeferredCalls, Proposal};
 pub use analysis::{
@@ -29,6 +31,7 @@ pub use analysis::{
 pub use changes::{Change, ChangeEvent, ChangeListener};
 pub use comments::{CommentUpdate, NewComment};
 pub use escalations::{EscalationList, ManualEscalation, ReportData};
+pub use feed::{Feed, FeedItem, FeedKind};
 pub use monitoring::{MonitoringStatus, QueueStatus};
 pub use newcomers::Newcomer;
 pub use patch::Patch;
@@ -38,6 +41,8 @@ pub use reports::{render_chart, Report};
 pub use routing::{chat_address, person_address, Address};
 pub use tasks::{NewTask, TaskQuery, TaskRequest, TaskUpdate};
 pub use team::{ClaimCode, Invite, Removed, Team};
+pub(crate) use web::random_secret;
+pub use web::{NewSession, Session, SignInCode, SESSION_TTL_HOURS, SIGN_IN_TTL_MINUTES};
 
 use chrono_tz::Tz;
 

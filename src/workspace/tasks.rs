@@ -158,6 +158,9 @@ pub struct TaskQuery {
     pub overdue: Option<bool>,
     /// `true`: only tasks that are not done.
     pub open: Option<bool>,
+    /// low, medium, high, urgent
+    #[param(pattern = "^(low|medium|high|urgent)$")]
+    pub priority: Option<String>,
     /// Words to look for in titles and descriptions (case-insensitive).
     pub q: Option<String>,
     /// 1–500, default 50.
@@ -203,6 +206,11 @@ impl Workspace {
                 .transpose()?,
             overdue_at: query.overdue.unwrap_or(false).then_some(now),
             open_only: query.open.unwrap_or(false),
+            priority: query
+                .priority
+                .as_deref()
+                .map(|p| Priority::parse_field(p, "priority"))
+                .transpose()?,
             text: non_blank(query.q.as_deref()).map(|q| q.to_lowercase()),
             limit: paging.limit,
             offset: paging.offset,

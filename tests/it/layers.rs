@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["tools", "integrations", "channels"],
     &["scheduler"],
     &["conversation"],
-    &["api"],
+    &["api", "web"],
     &["app"],
     &["cli", "main", "lib"],
 ];

@@ -51,5 +51,6 @@ mod team_flow;
 mod telegram;
 mod telegram_setup;
 mod voice;
+mod web;
 mod whatsapp;
 mod zendesk;

@@ -125,6 +125,7 @@ pub fn definitions(usage: Usage) -> Vec<Value> {
                 &["here", "off"],
             )],
         ),
+        ("web", vec![]),
     ];
     options
         .into_iter()

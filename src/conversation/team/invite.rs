@@ -30,6 +30,12 @@ impl InviteRoutes {
         }
     }
 
+    /// How an invitee uses `code` on each configured channel: the lines `/invite` answers with
+    /// (the web page's invite form shows the same).
+    pub async fn ways_for(&self, telegram_bot: Option<String>, code: &str) -> Vec<String> {
+        ways(&self.reach(telegram_bot).await, code)
+    }
+
     /// What is known right now: the Telegram bot's username (learnt at start) and the
     /// WhatsApp number (asked of the Graph API the first time).
     pub(super) async fn reach(&self, telegram_bot: Option<String>) -> Reach {

@@ -8,8 +8,8 @@ use super::{choices, option, text_of, CommandOption, STRING, SUB_COMMAND};
 
 const ROLES: &[&str] = &["admin", "member", "guest"];
 
-/// Answers only the sender sees: codes, invites and one's own settings.
-pub(super) const EPHEMERAL: &[&str] = &["claim", "invite", "people", "me", "tz", "quiet"];
+/// Answers only the sender sees: codes, invites, one's own settings and sign-in links.
+pub(super) const EPHEMERAL: &[&str] = &["claim", "invite", "people", "me", "tz", "quiet", "web"];
 
 fn handle(description: &str, required: bool) -> Value {
     option(STRING, "handle", description, required)
