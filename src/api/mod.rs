@@ -14,6 +14,7 @@ mod integrations;
 mod monitoring;
 mod people;
 mod projects;
+mod reminders;
 mod schedule;
 mod shared_errors;
 mod system;
@@ -97,6 +98,8 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(people::link_code))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(reminders::list, reminders::create))
+        .routes(routes!(reminders::get, reminders::cancel))
         .routes(routes!(schedule::quiet_hours))
         .routes(routes!(schedule::project_chat))
         .routes(routes!(monitoring::status))

@@ -12,6 +12,7 @@ mod memory;
 pub mod offline;
 pub mod projects;
 pub mod prompts;
+pub mod reminders;
 mod replies;
 mod run;
 mod speaker;

@@ -63,6 +63,7 @@ impl Conversation {
             Command::Link { code } => self.link(event, speaker, &code).await,
             Command::Team(command) => self.team(event, speaker, command).await,
             Command::Project(command) => self.project(event, speaker, command).await,
+            Command::Reminder(command) => self.reminders(event, speaker, command, origin).await,
             Command::Tasks(scope) => {
                 let mut query = TaskQuery {
                     limit: Some(LIST_LIMIT),
@@ -105,11 +106,13 @@ impl Conversation {
                 assignee,
                 due,
                 priority,
+                recurrence,
             } => {
                 let new = NewTask {
                     assigned_to: assignee,
                     due_date: due,
                     priority: priority.unwrap_or(Priority::Medium),
+                    recurrence,
                     ..NewTask::titled(title)
                 };
                 let task = self.workspace.create_task(actor, new, Some(origin)).await?;

@@ -16,6 +16,8 @@ mod media;
 mod people;
 mod projects;
 mod queue;
+mod recurring;
+mod reminders;
 mod scheduler;
 mod scratch;
 mod tasks;
@@ -35,12 +37,14 @@ pub use media::StoredMedia;
 pub use people::{Adopt, PersonData};
 pub use projects::ProjectData;
 pub use queue::{Claimed, DeadLetter, NewOutbound, Queue, QueueCounts};
+pub use recurring::DueRecurrence;
+pub use reminders::{Reminder, ReminderData, ReminderFilter};
 pub use scheduler::{
     AlertChat, AlertLimits, DueEscalation, FailingChannel, NewAlert, OpenEscalation, PersonCounts,
     PolicyTask, QuietHours, Raised, ReminderDue, ReportCounts, SweepRecord, TaskRouting, UnalertedDead,
 };
 pub use scratch::ScratchSchema;
-pub use tasks::{TaskData, TaskFilter};
+pub use tasks::{SeriesData, TaskData, TaskFilter};
 pub use team::PendingInvite;
 pub use tokens::ApiToken;
 pub use whatsapp::{Delivery, DeliveryStatus, DeliveryUpdate, WindowFacts, REENGAGEMENT_REQUIRED};

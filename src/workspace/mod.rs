@@ -17,11 +17,14 @@ mod newcomers;
 mod patch;
 mod people;
 mod projects;
+mod recurring;
+mod reminders;
 mod reports;
 pub mod routing;
 mod tasks;
 mod team;
 
+pub use crate::store::Reminder;
 pub use actions::{action_json, DeferredCalls, Proposal};
 pub use analysis::{
     Analysis, AnalysisOptions, Finding, FindingCounts, FindingKind, Severity, Suggestion, SuggestionAction,
@@ -34,6 +37,7 @@ pub use newcomers::Newcomer;
 pub use patch::Patch;
 pub use people::{LinkCode, NewPerson, PersonUpdate, PROFILES};
 pub use projects::{NewProject, ProjectChat, ProjectUpdate};
+pub use reminders::{NewReminder, ReminderRequest, ReminderTarget, ReminderTime, REMINDER_TEXT_MAX};
 pub use reports::{render_chart, Report};
 pub use routing::{chat_address, person_address, Address};
 pub use tasks::{NewTask, TaskQuery, TaskRequest, TaskUpdate};

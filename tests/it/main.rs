@@ -37,6 +37,8 @@ mod packaging;
 mod parser_fuzz;
 mod prompts;
 mod queue_claims;
+mod recurring;
+mod reminders;
 mod scheduler;
 mod scheduler_reports;
 mod scheduler_settings;
