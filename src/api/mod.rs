@@ -9,6 +9,7 @@ mod comments;
 mod crm;
 pub mod error;
 mod escalations;
+mod files;
 mod handbook;
 mod integrations;
 mod monitoring;
@@ -91,6 +92,8 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get, tasks::update, tasks::delete))
         .routes(routes!(tasks::set_status))
+        .routes(routes!(files::list))
+        .routes(routes!(files::download))
         .routes(routes!(comments::list, comments::create))
         .routes(routes!(comments::get, comments::update, comments::delete))
         .routes(routes!(people::list, people::create))

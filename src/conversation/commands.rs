@@ -58,6 +58,8 @@ pub enum Command {
     Project(super::projects::ProjectCommand),
     /// `/remind`, `/reminders`, `/unremind`.
     Reminder(super::reminders::ReminderCommand),
+    /// `/attach ID`, `/task ID [files]`.
+    Files(super::files::FileCommand),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +99,7 @@ use crate::domain::DATE_EXAMPLES;
 
 /// Every command's usage line, in the order /help shows them: the task commands ([`USAGE`]),
 /// the team's ([`super::team::USAGE`]), the projects' ([`super::projects::USAGE`]), the
-/// reminders' ([`super::reminders::USAGE`]). The
+/// reminders' ([`super::reminders::USAGE`]), the files' ([`super::files::USAGE`]). The
 /// Telegram command menu and Discord's slash commands are made from it.
 pub fn menu() -> &'static [(&'static str, &'static str)] {
     static MENU: std::sync::LazyLock<Vec<(&'static str, &'static str)>> = std::sync::LazyLock::new(|| {
@@ -106,6 +108,7 @@ pub fn menu() -> &'static [(&'static str, &'static str)] {
             .chain(super::team::USAGE)
             .chain(super::projects::USAGE)
             .chain(super::reminders::USAGE)
+            .chain(super::files::USAGE)
             .copied()
             .collect()
     });
@@ -192,7 +195,10 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
                 Some(project) => project.map(Command::Project),
                 None => match super::reminders::parse(other, args) {
                     Some(reminder) => reminder.map(Command::Reminder),
-                    None => Err(format!("Unknown command /{name}. Try /help.")),
+                    None => match super::files::parse(other, args) {
+                        Some(files) => files.map(Command::Files),
+                        None => Err(format!("Unknown command /{name}. Try /help.")),
+                    },
                 },
             },
         },
@@ -238,6 +244,8 @@ pub(super) fn example(command: &str) -> Option<&'static str> {
         "quiet" => "/quiet 22:00-07:00",
         "remind" => "/remind @anna friday 10:00 Send the invoice",
         "unremind" => "/unremind 3",
+        "attach" => "/attach 42",
+        "task" => "/task 42",
         _ => return None,
     })
 }

@@ -64,6 +64,7 @@ impl Conversation {
             Command::Team(command) => self.team(event, speaker, command).await,
             Command::Project(command) => self.project(event, speaker, command).await,
             Command::Reminder(command) => self.reminders(event, speaker, command, origin).await,
+            Command::Files(command) => self.files_command(event, speaker, command).await,
             Command::Tasks(scope) => {
                 let mut query = TaskQuery {
                     limit: Some(LIST_LIMIT),
@@ -116,8 +117,20 @@ impl Conversation {
                     ..NewTask::titled(title)
                 };
                 let task = self.workspace.create_task(actor, new, Some(origin)).await?;
+                let mut text = replies::created(&task, tz);
+                // A file sent with the command goes on the new task.
+                let files = super::files::files_of(event);
+                if !files.is_empty() {
+                    let lines = self
+                        .attach_files(event, speaker, task.id, &files, &origin.source_key)
+                        .await?;
+                    for line in lines {
+                        text.push('\n');
+                        text.push_str(&line);
+                    }
+                }
                 Ok(Reply {
-                    text: replies::created(&task, tz),
+                    text,
                     buttons: vec![ButtonAction::Done(task.id).button("Mark done")],
                     attachments: Vec::new(),
                 })

@@ -5,6 +5,7 @@
 mod dates;
 mod email;
 mod enums;
+mod files;
 mod moments;
 mod recurrence;
 mod values;
@@ -12,6 +13,7 @@ mod values;
 pub use dates::{end_of_day, parse_due_date, parse_spoken_date, parse_timezone, DATE_EXAMPLES};
 pub use email::EmailAddress;
 pub use enums::{ActionStatus, Channel, Period, Priority, ProjectStatus, Role, TaskStatus};
+pub use files::{size_text, FileRules, DEFAULT_ALLOWED_TYPES};
 pub use moments::{parse_spoken_moment, split_spoken_moment, MOMENT_EXAMPLES, REMINDER_HOUR};
 pub use recurrence::{Recurrence, RECURRENCE_EXAMPLES};
 pub use values::{Handle, Label, TaskTitle};

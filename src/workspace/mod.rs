@@ -12,6 +12,7 @@ mod changes;
 mod comments;
 mod conversations;
 mod escalations;
+mod files;
 mod monitoring;
 mod newcomers;
 mod patch;
@@ -32,6 +33,7 @@ pub use analysis::{
 pub use changes::{Change, ChangeEvent, ChangeListener};
 pub use comments::{CommentUpdate, NewComment};
 pub use escalations::{EscalationList, ManualEscalation, ReportData};
+pub use files::{FileSettings, NewFile};
 pub use monitoring::{MonitoringStatus, QueueStatus};
 pub use newcomers::Newcomer;
 pub use patch::Patch;
@@ -215,6 +217,8 @@ pub struct Workspace {
     default_tz: Tz,
     bootstrap_token: Option<Secret>,
     listeners: changes::Listeners,
+    /// Where files on tasks are kept (`None`: they are not).
+    files: Option<std::sync::Arc<files::FileSettings>>,
     /// When each API token's use was last written down.
     token_uses: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
 }
@@ -226,6 +230,7 @@ impl Workspace {
             default_tz,
             bootstrap_token,
             listeners: changes::Listeners::default(),
+            files: None,
             token_uses: Default::default(),
         }
     }

@@ -410,6 +410,7 @@ impl Workspace {
             .delete_task(id, &actor.audit())
             .await
             .map_err(|e| WorkspaceError::from_store(e, || format!("task {id} does not exist")))?;
+        self.drop_task_files(id).await;
         self.announce(actor, Change::TaskDeleted(id)).await;
         Ok(())
     }

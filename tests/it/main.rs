@@ -43,6 +43,7 @@ mod scheduler;
 mod scheduler_reports;
 mod scheduler_settings;
 mod settings_file;
+mod task_files;
 mod team_commands;
 mod team_flow;
 mod telegram;

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::rest::{Auth, Rest, RestError};
 
+mod files;
 mod reminders;
 mod team;
 
@@ -137,6 +138,7 @@ pub fn definitions(usage: Usage) -> Vec<Value> {
         .into_iter()
         .chain(team::definitions())
         .chain(reminders::definitions())
+        .chain(files::definitions())
         .map(|(name, options)| {
             json!({
                 "name": name,
@@ -200,6 +202,7 @@ pub fn to_text(name: &str, options: &[CommandOption]) -> String {
             parts.extend(team::arguments(name, options, get))
         }
         "remind" | "reminders" | "unremind" => parts.extend(reminders::arguments(name, get)),
+        "attach" | "task" => parts.extend(files::arguments(name, get)),
         // A command we no longer define: its values in order, for the usage reply.
         _ => parts.extend(
             options
