@@ -197,7 +197,7 @@ async fn oversize_and_disallowed_files_are_refused_and_nothing_is_stored(db: Db)
             "doc-big",
             "video.mp4",
             "video/mp4",
-            MAX + 1,
+            3 * MAX,
             Some("/attach 1"),
         ),
     )
