@@ -83,7 +83,11 @@ impl App {
             .await
             .with_context(|| format!("cannot open the database {:?}", settings.database_url))?;
         store.migrate().await.context("cannot apply migrations")?;
-        let workspace = Workspace::new(store.clone(), settings.timezone, settings.api_token.clone());
+        let workspace = Workspace::new(store.clone(), settings.timezone, settings.api_token.clone())
+            .with_files(crate::workspace::FileSettings {
+                folder: crate::store::FileFolder::under(&settings.data_dir),
+                rules: crate::domain::FileRules::new(settings.files_max_bytes, &settings.files_allowed_types),
+            });
         let sync = crate::integrations::Integrations::new(&settings, store.clone(), workspace.clone())
             .context("cannot set up the integrations")?;
         let handbook = Handbook::from_settings(&settings).context("cannot set up the handbook")?;

@@ -10,11 +10,13 @@ mod crm;
 mod docs;
 pub mod error;
 mod escalations;
+mod files;
 mod handbook;
 mod integrations;
 mod monitoring;
 mod people;
 mod projects;
+mod reminders;
 mod schedule;
 mod shared_errors;
 mod system;
@@ -91,6 +93,8 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(tasks::list, tasks::create))
         .routes(routes!(tasks::get, tasks::update, tasks::delete))
         .routes(routes!(tasks::set_status))
+        .routes(routes!(files::list))
+        .routes(routes!(files::download))
         .routes(routes!(comments::list, comments::create))
         .routes(routes!(comments::get, comments::update, comments::delete))
         .routes(routes!(people::list, people::create))
@@ -98,6 +102,8 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(people::link_code))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
+        .routes(routes!(reminders::list, reminders::create))
+        .routes(routes!(reminders::get, reminders::cancel))
         .routes(routes!(schedule::quiet_hours))
         .routes(routes!(schedule::project_chat))
         .routes(routes!(monitoring::status))

@@ -148,6 +148,10 @@ pub struct Settings {
     pub voice_max_bytes: u64,
     /// Longest voice note that is transcribed, in seconds (`VOICE_MAX_SECONDS`).
     pub voice_max_seconds: u32,
+    /// Largest file kept on a task, in bytes (`FILES_MAX_BYTES`).
+    pub files_max_bytes: u64,
+    /// Content types kept on tasks, comma-separated (`FILES_ALLOWED_TYPES`).
+    pub files_allowed_types: String,
     /// `OPENAI_BASE_URL`, also when no API key is set (local embedding servers need none).
     pub openai_base_url: String,
     /// A local sentence-transformers model folder (`config.json`, `tokenizer.json`,
@@ -259,6 +263,8 @@ impl Settings {
             handbook_model_url,
             voice_max_bytes,
             voice_max_seconds,
+            files_max_bytes,
+            files_allowed_types,
         } = models::read(&r)?;
         let channels::Channels {
             telegram,
@@ -304,6 +310,8 @@ impl Settings {
             openai_transcription_model,
             voice_max_bytes,
             voice_max_seconds,
+            files_max_bytes,
+            files_allowed_types,
             openai_base_url,
             handbook_embedding_model_dir,
             handbook_model_url,

@@ -73,6 +73,21 @@ pub(super) const GROUPS: &[Group] = &[
             ),
         ],
     },
+    Group {
+        title: "Files on tasks",
+        settings: &[
+            Setting::default_to(
+                "FILES_MAX_BYTES",
+                "20971520",
+                "largest file kept on a task (documents, images, video from chat or the API), in bytes",
+            ),
+            Setting::default_to(
+                "FILES_ALLOWED_TYPES",
+                crate::domain::DEFAULT_ALLOWED_TYPES,
+                "content types kept on tasks, comma-separated; image/* style families allowed",
+            ),
+        ],
+    },
 ];
 
 /// The settings of this area, checked.
@@ -88,6 +103,8 @@ pub(super) struct Models {
     pub handbook_model_url: Option<String>,
     pub voice_max_bytes: u64,
     pub voice_max_seconds: u32,
+    pub files_max_bytes: u64,
+    pub files_allowed_types: String,
 }
 
 pub(super) fn read(r: &Reader<'_>) -> Result<Models, ConfigError> {
@@ -128,6 +145,8 @@ pub(super) fn read(r: &Reader<'_>) -> Result<Models, ConfigError> {
         handbook_model_url: model_url(r),
         voice_max_bytes: r.number("VOICE_MAX_BYTES", 1024, "a byte count")?,
         voice_max_seconds: r.number("VOICE_MAX_SECONDS", 1, "a number of seconds")?,
+        files_max_bytes: r.number("FILES_MAX_BYTES", 1, "a byte count")?,
+        files_allowed_types: r.value("FILES_ALLOWED_TYPES"),
     })
 }
 

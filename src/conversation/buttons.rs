@@ -1,6 +1,6 @@
 //! Button presses: the press is acknowledged on the platform, then acted on like the command
 //! it stands for ([`ButtonAction`]: done, acknowledge or snooze an escalation, approve or
-//! reject a proposal, retry a dead letter).
+//! reject a proposal, retry a dead letter, finish or snooze a reminder).
 
 use super::commands::Command;
 use super::speaker::Speaker;
@@ -64,6 +64,26 @@ impl Conversation {
                 match self.workspace.retry_dead_letter(&speaker.actor, id).await {
                     Ok(()) => format!("Message #{id} is queued again and goes out now."),
                     Err(WorkspaceError::Forbidden(_)) => "Only admins can retry messages.".to_owned(),
+                    Err(e) => replies::error(e)?,
+                }
+            }
+            Some(ButtonAction::ReminderDone(id)) => {
+                match self.workspace.finish_reminder(&speaker.actor, id).await {
+                    Ok(reminder) => format!("Done: reminder #{} ({}).", reminder.id, reminder.text),
+                    Err(e) => replies::error(e)?,
+                }
+            }
+            Some(ButtonAction::ReminderSnooze(id, length)) => {
+                match self
+                    .workspace
+                    .snooze_reminder(&speaker.actor, id, length.duration(), now)
+                    .await
+                {
+                    Ok(reminder) => format!(
+                        "Snoozed: reminder #{} comes again in {}.",
+                        reminder.id,
+                        length.words()
+                    ),
                     Err(e) => replies::error(e)?,
                 }
             }

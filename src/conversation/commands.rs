@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::domain::{parse_spoken_date, Handle, Period, Priority, TaskStatus, TaskTitle};
+use crate::domain::{parse_spoken_date, Handle, Period, Priority, Recurrence, TaskStatus, TaskTitle};
 
 /// Which tasks `/tasks` lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum Command {
         assignee: Option<Handle>,
         due: Option<DateTime<Utc>>,
         priority: Option<Priority>,
+        /// "every month on the 1st": a recurring task.
+        recurrence: Option<Recurrence>,
     },
     Done {
         id: i64,
@@ -56,6 +58,10 @@ pub enum Command {
     Project(super::projects::ProjectCommand),
     /// `/web`: a one-time sign-in link for the web page.
     Web,
+    /// `/remind`, `/reminders`, `/unremind`.
+    Reminder(super::reminders::ReminderCommand),
+    /// `/attach ID`, `/task ID [files]`.
+    Files(super::files::FileCommand),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +80,7 @@ pub const USAGE: &[(&str, &str)] = &[
     ("tasks", "/tasks [mine|overdue|project NAME] — list tasks"),
     (
         "newtask",
-        "/newtask TITLE [@handle] [due DATE] [!priority] — create a task",
+        "/newtask TITLE [@handle] [due DATE] [!priority] [every …] — create a task (every: a recurring one)",
     ),
     ("done", "/done ID — mark a task done"),
     (
@@ -95,7 +101,8 @@ pub const USAGE: &[(&str, &str)] = &[
 use crate::domain::DATE_EXAMPLES;
 
 /// Every command's usage line, in the order /help shows them: the task commands ([`USAGE`]),
-/// the team's ([`super::team::USAGE`]), the projects' ([`super::projects::USAGE`]). The
+/// the team's ([`super::team::USAGE`]), the projects' ([`super::projects::USAGE`]), the
+/// reminders' ([`super::reminders::USAGE`]), the files' ([`super::files::USAGE`]). The
 /// Telegram command menu and Discord's slash commands are made from it.
 pub fn menu() -> &'static [(&'static str, &'static str)] {
     static MENU: std::sync::LazyLock<Vec<(&'static str, &'static str)>> = std::sync::LazyLock::new(|| {
@@ -103,6 +110,8 @@ pub fn menu() -> &'static [(&'static str, &'static str)] {
             .iter()
             .chain(super::team::USAGE)
             .chain(super::projects::USAGE)
+            .chain(super::reminders::USAGE)
+            .chain(super::files::USAGE)
             .copied()
             .collect()
     });
@@ -189,7 +198,13 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
             Some(team) => team.map(Command::Team),
             None => match super::projects::parse(other, args) {
                 Some(project) => project.map(Command::Project),
-                None => Err(format!("Unknown command /{name}. Try /help.")),
+                None => match super::reminders::parse(other, args) {
+                    Some(reminder) => reminder.map(Command::Reminder),
+                    None => match super::files::parse(other, args) {
+                        Some(files) => files.map(Command::Files),
+                        None => Err(format!("Unknown command /{name}. Try /help.")),
+                    },
+                },
             },
         },
     };
@@ -232,6 +247,10 @@ pub(super) fn example(command: &str) -> Option<&'static str> {
         "remove" => "/remove @anna",
         "tz" => "/tz Europe/Berlin",
         "quiet" => "/quiet 22:00-07:00",
+        "remind" => "/remind @anna friday 10:00 Send the invoice",
+        "unremind" => "/unremind 3",
+        "attach" => "/attach 42",
+        "task" => "/task 42",
         _ => return None,
     })
 }
@@ -308,16 +327,46 @@ fn parse_comment(args: &str) -> Result<Command, String> {
     })
 }
 
-/// `TITLE [@handle] [due DATE] [!priority]`, the options in any order after the title.
+/// The words from `words[from]` up to the next `@handle`, `!priority`, `due` or `every`:
+/// (end index, text).
+fn clause<'a>(args: &'a str, words: &[(usize, &str)], from: usize) -> (usize, &'a str) {
+    let stops = |word: &str| {
+        word.starts_with('@')
+            || word.starts_with('!')
+            || word.eq_ignore_ascii_case("due")
+            || word.eq_ignore_ascii_case("every")
+    };
+    let end = words
+        .get(from + 1..)
+        .unwrap_or_default()
+        .iter()
+        .position(|(_, w)| stops(w))
+        .map_or(words.len(), |n| from + 1 + n);
+    let start = words.get(from).map_or(args.len(), |(offset, _)| *offset);
+    let stop = words.get(end).map_or(args.len(), |(offset, _)| *offset);
+    (end, args[start..stop].trim())
+}
+
+/// `TITLE [@handle] [due DATE] [!priority] [every …]`, the options in any order after the
+/// title. "every" starts an option only when what follows reads as a repetition ("every
+/// month on the 1st"); otherwise it is part of the title ("Review every PR").
 fn parse_new_task(args: &str, now: DateTime<Utc>, tz: Tz) -> Result<Command, String> {
     let bad = |problem: &str| usage("newtask", problem);
     let words = words_with_offsets(args);
     let is_option =
         |word: &str| word.starts_with('@') || word.starts_with('!') || word.eq_ignore_ascii_case("due");
+    let repeats: Vec<usize> = (0..words.len())
+        .filter(|&i| {
+            words[i].1.eq_ignore_ascii_case("every")
+                && matches!(Recurrence::from_words(clause(args, &words, i).1), Ok(Some(_)))
+        })
+        .collect();
+    let repeat_at = repeats.first().copied();
     let first_option = words
         .iter()
         .position(|(_, word)| is_option(word))
-        .unwrap_or(words.len());
+        .unwrap_or(words.len())
+        .min(repeat_at.unwrap_or(words.len()));
     let title_text = words
         .get(first_option)
         .map_or(args, |(offset, _)| &args[..*offset]);
@@ -326,10 +375,23 @@ fn parse_new_task(args: &str, now: DateTime<Utc>, tz: Tz) -> Result<Command, Str
     }
     let title = TaskTitle::parse(title_text).map_err(|e| bad(&format!("The title {}.", e.message)))?;
 
-    let (mut assignee, mut due, mut priority) = (None, None, None);
+    let (mut assignee, mut due, mut priority, mut recurrence) = (None, None, None, None);
     let mut i = first_option;
     while i < words.len() {
         let word = words[i].1;
+        if word.eq_ignore_ascii_case("every") {
+            let (end, text) = clause(args, &words, i);
+            if recurrence.is_some() {
+                return Err(bad("Give one repetition (every …)."));
+            }
+            recurrence = Some(
+                Recurrence::from_words(text)
+                    .map_err(|e| bad(&e))?
+                    .ok_or_else(|| bad("'every' needs a repetition, e.g. every month on the 1st."))?,
+            );
+            i = end;
+            continue;
+        }
         i += 1;
         if word.starts_with('@') {
             if assignee.is_some() {
@@ -351,10 +413,12 @@ fn parse_new_task(args: &str, now: DateTime<Utc>, tz: Tz) -> Result<Command, Str
             if due.is_some() {
                 return Err(bad("Give one due date."));
             }
-            let end = words[i..]
-                .iter()
-                .position(|(_, w)| w.starts_with('@') || w.starts_with('!'))
-                .map_or(words.len(), |n| i + n);
+            let end = (i..words.len())
+                .find(|&n| {
+                    let w = words[n].1;
+                    w.starts_with('@') || w.starts_with('!') || repeats.contains(&n)
+                })
+                .unwrap_or(words.len());
             let date_text = words[i..end]
                 .iter()
                 .map(|(_, w)| *w)
@@ -368,7 +432,7 @@ fn parse_new_task(args: &str, now: DateTime<Utc>, tz: Tz) -> Result<Command, Str
         } else {
             return Err(bad(&format!(
                 "I didn't understand '{word}' after the title: after it come only \
-                 @handle, due DATE and !priority."
+                 @handle, due DATE, !priority and every …."
             )));
         }
     }
@@ -377,6 +441,7 @@ fn parse_new_task(args: &str, now: DateTime<Utc>, tz: Tz) -> Result<Command, Str
         assignee,
         due,
         priority,
+        recurrence,
     })
 }
 
@@ -586,6 +651,7 @@ mod tests {
             assignee: Some(Handle::parse("anna").unwrap()),
             due: Some(utc("2025-03-14T22:59:59Z")),
             priority: Some(Priority::High),
+            recurrence: None,
         };
         for text in [
             "/newtask Update the release notes @Anna due next friday !high",
@@ -603,6 +669,7 @@ mod tests {
             assignee: None,
             due: None,
             priority: None,
+            recurrence: None,
         };
         assert_eq!(cmd("/newtask Call the bank"), only_title("Call the bank"));
         assert_eq!(
@@ -616,6 +683,33 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn newtask_every_is_a_repetition_only_when_it_reads_as_one() {
+        match cmd("/newtask Send the monthly report every month on the 1st @anna") {
+            Command::NewTask {
+                title,
+                assignee,
+                recurrence,
+                ..
+            } => {
+                assert_eq!(title.as_str(), "Send the monthly report");
+                assert_eq!(assignee.as_ref().map(Handle::as_str), Some("anna"));
+                assert_eq!(recurrence.unwrap().rule(), "FREQ=MONTHLY;BYMONTHDAY=1");
+            }
+            other => panic!("{other:?}"),
+        }
+        match cmd("/newtask Review every PR @bob") {
+            Command::NewTask {
+                title, recurrence, ..
+            } => {
+                assert_eq!(title.as_str(), "Review every PR");
+                assert_eq!(recurrence, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(usage_of("/newtask Report every month every week").contains("one repetition"));
     }
 
     #[test]

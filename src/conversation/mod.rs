@@ -8,10 +8,12 @@ pub mod agent;
 mod alerts;
 mod buttons;
 pub mod commands;
+pub mod files;
 mod memory;
 pub mod offline;
 pub mod projects;
 pub mod prompts;
+pub mod reminders;
 mod replies;
 mod run;
 mod speaker;
@@ -178,11 +180,26 @@ impl Conversation {
         };
         let tz: Tz = speaker.actor.timezone;
         let parsed = commands::parse(&text, event.received_at, tz, bot.as_deref());
+        // Files are remembered by their message, for an `/attach ID` sent as a reply to it.
+        let files = files::files_of(event);
+        if let (false, Some(message_id)) = (files.is_empty(), &event.message_id) {
+            self.workspace
+                .remember_chat_files(event.channel.as_str(), &event.chat_id, message_id, &files)
+                .await?;
+        }
         if event.chat_kind == ChatKind::Group && parsed == Parsed::NotACommand && !event.mentions_bot {
             return Ok(Vec::new());
         }
         let reply = match parsed {
             Parsed::Usage(usage) => usage,
+            Parsed::NotACommand if text.trim().is_empty() && !files.is_empty() => {
+                if speaker.person.is_none() && !self.open_chat {
+                    return Ok(vec![self.reply(event, Reply::text(replies::UNLINKED))]);
+                }
+                "Got the file. To put it on a task, reply to it with /attach ID (e.g. /attach 42), \
+                 or send it with /newtask TITLE as its caption."
+                    .to_owned()
+            }
             Parsed::NotACommand if text.trim().is_empty() => return Ok(Vec::new()),
             Parsed::NotACommand => match self.free_text(event, &speaker, &text, &origin).await {
                 Ok(reply) => return Ok(vec![self.reply(event, reply)]),

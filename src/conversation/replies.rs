@@ -55,6 +55,11 @@ pub fn created(task: &Task, tz: Tz) -> String {
     if task.priority != crate::domain::Priority::Medium {
         text.push_str(&format!(", priority {}", task.priority));
     }
+    if let Some(rule) = &task.recurrence {
+        text.push_str(&format!(
+            ", repeating ({rule}): the next one is made when this one is done or due"
+        ));
+    }
     text.push('.');
     text
 }

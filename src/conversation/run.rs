@@ -63,6 +63,8 @@ impl Conversation {
             Command::Link { code } => self.link(event, speaker, &code).await,
             Command::Team(command) => self.team(event, speaker, command).await,
             Command::Project(command) => self.project(event, speaker, command).await,
+            Command::Reminder(command) => self.reminders(event, speaker, command, origin).await,
+            Command::Files(command) => self.files_command(event, speaker, command).await,
             Command::Tasks(scope) => {
                 let mut query = TaskQuery {
                     limit: Some(LIST_LIMIT),
@@ -105,16 +107,30 @@ impl Conversation {
                 assignee,
                 due,
                 priority,
+                recurrence,
             } => {
                 let new = NewTask {
                     assigned_to: assignee,
                     due_date: due,
                     priority: priority.unwrap_or(Priority::Medium),
+                    recurrence,
                     ..NewTask::titled(title)
                 };
                 let task = self.workspace.create_task(actor, new, Some(origin)).await?;
+                let mut text = replies::created(&task, tz);
+                // A file sent with the command goes on the new task.
+                let files = super::files::files_of(event);
+                if !files.is_empty() {
+                    let lines = self
+                        .attach_files(event, speaker, task.id, &files, &origin.source_key)
+                        .await?;
+                    for line in lines {
+                        text.push('\n');
+                        text.push_str(&line);
+                    }
+                }
                 Ok(Reply {
-                    text: replies::created(&task, tz),
+                    text,
                     buttons: vec![ButtonAction::Done(task.id).button("Mark done")],
                     attachments: Vec::new(),
                 })

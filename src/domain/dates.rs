@@ -47,6 +47,18 @@ pub const DATE_EXAMPLES: &str =
 /// relative to `now`: without a time of day, the end of that local day; with one, that local
 /// time. A date already past is refused. The error is the reply's first line.
 pub fn parse_spoken_date(text: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, String> {
+    read_spoken(text, now, tz, "due date", &|day| end_of_day(day, tz))
+}
+
+/// Reads spoken `text` in `tz` at `now`; a day without a time of day becomes `day_only(day)`.
+/// `what` names the value in the error for a moment in the past ("due date", "time").
+pub(super) fn read_spoken(
+    text: &str,
+    now: DateTime<Utc>,
+    tz: Tz,
+    what: &str,
+    day_only: &dyn Fn(NaiveDate) -> DateTime<Utc>,
+) -> Result<DateTime<Utc>, String> {
     let not_understood = || format!("I couldn't understand the date '{text}'. Try e.g. {DATE_EXAMPLES}.");
     let normal = normalize_date(text);
     // interim panics on a word of 16+ letters right after an hour; no date word is that long.
@@ -58,13 +70,16 @@ pub fn parse_spoken_date(text: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateT
     if normal.is_empty() || longest_word > 12 {
         return Err(not_understood());
     }
+    if let Some(problem) = super::moments::impossible_day(&normal) {
+        return Err(format!("'{text}' is not a date: {problem}"));
+    }
     let resolve = |date_text: &str| {
         let local_now = now.with_timezone(&tz);
         let at = interim::parse_date_string(date_text, local_now, interim::Dialect::Us).ok()?;
         Some(if has_time_of_day(date_text) {
             at.with_timezone(&Utc)
         } else {
-            end_of_day(at.date_naive(), tz)
+            day_only(at.date_naive())
         })
     };
     let due = resolve(&normal).ok_or_else(not_understood)?;
@@ -72,38 +87,24 @@ pub fn parse_spoken_date(text: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateT
         return Ok(due);
     }
     // "15 jan", "march" or "1/15" said after that day this year means next year's.
-    let months = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
     let names_day_of_year = normal.matches('/').count() == 1
         || normal
             .split(|c: char| !c.is_ascii_alphabetic())
-            .any(|w| w.len() >= 3 && months.iter().any(|m| m.starts_with(w)));
+            .any(|w| super::moments::month_of(w).is_some());
     if names_day_of_year && !normal.starts_with("last ") {
         if let Some(next) = resolve(&format!("next {normal}")).filter(|next| *next >= now) {
             return Ok(next);
         }
     }
     Err(format!(
-        "The due date '{text}' ({}) is in the past.",
+        "The {what} '{text}' ({}) is in the past.",
         due.with_timezone(&tz).format("%a %Y-%m-%d %H:%M")
     ))
 }
 
 /// Lowercase (interim expects it), "in 3 days" → "3 days", "in a week" → "1 week", no "at"
 /// / "on" / "by" words, ISO "2030-01-15T17:00" → "2030-01-15 17:00".
-fn normalize_date(text: &str) -> String {
+pub(super) fn normalize_date(text: &str) -> String {
     let lower = text.trim().to_lowercase();
     let chars: Vec<char> = lower.chars().collect();
     let unglued: String = chars
@@ -151,7 +152,7 @@ fn normalize_date(text: &str) -> String {
 
 /// Whether lowercase date text names a time of day ("17:00", "5pm", "6.30") or is counted in
 /// hours, minutes or seconds ("2 hours", "now").
-fn has_time_of_day(text: &str) -> bool {
+pub(super) fn has_time_of_day(text: &str) -> bool {
     let chars: Vec<char> = text.chars().collect();
     let clock = chars
         .windows(3)

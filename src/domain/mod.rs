@@ -5,11 +5,17 @@
 mod dates;
 mod email;
 mod enums;
+mod files;
+mod moments;
+mod recurrence;
 mod values;
 
 pub use dates::{end_of_day, parse_due_date, parse_spoken_date, parse_timezone, DATE_EXAMPLES};
 pub use email::EmailAddress;
 pub use enums::{ActionStatus, Channel, Period, Priority, ProjectStatus, Role, TaskStatus};
+pub use files::{size_text, FileRules, DEFAULT_ALLOWED_TYPES};
+pub use moments::{parse_spoken_moment, split_spoken_moment, MOMENT_EXAMPLES, REMINDER_HOUR};
+pub use recurrence::{Recurrence, RECURRENCE_EXAMPLES};
 pub use values::{Handle, Label, TaskTitle};
 
 use chrono::{DateTime, Utc};
@@ -69,6 +75,10 @@ pub struct Task {
     pub time_spent: Option<f64>,
     pub due_date: Option<DateTime<Utc>>,
     pub labels: Vec<Label>,
+    /// For a recurring task, its rule (RFC 5545 RRULE value, e.g. `FREQ=MONTHLY;BYMONTHDAY=1`):
+    /// the next occurrence is made when this one is done or due.
+    #[serde(default)]
+    pub recurrence: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -173,6 +183,7 @@ mod tests {
             time_spent: None,
             due_date: Some(now - chrono::Duration::hours(1)),
             labels: vec![],
+            recurrence: None,
             created_at: now,
             updated_at: now,
         };

@@ -122,6 +122,11 @@ impl Voice {
         self.sources.insert(channel, source);
     }
 
+    /// Where files of `channel` are fetched from (also for files on tasks).
+    pub fn source(&self, channel: domain::Channel) -> Option<Arc<dyn MediaSource>> {
+        self.sources.get(&channel).cloned()
+    }
+
     /// The transcription client, when `OPENAI_API_KEY` is set.
     pub fn transcriber(&self) -> Option<&Transcriber> {
         self.transcriber.as_deref()

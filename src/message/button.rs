@@ -1,6 +1,6 @@
 //! What a button under one of our messages does. The data a platform hands back on a press is
 //! the [`ButtonAction`] encoded as text (`done:42`, `ack:42`, `snooze:42:1h`, `approve:7`,
-//! `retry:9`); this is the one place that writes it and the one place that reads it.
+//! `retry:9`, `rdone:3`, `rsnooze:3:1h`); this is the one place that writes it and the one place that reads it.
 
 use std::fmt;
 
@@ -52,6 +52,10 @@ pub enum ButtonAction {
     Reject(i64),
     /// Send a dead-lettered outbox message again (admins; under an alert).
     RetryDead(i64),
+    /// A one-off reminder is dealt with.
+    ReminderDone(i64),
+    /// A one-off reminder comes again later.
+    ReminderSnooze(i64, SnoozeFor),
 }
 
 impl ButtonAction {
@@ -72,6 +76,9 @@ impl ButtonAction {
             ("approve", None) => Some(Self::Approve(id)),
             ("reject", None) => Some(Self::Reject(id)),
             ("retry", None) => Some(Self::RetryDead(id)),
+            ("rdone", None) => Some(Self::ReminderDone(id)),
+            ("rsnooze", Some("1h")) => Some(Self::ReminderSnooze(id, SnoozeFor::Hour)),
+            ("rsnooze", Some("1d")) => Some(Self::ReminderSnooze(id, SnoozeFor::Day)),
             _ => None,
         }
     }
@@ -80,7 +87,11 @@ impl ButtonAction {
     pub fn task(&self) -> Option<i64> {
         match *self {
             Self::Done(id) | Self::Ack(id) | Self::Snooze(id, _) => Some(id),
-            Self::Approve(_) | Self::Reject(_) | Self::RetryDead(_) => None,
+            Self::Approve(_)
+            | Self::Reject(_)
+            | Self::RetryDead(_)
+            | Self::ReminderDone(_)
+            | Self::ReminderSnooze(..) => None,
         }
     }
 
@@ -102,6 +113,8 @@ impl fmt::Display for ButtonAction {
             Self::Approve(id) => write!(f, "approve:{id}"),
             Self::Reject(id) => write!(f, "reject:{id}"),
             Self::RetryDead(id) => write!(f, "retry:{id}"),
+            Self::ReminderDone(id) => write!(f, "rdone:{id}"),
+            Self::ReminderSnooze(id, length) => write!(f, "rsnooze:{id}:{}", length.code()),
         }
     }
 }
@@ -120,6 +133,9 @@ mod tests {
             ButtonAction::Approve(3),
             ButtonAction::Reject(4),
             ButtonAction::RetryDead(9),
+            ButtonAction::ReminderDone(10),
+            ButtonAction::ReminderSnooze(11, SnoozeFor::Hour),
+            ButtonAction::ReminderSnooze(12, SnoozeFor::Day),
         ];
         for action in all {
             assert_eq!(ButtonAction::parse(&action.to_string()), Some(action));

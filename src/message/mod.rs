@@ -47,6 +47,9 @@ pub struct Attachment {
     pub mime_type: Option<String>,
     pub size: Option<u64>,
     pub duration_secs: Option<u32>,
+    /// The sender's name for the file, when the platform gives one (`brief.pdf`).
+    #[serde(default)]
+    pub file_name: Option<String>,
 }
 
 /// A button press (Telegram callback query, Discord component, WhatsApp button reply).

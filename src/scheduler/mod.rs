@@ -1,6 +1,7 @@
 //! The scheduler: the proactive half of the coordinator. Every tick (`COORDINATOR_SCHEDULER_TICK`)
-//! it sends reminders before due dates, moves escalation ladders of overdue and blocked tasks,
-//! checks the handbook's policy rules, and sends the scheduled reports. It never calls a
+//! it sends reminders before due dates and the reminders people asked for (`asked`), makes the
+//! next occurrences of recurring tasks (`recurring`), moves escalation ladders of overdue and
+//! blocked tasks, checks the handbook's policy rules, and sends the scheduled reports. It never calls a
 //! channel: everything it says goes to the outbox, in the same transaction as the state change
 //! and under a dedupe key, so several replicas over one PostgreSQL database never send twice.
 //! Time is a parameter: `run_once(now)` is one sweep at `now`. Each sweep also looks for what
@@ -8,8 +9,10 @@
 //! older than the retention settings keep (`retention`).
 
 pub mod alerts;
+pub mod asked;
 pub mod escalations;
 pub mod policy;
+pub mod recurring;
 pub mod reminders;
 pub mod reports;
 pub mod retention;
@@ -34,6 +37,10 @@ pub use policy::{Breach, Policies, Rule};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
     pub reminders_sent: u32,
+    /// Reminders people asked for (`/remind`) that went out.
+    pub asked_reminders_sent: u32,
+    /// Next occurrences of recurring tasks made.
+    pub recurring_tasks_made: u32,
     /// Reminders and escalation steps held back by quiet hours.
     pub held: u32,
     pub escalations_opened: u32,
@@ -150,6 +157,8 @@ impl Scheduler {
         let mut report = SweepReport::default();
         let since = self.store.last_sweep().await?.map(|s| s.ran_at);
         reminders::sweep(self, now, &mut report).await?;
+        asked::sweep(self, now, &mut report).await?;
+        recurring::sweep(self, now, &mut report).await?;
         escalations::sweep(self, now, &mut report).await?;
         policy::sweep(self, now, since, &mut report).await?;
         reports::sweep(self, now, &mut report).await?;
@@ -160,7 +169,7 @@ impl Scheduler {
         self.store
             .record_sweep(&SweepRecord {
                 ran_at: now,
-                reminders: count(report.reminders_sent),
+                reminders: count(report.reminders_sent + report.asked_reminders_sent),
                 escalations: count(report.escalation_steps),
                 reports: count(report.reports_sent),
                 breaches: count(report.breaches_reported),

@@ -20,6 +20,19 @@ pub struct TaskData {
     pub time_spent: Option<f64>,
     pub due_date: Option<DateTime<Utc>>,
     pub labels: Vec<Label>,
+    /// A recurring task's series (written when the task is made; updates keep it).
+    pub recurrence: Option<SeriesData>,
+}
+
+/// The series a recurring task belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesData {
+    /// The RRULE value.
+    pub rule: String,
+    /// The series' DTSTART.
+    pub start: DateTime<Utc>,
+    /// The zone its occurrences are counted in.
+    pub timezone: String,
 }
 
 /// Which tasks to list. `now` decides what is overdue.
@@ -53,6 +66,7 @@ struct TaskRow {
     time_spent: Option<f64>,
     due_date: Option<DateTime<Utc>>,
     labels: String,
+    recurrence: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -73,6 +87,7 @@ impl TryFrom<TaskRow> for Task {
             time_estimate: r.time_estimate,
             time_spent: r.time_spent,
             due_date: r.due_date,
+            recurrence: r.recurrence,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -80,8 +95,8 @@ impl TryFrom<TaskRow> for Task {
 }
 
 const SELECT: &str = "SELECT t.id, t.title, t.description, t.status, t.priority, t.project_id, \
-    a.handle AS assigned_to, t.time_estimate, t.time_spent, t.due_date, t.labels, t.created_at, \
-    t.updated_at FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id";
+    a.handle AS assigned_to, t.time_estimate, t.time_spent, t.due_date, t.labels, t.recurrence, \
+    t.created_at, t.updated_at FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id";
 
 /// Appends the `WHERE` clause of `filter`; the same code serves both engines.
 fn push_filters<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a TaskFilter)
@@ -146,8 +161,8 @@ impl Store {
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO tasks (title, description, status, priority, project_id, assignee_id, \
                  time_estimate, time_spent, due_date, labels, origin_channel, origin_chat, \
-                 created_by, created_at, updated_at, source_key) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15) \
+                 created_by, created_at, updated_at, source_key, recurrence, recurrence_start, recurrence_tz) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18) \
                  ON CONFLICT (source_key) DO NOTHING RETURNING id",
             )
             .bind(&data.title)
@@ -165,6 +180,9 @@ impl Store {
             .bind(&by.actor)
             .bind(at)
             .bind(source_key)
+            .bind(data.recurrence.as_ref().map(|r| r.rule.as_str()))
+            .bind(data.recurrence.as_ref().map(|r| r.start))
+            .bind(data.recurrence.as_ref().map(|r| r.timezone.as_str()))
             .fetch_optional(&mut *tx)
             .await?;
             match inserted {

@@ -7,6 +7,7 @@
 mod actions;
 mod handbook;
 mod people;
+mod reminders;
 mod tasks;
 
 use std::collections::BTreeMap;
@@ -117,6 +118,7 @@ impl Default for Toolbox {
             Arc::new(people::ListProjects),
             Arc::new(people::WorkspaceSummary),
             Arc::new(actions::ProposeAction),
+            Arc::new(reminders::SetReminder),
         ];
         let mut toolbox = Self {
             tools: BTreeMap::new(),

@@ -13,17 +13,21 @@ mod comments;
 mod conversations;
 mod escalations;
 mod feed;
+mod files;
 mod monitoring;
 mod newcomers;
 mod patch;
 mod people;
 mod projects;
+mod recurring;
+mod reminders;
 mod reports;
 pub mod routing;
 mod tasks;
 mod team;
 mod web;
 
+pub use crate::store::Reminder;
 pub use actions::{action_json, DeferredCalls, Proposal};
 pub use analysis::{
     Analysis, AnalysisOptions, Finding, FindingCounts, FindingKind, Severity, Suggestion, SuggestionAction,
@@ -32,11 +36,13 @@ pub use changes::{Change, ChangeEvent, ChangeListener};
 pub use comments::{CommentUpdate, NewComment};
 pub use escalations::{EscalationList, ManualEscalation, ReportData};
 pub use feed::{Feed, FeedItem, FeedKind};
+pub use files::{FileSettings, NewFile};
 pub use monitoring::{MonitoringStatus, QueueStatus};
 pub use newcomers::Newcomer;
 pub use patch::Patch;
 pub use people::{LinkCode, NewPerson, PersonUpdate, PROFILES};
 pub use projects::{NewProject, ProjectChat, ProjectUpdate};
+pub use reminders::{NewReminder, ReminderRequest, ReminderTarget, ReminderTime, REMINDER_TEXT_MAX};
 pub use reports::{render_chart, Report};
 pub use routing::{chat_address, person_address, Address};
 pub use tasks::{NewTask, TaskQuery, TaskRequest, TaskUpdate};
@@ -216,6 +222,8 @@ pub struct Workspace {
     default_tz: Tz,
     bootstrap_token: Option<Secret>,
     listeners: changes::Listeners,
+    /// Where files on tasks are kept (`None`: they are not).
+    files: Option<std::sync::Arc<files::FileSettings>>,
     /// When each API token's use was last written down.
     token_uses: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, std::time::Instant>>>,
 }
@@ -227,6 +235,7 @@ impl Workspace {
             default_tz,
             bootstrap_token,
             listeners: changes::Listeners::default(),
+            files: None,
             token_uses: Default::default(),
         }
     }

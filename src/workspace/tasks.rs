@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Actor, Change, Origin, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
 use crate::domain::{
-    non_blank, parse_due_date, parse_hours, Handle, Label, Priority, Task, TaskStatus, TaskTitle,
+    non_blank, parse_due_date, parse_hours, Handle, Label, Priority, Recurrence, Task, TaskStatus, TaskTitle,
     ValidationError,
 };
 use crate::store::{TaskData, TaskFilter};
@@ -43,6 +43,11 @@ pub struct TaskRequest {
     pub due_date: Option<String>,
     #[serde(default)]
     pub labels: Option<Vec<Label>>,
+    /// A recurring task: an RFC 5545 RRULE value (daily, weekly, monthly or yearly), e.g.
+    /// `FREQ=MONTHLY;BYMONTHDAY=1`. The series starts at `due_date` (else at the end of today);
+    /// the task is due at its first occurrence, and the next one is made when it is done or due.
+    #[serde(default)]
+    pub recurrence: Option<String>,
 }
 
 impl TaskRequest {
@@ -71,6 +76,9 @@ impl TaskRequest {
                 .map(|d| parse_due_date(d, tz, "due_date"))
                 .transpose()?,
             labels: labels(self.labels)?,
+            recurrence: non_blank(self.recurrence.as_deref())
+                .map(|r| Recurrence::parse_rule(&r, "recurrence"))
+                .transpose()?,
         })
     }
 }
@@ -90,6 +98,8 @@ pub struct NewTask {
     pub time_spent: Option<f64>,
     pub due_date: Option<DateTime<Utc>>,
     pub labels: Vec<Label>,
+    /// Makes it a recurring task.
+    pub recurrence: Option<Recurrence>,
 }
 
 impl NewTask {
@@ -106,6 +116,7 @@ impl NewTask {
             time_spent: None,
             due_date: None,
             labels: Vec::new(),
+            recurrence: None,
         }
     }
 }
@@ -241,6 +252,7 @@ impl Workspace {
             time_spent: current.time_spent,
             due_date: current.due_date,
             labels: current.labels,
+            recurrence: None,
         })
     }
 
@@ -293,6 +305,14 @@ impl Workspace {
             (None, Some(origin)) => self.store.project_for_chat(&origin.channel, &origin.chat).await?,
             (project_id, _) => project_id,
         };
+        let (due_date, recurrence) = match &new.recurrence {
+            Some(rule) => {
+                let (first, series) =
+                    super::recurring::series(rule, new.due_date, actor.timezone, crate::store::now())?;
+                (Some(first), Some(series))
+            }
+            None => (new.due_date, None),
+        };
         let data = TaskData {
             title: new.title.into_inner(),
             description: new.description,
@@ -302,8 +322,9 @@ impl Workspace {
             assignee_id,
             time_estimate: new.time_estimate,
             time_spent: new.time_spent,
-            due_date: new.due_date,
+            due_date,
             labels: new.labels,
+            recurrence,
         };
         if let Some(project_id) = data.project_id {
             self.check_project(project_id).await?;
@@ -397,6 +418,7 @@ impl Workspace {
             .delete_task(id, &actor.audit())
             .await
             .map_err(|e| WorkspaceError::from_store(e, || format!("task {id} does not exist")))?;
+        self.drop_task_files(id).await;
         self.announce(actor, Change::TaskDeleted(id)).await;
         Ok(())
     }

@@ -545,6 +545,51 @@ fn callback_with_message(update_id: i64, chat_id: i64, from_id: i64, message: Va
     })
 }
 
+/// A document (`file_name`, `mime_type`, `file_size` as declared) with an optional caption
+/// (commands in it get `bot_command` caption entities); fetch it with `getFile(file_id)`. The
+/// message id is the update id.
+#[allow(clippy::too_many_arguments)]
+pub fn document_update(
+    update_id: i64,
+    chat_id: i64,
+    from_id: i64,
+    file_id: &str,
+    file_name: &str,
+    mime_type: &str,
+    file_size: u64,
+    caption: Option<&str>,
+) -> Value {
+    let mut message = incoming_message(update_id, chat_id, from_id);
+    message.insert(
+        "document".into(),
+        json!({
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_id": file_id,
+            "file_unique_id": unique_file_id(file_id),
+            "file_size": file_size,
+        }),
+    );
+    if let Some(caption) = caption {
+        message.insert("caption".into(), json!(caption));
+        let entities = detect_entities(caption);
+        if !entities.is_empty() {
+            message.insert("caption_entities".into(), Value::Array(entities));
+        }
+    }
+    json!({ "update_id": update_id, "message": message })
+}
+
+/// `text_update` sent as a reply to the message `replied_id` of the same chat (a message from
+/// `from_id`).
+pub fn reply_update(update_id: i64, chat_id: i64, from_id: i64, replied_id: i64, text: &str) -> Value {
+    let mut update = text_update(update_id, chat_id, from_id, text);
+    let mut replied = incoming_message(replied_id, chat_id, from_id);
+    replied.insert("text".into(), json!("(the message replied to)"));
+    update["message"]["reply_to_message"] = Value::Object(replied);
+    update
+}
+
 /// A voice message (`audio/ogg`) of `duration` seconds; fetch it with `getFile(file_id)`.
 pub fn voice_update(update_id: i64, chat_id: i64, from_id: i64, file_id: &str, duration: u32) -> Value {
     let mut message = incoming_message(update_id, chat_id, from_id);

@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 
 use super::rest::{Auth, Rest, RestError};
 
+mod files;
+mod reminders;
 mod team;
 
 /// Discord's option types.
@@ -84,6 +86,12 @@ pub fn definitions(usage: Usage) -> Vec<Value> {
                     option(STRING, "priority", "How urgent", false),
                     &["low", "medium", "high", "urgent"],
                 ),
+                option(
+                    STRING,
+                    "every",
+                    "Repeats: every month on the 1st, every weekday at 9:30…",
+                    false,
+                ),
             ],
         ),
         ("done", vec![id("The task's ID")]),
@@ -130,6 +138,8 @@ pub fn definitions(usage: Usage) -> Vec<Value> {
     options
         .into_iter()
         .chain(team::definitions())
+        .chain(reminders::definitions())
+        .chain(files::definitions())
         .map(|(name, options)| {
             json!({
                 "name": name,
@@ -173,6 +183,10 @@ pub fn to_text(name: &str, options: &[CommandOption]) -> String {
             if let Some(priority) = get("priority") {
                 parts.push(format!("!{}", priority.trim_start_matches('!')));
             }
+            if let Some(every) = get("every") {
+                let rest = every.strip_prefix("every ").unwrap_or(&every);
+                parts.push(format!("every {rest}"));
+            }
         }
         "tasks" => match (get("project"), get("list")) {
             (Some(project), _) => parts.push(format!("project {project}")),
@@ -188,6 +202,8 @@ pub fn to_text(name: &str, options: &[CommandOption]) -> String {
         "claim" | "invite" | "role" | "remove" | "tz" | "quiet" | "project" => {
             parts.extend(team::arguments(name, options, get))
         }
+        "remind" | "reminders" | "unremind" => parts.extend(reminders::arguments(name, get)),
+        "attach" | "task" => parts.extend(files::arguments(name, get)),
         // A command we no longer define: its values in order, for the usage reply.
         _ => parts.extend(
             options

@@ -29,11 +29,12 @@ pub struct ParsedEmail {
     /// Why a machine wrote this message (`Auto-Submitted: auto-replied`, a DSN, …).
     pub auto: Option<String>,
     pub attachments: Vec<Attachment>,
-    /// The content of the audio attachments (kind `audio`), for transcription.
+    /// The content of the attachments: audio for transcription, documents for tasks (a
+    /// mailbox cannot be asked for them again).
     pub audio: Vec<AudioPart>,
 }
 
-/// An audio attachment's content.
+/// An attachment's content.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioPart {
     /// Its place in [`ParsedEmail::attachments`].
@@ -116,7 +117,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, Malformed> {
         let is_audio = mime_type
             .as_deref()
             .is_some_and(|m| m.to_ascii_lowercase().starts_with("audio/"));
-        if let (true, Some(mime)) = (is_audio, &mime_type) {
+        if let Some(mime) = &mime_type {
             audio.push(AudioPart {
                 attachment: n,
                 mime_type: mime.clone(),
@@ -132,6 +133,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, Malformed> {
             mime_type,
             size: Some(part.len() as u64),
             duration_secs: None,
+            file_name: part.attachment_name().map(str::to_owned),
         });
     }
     let mut recipients: Vec<String> = message

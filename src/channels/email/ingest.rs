@@ -107,7 +107,11 @@ impl Ingest {
         }
         let task = self.task_of(&email).await?;
         let mut text = conversation_text(&email.text, task);
-        if text.is_empty() && !email.audio.is_empty() {
+        let has_audio = email
+            .audio
+            .iter()
+            .any(|part| part.mime_type.to_ascii_lowercase().starts_with("audio/"));
+        if text.is_empty() && has_audio {
             // A voice memo in a task's thread: its transcript becomes the comment.
             text = task.map(|id| format!("/comment {id}")).unwrap_or_default();
         } else if text.is_empty() {
@@ -136,8 +140,8 @@ impl Ingest {
         }
     }
 
-    /// Keeps the audio attachments for the inbox worker to transcribe (a mailbox cannot be
-    /// asked for them again); their attachments then name the stored audio.
+    /// Keeps the attachments for the inbox worker (audio to transcribe, documents for tasks; a
+    /// mailbox cannot be asked for them again); their attachments then name what is stored.
     async fn keep_audio(&self, email: &ParsedEmail) -> Result<Vec<Attachment>, StoreError> {
         let mut attachments = email.attachments.clone();
         for part in &email.audio {

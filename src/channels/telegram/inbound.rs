@@ -35,6 +35,7 @@ fn attachments(message: &Message) -> Vec<Attachment> {
             mime_type: voice.mime_type.as_ref().map(|m| m.to_string()),
             size: Some(voice.file.size.into()),
             duration_secs: Some(voice.duration.seconds()),
+            file_name: None,
         });
     }
     if let Some(audio) = message.audio() {
@@ -44,6 +45,7 @@ fn attachments(message: &Message) -> Vec<Attachment> {
             mime_type: audio.mime_type.as_ref().map(|m| m.to_string()),
             size: Some(audio.file.size.into()),
             duration_secs: Some(audio.duration.seconds()),
+            file_name: audio.file_name.clone(),
         });
     }
     if let Some(document) = message.document() {
@@ -53,6 +55,7 @@ fn attachments(message: &Message) -> Vec<Attachment> {
             mime_type: document.mime_type.as_ref().map(|m| m.to_string()),
             size: Some(document.file.size.into()),
             duration_secs: None,
+            file_name: document.file_name.clone(),
         });
     }
     found

@@ -70,7 +70,9 @@ impl Transport for TelegramOut {
             .iter()
             .find(|f| f.mime_type.starts_with("image/"))
         {
-            return self.send_photo(ChatId(chat), message, file).await;
+            let sent = self.send_photo(ChatId(chat), message, file).await?;
+            self.send_documents(ChatId(chat), message).await?;
+            return Ok(sent);
         }
         let mut request = self.bot.send_message(ChatId(chat), truncate(&message.text, 4096));
         if !message.buttons.is_empty() {
@@ -87,6 +89,7 @@ impl Transport for TelegramOut {
             request = request.reply_parameters(parameters);
         }
         let sent = request.await.map_err(classify)?;
+        self.send_documents(ChatId(chat), message).await?;
         Ok(Some(sent.id.0.to_string()))
     }
 
@@ -100,6 +103,23 @@ impl Transport for TelegramOut {
 }
 
 impl TelegramOut {
+    /// `sendDocument` for each attachment that is not an image (files on tasks sent back).
+    async fn send_documents(&self, chat: ChatId, message: &OutboundMessage) -> Result<(), SendError> {
+        use base64::Engine;
+        for file in message
+            .attachments
+            .iter()
+            .filter(|f| !f.mime_type.starts_with("image/"))
+        {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&file.bytes_base64)
+                .map_err(|e| SendError::Permanent(format!("attachment {} is not base64: {e}", file.name)))?;
+            let document = teloxide::types::InputFile::memory(bytes).file_name(file.name.clone());
+            self.bot.send_document(chat, document).await.map_err(classify)?;
+        }
+        Ok(())
+    }
+
     /// `sendPhoto` with the message text as the caption (Telegram allows 1024 characters).
     async fn send_photo(
         &self,

@@ -49,6 +49,7 @@ fn attachment(kind: &str, media: &Media) -> Attachment {
         mime_type: media.mime_type.clone(),
         size: None,
         duration_secs: None,
+        file_name: media.filename.clone(),
     }
 }
 

@@ -88,6 +88,9 @@ pub(super) struct Media {
     pub(super) mime_type: Option<String>,
     #[serde(default)]
     pub(super) caption: Option<String>,
+    /// A document's file name.
+    #[serde(default)]
+    pub(super) filename: Option<String>,
     /// Set on audio that was recorded in WhatsApp (a voice note).
     #[serde(default)]
     pub(super) voice: Option<bool>,

@@ -48,6 +48,7 @@ fn attachments(message: &Message) -> Vec<Attachment> {
                 mime_type: mime,
                 size: Some(u64::from(a.size)),
                 duration_secs: a.duration_secs.map(|d| d.round() as u32),
+                file_name: Some(a.filename.clone()),
             }
         })
         .collect()

@@ -1,0 +1,289 @@
+//! Reminders from chat: `/remind [@handle|me|here] WHEN TEXT`, `/reminders`, `/unremind ID`.
+//! Parsing the command is pure; the moment is read once the recipient is known, in their time
+//! zone ("tomorrow 10:00" for a person in New York is 10:00 in New York). Running goes through
+//! the workspace, which checks the rights.
+
+use chrono_tz::Tz;
+
+use super::speaker::Speaker;
+use super::{replies, Conversation, Reply};
+use crate::domain::{split_spoken_moment, Handle};
+use crate::message::InboundEvent;
+
+use crate::workspace::{NewReminder, Origin, Paging, Reminder, ReminderTarget, ReminderTime, WorkspaceError};
+
+/// Whom `/remind` is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    Me,
+    Here,
+    Person(Handle),
+}
+
+/// A reminder command, its arguments checked as far as they can be without the recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReminderCommand {
+    /// `rest` is `WHEN TEXT`, read in the recipient's zone.
+    Remind {
+        who: Recipient,
+        rest: String,
+    },
+    List,
+    Cancel {
+        id: i64,
+    },
+}
+
+/// One usage line per command, for /help and for usage replies: (command name, line).
+pub const USAGE: &[(&str, &str)] = &[
+    (
+        "remind",
+        "/remind [@handle|me|here] WHEN TEXT — a reminder at that time, in the recipient's time zone",
+    ),
+    ("reminders", "/reminders — your pending reminders"),
+    ("unremind", "/unremind ID — cancel a reminder"),
+];
+
+const EXAMPLE: &str = "/remind @anna friday 10:00 Send the invoice";
+
+fn usage(command: &str, problem: &str) -> String {
+    let (syntax, example) = match command {
+        "reminders" => ("/reminders", "/reminders"),
+        "unremind" => ("/unremind ID", "/unremind 3"),
+        _ => ("/remind [@handle|me|here] WHEN TEXT", EXAMPLE),
+    };
+    format!("{problem}\nUsage: {syntax} — e.g. {example}")
+}
+
+/// Parses the reminder command `name` (lower case) with `args`; `None` when `name` is not one.
+pub fn parse(name: &str, args: &str) -> Option<Result<ReminderCommand, String>> {
+    let args = args.trim();
+    let parsed = match name {
+        "reminders" if args.is_empty() => Ok(ReminderCommand::List),
+        "reminders" => Err(usage("reminders", "/reminders takes nothing after it.")),
+        "unremind" => {
+            let digits = args.strip_prefix('#').unwrap_or(args);
+            match digits.parse::<i64>() {
+                Ok(id) if id > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    Ok(ReminderCommand::Cancel { id })
+                }
+                _ if args.is_empty() => Err(usage(
+                    "unremind",
+                    "/unremind needs the reminder's ID (/reminders lists them).",
+                )),
+                _ => Err(usage("unremind", &format!("'{args}' is not a reminder ID."))),
+            }
+        }
+        "remind" => parse_remind(args),
+        _ => return None,
+    };
+    Some(parsed)
+}
+
+fn parse_remind(args: &str) -> Result<ReminderCommand, String> {
+    if args.is_empty() {
+        return Err(usage("remind", "Whom, when and what?"));
+    }
+    let (first, rest) = match args.find(char::is_whitespace) {
+        Some(at) => (&args[..at], args[at..].trim()),
+        None => (args, ""),
+    };
+    let (who, rest) = match first.to_ascii_lowercase().as_str() {
+        "me" => (Recipient::Me, rest),
+        "here" => (Recipient::Here, rest),
+        _ if first.starts_with('@') => {
+            let handle = Handle::parse(first).map_err(|e| usage("remind", &format!("{}.", e.message)))?;
+            (Recipient::Person(handle), rest)
+        }
+        _ => (Recipient::Me, args),
+    };
+    if rest.is_empty() {
+        return Err(usage("remind", "When, and what should the reminder say?"));
+    }
+    Ok(ReminderCommand::Remind {
+        who,
+        rest: rest.to_owned(),
+    })
+}
+
+/// One reminder as a line of a list, its time in `tz`.
+fn line(reminder: &Reminder, tz: Tz) -> String {
+    let whom = match (&reminder.person, &reminder.chat_id) {
+        (Some(handle), _) => format!("@{handle}"),
+        (None, Some(_)) => "a chat".to_owned(),
+        (None, None) => "nobody".to_owned(),
+    };
+    format!(
+        "#{} {} — {whom}: {}",
+        reminder.id,
+        replies::local(reminder.remind_at, tz),
+        reminder.text
+    )
+}
+
+impl Conversation {
+    pub(super) async fn reminders(
+        &self,
+        event: &InboundEvent,
+        speaker: &Speaker,
+        command: ReminderCommand,
+        origin: &Origin,
+    ) -> Result<Reply, WorkspaceError> {
+        let actor = &speaker.actor;
+        let now = event.received_at;
+        let text = match command {
+            ReminderCommand::Remind { who, rest } => {
+                let target = match &who {
+                    Recipient::Me => ReminderTarget::Me,
+                    Recipient::Person(handle) => ReminderTarget::Person(handle.as_str().to_owned()),
+                    Recipient::Here => ReminderTarget::Chat {
+                        channel: event.channel.as_str().to_owned(),
+                        chat_id: super::standing_chat(event),
+                    },
+                };
+                let tz = match self.workspace.reminder_zone(actor, &target).await {
+                    Ok(tz) => tz,
+                    Err(WorkspaceError::NotFound(_)) => {
+                        return Ok(Reply::text(usage(
+                            "remind",
+                            &format!("I don't know {}. /people lists the team.", who_words(&who)),
+                        )))
+                    }
+                    Err(e) => return Ok(Reply::text(replies::error(e)?)),
+                };
+                let (at, text) = match split_spoken_moment(&rest, now, tz) {
+                    Ok(split) => split,
+                    Err(problem) => return Ok(Reply::text(usage("remind", &problem))),
+                };
+                let new = NewReminder {
+                    target,
+                    when: ReminderTime::At(at),
+                    text,
+                };
+                let reminder = match self
+                    .workspace
+                    .create_reminder(actor, new, now, Some(origin))
+                    .await
+                {
+                    Ok(reminder) => reminder,
+                    Err(WorkspaceError::Invalid(v)) => {
+                        return Ok(Reply::text(usage("remind", &format!("{}.", v.message))))
+                    }
+                    Err(e) => return Ok(Reply::text(replies::error(e)?)),
+                };
+                let mut text = format!(
+                    "Reminder #{} set for {}: {} ({}",
+                    reminder.id,
+                    who_words(&who),
+                    replies::local(reminder.remind_at, tz),
+                    tz.name()
+                );
+                if tz != actor.timezone {
+                    text.push_str(&format!(
+                        "; {} your time",
+                        replies::local(reminder.remind_at, actor.timezone)
+                    ));
+                }
+                text.push_str(&format!(
+                    "): {}\n/unremind {} cancels it.",
+                    reminder.text, reminder.id
+                ));
+                text
+            }
+            ReminderCommand::List => {
+                let page = self
+                    .workspace
+                    .list_reminders(actor, false, true, Paging::new(Some(20), None)?)
+                    .await?;
+                if page.items.is_empty() {
+                    format!("No pending reminders. Set one with e.g. {EXAMPLE}")
+                } else {
+                    let mut text = format!("Pending reminders ({}):", page.total);
+                    for reminder in &page.items {
+                        text.push('\n');
+                        text.push_str(&line(reminder, actor.timezone));
+                    }
+                    text
+                }
+            }
+            ReminderCommand::Cancel { id } => match self.workspace.cancel_reminder(actor, id).await {
+                Ok(reminder) => format!("Cancelled reminder #{}: {}", reminder.id, reminder.text),
+                Err(e) => replies::error(e)?,
+            },
+        };
+        Ok(Reply::text(text))
+    }
+}
+
+fn who_words(who: &Recipient) -> String {
+    match who {
+        Recipient::Me => "you".to_owned(),
+        Recipient::Here => "this chat".to_owned(),
+        Recipient::Person(handle) => format!("@{}", handle.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(name: &str, args: &str) -> ReminderCommand {
+        match parse(name, args) {
+            Some(Ok(command)) => command,
+            other => panic!("/{name} {args}: {other:?}"),
+        }
+    }
+
+    fn usage_of(name: &str, args: &str) -> String {
+        match parse(name, args) {
+            Some(Err(reply)) => reply,
+            other => panic!("/{name} {args}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn recipients_and_the_rest() {
+        assert_eq!(parse("tasks", ""), None);
+        assert_eq!(
+            cmd("remind", "@Anna friday 10:00 Send the invoice"),
+            ReminderCommand::Remind {
+                who: Recipient::Person(Handle::parse("anna").unwrap()),
+                rest: "friday 10:00 Send the invoice".into()
+            }
+        );
+        assert_eq!(
+            cmd("remind", "me in 2 hours call back"),
+            ReminderCommand::Remind {
+                who: Recipient::Me,
+                rest: "in 2 hours call back".into()
+            }
+        );
+        assert_eq!(
+            cmd("remind", "HERE tomorrow standup notes"),
+            ReminderCommand::Remind {
+                who: Recipient::Here,
+                rest: "tomorrow standup notes".into()
+            }
+        );
+        assert_eq!(
+            cmd("remind", "tomorrow call the bank"),
+            ReminderCommand::Remind {
+                who: Recipient::Me,
+                rest: "tomorrow call the bank".into()
+            }
+        );
+        assert_eq!(cmd("reminders", ""), ReminderCommand::List);
+        assert_eq!(cmd("unremind", "#4"), ReminderCommand::Cancel { id: 4 });
+    }
+
+    #[test]
+    fn bad_usage_shows_an_example() {
+        let reply = usage_of("remind", "");
+        assert!(reply.contains(EXAMPLE), "{reply}");
+        assert!(usage_of("remind", "@anna").contains("When, and what"));
+        assert!(usage_of("remind", "@bad/handle friday x").contains("is not a handle"));
+        assert!(usage_of("unremind", "").contains("needs the reminder's ID"));
+        assert!(usage_of("unremind", "x").contains("'x' is not a reminder ID"));
+        assert!(usage_of("reminders", "all").contains("Usage: /reminders"));
+    }
+}
