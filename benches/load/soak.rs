@@ -66,7 +66,10 @@ async fn drive(options: &Options, rig: &Rig, length: Duration) -> anyhow::Result
             rig.db.engine.name(),
             humantime::format_duration(length),
             options.rate,
-            rig.db.engine.name().to_lowercase(),
+            match rig.db.engine {
+                Engine::Sqlite => "sqlite",
+                Engine::Postgres => "postgres",
+            },
             options.soak_keep,
             times(&options.soak_keep, 2)?,
             times(&options.soak_keep, 4)?,
