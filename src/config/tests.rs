@@ -56,7 +56,10 @@ fn throughput_settings() {
     use crate::domain::Channel;
     let s = Settings::with(&[]).unwrap();
     assert_eq!(s.throughput.inbox_workers, 16);
-    assert_eq!(s.throughput.sends_per_second(Channel::Telegram).map(|n| n.get()), Some(30));
+    assert_eq!(
+        s.throughput.sends_per_second(Channel::Telegram).map(|n| n.get()),
+        Some(30)
+    );
     assert_eq!(s.throughput.sends_per_second(Channel::Cli), None);
     let s = Settings::with(&[
         ("COORDINATOR_INBOX_WORKERS", "4"),
@@ -65,9 +68,18 @@ fn throughput_settings() {
     ])
     .unwrap();
     assert_eq!(s.throughput.inbox_workers, 4);
-    assert_eq!(s.throughput.sends_per_second(Channel::Telegram).map(|n| n.get()), Some(1000));
-    assert_eq!(s.throughput.sends_per_second(Channel::Whatsapp).map(|n| n.get()), Some(250));
-    assert_eq!(s.throughput.sends_per_second(Channel::Discord).map(|n| n.get()), Some(20));
+    assert_eq!(
+        s.throughput.sends_per_second(Channel::Telegram).map(|n| n.get()),
+        Some(1000)
+    );
+    assert_eq!(
+        s.throughput.sends_per_second(Channel::Whatsapp).map(|n| n.get()),
+        Some(250)
+    );
+    assert_eq!(
+        s.throughput.sends_per_second(Channel::Discord).map(|n| n.get()),
+        Some(20)
+    );
 }
 
 #[test]

@@ -19,9 +19,9 @@ mod media;
 mod people;
 mod projects;
 mod queue;
-mod retention;
 mod recurring;
 mod reminders;
+mod retention;
 mod scheduler;
 mod scratch;
 mod slack;
@@ -47,9 +47,9 @@ pub use media::StoredMedia;
 pub use people::{Adopt, PersonData};
 pub use projects::ProjectData;
 pub use queue::{DeadLetter, NewOutbound, Queue, QueueCounts};
-pub use retention::{Cutoffs, TableSizes};
 pub use recurring::DueRecurrence;
 pub use reminders::{Reminder, ReminderData, ReminderFilter};
+pub use retention::{Cutoffs, TableSizes};
 pub use scheduler::{
     AlertChat, AlertLimits, DueEscalation, FailingChannel, NewAlert, OpenEscalation, PersonCounts,
     PolicyTask, QuietHours, Raised, ReminderDue, ReportCounts, SweepRecord, TaskRouting, UnalertedDead,

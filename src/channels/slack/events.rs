@@ -56,6 +56,9 @@ pub(super) struct File {
     pub size: Option<u64>,
     #[serde(default)]
     pub duration_ms: Option<u64>,
+    /// The file's name (`brief.pdf`).
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -218,6 +221,7 @@ pub(super) fn attachment(file: &File) -> Attachment {
         duration_secs: file
             .duration_ms
             .map(|ms| u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)),
+        file_name: file.name.clone(),
     }
 }
 
