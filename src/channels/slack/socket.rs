@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use sqlx::Connection;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_util::sync::CancellationToken;
 
@@ -20,53 +19,12 @@ use super::api::WebApi;
 use super::events::{self, Payload};
 use super::interactive::{self, Intake, SlashCommand};
 use crate::config::Secret;
-use crate::store::{Pool, Store};
+use crate::store::Lease;
 
 /// The advisory lock that elects the Socket Mode replica (with the schema as second key).
 const LEASE_KEY: i32 = 0x736c_736d; // "slsm"
 /// How often the holder checks its lock connection, and others ask for it.
 const LEASE_CHECK: Duration = Duration::from_secs(5);
-
-/// The right to hold the connection.
-enum Lease {
-    Sole,
-    Postgres(sqlx::PgConnection),
-}
-
-impl Lease {
-    async fn acquire(store: &Store, shutdown: &CancellationToken) -> Option<Lease> {
-        let Pool::Postgres(pool) = &store.pool else {
-            return Some(Lease::Sole);
-        };
-        loop {
-            let attempt = async {
-                let mut conn = pool.acquire().await?.detach();
-                let held: bool =
-                    sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext(current_schema()))")
-                        .bind(LEASE_KEY)
-                        .fetch_one(&mut conn)
-                        .await?;
-                Ok::<_, sqlx::Error>(held.then_some(conn))
-            };
-            match attempt.await {
-                Ok(Some(conn)) => return Some(Lease::Postgres(conn)),
-                Ok(None) => tracing::debug!("another replica holds Slack Socket Mode"),
-                Err(e) => tracing::warn!(error = %e, "could not ask for the Slack Socket Mode lock"),
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return None,
-                _ = tokio::time::sleep(LEASE_CHECK) => {}
-            }
-        }
-    }
-
-    async fn held(&mut self) -> bool {
-        match self {
-            Lease::Sole => true,
-            Lease::Postgres(conn) => conn.ping().await.is_ok(),
-        }
-    }
-}
 
 /// What an envelope asks of us once read.
 #[derive(Debug, PartialEq)]
@@ -88,7 +46,8 @@ pub async fn run_until_stopped(
 ) {
     let mut pause = Duration::from_secs(1);
     loop {
-        let Some(mut lease) = Lease::acquire(&intake.store, &shutdown).await else {
+        let Some(mut lease) = Lease::acquire(&intake.store, LEASE_KEY, "Slack Socket Mode", &shutdown).await
+        else {
             return;
         };
         match session(&api, &app_token, &intake, &mut lease, &shutdown).await {

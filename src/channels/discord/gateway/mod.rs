@@ -20,12 +20,11 @@ use std::time::Duration;
 use reqwest::Method;
 use serenity::all::{Context, EventHandler, GatewayIntents, Interaction, Message, Ready, UserId};
 use serenity::http::HttpBuilder;
-use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 
 use super::interaction::Intake;
 use super::rest::{Auth, Rest};
-use crate::store::{Pool, Store};
+use crate::store::Lease;
 
 /// The advisory lock that elects the gateway's replica: this key, and the schema's name as the
 /// second key, so that deployments sharing a PostgreSQL database in separate schemas each get
@@ -75,50 +74,6 @@ impl EventHandler for Handler {
     }
 }
 
-/// The right to hold the gateway.
-enum Lease {
-    /// SQLite: one process.
-    Sole,
-    /// PostgreSQL: the advisory lock lives as long as this connection.
-    Postgres(sqlx::PgConnection),
-}
-
-impl Lease {
-    /// Waits until this replica may hold the gateway; `None` on shutdown.
-    async fn acquire(store: &Store, shutdown: &CancellationToken) -> Option<Lease> {
-        let Pool::Postgres(pool) = &store.pool else {
-            return Some(Lease::Sole);
-        };
-        loop {
-            let attempt = async {
-                let mut conn = pool.acquire().await?.detach();
-                let held: bool =
-                    sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext(current_schema()))")
-                        .bind(LEASE_KEY)
-                        .fetch_one(&mut conn)
-                        .await?;
-                Ok::<_, sqlx::Error>(held.then_some(conn))
-            };
-            match attempt.await {
-                Ok(Some(conn)) => return Some(Lease::Postgres(conn)),
-                Ok(None) => tracing::debug!("another replica holds the Discord gateway"),
-                Err(e) => tracing::warn!(error = %e, "could not ask for the Discord gateway lock"),
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return None,
-                _ = tokio::time::sleep(LEASE_CHECK) => {}
-            }
-        }
-    }
-
-    async fn held(&mut self) -> bool {
-        match self {
-            Lease::Sole => true,
-            Lease::Postgres(conn) => conn.ping().await.is_ok(),
-        }
-    }
-}
-
 /// Runs the gateway until `shutdown`, reconnecting with backoff.
 pub async fn run_until_stopped(
     rest: Arc<Rest>,
@@ -128,7 +83,8 @@ pub async fn run_until_stopped(
 ) {
     let mut pause = Duration::from_secs(1);
     loop {
-        let Some(mut lease) = Lease::acquire(&intake.store, &shutdown).await else {
+        let Some(mut lease) = Lease::acquire(&intake.store, LEASE_KEY, "Discord gateway", &shutdown).await
+        else {
             return;
         };
         match session(&rest, application_id.as_deref(), &intake, &mut lease, &shutdown).await {
