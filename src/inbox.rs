@@ -1,8 +1,9 @@
 //! The durable inbox: every inbound event is stored (deduplicated on channel + platform event
-//! id) before its webhook is acknowledged; a worker claims events one at a time and hands them
-//! to the conversation. The replies are queued in the outbox in the same transaction that marks
-//! the event done, with keys derived from the event, so an event processed twice (after a
-//! crash) neither acts twice nor answers twice. Failures retry with backoff and end as dead
+//! id) before its webhook is acknowledged; a worker claims due events in batches (at most one
+//! per chat, so each chat is answered in order), hands them to the conversation all at once,
+//! and finishes those done together in one transaction. The replies are queued in the outbox
+//! in the same transaction that marks the event done, with keys derived from the event, so an
+//! event processed twice (after a crash) neither acts twice nor answers twice. Failures retry with backoff and end as dead
 //! letters, counted in `/metrics` and listed by `/api/monitoring/status`. Each event is tagged
 //! with its sender and task for the history.
 //!
@@ -13,6 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +23,15 @@ use crate::message::{redact, InboundEvent};
 use crate::queue::{
     backoff, claim_lost, keeping_claim, task_hint, to_outbound, Attempt, EventHandler, Handled, Outcome,
 };
-use crate::store::{Claimed, Queue, Store, StoreError};
+use crate::store::{Claimed, InboxFinish, Queue, Store, StoreError};
+
+/// How one claimed event's work ended.
+enum Step {
+    /// Answered: to be finished with the others of its batch (and its channel, for metrics).
+    Finish(InboxFinish, &'static str),
+    /// Failed, dead-lettered or lost, and recorded as such.
+    Ended(Outcome),
+}
 
 /// After this many failed attempts an event becomes a dead letter.
 pub const MAX_ATTEMPTS: i32 = 6;
@@ -29,6 +40,8 @@ pub const MAX_ATTEMPTS: i32 = 6;
 /// event waits at most this long for another worker (on SQLite the next start releases it at
 /// once).
 const LEASE: Duration = Duration::from_secs(30);
+/// Events one worker claims and works at once (at most one per chat).
+pub const BATCH: usize = 32;
 /// How often an idle worker looks for due work when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
@@ -97,36 +110,73 @@ impl Inbox {
 
     /// Claims and processes one due event.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
-        let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-        let Some(claimed) = self.store.claim(Queue::Inbox, None, now, lease_until).await? else {
-            return Ok(Outcome::Idle);
-        };
-        tracing::debug!(
-            id = claimed.id,
-            attempt = claimed.attempts,
-            "claimed inbound event"
-        );
-        keeping_claim(
-            &self.store,
-            Queue::Inbox,
-            &claimed,
-            LEASE,
-            self.process(&claimed, now),
-        )
-        .await
+        let mut outcomes = self.run_batch(now, 1).await?;
+        outcomes.pop().unwrap_or(Ok(Outcome::Idle))
     }
 
-    /// Hands a claimed event to the handler and records the outcome.
-    async fn process(&self, claimed: &Claimed, now: DateTime<Utc>) -> Result<Outcome, StoreError> {
+    /// Claims up to `limit` due events (at most one per chat) and works them all at once. Those
+    /// whose work ends together are finished in one transaction, so a burst costs one commit
+    /// per batch rather than per event, and a slow agent turn does not hold back the answers
+    /// of the quick commands claimed with it. One outcome per claimed event; an `Err` leaves
+    /// that event claimed until its lease runs out, when it is tried again.
+    pub async fn run_batch(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
+        let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let claims = self
+            .store
+            .claim_batch(Queue::Inbox, None, now, lease_until, limit)
+            .await?;
+        let mut running: FuturesUnordered<_> = claims
+            .iter()
+            .map(|claimed| {
+                tracing::debug!(
+                    id = claimed.id,
+                    attempt = claimed.attempts,
+                    "claimed inbound event"
+                );
+                keeping_claim(
+                    &self.store,
+                    Queue::Inbox,
+                    claimed,
+                    LEASE,
+                    self.process(claimed, now),
+                )
+            })
+            .collect();
+        let mut outcomes = Vec::with_capacity(claims.len());
+        while let Some(first) = running.next().await {
+            let mut ready = vec![first];
+            while let Some(Some(more)) = running.next().now_or_never() {
+                ready.push(more);
+            }
+            let mut finishes = Vec::new();
+            for step in ready {
+                match step {
+                    Ok(Step::Finish(finish, channel)) => finishes.push((finish, channel)),
+                    Ok(Step::Ended(outcome)) => outcomes.push(Ok(outcome)),
+                    Err(e) => outcomes.push(Err(e)),
+                }
+            }
+            outcomes.extend(self.finish(finishes).await);
+        }
+        Ok(outcomes)
+    }
+
+    /// Hands a claimed event to the handler; what it answered is finished with the others of
+    /// its batch, a failure is recorded at once.
+    async fn process(&self, claimed: &Claimed, now: DateTime<Utc>) -> Result<Step, StoreError> {
         let event: InboundEvent = match serde_json::from_str(&claimed.payload) {
             Ok(event) => event,
             Err(e) => {
                 let error = format!("unreadable payload: {e}");
                 if !self.store.mark_dead(Queue::Inbox, claimed, &error).await? {
-                    return Ok(claim_lost("inbox", claimed.id));
+                    return Ok(Step::Ended(claim_lost("inbox", claimed.id)));
                 }
                 metrics::counter!("inbox_dead_letters_total").increment(1);
-                return Ok(Outcome::Dead);
+                return Ok(Step::Ended(Outcome::Dead));
             }
         };
         let attempt = Attempt {
@@ -134,18 +184,21 @@ impl Inbox {
             last: claimed.attempts >= MAX_ATTEMPTS,
         };
         match self.handler.handle(&event, attempt).await {
-            Ok(handled) => self.finish(claimed, &event, handled).await,
-            Err(e) => self.failed(claimed, &e.to_string(), now).await,
+            Ok(handled) => {
+                let finish = self.prepare(claimed, &event, handled).await?;
+                Ok(Step::Finish(finish, event.channel.as_str()))
+            }
+            Err(e) => self.failed(claimed, &e.to_string(), now).await.map(Step::Ended),
         }
     }
 
-    /// Marks the event done and queues its replies, tagged with the sender and the task.
-    async fn finish(
+    /// What finishing the event writes: its replies, tagged with the sender and the task.
+    async fn prepare(
         &self,
         claimed: &Claimed,
         event: &InboundEvent,
         handled: Handled,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<InboxFinish, StoreError> {
         let Handled {
             replies,
             history_text,
@@ -160,10 +213,7 @@ impl Inbox {
                 task_hint(event),
             )
             .await?;
-        self.store
-            .tag_inbox(claimed.id, person, task, history_text.as_deref())
-            .await?;
-        let outbound = replies
+        let replies = replies
             .iter()
             .enumerate()
             .map(|(n, reply)| {
@@ -173,14 +223,43 @@ impl Inbox {
                 Ok(row)
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        if !self.store.finish_inbox_with(Some(claimed), &outbound).await? {
-            return Ok(claim_lost("inbox", claimed.id));
+        Ok(InboxFinish {
+            claim: claimed.clone(),
+            person_id: person,
+            task_id: task,
+            history_text,
+            replies,
+        })
+    }
+
+    /// Marks events done and queues their replies, in one transaction.
+    async fn finish(&self, finishes: Vec<(InboxFinish, &'static str)>) -> Vec<Result<Outcome, StoreError>> {
+        if finishes.is_empty() {
+            return Vec::new();
         }
-        metrics::counter!("inbox_processed_total", "channel" => event.channel.as_str()).increment(1);
-        if !outbound.is_empty() {
+        let (rows, channels): (Vec<InboxFinish>, Vec<&'static str>) = finishes.into_iter().unzip();
+        let applied = match self.store.finish_inbox_batch(&rows).await {
+            Ok(applied) => applied,
+            Err(e) => return rows.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let mut queued = false;
+        let outcomes = rows
+            .iter()
+            .zip(channels)
+            .zip(applied)
+            .map(|((row, channel), applied)| {
+                if !applied {
+                    return Ok(claim_lost("inbox", row.claim.id));
+                }
+                metrics::counter!("inbox_processed_total", "channel" => channel).increment(1);
+                queued |= !row.replies.is_empty();
+                Ok(Outcome::Done)
+            })
+            .collect();
+        if queued {
             self.outbox_wake.notify_one();
         }
-        Ok(Outcome::Done)
+        outcomes
     }
 
     /// Tries the event again later, or gives up on it after `MAX_ATTEMPTS`.
@@ -217,15 +296,21 @@ impl Inbox {
         Ok(Outcome::Retried)
     }
 
-    /// Processes events until `shutdown`; wakes early when an event is stored.
+    /// Processes events until `shutdown`, [`BATCH`] at a time; wakes early when an event is
+    /// stored.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
         loop {
             if shutdown.is_cancelled() {
                 return;
             }
-            match self.run_once(crate::store::now()).await {
-                Ok(Outcome::Idle) => {}
-                Ok(_) => continue,
+            match self.run_batch(crate::store::now(), BATCH).await {
+                Ok(outcomes) if !outcomes.is_empty() => {
+                    for e in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+                        tracing::warn!(error = %e, "an inbound event could not be finished; it will be tried again");
+                    }
+                    continue;
+                }
+                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "inbox worker could not reach the database"),
             }
             tokio::select! {

@@ -284,26 +284,12 @@ impl Agent {
             reply
         };
 
-        workspace
-            .append_message(
-                conversation.id,
-                "user",
-                input.text,
-                count_tokens(input.text) as i32,
-                Some(speaker),
-            )
-            .await?;
-        workspace
-            .append_message(
-                conversation.id,
-                "assistant",
-                &reply,
-                count_tokens(&reply) as i32,
-                None,
-            )
-            .await?;
         let turn = TurnRecord {
             source_key: input.source_key.as_deref(),
+            user_text: input.text,
+            user_tokens: count_tokens(input.text) as i32,
+            speaker: Some(speaker),
+            reply_tokens: count_tokens(&reply) as i32,
             steps: steps as i32,
             prompt_tokens: usage.prompt_tokens as i64,
             completion_tokens: usage.completion_tokens as i64,

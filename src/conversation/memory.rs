@@ -4,6 +4,10 @@
 //! flat as the workspace grows), a summary of older turns, as much recent history as fits, and
 //! the new message. Turns that no longer fit are folded into the summary.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Mutex, OnceLock};
+
 use crate::llm::Message;
 use crate::store::ConversationRecord;
 use crate::workspace::{Workspace, WorkspaceError};
@@ -17,9 +21,38 @@ const HISTORY_WINDOW: i64 = 60;
 
 /// Tokens in `text`, counted exactly with the o200k encoding. The encoder is the one process-wide
 /// instance the handbook's chunker also uses (its tables take tens of MiB; one copy is enough).
+/// Every turn counts the same long texts again (the system prompt, the tool specs, the recent
+/// messages): counts of texts longer than [`MEMO_MIN_BYTES`] are remembered, so a turn pays for
+/// what is new in it only.
 pub fn count_tokens(text: &str) -> usize {
-    crate::handbook::count_tokens(text)
+    if text.len() < MEMO_MIN_BYTES {
+        return crate::handbook::count_tokens(text);
+    }
+    let key = {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut hasher);
+        (hasher.finish(), text.len())
+    };
+    let memo = COUNTED.get_or_init(Default::default);
+    if let Some(count) = memo.lock().ok().and_then(|m| m.get(&key).copied()) {
+        return count;
+    }
+    let count = crate::handbook::count_tokens(text);
+    if let Ok(mut memo) = memo.lock() {
+        if memo.len() >= MEMO_ENTRIES {
+            memo.clear();
+        }
+        memo.insert(key, count);
+    }
+    count
 }
+
+/// Texts shorter than this are counted every time (it is as quick as looking them up).
+const MEMO_MIN_BYTES: usize = 256;
+/// Counts remembered at most (a few hundred KiB); all are forgotten when it fills.
+const MEMO_ENTRIES: usize = 4096;
+/// Token counts of long texts, by their hash and length.
+static COUNTED: OnceLock<Mutex<HashMap<(u64, usize), usize>>> = OnceLock::new();
 
 /// A line of the summary for an older message.
 fn summary_line(role: &str, content: &str) -> String {
@@ -142,6 +175,16 @@ mod tests {
         assert_eq!(count_tokens(""), 0);
         assert_eq!(count_tokens("hello world"), 2);
         assert!(count_tokens(&"word ".repeat(1000)) >= 1000);
+    }
+
+    #[test]
+    fn remembered_counts_are_the_exact_ones() {
+        let long = "Plan the launch of the new site, then tell the client. ".repeat(40);
+        let exact = crate::handbook::count_tokens(&long);
+        assert_eq!(count_tokens(&long), exact);
+        assert_eq!(count_tokens(&long), exact, "counted again from memory");
+        let other = format!("{long}!");
+        assert_eq!(count_tokens(&other), crate::handbook::count_tokens(&other));
     }
 
     #[test]

@@ -28,6 +28,18 @@ pub struct Claimed {
     pub token: String,
 }
 
+/// What finishing one claimed inbox event writes (see [`Store::finish_inbox_batch`]).
+#[derive(Debug, Clone)]
+pub struct InboxFinish {
+    pub claim: Claimed,
+    /// The sender, when linked, and the task the event made or names: the history's tags.
+    pub person_id: Option<i64>,
+    pub task_id: Option<i64>,
+    /// The event's text as the history shows it; a text kept before (a transcript) stays.
+    pub history_text: Option<String>,
+    pub replies: Vec<NewOutbound>,
+}
+
 /// This process's worker id: its pid and a random suffix (pids repeat across hosts and
 /// restarts). Two claims of one item never share a token, since each counts an attempt.
 pub fn worker_id() -> &'static str {
@@ -50,11 +62,26 @@ impl Store {
         at: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<Claimed>> {
+        let mut claimed = self.claim_batch(queue, channels, at, lease_until, 1).await?;
+        Ok(claimed.pop())
+    }
+
+    /// Claims up to `limit` due items of `channels` (all when `None`) in one statement, oldest
+    /// first, leasing each until `lease_until`: at most one per chat, and none of a chat whose
+    /// older item is unfinished, so a batch worked all at once still answers each chat in turn.
+    pub async fn claim_batch(
+        &self,
+        queue: Queue,
+        channels: Option<&[crate::domain::Channel]>,
+        at: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<Claimed>> {
         let table = queue.table();
         // The names come from our own enum, never from input.
         let only = match channels {
             None => String::new(),
-            Some([]) => return Ok(None),
+            Some([]) => return Ok(Vec::new()),
             Some(list) => {
                 let names: Vec<String> = list.iter().map(|c| format!("'{}'", c.as_str())).collect();
                 format!(" AND q.channel IN ({})", names.join(", "))
@@ -73,17 +100,21 @@ impl Store {
         let sql = format!(
             "UPDATE {table} SET status = 'processing', locked_until = $1, attempts = attempts + 1, \
              claim_token = CAST($3 AS TEXT) || ':' || CAST(attempts + 1 AS TEXT) \
-             WHERE id = (SELECT q.id FROM {table} q WHERE ((q.status = 'pending' AND q.next_attempt_at <= $2) \
+             WHERE id IN (SELECT q.id FROM {table} q WHERE ((q.status = 'pending' AND q.next_attempt_at <= $2) \
              OR (q.status = 'processing' AND q.locked_until <= $2)){only}{in_order} \
-             ORDER BY q.next_attempt_at, q.id LIMIT 1{lock}) \
+             ORDER BY q.next_attempt_at, q.id LIMIT $4{lock}) \
              RETURNING id, channel, chat_id, payload, attempts, claim_token"
         );
-        Ok(dispatch!(self, |p| sqlx::query_as::<_, Claimed>(&sql)
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let mut claimed = dispatch!(self, |p| sqlx::query_as::<_, Claimed>(&sql)
             .bind(lease_until)
             .bind(at)
             .bind(worker_id())
-            .fetch_optional(p)
-            .await)?)
+            .bind(limit)
+            .fetch_all(p)
+            .await)?;
+        claimed.sort_by_key(|c| c.id);
+        Ok(claimed)
     }
 
     /// Extends the lease of an item this claim still holds; `false` when it no longer does
@@ -170,6 +201,57 @@ impl Store {
             } else {
                 tx.rollback().await?;
             }
+            applied
+        });
+        Ok(applied)
+    }
+
+    /// Finishes several claimed inbox events in one transaction: each is marked done, tagged
+    /// with its sender, task and text, and its replies queued, while its claim still holds.
+    /// Says for each whether it applied (`false`: the claim was lost and nothing of it was
+    /// written). One commit for a batch is what lets the inbox keep up with the webhooks.
+    pub async fn finish_inbox_batch(&self, items: &[InboxFinish]) -> StoreResult<Vec<bool>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = now();
+        let finish = format!(
+            "UPDATE inbox_events SET status = 'done', finished_at = $1, locked_until = NULL, \
+             person_id = $4, task_id = $5, text = COALESCE(text, $6) WHERE {}",
+            held("$2", "$3")
+        );
+        let applied = dispatch!(self, |p| {
+            let mut tx = crate::store::begin_write(p).await?;
+            let mut applied = Vec::with_capacity(items.len());
+            for item in items {
+                let done = sqlx::query(&finish)
+                    .bind(at)
+                    .bind(&item.claim.token)
+                    .bind(item.claim.id)
+                    .bind(item.person_id)
+                    .bind(item.task_id)
+                    .bind(item.history_text.as_deref())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if done {
+                    for m in &item.replies {
+                        sqlx::query(INSERT_OUTBOX)
+                            .bind(&m.channel)
+                            .bind(&m.chat_id)
+                            .bind(&m.payload)
+                            .bind(&m.dedupe_key)
+                            .bind(at)
+                            .bind(m.person_id)
+                            .bind(m.task_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                applied.push(done);
+            }
+            tx.commit().await?;
             applied
         });
         Ok(applied)

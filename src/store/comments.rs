@@ -59,6 +59,8 @@ impl Store {
                     .bind(&data.source_key)
                     .fetch_one(&mut *tx)
                     .await?;
+                // End the write transaction before reading on another connection.
+                tx.rollback().await?;
                 return self.comment(id).await;
             };
             // A comment is activity on its task.

@@ -33,10 +33,17 @@ pub struct MemoryMessage {
     pub speaker: Option<String>,
 }
 
-/// One agent turn, as recorded.
+/// One agent turn, as recorded: with the user's message and the reply, which join the
+/// conversation's memory in the same transaction (and only once, however often the turn runs).
 #[derive(Debug, Clone)]
 pub struct TurnRecord<'a> {
     pub source_key: Option<&'a str>,
+    /// What the user said, its tokens, and who said it.
+    pub user_text: &'a str,
+    pub user_tokens: i32,
+    pub speaker: Option<&'a str>,
+    /// Tokens of `reply`.
+    pub reply_tokens: i32,
     pub steps: i32,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
@@ -44,15 +51,27 @@ pub struct TurnRecord<'a> {
     pub reply: &'a str,
 }
 
+const INSERT_MESSAGE: &str = "INSERT INTO conversation_messages \
+    (conversation_id, role, content, tokens, created_at, speaker) VALUES ($1, $2, $3, $4, $5, $6)";
+
 const SELECT: &str = "SELECT id, channel, chat_id, summary, summarized_until, prompt_tokens, \
     completion_tokens, turns, created_at, updated_at FROM conversations";
 
 impl Store {
-    /// The conversation of a chat, made on first use.
+    /// The conversation of a chat, made on first use (read first: a write on every turn would
+    /// queue each turn behind SQLite's one writer).
     pub async fn conversation_for(&self, channel: &str, chat_id: &str) -> StoreResult<ConversationRecord> {
         let at = now();
         let sql = format!("{SELECT} WHERE channel = $1 AND chat_id = $2");
         Ok(dispatch!(self, |p| {
+            let known = sqlx::query_as::<_, ConversationRecord>(&sql)
+                .bind(channel)
+                .bind(chat_id)
+                .fetch_optional(p)
+                .await?;
+            if let Some(known) = known {
+                return Ok(known);
+            }
             sqlx::query(
                 "INSERT INTO conversations (channel, chat_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
                  ON CONFLICT (channel, chat_id) DO NOTHING",
@@ -89,19 +108,16 @@ impl Store {
         speaker: Option<&str>,
     ) -> StoreResult<()> {
         dispatch!(self, |p| {
-            sqlx::query(
-            "INSERT INTO conversation_messages (conversation_id, role, content, tokens, created_at, speaker) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
-        )
-        .bind(conversation_id)
-        .bind(role)
-        .bind(content)
-        .bind(tokens)
-        .bind(now())
-        .bind(speaker)
-        .execute(p)
-        .await
-        .map(|_| ())
+            sqlx::query(INSERT_MESSAGE)
+                .bind(conversation_id)
+                .bind(role)
+                .bind(content)
+                .bind(tokens)
+                .bind(now())
+                .bind(speaker)
+                .execute(p)
+                .await
+                .map(|_| ())
         })?;
         Ok(())
     }
@@ -161,7 +177,8 @@ impl Store {
         Ok(row.map(|r| r.0))
     }
 
-    /// Records a turn and adds its usage to the conversation's totals.
+    /// Records a turn, its two messages, and adds its usage to the conversation's totals, in one
+    /// transaction; a turn already recorded under its source key changes nothing.
     pub async fn record_turn(&self, conversation_id: i64, turn: &TurnRecord<'_>) -> StoreResult<()> {
         let at = now();
         dispatch!(self, |p| {
@@ -183,6 +200,20 @@ impl Store {
             .await?
             .rows_affected();
             if inserted == 1 {
+                for (role, content, tokens, speaker) in [
+                    ("user", turn.user_text, turn.user_tokens, turn.speaker),
+                    ("assistant", turn.reply, turn.reply_tokens, None),
+                ] {
+                    sqlx::query(INSERT_MESSAGE)
+                        .bind(conversation_id)
+                        .bind(role)
+                        .bind(content)
+                        .bind(tokens)
+                        .bind(at)
+                        .bind(speaker)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 sqlx::query(
                     "UPDATE conversations SET prompt_tokens = prompt_tokens + $1, \
                      completion_tokens = completion_tokens + $2, turns = turns + 1, updated_at = $3 WHERE id = $4",

@@ -123,6 +123,8 @@ impl Store {
                     .bind(source_key)
                     .fetch_one(&mut *tx)
                     .await?;
+                // End the write transaction before reading on another connection.
+                tx.rollback().await?;
                 return self.task_file(id).await;
             };
             let detail = serde_json::json!({"task_id": task_id, "name": name, "size": bytes.len()});

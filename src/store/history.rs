@@ -173,48 +173,29 @@ impl Store {
         source_key: &str,
         hint: Option<i64>,
     ) -> StoreResult<(Option<i64>, Option<i64>)> {
-        let prefix = format!(
-            "{}:%",
-            source_key
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let (person, task): (Option<i64>, Option<i64>) = dispatch!(self, |p| sqlx::query_as(
+        // The event's own key, and the keys that extend it (`{key}:{step}:{call}`): in byte
+        // order, those between `{key}:` and `{key};`, an index range on both databases.
+        let (from, to) = (format!("{source_key}:"), format!("{source_key};"));
+        let bytes = match self.pool {
+            super::Pool::Sqlite(_) => "",
+            super::Pool::Postgres(_) => " COLLATE \"C\"",
+        };
+        let sql = format!(
             "SELECT (SELECT person_id FROM identities WHERE channel = $1 AND external_id = $2), \
              (SELECT MIN(task) FROM (SELECT id AS task FROM tasks WHERE source_key = $3 \
-              OR source_key LIKE $4 ESCAPE '\\' UNION ALL SELECT task_id AS task FROM comments \
-              WHERE source_key = $3 OR source_key LIKE $4 ESCAPE '\\') made)"
-        )
-        .bind(channel)
-        .bind(external_id)
-        .bind(source_key)
-        .bind(&prefix)
-        .fetch_one(p)
-        .await)?;
+              OR (source_key{bytes} >= $4 AND source_key{bytes} < $5) \
+              UNION ALL SELECT task_id AS task FROM comments WHERE source_key = $3 \
+              OR (source_key{bytes} >= $4 AND source_key{bytes} < $5)) made)"
+        );
+        let (person, task): (Option<i64>, Option<i64>) = dispatch!(self, |p| sqlx::query_as(&sql)
+            .bind(channel)
+            .bind(external_id)
+            .bind(source_key)
+            .bind(&from)
+            .bind(&to)
+            .fetch_one(p)
+            .await)?;
         Ok((person, task.or(hint)))
-    }
-
-    /// Records who sent inbox event `id`, its task and its text (a text kept before, such as a
-    /// transcript, stays).
-    pub async fn tag_inbox(
-        &self,
-        id: i64,
-        person_id: Option<i64>,
-        task_id: Option<i64>,
-        text: Option<&str>,
-    ) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
-            "UPDATE inbox_events SET person_id = $1, task_id = $2, text = COALESCE(text, $3) WHERE id = $4"
-        )
-        .bind(person_id)
-        .bind(task_id)
-        .bind(text)
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
-        Ok(())
     }
 
     /// Queues one message and returns its id; `false` when its dedupe key was queued before

@@ -36,7 +36,7 @@ mod whatsapp;
 pub use action_effects::{ActionEffect, Recovered};
 pub use analysis::{OpenBreach, ProjectWork, TaskSignal};
 pub use audit::{AuditEntry, AuditRecord};
-pub use claims::{worker_id, Claimed};
+pub use claims::{worker_id, Claimed, InboxFinish};
 pub use comments::CommentData;
 pub use conversations::{ConversationRecord, MemoryMessage, TurnRecord};
 pub use discord::InteractionToken;
@@ -72,7 +72,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,

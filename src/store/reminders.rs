@@ -95,6 +95,8 @@ impl Store {
                     .bind(&data.source_key)
                     .fetch_one(&mut *tx)
                     .await?;
+                // End the write transaction before reading on another connection.
+                tx.rollback().await?;
                 return self.reminder(id).await;
             };
             let detail = serde_json::json!({"remind_at": data.remind_at, "person_id": data.person_id});

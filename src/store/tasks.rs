@@ -203,6 +203,9 @@ impl Store {
                         .bind(source_key)
                         .fetch_one(&mut *tx)
                         .await?;
+                    // Ended here, not when dropped: a dropped transaction keeps SQLite's write
+                    // lock until its connection is used again, and everyone else waits.
+                    tx.rollback().await?;
                     id
                 }
             }

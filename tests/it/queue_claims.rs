@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use coordinator::domain::Channel;
 use coordinator::message::OutboundMessage;
 use coordinator::queue::to_outbound;
-use coordinator::store::{Claimed, Queue, Store};
+use coordinator::store::{Claimed, InboxFinish, Queue, Store};
 use serde_json::json;
 
 use crate::fake_telegram::{text_update, FakeTelegram};
@@ -19,6 +19,7 @@ both_dbs!(
     a_stale_inbox_worker_cannot_change_a_finished_event,
     a_stale_outbox_worker_cannot_change_a_sent_message,
     a_send_slower_than_the_lease_is_sent_once,
+    a_batch_takes_one_event_per_chat_and_finishes_each_claim_it_holds,
 );
 
 async fn store_with_one_event(db: Db) -> (Store, tempfile::TempDir) {
@@ -211,4 +212,66 @@ async fn a_send_slower_than_the_lease_is_sent_once(db: Db) {
         1,
         "the reply was sent again while the first send was in flight"
     );
+}
+
+/// A batch claim takes the oldest due event of each chat and none of a chat whose older event is
+/// unfinished; finishing the batch applies each claim it still holds (tagged, replies queued)
+/// and nothing of one it lost.
+async fn a_batch_takes_one_event_per_chat_and_finishes_each_claim_it_holds(db: Db) {
+    let (url, _dir) = fresh_database(db).await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    for (event, chat) in [("u1", "1"), ("u2", "1"), ("u3", "2"), ("u4", "3")] {
+        assert!(store.enqueue_inbox("telegram", event, chat, "{}").await.unwrap());
+    }
+    let now = coordinator::store::now();
+    let lease = now + Duration::seconds(30);
+    let batch = store
+        .claim_batch(Queue::Inbox, None, now, lease, 10)
+        .await
+        .unwrap();
+    let chats: Vec<&str> = batch.iter().map(|c| c.chat_id.as_str()).collect();
+    assert_eq!(chats, ["1", "2", "3"], "one per chat, oldest first: {batch:?}");
+    assert!(store
+        .claim_batch(Queue::Inbox, None, now, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let finish = |claim: &Claimed, text: &str| InboxFinish {
+        claim: claim.clone(),
+        person_id: None,
+        task_id: None,
+        history_text: Some(text.to_owned()),
+        replies: vec![to_outbound(
+            &OutboundMessage::text(Channel::Telegram, &claim.chat_id, text),
+            Some(format!("reply:{}:0", claim.id)),
+        )
+        .unwrap()],
+    };
+    let mut lost = batch[2].clone();
+    lost.token = format!("{}-stale", lost.token);
+    let applied = store
+        .finish_inbox_batch(&[
+            finish(&batch[0], "first"),
+            finish(&batch[1], "second"),
+            finish(&lost, "lost"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(applied, [true, true, false]);
+    assert_eq!(store.outbox_for_chat("telegram", "1").await.unwrap().len(), 1);
+    assert_eq!(store.outbox_for_chat("telegram", "2").await.unwrap().len(), 1);
+    assert!(store.outbox_for_chat("telegram", "3").await.unwrap().is_empty());
+    let inbox = store.queue_counts(Queue::Inbox).await.unwrap();
+    assert_eq!((inbox.done, inbox.pending), (2, 1), "{inbox:?}");
+
+    // Chat 1's second event is due now that its first is done; chat 3's is still held.
+    let next = store
+        .claim_batch(Queue::Inbox, None, now, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(next[0].chat_id, "1");
+    assert!(next[0].id > batch[0].id);
 }
