@@ -5,9 +5,9 @@
 //! Filler is made of the handbook's own vocabulary in random order, so it competes for the same
 //! words. Everything goes through the real path: files on disk, `Handbook::ingest`, LanceDB.
 //!
-//! For each size it reports recall@1 and recall@5, the share of unrelated questions that
-//! wrongly found something, and the median and 95th-percentile latency of `Handbook::search`
-//! (k = 5), for BM25 alone and for hybrid search (BM25 + vectors, fused by reciprocal rank).
+//! For each size it reports recall@1 and recall@5, how many answerable, unanswerable (near
+//! misses) and off-topic questions got "nothing found", and the median and 95th-percentile
+//! latency of `Handbook::search` (k = 5), for BM25 alone and for hybrid search (BM25 + vectors, fused by reciprocal rank).
 //! Hybrid uses the deterministic trigram embedder; when the settings configure a real embedder
 //! (`HANDBOOK_EMBEDDING_MODEL_DIR` or `OPENAI_EMBEDDING_MODEL`), it is measured as well.
 //!
@@ -15,6 +15,8 @@
 //! sample alone), `-- --configured-sizes 0,10000` those at which the configured embedder is
 //! measured (embedding filler with a real model is slow), and `-- --skip-configured` leaves it
 //! out. With the local model: `HANDBOOK_EMBEDDING_MODEL_DIR=$(scripts/fetch-embedding-model.sh)`.
+//! `-- --dump FILE` writes every candidate (scores and text) of every question, which
+//! `scripts/handbook-answerability.py` reads to measure "nothing found" signals offline.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,6 +45,10 @@ struct QuestionSet {
     handbook: String,
     questions: Vec<Question>,
     unanswerable: Vec<Unanswerable>,
+    /// Questions about something else entirely (the weather, a poem): the bot must stay quiet on
+    /// them too. Counted apart, so that they do not flatter the near misses above.
+    #[serde(default)]
+    off_topic: Vec<String>,
 }
 
 fn sample_folder() -> String {
@@ -84,6 +90,13 @@ impl Unanswerable {
     fn text(&self) -> &str {
         match self {
             Self::Text(q) | Self::Entry { question: q, .. } => q,
+        }
+    }
+
+    fn split(&self) -> Option<&str> {
+        match self {
+            Self::Text(_) => None,
+            Self::Entry { split, .. } => split.as_deref(),
         }
     }
 }
@@ -195,7 +208,7 @@ async fn measure(handbook: &Handbook, set: &QuestionSet, mode: SearchMode, row: 
     };
     // Warm-up: term statistics, caches.
     let _ = handbook.search_with("warm up the index", &options).await;
-    let (mut at1, mut at5, mut refused, mut quiet) = (0, 0, 0, 0);
+    let (mut at1, mut at5, mut refused, mut quiet, mut off_topic_quiet) = (0, 0, 0, 0, 0);
     let mut times = Vec::new();
     for q in &set.questions {
         let mut found = Vec::new();
@@ -212,16 +225,22 @@ async fn measure(handbook: &Handbook, set: &QuestionSet, mode: SearchMode, row: 
         let found = handbook.search_with(q.text(), &options).await.expect("search");
         quiet += usize::from(found.is_empty());
     }
+    for q in &set.off_topic {
+        let found = handbook.search_with(q, &options).await.expect("search");
+        off_topic_quiet += usize::from(found.is_empty());
+    }
     times.sort();
     let n = set.questions.len() as f64;
     println!(
-        "| {row} | {:>8.3} | {:>8.3} | {:>3}/{:<3} | {:>3}/{:<3} | {:>9.1} | {:>6.1} |",
+        "| {row} | {:>8.3} | {:>8.3} | {:>3}/{:<3} | {:>3}/{:<3} | {:>3}/{:<3} | {:>9.1} | {:>6.1} |",
         at1 as f64 / n,
         at5 as f64 / n,
         refused,
         set.questions.len(),
         quiet,
         set.unanswerable.len(),
+        off_topic_quiet,
+        set.off_topic.len(),
         percentile(&times, 0.5),
         percentile(&times, 0.95),
     );
@@ -241,6 +260,7 @@ async fn dump(handbook: &Handbook, set_name: &str, set: &QuestionSet, out: &mut 
                 serde_json::json!({
                     "file": p.file, "heading": p.heading_path.last(), "bm25": p.bm25,
                     "similarity": p.similarity, "relevance": p.relevance, "score": p.score,
+                    "lines": [p.line_start, p.line_end], "path": p.heading_path, "text": p.text,
                 })
             })
             .collect()
@@ -255,10 +275,13 @@ async fn dump(handbook: &Handbook, set_name: &str, set: &QuestionSet, out: &mut 
         });
         writeln!(out, "{line}").unwrap();
     }
-    for q in &set.unanswerable {
-        let found = handbook.search_with(q.text(), &options).await.expect("search");
+    let unanswerable = set.unanswerable.iter().map(|q| (q.text(), q.split(), false));
+    let off_topic = set.off_topic.iter().map(|q| (q.as_str(), None, true));
+    for (question, split, off_topic) in unanswerable.chain(off_topic) {
+        let found = handbook.search_with(question, &options).await.expect("search");
         let line = serde_json::json!({
-            "set": set_name, "question": q.text(), "answerable": false, "candidates": candidates(found),
+            "set": set_name, "question": question, "split": split, "answerable": false,
+            "off_topic": off_topic, "candidates": candidates(found),
         });
         writeln!(out, "{line}").unwrap();
     }
@@ -333,8 +356,8 @@ fn main() {
     };
     let mut dump_to = value("--dump").map(|p| std::fs::File::create(p).expect("dump file"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    println!("| set    | passages | embedder                           | search  | recall@1 | recall@5 | answerable: nothing found | unanswerable: nothing found | median ms | p95 ms |");
-    println!("|--------|---------:|------------------------------------|---------|---------:|---------:|--------:|--------:|----------:|-------:|");
+    println!("| set    | passages | embedder                           | search  | recall@1 | recall@5 | answerable: nothing found | unanswerable: nothing found | off-topic: nothing found | median ms | p95 ms |");
+    println!("|--------|---------:|------------------------------------|---------|---------:|---------:|--------:|--------:|--------:|----------:|-------:|");
     runtime.block_on(async {
         for (name, set) in sets {
             let set = only_split(set, &split);
