@@ -273,20 +273,24 @@ impl App {
         channels: Channels,
         shutdown: &CancellationToken,
     ) -> Vec<tokio::task::JoinHandle<()>> {
-        // Many workers on both databases (`COORDINATOR_INBOX_WORKERS`): most of an agent turn is
-        // waiting for the model, and a worker waiting keeps no other chat waiting behind it. The
-        // claim keeps each chat's events in order; on SQLite the writes still take turns. Idle
-        // workers sleep on the wake-up, so their number costs nothing while the inbox is empty.
-        let inbox_workers = self.settings.throughput.inbox_workers;
-        let mut tasks: Vec<_> = (0..inbox_workers)
+        // `COORDINATOR_INBOX_WORKERS` events at once, on both databases: most of an agent turn
+        // is waiting for the model, and a turn waiting keeps no other chat waiting behind it.
+        // Workers claim batches of up to `inbox::BATCH` (one event per chat, so each chat's
+        // events stay in order) and commit each batch's finish once. Idle workers sleep on the
+        // wake-up, so their number costs nothing while the inbox is empty.
+        let in_flight = self.settings.throughput.inbox_workers;
+        let workers = in_flight.div_ceil(crate::inbox::BATCH);
+        let mut tasks: Vec<_> = (0..workers)
             .map(|n| {
+                let batch = (in_flight - n * crate::inbox::BATCH).min(crate::inbox::BATCH);
                 let inbox = Inbox::new(
                     self.store.clone(),
                     self.conversation.clone(),
                     self.inbox_wake.clone(),
                     self.outbox_wake.clone(),
                 )
-                .nth_of(n, inbox_workers);
+                .nth_of(n, workers)
+                .with_batch(batch);
                 tokio::spawn(inbox.run_until_stopped(shutdown.clone()))
             })
             .collect();

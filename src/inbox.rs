@@ -14,8 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::stream::{FuturesUnordered, StreamExt};
-use futures::FutureExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -40,8 +38,9 @@ pub const MAX_ATTEMPTS: i32 = 6;
 /// event waits at most this long for another worker (on SQLite the next start releases it at
 /// once).
 const LEASE: Duration = Duration::from_secs(30);
-/// Events one worker claims and works at once (at most one per chat).
-pub const BATCH: usize = 32;
+/// Events one worker claims and works at once at most (one per chat): enough for one commit
+/// to finish many, few enough that the database's connection pool serves them all.
+pub const BATCH: usize = 8;
 /// How often an idle worker looks for due work when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
@@ -75,12 +74,14 @@ impl InboxWriter {
 }
 
 /// The inbox worker.
+#[derive(Clone)]
 pub struct Inbox {
     store: Store,
     handler: Arc<dyn EventHandler>,
     wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
     idle_poll: Duration,
+    batch: usize,
 }
 
 impl Inbox {
@@ -96,6 +97,7 @@ impl Inbox {
             wake,
             outbox_wake,
             idle_poll: IDLE_POLL,
+            batch: BATCH,
         }
     }
 
@@ -105,6 +107,12 @@ impl Inbox {
     pub fn nth_of(mut self, n: usize, workers: usize) -> Self {
         let factor = if n == 0 { 1 } else { workers.max(1) as u32 };
         self.idle_poll = IDLE_POLL * factor;
+        self
+    }
+
+    /// Works at most `batch` events at once.
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
         self
     }
 
@@ -129,35 +137,35 @@ impl Inbox {
             .store
             .claim_batch(Queue::Inbox, None, now, lease_until, limit)
             .await?;
-        let mut running: FuturesUnordered<_> = claims
-            .iter()
-            .map(|claimed| {
-                tracing::debug!(
-                    id = claimed.id,
-                    attempt = claimed.attempts,
-                    "claimed inbound event"
-                );
-                keeping_claim(
-                    &self.store,
-                    Queue::Inbox,
-                    claimed,
-                    LEASE,
-                    self.process(claimed, now),
-                )
-            })
-            .collect();
-        let mut outcomes = Vec::with_capacity(claims.len());
-        while let Some(first) = running.next().await {
+        // Each event runs as a task of its own: one waiting for the database's write lock must
+        // never wait on another that is not being polled.
+        let mut running = tokio::task::JoinSet::new();
+        for claimed in claims {
+            tracing::debug!(
+                id = claimed.id,
+                attempt = claimed.attempts,
+                "claimed inbound event"
+            );
+            let this = self.clone();
+            running.spawn(async move {
+                let work = this.process(&claimed, now);
+                keeping_claim(&this.store, Queue::Inbox, &claimed, LEASE, work).await
+            });
+        }
+        let mut outcomes = Vec::with_capacity(running.len());
+        while let Some(first) = running.join_next().await {
             let mut ready = vec![first];
-            while let Some(Some(more)) = running.next().now_or_never() {
+            while let Some(more) = running.try_join_next() {
                 ready.push(more);
             }
             let mut finishes = Vec::new();
             for step in ready {
                 match step {
-                    Ok(Step::Finish(finish, channel)) => finishes.push((finish, channel)),
-                    Ok(Step::Ended(outcome)) => outcomes.push(Ok(outcome)),
-                    Err(e) => outcomes.push(Err(e)),
+                    Ok(Ok(Step::Finish(finish, channel))) => finishes.push((finish, channel)),
+                    Ok(Ok(Step::Ended(outcome))) => outcomes.push(Ok(outcome)),
+                    Ok(Err(e)) => outcomes.push(Err(e)),
+                    // A panic: the claim runs out and the event is tried again.
+                    Err(e) => outcomes.push(Err(StoreError::Other(format!("event handling stopped: {e}")))),
                 }
             }
             outcomes.extend(self.finish(finishes).await);
@@ -296,14 +304,14 @@ impl Inbox {
         Ok(Outcome::Retried)
     }
 
-    /// Processes events until `shutdown`, [`BATCH`] at a time; wakes early when an event is
+    /// Processes events until `shutdown`, a batch at a time; wakes early when an event is
     /// stored.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
         loop {
             if shutdown.is_cancelled() {
                 return;
             }
-            match self.run_batch(crate::store::now(), BATCH).await {
+            match self.run_batch(crate::store::now(), self.batch).await {
                 Ok(outcomes) if !outcomes.is_empty() => {
                     for e in outcomes.iter().filter_map(|o| o.as_ref().err()) {
                         tracing::warn!(error = %e, "an inbound event could not be finished; it will be tried again");
