@@ -181,6 +181,7 @@ async fn run(engine: &str) {
     let app = App::build(settings).await.expect("build the app");
     let started = Instant::now();
     let anna = seed(&app.workspace, 8).await;
+    let workspace = app.workspace.clone();
     eprintln!("{engine}: seeded {TASKS} tasks in {:.1?}", started.elapsed());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
@@ -196,13 +197,11 @@ async fn run(engine: &str) {
     let admin = sign_in(&client, &base).await;
     // Anna's own session, as a sign-in link opens it, for her board ("mine").
     let now = chrono::Utc::now();
-    let code = app
-        .workspace
+    let code = workspace
         .web_sign_in_code(&Actor::person(&anna, "web", chrono_tz::Tz::UTC), now)
         .await
         .expect("a sign-in code");
-    let own = app
-        .workspace
+    let own = workspace
         .web_sign_in_with_code(&code.code, now)
         .await
         .expect("anna's session")
