@@ -58,7 +58,13 @@ async fn seed(workspace: &Workspace, workers: usize) -> coordinator::domain::Per
             deadline: Some("2035-06-30".into()),
             ..Default::default()
         };
-        projects.push(workspace.create_project(&actor, new).await.expect("seed a project").id);
+        projects.push(
+            workspace
+                .create_project(&actor, new)
+                .await
+                .expect("seed a project")
+                .id,
+        );
     }
     let projects = Arc::new(projects);
     let mut set = tokio::task::JoinSet::new();
