@@ -128,6 +128,9 @@ pub struct Settings {
     pub metrics_token: Option<Secret>,
     pub timezone: Tz,
     pub scheduler_tick: Duration,
+    /// How often the web page's live alert stream reads the feed without being woken
+    /// (`COORDINATOR_WEB_FEED_POLL`): news recorded by another replica arrives this late.
+    pub web_feed_poll: Duration,
     /// Reminders go this long before a due date (`COORDINATOR_REMINDER_LEADS`, e.g. `24h,2h`).
     pub reminder_leads: Vec<Duration>,
     /// The local hour (`COORDINATOR_TIMEZONE`) scheduled reports go out (`COORDINATOR_REPORT_HOUR`).
@@ -246,6 +249,7 @@ impl Settings {
             open_chat,
             log_filter,
             scheduler_tick,
+            web_feed_poll,
             reminder_leads,
             report_hour,
             allowances,
@@ -299,6 +303,7 @@ impl Settings {
             metrics_token,
             timezone,
             scheduler_tick,
+            web_feed_poll,
             reminder_leads,
             report_hour,
             handbook_dir,

@@ -59,6 +59,11 @@ pub(super) const GROUPS: &[Group] = &[
                 "false",
                 "true lets chat identities nobody linked use every command (demos only)",
             ),
+            Setting::default_to(
+                "COORDINATOR_WEB_FEED_POLL",
+                "15s",
+                "how often an open alerts page looks for news from other replicas (this one's arrive at once)",
+            ),
             Setting::default_to("RUST_LOG", DEFAULT_LOG_FILTER, "log filter, e.g. info or debug"),
         ],
     },
@@ -153,6 +158,7 @@ pub(super) struct Service {
     pub open_chat: bool,
     pub log_filter: String,
     pub scheduler_tick: Duration,
+    pub web_feed_poll: Duration,
     pub reminder_leads: Vec<Duration>,
     pub report_hour: u32,
     pub allowances: Allowances,
@@ -217,6 +223,7 @@ pub(super) fn read(r: &Reader<'_>) -> Result<Service, ConfigError> {
         open_chat: r.flag("COORDINATOR_OPEN_CHAT")?,
         log_filter: r.value("RUST_LOG"),
         scheduler_tick: r.duration("COORDINATOR_SCHEDULER_TICK")?,
+        web_feed_poll: r.duration("COORDINATOR_WEB_FEED_POLL")?,
         reminder_leads,
         report_hour,
         allowances: Allowances {

@@ -147,6 +147,9 @@ impl Store {
                 .rows_affected();
             (reopened, failed)
         });
+        if reopened > 0 {
+            self.feed_changed();
+        }
         Ok(Recovered { reopened, failed })
     }
 }

@@ -70,6 +70,7 @@ impl Store {
         .bind(now())
         .fetch_one(p)
         .await)?;
+        self.feed_changed();
         self.action(id).await
     }
 
@@ -120,6 +121,9 @@ impl Store {
         .execute(p)
         .await
         .map(|r| r.rows_affected()))?;
+        if done == 1 {
+            self.feed_changed();
+        }
         Ok(done == 1)
     }
 }

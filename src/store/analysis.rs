@@ -4,6 +4,7 @@
 //! workspace. Counts use the same index ranges. The rules themselves live in `workspace`.
 
 use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
 
 use super::{dispatch, Store, StoreError, StoreResult};
 use crate::domain::{Priority, TaskStatus};
@@ -132,39 +133,62 @@ fn into_signals(rows: Vec<SignalRow>) -> StoreResult<Vec<TaskSignal>> {
     rows.into_iter().map(TaskSignal::try_from).collect()
 }
 
+const BREACH_SELECT: &str = "SELECT t.id, t.title, t.status, t.priority, t.project_id, \
+    a.handle AS assigned_to, t.time_estimate, t.time_spent, t.due_date, t.updated_at, \
+    b.rule_id, b.message, b.source, b.reported_at \
+    FROM policy_breaches b JOIN tasks t ON t.id = b.task_id \
+    LEFT JOIN people a ON a.id = t.assignee_id";
+
+fn into_breaches(rows: Vec<BreachRow>) -> StoreResult<Vec<OpenBreach>> {
+    rows.into_iter()
+        .map(|r| {
+            Ok(OpenBreach {
+                task: TaskSignal::try_from(r.task)?,
+                message: r.message.unwrap_or_else(|| format!("breaks rule {}", r.rule_id)),
+                source: r.source.unwrap_or_default(),
+                rule_id: r.rule_id,
+                reported_at: r.reported_at,
+            })
+        })
+        .collect()
+}
+
 impl Store {
     /// Reported policy breaches of open tasks, oldest report first (at most `limit`), and how
     /// many there are in all.
     pub async fn open_breaches(&self, limit: i64) -> StoreResult<(Vec<OpenBreach>, i64)> {
-        let select = "SELECT t.id, t.title, t.status, t.priority, t.project_id, a.handle AS assigned_to, \
-            t.time_estimate, t.time_spent, t.due_date, t.updated_at, \
-            b.rule_id, b.message, b.source, b.reported_at \
-            FROM policy_breaches b JOIN tasks t ON t.id = b.task_id \
-            LEFT JOIN people a ON a.id = t.assignee_id \
-            WHERE t.status <> 'done' ORDER BY b.reported_at, t.id, b.rule_id LIMIT $1";
+        let select = format!(
+            "{BREACH_SELECT} WHERE t.status <> 'done' ORDER BY b.reported_at, t.id, b.rule_id LIMIT $1"
+        );
         let count = "SELECT COUNT(*) FROM policy_breaches b JOIN tasks t ON t.id = b.task_id \
             WHERE t.status <> 'done'";
         let (rows, (total,)) = dispatch!(self, |p| {
-            let rows = sqlx::query_as::<_, BreachRow>(select)
+            let rows = sqlx::query_as::<_, BreachRow>(&select)
                 .bind(limit)
                 .fetch_all(p)
                 .await?;
             let total: (i64,) = sqlx::query_as(count).fetch_one(p).await?;
             (rows, total)
         });
-        let breaches = rows
-            .into_iter()
-            .map(|r| {
-                Ok(OpenBreach {
-                    task: TaskSignal::try_from(r.task)?,
-                    message: r.message.unwrap_or_else(|| format!("breaks rule {}", r.rule_id)),
-                    source: r.source.unwrap_or_default(),
-                    rule_id: r.rule_id,
-                    reported_at: r.reported_at,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok((breaches, total))
+        Ok((into_breaches(rows)?, total))
+    }
+
+    /// The reported policy breaches of those of `task_ids` that are open, oldest report first.
+    pub async fn open_breaches_of(&self, task_ids: &[i64]) -> StoreResult<Vec<OpenBreach>> {
+        if task_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = dispatch!(self, |p| {
+            let mut qb = QueryBuilder::new(BREACH_SELECT);
+            qb.push(" WHERE t.status <> 'done' AND b.task_id IN (");
+            let mut ids = qb.separated(", ");
+            for id in task_ids {
+                ids.push_bind(*id);
+            }
+            qb.push(") ORDER BY b.reported_at, t.id, b.rule_id");
+            qb.build_query_as::<BreachRow>().fetch_all(p).await?
+        });
+        into_breaches(rows)
     }
 
     /// Tasks of `priority` matching `condition` (one of the due-date conditions), earliest due

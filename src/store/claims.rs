@@ -305,6 +305,9 @@ impl Store {
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
+        if done == 1 {
+            self.feed_changed();
+        }
         Ok(done == 1)
     }
 

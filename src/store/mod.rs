@@ -53,8 +53,9 @@ pub use recurring::DueRecurrence;
 pub use reminders::{Reminder, ReminderData, ReminderFilter};
 pub use retention::{Cutoffs, TableSizes};
 pub use scheduler::{
-    AlertChat, AlertLimits, DueEscalation, FailingChannel, NewAlert, OpenEscalation, PersonCounts,
-    PolicyTask, QuietHours, Raised, ReminderDue, ReportCounts, SweepRecord, TaskRouting, UnalertedDead,
+    AlertChat, AlertLimits, ChartCounts, DueEscalation, FailingChannel, NewAlert, OpenEscalation,
+    PersonCounts, PolicyTask, QuietHours, Raised, ReminderDue, ReportCounts, SweepRecord, TaskRouting,
+    UnalertedDead,
 };
 pub use scratch::ScratchSchema;
 pub use slack::SlackInteraction;
@@ -62,7 +63,7 @@ pub use tasks::{SeriesData, TaskData, TaskFilter};
 pub use team::PendingInvite;
 pub use tokens::ApiToken;
 pub use web::{NewWebSession, WebSession};
-pub use web_feed::{AlertRow, BreachRow, EscalationRow, ReminderRow};
+pub use web_feed::{AlertRow, BreachRow, EscalationRow, FeedSignal, ReminderRow};
 pub use whatsapp::{Delivery, DeliveryStatus, DeliveryUpdate, WindowFacts, REENGAGEMENT_REQUIRED};
 
 use std::str::FromStr;
@@ -123,6 +124,8 @@ pub(crate) enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: Pool,
+    /// Wakes the web page's live alert streams when the feed's sources change.
+    feed: FeedSignal,
 }
 
 /// Runs `$body` with `$p` bound to the engine's pool; the body is compiled once per engine.
@@ -193,6 +196,7 @@ impl Store {
                 .await?;
             Ok(Self {
                 pool: Pool::Sqlite(pool),
+                feed: FeedSignal::new(),
             })
         } else {
             let options = PgConnectOptions::from_str(url)
@@ -204,6 +208,7 @@ impl Store {
                 .await?;
             Ok(Self {
                 pool: Pool::Postgres(pool),
+                feed: FeedSignal::new(),
             })
         }
     }

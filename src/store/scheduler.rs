@@ -35,7 +35,7 @@ mod reports;
 mod routing;
 
 pub use alerts::{AlertChat, AlertLimits, FailingChannel, NewAlert, Raised, UnalertedDead};
-pub use reports::{PersonCounts, PolicyTask, ReportCounts};
+pub use reports::{ChartCounts, PersonCounts, PolicyTask, ReportCounts};
 
 /// An escalation claimed for its next step.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -132,6 +132,9 @@ impl Store {
                 .await
                 .map(|r| r.rows_affected()))?;
         }
+        if opened > 0 {
+            self.feed_changed();
+        }
         Ok(opened)
     }
 
@@ -144,11 +147,15 @@ impl Store {
              AND (t.status = 'done' OR (escalations.kind <> 'manual' AND t.status <> 'blocked' \
              AND (t.due_date IS NULL OR t.due_date >= $1))))"
         );
-        Ok(dispatch!(self, |p| sqlx::query(&sql)
+        let resolved = dispatch!(self, |p| sqlx::query(&sql)
             .bind(now)
             .execute(p)
             .await
-            .map(|r| r.rows_affected()))?)
+            .map(|r| r.rows_affected()))?;
+        if resolved > 0 {
+            self.feed_changed();
+        }
+        Ok(resolved)
     }
 
     /// Claims up to `limit` open escalations whose next step is due, leasing them until
@@ -207,6 +214,9 @@ impl Store {
                 insert_outbound!(tx, messages);
             }
             tx.commit().await?;
+            if moved == 1 {
+                self.feed_changed();
+            }
             Ok(moved == 1)
         })
     }
@@ -228,6 +238,7 @@ impl Store {
         .execute(p)
         .await
         .map(|_| ()))?;
+        self.feed_changed();
         Ok(())
     }
 
@@ -238,7 +249,7 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<i64>> {
-        Ok(dispatch!(self, |p| sqlx::query_scalar::<_, i64>(
+        let id = dispatch!(self, |p| sqlx::query_scalar::<_, i64>(
             "UPDATE escalations SET status = 'acknowledged', acknowledged_by = $1, next_at = NULL, \
              locked_until = NULL, updated_at = $2 WHERE task_id = $3 AND status = 'open' RETURNING id"
         )
@@ -246,7 +257,11 @@ impl Store {
         .bind(now)
         .bind(task_id)
         .fetch_optional(p)
-        .await)?)
+        .await)?;
+        if id.is_some() {
+            self.feed_changed();
+        }
+        Ok(id)
     }
 
     /// Delays the next step of task `task_id`'s ladder to `until`; the escalation id, if open.
@@ -256,7 +271,7 @@ impl Store {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<i64>> {
-        Ok(dispatch!(self, |p| sqlx::query_scalar::<_, i64>(
+        let id = dispatch!(self, |p| sqlx::query_scalar::<_, i64>(
             "UPDATE escalations SET next_at = $1, locked_until = NULL, updated_at = $2 \
              WHERE task_id = $3 AND status = 'open' RETURNING id"
         )
@@ -264,7 +279,11 @@ impl Store {
         .bind(now)
         .bind(task_id)
         .fetch_optional(p)
-        .await)?)
+        .await)?;
+        if id.is_some() {
+            self.feed_changed();
+        }
+        Ok(id)
     }
 
     /// A manual escalation: (re)opens task `task_id`'s ladder at step 1 or later with `reason`,
@@ -312,6 +331,7 @@ impl Store {
                 };
             insert_outbound!(tx, messages);
             tx.commit().await?;
+            self.feed_changed();
             Ok(id)
         })
     }

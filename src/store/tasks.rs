@@ -233,6 +233,41 @@ impl Store {
         Ok(assignee)
     }
 
+    /// A page of tasks matching `filter`, by id, without counting them.
+    pub async fn task_page(&self, filter: &TaskFilter) -> StoreResult<Vec<Task>> {
+        let rows = dispatch!(self, |p| {
+            let mut qb = QueryBuilder::new(SELECT);
+            push_filters(&mut qb, filter);
+            qb.push(" ORDER BY t.id LIMIT ")
+                .push_bind(filter.limit)
+                .push(" OFFSET ")
+                .push_bind(filter.offset);
+            qb.build_query_as::<TaskRow>().fetch_all(p).await?
+        });
+        rows.into_iter().map(Task::try_from).collect()
+    }
+
+    /// How many tasks match `filter` (paging aside), per status; statuses without any are
+    /// absent.
+    pub async fn count_tasks_by_status(&self, filter: &TaskFilter) -> StoreResult<Vec<(TaskStatus, i64)>> {
+        let rows: Vec<(String, i64)> = dispatch!(self, |p| {
+            let mut qb = QueryBuilder::new(
+                "SELECT t.status, COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id",
+            );
+            push_filters(&mut qb, filter);
+            qb.push(" GROUP BY t.status");
+            qb.build_query_as().fetch_all(p).await?
+        });
+        rows.into_iter()
+            .map(|(status, n)| {
+                let status = status
+                    .parse()
+                    .map_err(|e| StoreError::Other(format!("task status {status}: {e}")))?;
+                Ok((status, n))
+            })
+            .collect()
+    }
+
     /// A page of tasks matching `filter`, by id, and the number of all matches.
     pub async fn list_tasks(&self, filter: &TaskFilter) -> StoreResult<(Vec<Task>, i64)> {
         let (rows, total) = dispatch!(self, |p| {

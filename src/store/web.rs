@@ -120,6 +120,8 @@ impl Store {
         .execute(p)
         .await
         .map(|_| ()))?;
+        // Its live streams look again, and end.
+        self.feed_changed();
         Ok(())
     }
 
@@ -133,6 +135,7 @@ impl Store {
         .execute(p)
         .await
         .map(|r| r.rows_affected()))?;
+        self.feed_changed();
         Ok(done)
     }
 
@@ -157,6 +160,8 @@ impl Store {
         .execute(p)
         .await
         .map(|_| ()))?;
+        // The unread count of the principal's other open pages changes.
+        self.feed_changed();
         Ok(())
     }
 

@@ -1,10 +1,37 @@
 //! What the alerts feed of the web page is read from: escalations, reminders sent, policy
 //! breaches and the alerts about channels and the handbook, each the most recent first and
-//! bounded (proposals and dead letters have their own queries elsewhere).
+//! bounded (proposals and dead letters have their own queries elsewhere). And the signal that
+//! wakes the page's live streams: the store writes that change what the feed shows (in this
+//! process) bump it, so a stream reads the feed again when there is news rather than on a timer.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::watch;
 
 use super::{dispatch, Store, StoreResult};
+
+/// A counter bumped whenever something the alerts feed shows is recorded or changes through
+/// this process's store; live streams wait on it. Other replicas' writes do not reach it: the
+/// streams keep a slow poll for those.
+#[derive(Clone)]
+pub struct FeedSignal(Arc<watch::Sender<u64>>);
+
+impl FeedSignal {
+    pub(crate) fn new() -> Self {
+        Self(Arc::new(watch::Sender::new(0)))
+    }
+
+    /// Wakes every waiting stream (no-op when none waits).
+    pub(crate) fn bump(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees the changes from now on.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
 
 /// An escalation ladder, with its task's title.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -53,6 +80,16 @@ pub struct AlertRow {
 }
 
 impl Store {
+    /// Changes to what the alerts feed shows, recorded through this store (see [`FeedSignal`]).
+    pub fn feed_changes(&self) -> watch::Receiver<u64> {
+        self.feed.subscribe()
+    }
+
+    /// Something the alerts feed shows was just recorded: wake the live streams.
+    pub(crate) fn feed_changed(&self) {
+        self.feed.bump();
+    }
+
     /// The escalations changed most recently, at most `limit`.
     pub async fn recent_escalations(&self, limit: i64) -> StoreResult<Vec<EscalationRow>> {
         Ok(dispatch!(self, |p| sqlx::query_as::<_, EscalationRow>(

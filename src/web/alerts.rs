@@ -2,17 +2,21 @@
 //! linking to its task; acknowledge or snooze an escalation, retry a dead letter, open a
 //! proposal. Live: `/web/alerts/stream` (server-sent events) sends the list again whenever it
 //! changes, and the page's script swaps it in; without JavaScript, reloading shows the same.
+//! The stream sleeps until the store signals that something the feed shows was recorded (see
+//! `Workspace::feed_changes`), with a slow poll (`COORDINATOR_WEB_FEED_POLL`) for what other
+//! replicas record: an open page costs no database reads while nothing happens.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use chrono::Duration;
 use chrono_tz::Tz;
 use futures::Stream;
 use maud::{html, Markup};
 use serde::Deserialize;
+use tokio::sync::watch;
 
 use super::error::{WebError, WebResult};
 use super::layout::redirect_with;
@@ -105,6 +109,19 @@ pub async fn page(
     Ok(shell(&frame, "Alerts", body).into_response())
 }
 
+/// Until something the feed shows is recorded in this process, or `poll` passes.
+async fn news(changes: &mut watch::Receiver<u64>, poll: Duration) {
+    tokio::select! {
+        changed = changes.changed() => {
+            if changed.is_err() {
+                // The store is gone (shutting down): only the poll is left.
+                tokio::time::sleep(poll).await;
+            }
+        }
+        () = tokio::time::sleep(poll) => {}
+    }
+}
+
 /// `GET /web/alerts/stream`: a `feed` event with the unread count and the list, at once (the
 /// page may have been rendered before a change the stream would otherwise never see) and then
 /// whenever it changes; ends when the session does.
@@ -113,11 +130,14 @@ pub async fn stream(
     Signed(session): Signed,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     struct Watch {
+        // Subscribed before the first read, so that nothing recorded after it is missed.
+        changes: watch::Receiver<u64>,
         state: WebState,
         session: Session,
         last: Option<String>,
     }
     let start = Watch {
+        changes: state.workspace.feed_changes(),
         state,
         session,
         last: None,
@@ -125,7 +145,7 @@ pub async fn stream(
     let events = futures::stream::unfold(start, |mut w| async move {
         loop {
             if w.last.is_some() {
-                tokio::time::sleep(w.state.feed_poll).await;
+                news(&mut w.changes, w.state.feed_poll).await;
             }
             let now = crate::store::now();
             // Signed out (here or everywhere) or expired meanwhile: the stream ends.
@@ -207,7 +227,7 @@ pub async fn snooze(State(state): State<WebState>, posted: Posted<TaskForm>) -> 
         .snooze_escalation(
             &posted.session.actor,
             id,
-            Duration::hours(hours),
+            chrono::Duration::hours(hours),
             crate::store::now(),
         )
         .await?;

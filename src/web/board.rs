@@ -1,7 +1,10 @@
 //! The board (`GET /web`): tasks by status for a project, for me or for everyone, filtered by
 //! assignee, due date, overdue, priority and text; overdue and at-risk tasks carry the
-//! analysis's reasons. Each card has a form to move it (a button per column with JavaScript
-//! off; dragging between columns with it on). Not signed in: the sign-in page.
+//! analysis's reasons. Each column shows its first `PER_COLUMN` cards and, when there are more,
+//! a link to that column alone (`?status=…&offset=…`), paged by `PER_PAGE`: a page costs the
+//! same however many tasks match. The reasons are worked out for the cards shown only. Each
+//! card has a form to move it (a button per column with JavaScript off; dragging between
+//! columns with it on). Not signed in: the sign-in page.
 
 use std::collections::HashMap;
 
@@ -17,10 +20,12 @@ use super::layout::{flash, page as shell, when, Frame};
 use super::session::{current, sign_in_page};
 use super::WebState;
 use crate::domain::{Priority, Project, Task, TaskStatus};
-use crate::workspace::{AnalysisOptions, FindingKind, Paging, TaskQuery};
+use crate::workspace::{AnalysisOptions, Finding, FindingKind, Page, Paging, TaskQuery};
 
-/// Cards shown per column.
-pub const PER_COLUMN: i64 = 100;
+/// Cards shown per column on the whole board.
+pub const PER_COLUMN: i64 = 25;
+/// Cards shown on one column's page (`?status=…`).
+pub const PER_PAGE: i64 = 50;
 
 /// The board's filters, from the query string (empty fields are no filter).
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +46,12 @@ pub struct BoardQuery {
     pub priority: String,
     #[serde(default)]
     pub q: String,
+    /// One column alone, paged.
+    #[serde(default)]
+    pub status: String,
+    /// Where that column's page starts.
+    #[serde(default)]
+    pub offset: String,
     /// What the last form did.
     #[serde(default)]
     pub done: String,
@@ -65,6 +76,14 @@ impl BoardQuery {
         } else {
             some(&self.assignee).map(|a| a.trim_start_matches('@').to_owned())
         };
+        let status = some(&self.status);
+        let offset =
+            match (&status, some(&self.offset)) {
+                (Some(_), Some(o)) => o.parse::<i64>().ok().filter(|o| *o >= 0).ok_or_else(|| {
+                    super::WebError::Invalid(format!("offset '{o}' is not a number of tasks"))
+                })?,
+                _ => 0,
+            };
         Ok(TaskQuery {
             project_id,
             assigned_to,
@@ -72,34 +91,47 @@ impl BoardQuery {
             overdue: (!self.overdue.is_empty()).then_some(true),
             priority: some(&self.priority),
             q: some(&self.q),
-            limit: Some(PER_COLUMN),
+            limit: Some(if status.is_some() { PER_PAGE } else { PER_COLUMN }),
+            offset: Some(offset),
+            status,
             ..TaskQuery::default()
         })
     }
+
+    /// `/web?…` with these filters (and `extra`), for links that keep them.
+    fn link(&self, extra: &[(&str, String)]) -> String {
+        let mut pairs: Vec<(&str, String)> = [
+            ("scope", &self.scope),
+            ("project", &self.project),
+            ("assignee", &self.assignee),
+            ("due", &self.due),
+            ("overdue", &self.overdue),
+            ("priority", &self.priority),
+            ("q", &self.q),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k, v.trim().to_owned()))
+        .collect();
+        pairs.extend(extra.iter().cloned());
+        match serde_urlencoded::to_string(&pairs) {
+            Ok(query) if !query.is_empty() => format!("/web?{query}"),
+            _ => "/web".to_owned(),
+        }
+    }
 }
 
-/// Why a task needs attention, per task id, from the analysis.
+/// Why each task needs attention, per task id: the analysis's findings about `tasks`.
 pub async fn reasons(
     state: &WebState,
     actor: &crate::workspace::Actor,
+    tasks: &[Task],
     now: DateTime<Utc>,
-) -> WebResult<(HashMap<i64, Vec<(FindingKind, String)>>, Vec<String>)> {
-    let analysis = state
+) -> WebResult<HashMap<i64, Vec<Finding>>> {
+    Ok(state
         .workspace
-        .analyze(actor, now, AnalysisOptions::default())
-        .await?;
-    let mut by_task: HashMap<i64, Vec<(FindingKind, String)>> = HashMap::new();
-    let mut projects = Vec::new();
-    for finding in analysis.findings {
-        match finding.task_id {
-            Some(id) => by_task
-                .entry(id)
-                .or_default()
-                .push((finding.kind, finding.message)),
-            None => projects.push(finding.message),
-        }
-    }
-    Ok((by_task, projects))
+        .task_findings(actor, tasks, now, AnalysisOptions::default())
+        .await?)
 }
 
 pub async fn page_handler(state: &WebState, headers: &HeaderMap, query: BoardQuery) -> WebResult<Response> {
@@ -110,17 +142,14 @@ pub async fn page_handler(state: &WebState, headers: &HeaderMap, query: BoardQue
     let frame = Frame::new(state, session, "board").await?;
     let actor = &frame.session.actor;
     let me = actor.person_id.map(|_| actor.name.as_str());
-    let base = query.task_query(me)?;
-    let mut columns = Vec::new();
-    for status in TaskStatus::ALL {
-        let q = TaskQuery {
-            status: Some(status.as_str().to_owned()),
-            ..base.clone()
-        };
-        let found = state.workspace.list_tasks(actor, &q, now).await?;
-        columns.push((*status, found.items, found.total));
-    }
-    let (reasons, at_risk) = reasons(state, actor, now).await?;
+    let asked = query.task_query(me)?;
+    let columns = state.workspace.board(actor, &asked, now).await?;
+    let shown: Vec<Task> = columns
+        .iter()
+        .flat_map(|(_, page)| page.items.iter().cloned())
+        .collect();
+    let reasons = reasons(state, actor, &shown, now).await?;
+    let at_risk = state.workspace.projects_at_risk(actor, now).await?;
     let projects = state
         .workspace
         .list_projects(
@@ -132,30 +161,66 @@ pub async fn page_handler(state: &WebState, headers: &HeaderMap, query: BoardQue
         )
         .await?
         .items;
+    let offset = asked.offset.unwrap_or(0);
     let body = html! {
         (flash(some(&query.done).as_deref()))
         @for risk in &at_risk {
-            p.warn role="note" { "At risk: " (risk) }
+            p.warn role="note" { "At risk: " (risk.message) }
         }
         (filters(&query, &projects))
-        div.board {
-            @for (status, tasks, total) in &columns {
-                section.column data-status=(status.as_str()) aria-labelledby={ "col-" (status.as_str()) } {
-                    h2 id={ "col-" (status.as_str()) } { (status_label(*status)) " " span.count { "(" (total) ")" } }
-                    @if *total > tasks.len() as i64 {
-                        p.note { "Showing " (tasks.len()) " of " (total) "; narrow the filters to see the rest." }
-                    }
-                    ul.cards {
-                        @for task in tasks {
-                            (card(&frame, task, reasons.get(&task.id).map(Vec::as_slice).unwrap_or(&[]), now))
-                        }
-                    }
-                }
+        @if asked.status.is_some() {
+            p { a href=(query.link(&[])) { "Back to every column" } }
+        }
+        div.board.single[asked.status.is_some()] {
+            @for (status, page) in &columns {
+                (column(&frame, &query, *status, page, offset, &reasons, now))
             }
         }
         (new_task_form(&frame, &projects))
     };
     Ok(shell(&frame, "Board", body).into_response())
+}
+
+/// One column: its cards, and the links to the cards it does not show.
+fn column(
+    frame: &Frame,
+    query: &BoardQuery,
+    status: TaskStatus,
+    page: &Page<Task>,
+    offset: i64,
+    reasons: &HashMap<i64, Vec<Finding>>,
+    now: DateTime<Utc>,
+) -> Markup {
+    let single = some(&query.status).is_some();
+    let shown = page.items.len() as i64;
+    let key = status.as_str();
+    let at = |offset: i64| query.link(&[("status", key.to_owned()), ("offset", offset.to_string())]);
+    html! {
+        section.column data-status=(key) aria-labelledby={ "col-" (key) } {
+            h2 id={ "col-" (key) } { (status_label(status)) " " span.count { "(" (page.total) ")" } }
+            @if single && shown > 0 {
+                p.note { "Showing " (offset + 1) "–" (offset + shown) " of " (page.total) "." }
+            } @else if single && page.total > 0 {
+                p.note { "No more cards from here on." }
+            }
+            ul.cards {
+                @for task in &page.items {
+                    (card(frame, task, reasons.get(&task.id).map(Vec::as_slice).unwrap_or(&[]), now))
+                }
+            }
+            nav.more aria-label={ "More in " (status_label(status)) } {
+                @if single && offset > 0 {
+                    a rel="prev" href=(at((offset - PER_PAGE).max(0))) { "Earlier" }
+                    " "
+                }
+                @if offset + shown < page.total {
+                    a rel="next" href=(at(offset + shown)) {
+                        "More (" (page.total - offset - shown) " not shown)"
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `GET /web`.
@@ -211,7 +276,7 @@ fn filters(query: &BoardQuery, projects: &[Project]) -> Markup {
     }
 }
 
-fn card(frame: &Frame, task: &Task, reasons: &[(FindingKind, String)], now: DateTime<Utc>) -> Markup {
+fn card(frame: &Frame, task: &Task, reasons: &[Finding], now: DateTime<Utc>) -> Markup {
     let overdue = task.is_overdue(now);
     let flagged = overdue || !reasons.is_empty();
     html! {
@@ -225,8 +290,8 @@ fn card(frame: &Frame, task: &Task, reasons: &[(FindingKind, String)], now: Date
             }
             @if !reasons.is_empty() {
                 ul.reasons aria-label="Needs attention" {
-                    @for (kind, text) in reasons {
-                        li { span.kind { (kind_label(*kind)) ": " } (text) }
+                    @for finding in reasons {
+                        li { span.kind { (kind_label(finding.kind)) ": " } (finding.message) }
                     }
                 }
             }

@@ -48,7 +48,8 @@ pub struct WebState {
     pub secure_cookies: bool,
     /// What the invite form tells an invitee (the same as `/invite`).
     pub invites: InviteRoutes,
-    /// How often the live alerts stream looks for news.
+    /// How often the live alerts stream reads the feed without being woken: news recorded in
+    /// this process wakes it at once, this catches what other replicas record.
     pub feed_poll: Duration,
 }
 
@@ -63,7 +64,7 @@ impl WebState {
                 .as_deref()
                 .is_some_and(|u| u.starts_with("https://")),
             invites: InviteRoutes::new(settings),
-            feed_poll: Duration::from_secs(1),
+            feed_poll: settings.web_feed_poll,
         }
     }
 }

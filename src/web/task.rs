@@ -30,7 +30,7 @@ pub async fn page_for(state: &WebState, frame: Frame, id: i64, flash: &Flash) ->
         .workspace
         .list_comments(actor, Some(id), Default::default())
         .await?;
-    let (reasons, _) = reasons(state, actor, now).await?;
+    let reasons = reasons(state, actor, std::slice::from_ref(&task), now).await?;
     let tz = frame.tz();
     let body = html! {
         (flash.show())
@@ -43,7 +43,7 @@ pub async fn page_for(state: &WebState, frame: Frame, id: i64, flash: &Flash) ->
         }
         @if let Some(list) = reasons.get(&task.id) {
             ul.reasons aria-label="Needs attention" {
-                @for (kind, text) in list { li { span.kind { (kind_label(*kind)) ": " } (text) } }
+                @for finding in list { li { span.kind { (kind_label(finding.kind)) ": " } (finding.message) } }
             }
         }
         @if !task.description.is_empty() { p.description { (task.description) } }

@@ -21,6 +21,7 @@
 mod hours;
 mod phrases;
 mod rules;
+mod shown;
 mod suggest;
 
 pub use suggest::{Suggestion, SuggestionAction};
@@ -33,7 +34,7 @@ use utoipa::ToSchema;
 
 use super::{Actor, Workspace, WsResult};
 use crate::domain::{Priority, TaskStatus, ValidationError};
-use crate::store::{ProjectWork, TaskSignal};
+use crate::store::TaskSignal;
 
 /// The most findings of one kind in an analysis (the most severe ones).
 pub const FINDINGS_PER_KIND: usize = 200;
@@ -243,14 +244,7 @@ impl Workspace {
         }
         all.extend(most_severe(kind));
 
-        let work = self
-            .store
-            .project_open_work(DEFAULT_ESTIMATE_HOURS, PROJECTS_EXAMINED)
-            .await?;
-        let at_risk: Vec<Drawn> = work
-            .into_iter()
-            .filter_map(|w: ProjectWork| rules::project(w, now, self.default_tz))
-            .collect();
+        let at_risk = self.at_risk(now).await?;
         counts.project_at_risk = at_risk.len() as i64;
         all.extend(most_severe(at_risk));
 

@@ -242,16 +242,16 @@ impl Workspace {
             .report_counts(project_id, from, now, now + length)
             .await?;
         let people = self.store.report_people(project_id, from, now).await?;
-        let (all, done_now, created, done) = self.store.chart_series(project_id, from).await?;
         let days = length.num_days().clamp(1, 31);
-        let series = (0..=days)
-            .map(|d| {
-                let at = from + Duration::days(d);
-                let created_after = created.iter().filter(|c| **c > at).count() as i64;
-                let done_after = done.iter().filter(|c| **c > at).count() as i64;
-                let total = all - created_after;
-                let done_by = done_now - done_after;
-                (at, (total - done_by).max(0), done_by.max(0))
+        let marks: Vec<_> = (0..=days).map(|d| from + Duration::days(d)).collect();
+        let chart = self.store.chart_counts(project_id, from, &marks).await?;
+        let series = marks
+            .iter()
+            .zip(chart.created_after.iter().zip(&chart.done_after))
+            .map(|(at, (created_after, done_after))| {
+                let total = chart.all - created_after;
+                let done_by = chart.done_now - done_after;
+                (*at, (total - done_by).max(0), done_by.max(0))
             })
             .collect();
         Ok(ReportData {

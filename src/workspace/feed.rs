@@ -232,6 +232,12 @@ impl Workspace {
         })
     }
 
+    /// Changes to what the feed shows, as they are recorded in this process: a live view waits
+    /// on it instead of reading the feed on a timer.
+    pub fn feed_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store.feed_changes()
+    }
+
     /// `principal` has read the feed up to `at`.
     pub async fn mark_feed_read(&self, principal: &str, at: DateTime<Utc>) -> WsResult<()> {
         Ok(self.store.set_feed_seen(principal, at).await?)

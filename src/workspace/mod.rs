@@ -8,6 +8,7 @@ mod actions;
 mod alerts;
 mod analysis;
 mod auth;
+mod board;
 mod changes;
 mod comments;
 mod conversations;

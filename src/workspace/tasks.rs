@@ -197,39 +197,47 @@ impl Workspace {
         now: DateTime<Utc>,
     ) -> WsResult<Page<Task>> {
         let _ = actor; // every role may read
-        let paging = Paging::new(query.limit, query.offset)?;
-        let filter = TaskFilter {
-            project_id: query.project_id,
-            status: query
-                .status
-                .as_deref()
-                .map(|s| TaskStatus::parse_field(s, "status"))
-                .transpose()?,
-            assigned_to: query
-                .assigned_to
-                .as_deref()
-                .map(|h| Handle::parse_field(h, "assigned_to").map(Handle::into_inner))
-                .transpose()?,
-            due_before: query
-                .due_before
-                .as_deref()
-                .map(|d| parse_due_date(d, actor.timezone, "due_before"))
-                .transpose()?,
-            overdue_at: query.overdue.unwrap_or(false).then_some(now),
-            open_only: query.open.unwrap_or(false),
-            priority: query
-                .priority
-                .as_deref()
-                .map(|p| Priority::parse_field(p, "priority"))
-                .transpose()?,
-            text: non_blank(query.q.as_deref()).map(|q| q.to_lowercase()),
-            limit: paging.limit,
-            offset: paging.offset,
-        };
+        let filter = task_filter(actor, query, now)?;
         let (items, total) = self.store.list_tasks(&filter).await?;
         Ok(Page { items, total })
     }
+}
 
+/// The store's filter for `query`, each field checked and named when invalid; `now` decides
+/// what is overdue.
+pub(super) fn task_filter(actor: &Actor, query: &TaskQuery, now: DateTime<Utc>) -> WsResult<TaskFilter> {
+    let paging = Paging::new(query.limit, query.offset)?;
+    Ok(TaskFilter {
+        project_id: query.project_id,
+        status: query
+            .status
+            .as_deref()
+            .map(|s| TaskStatus::parse_field(s, "status"))
+            .transpose()?,
+        assigned_to: query
+            .assigned_to
+            .as_deref()
+            .map(|h| Handle::parse_field(h, "assigned_to").map(Handle::into_inner))
+            .transpose()?,
+        due_before: query
+            .due_before
+            .as_deref()
+            .map(|d| parse_due_date(d, actor.timezone, "due_before"))
+            .transpose()?,
+        overdue_at: query.overdue.unwrap_or(false).then_some(now),
+        open_only: query.open.unwrap_or(false),
+        priority: query
+            .priority
+            .as_deref()
+            .map(|p| Priority::parse_field(p, "priority"))
+            .transpose()?,
+        text: non_blank(query.q.as_deref()).map(|q| q.to_lowercase()),
+        limit: paging.limit,
+        offset: paging.offset,
+    })
+}
+
+impl Workspace {
     pub async fn task(&self, actor: &Actor, id: i64) -> WsResult<Task> {
         let _ = actor;
         self.store

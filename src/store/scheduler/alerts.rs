@@ -221,6 +221,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                self.feed_changed();
                 return Ok(Raised::Known);
             }
             let sent: i64 =
@@ -231,6 +232,7 @@ impl Store {
                     .await?;
             if sent >= limits.max_sent {
                 tx.commit().await?;
+                self.feed_changed();
                 return Ok(Raised::Held);
             }
             insert_outbound!(tx, message.as_slice());
@@ -240,6 +242,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
+            self.feed_changed();
             Ok(Raised::Sent)
         })
     }
@@ -296,15 +299,16 @@ impl Store {
     /// Forgets the alert under `key` (its failure is over: the next one is new); whether it had
     /// been sent.
     pub async fn forget_alert(&self, key: &str) -> StoreResult<Option<bool>> {
-        Ok(
-            dispatch!(self, |p| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
-                "DELETE FROM alerts WHERE key = $1 RETURNING sent_at"
-            )
-            .bind(key)
-            .fetch_optional(p)
-            .await)?
-            .map(|sent_at| sent_at.is_some()),
+        let forgotten = dispatch!(self, |p| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+            "DELETE FROM alerts WHERE key = $1 RETURNING sent_at"
         )
+        .bind(key)
+        .fetch_optional(p)
+        .await)?;
+        if forgotten.is_some() {
+            self.feed_changed();
+        }
+        Ok(forgotten.map(|sent_at| sent_at.is_some()))
     }
 
     /// The keys of alerts of `kind`.

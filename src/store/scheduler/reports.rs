@@ -35,6 +35,17 @@ pub struct PersonCounts {
     pub overdue: i64,
 }
 
+/// What the report's chart is drawn from (see `Store::chart_counts`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartCounts {
+    pub all: i64,
+    pub done_now: i64,
+    /// Per mark: tasks created after it.
+    pub created_after: Vec<i64>,
+    /// Per mark: tasks done after it.
+    pub done_after: Vec<i64>,
+}
+
 /// A task as a policy rule sees it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PolicyTask {
@@ -59,6 +70,15 @@ const POLICY_SELECT: &str = "SELECT t.id, t.title, t.status, t.priority, t.label
     t.project_id, t.due_date, t.time_estimate, t.created_at, t.updated_at, t.origin_channel, \
     t.origin_chat, (SELECT MAX(c.created_at) FROM comments c WHERE c.task_id = t.id) AS last_comment_at \
     FROM tasks t";
+
+/// The first `n` columns of `row`, each a count.
+fn counts<R: sqlx::Row>(row: &R, n: usize) -> Result<Vec<i64>, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    (0..n).map(|i| row.try_get::<i64, _>(i)).collect()
+}
 
 /// `AND t.project_id = $n` when a project is given (the number is the placeholder's).
 fn project_clause(project: Option<i64>, n: usize) -> String {
@@ -128,33 +148,62 @@ impl Store {
         })?)
     }
 
-    /// For the chart: (all tasks, done tasks) now, and the creation and completion times of
-    /// tasks created or done since `since`.
-    pub async fn chart_series(
+    /// For the chart: all tasks and done tasks now, and for each of `marks` (none before
+    /// `since`) how many tasks were created after it and how many were done after it. Counted
+    /// in the database: a week in which thousands of tasks were made reads three rows.
+    pub async fn chart_counts(
         &self,
         project: Option<i64>,
         since: DateTime<Utc>,
-    ) -> StoreResult<(i64, i64, Vec<DateTime<Utc>>, Vec<DateTime<Utc>>)> {
+        marks: &[DateTime<Utc>],
+    ) -> StoreResult<ChartCounts> {
         let clause = project_clause(project, 2);
+        let first_mark = if project.is_some() { 3 } else { 2 };
+        let after = |column: &str| {
+            (0..marks.len())
+                .map(|i| {
+                    format!(
+                        "COALESCE(SUM(CASE WHEN {column} > ${} THEN 1 ELSE 0 END), 0)",
+                        first_mark + i
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let totals = format!(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.status = 'done' THEN 1 ELSE 0 END), 0) \
              FROM tasks t WHERE $1 = $1{clause}"
         );
-        let created = format!("SELECT t.created_at FROM tasks t WHERE t.created_at >= $1{clause}");
+        let created = format!(
+            "SELECT {} FROM tasks t WHERE t.created_at >= $1{clause}",
+            after("t.created_at")
+        );
         let done = format!(
-            "SELECT t.updated_at FROM tasks t WHERE t.status = 'done' AND t.updated_at >= $1{clause}"
+            "SELECT {} FROM tasks t WHERE t.status = 'done' AND t.updated_at >= $1{clause}",
+            after("t.updated_at")
         );
         dispatch!(self, |p| {
             let mut q = sqlx::query_as::<_, (i64, i64)>(&totals).bind(since);
-            let mut c = sqlx::query_scalar::<_, DateTime<Utc>>(&created).bind(since);
-            let mut d = sqlx::query_scalar::<_, DateTime<Utc>>(&done).bind(since);
+            let mut c = sqlx::query(&created).bind(since);
+            let mut d = sqlx::query(&done).bind(since);
             if let Some(id) = project {
                 q = q.bind(id);
                 c = c.bind(id);
                 d = d.bind(id);
             }
+            for mark in marks {
+                c = c.bind(*mark);
+                d = d.bind(*mark);
+            }
             let (all, done_now) = q.fetch_one(p).await?;
-            Ok((all, done_now, c.fetch_all(p).await?, d.fetch_all(p).await?))
+            let created_after = counts(&c.fetch_one(p).await?, marks.len())?;
+            let done_after = counts(&d.fetch_one(p).await?, marks.len())?;
+            Ok(ChartCounts {
+                all,
+                done_now,
+                created_after,
+                done_after,
+            })
         })
     }
 
@@ -218,7 +267,7 @@ impl Store {
         source: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        Ok(dispatch!(self, |p| sqlx::query(
+        let fresh = dispatch!(self, |p| sqlx::query(
             "INSERT INTO policy_breaches (task_id, rule_id, reported_at, message, source) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
         )
@@ -229,7 +278,11 @@ impl Store {
         .bind(source)
         .execute(p)
         .await
-        .map(|r| r.rows_affected() == 1))?)
+        .map(|r| r.rows_affected() == 1))?;
+        if fresh {
+            self.feed_changed();
+        }
+        Ok(fresh)
     }
 
     /// Forgets a reported breach (the task complies again), so a later one is reported anew.
@@ -242,6 +295,7 @@ impl Store {
         .execute(p)
         .await
         .map(|_| ()))?;
+        self.feed_changed();
         Ok(())
     }
 

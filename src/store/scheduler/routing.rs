@@ -140,6 +140,9 @@ impl Store {
                 insert_outbound!(tx, messages);
             }
             tx.commit().await?;
+            if fresh {
+                self.feed_changed();
+            }
             Ok(fresh)
         })
     }
