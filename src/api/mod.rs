@@ -19,6 +19,7 @@ mod projects;
 mod reminders;
 mod schedule;
 mod shared_errors;
+mod standups;
 mod system;
 mod tasks;
 mod tokens;
@@ -106,6 +107,8 @@ pub fn router(state: AppState, max_body_bytes: usize, webhooks: Router) -> Route
         .routes(routes!(reminders::get, reminders::cancel))
         .routes(routes!(schedule::quiet_hours))
         .routes(routes!(schedule::project_chat))
+        .routes(routes!(standups::get, standups::put, standups::delete))
+        .routes(routes!(standups::runs))
         .routes(routes!(monitoring::status))
         .routes(routes!(escalations::escalate))
         .routes(routes!(handbook::search))

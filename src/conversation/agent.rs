@@ -140,17 +140,21 @@ impl Agent {
     /// An answer to `question` written only from `context` (handbook passages); `None` when
     /// the model cannot be reached, so the caller can quote the passages instead.
     pub async fn answer_from_handbook(&self, question: &str, context: &str) -> Option<String> {
+        let system = format!(
+            "{}\n\n{context}",
+            self.prompts
+                .system_prompt(crate::handbook::answer::ANSWER_INSTRUCTIONS, "")
+        );
+        self.complete(system, question, 600).await
+    }
+
+    /// One answer of the model to `text` under `system`, without tools; `None` when it cannot
+    /// be reached or says nothing (callers then do without it).
+    pub async fn complete(&self, system: String, text: &str, max_tokens: u32) -> Option<String> {
         let request = ChatRequest {
-            messages: vec![
-                Message::system(format!(
-                    "{}\n\n{context}",
-                    self.prompts
-                        .system_prompt(crate::handbook::answer::ANSWER_INSTRUCTIONS, "")
-                )),
-                Message::user(question),
-            ],
+            messages: vec![Message::system(system), Message::user(text)],
             tools: Vec::new(),
-            max_tokens: Some(600),
+            max_tokens: Some(max_tokens),
         };
         match self.provider.chat(&request).await {
             Ok(response) if !response.message.content.trim().is_empty() => {
@@ -160,7 +164,7 @@ impl Agent {
             }
             Ok(_) => None,
             Err(e) => {
-                tracing::warn!(error = %e, "the model could not answer from the handbook");
+                tracing::warn!(error = %e, "the model could not be reached for a one-off answer");
                 None
             }
         }

@@ -1,6 +1,7 @@
 //! Button presses: the press is acknowledged on the platform, then acted on like the command
 //! it stands for ([`ButtonAction`]: done, acknowledge or snooze an escalation, approve or
-//! reject a proposal, retry a dead letter, finish or snooze a reminder).
+//! reject a proposal, retry a dead letter, finish or snooze a reminder, turn a stand-up blocker
+//! into a task or not).
 
 use super::commands::Command;
 use super::speaker::Speaker;
@@ -87,6 +88,8 @@ impl Conversation {
                     Err(e) => replies::error(e)?,
                 }
             }
+            Some(ButtonAction::BlockerTake(id)) => self.blocker_button(speaker, id, true).await?,
+            Some(ButtonAction::BlockerSkip(id)) => self.blocker_button(speaker, id, false).await?,
             Some(ButtonAction::Done(id)) => {
                 match self.command(event, speaker, Command::Done { id }, origin).await {
                     Ok(reply) => reply.text,

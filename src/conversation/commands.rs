@@ -62,6 +62,8 @@ pub enum Command {
     Reminder(super::reminders::ReminderCommand),
     /// `/attach ID`, `/task ID [files]`.
     Files(super::files::FileCommand),
+    /// `/standup here DAYS HH:MM`, `/standup`, `/standup off`.
+    Standup(super::standups::StandupCommand),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,8 +104,9 @@ use crate::domain::DATE_EXAMPLES;
 
 /// Every command's usage line, in the order /help shows them: the task commands ([`USAGE`]),
 /// the team's ([`super::team::USAGE`]), the projects' ([`super::projects::USAGE`]), the
-/// reminders' ([`super::reminders::USAGE`]), the files' ([`super::files::USAGE`]). The
-/// Telegram command menu and Discord's slash commands are made from it.
+/// reminders' ([`super::reminders::USAGE`]), the files' ([`super::files::USAGE`]), the
+/// stand-ups' ([`super::standups::USAGE`]). The Telegram command menu and Discord's slash
+/// commands are made from it.
 pub fn menu() -> &'static [(&'static str, &'static str)] {
     static MENU: std::sync::LazyLock<Vec<(&'static str, &'static str)>> = std::sync::LazyLock::new(|| {
         USAGE
@@ -112,6 +115,7 @@ pub fn menu() -> &'static [(&'static str, &'static str)] {
             .chain(super::projects::USAGE)
             .chain(super::reminders::USAGE)
             .chain(super::files::USAGE)
+            .chain(super::standups::USAGE)
             .copied()
             .collect()
     });
@@ -202,7 +206,10 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
                     Some(reminder) => reminder.map(Command::Reminder),
                     None => match super::files::parse(other, args) {
                         Some(files) => files.map(Command::Files),
-                        None => Err(format!("Unknown command /{name}. Try /help.")),
+                        None => match super::standups::parse(other, args) {
+                            Some(standup) => standup.map(Command::Standup),
+                            None => Err(format!("Unknown command /{name}. Try /help.")),
+                        },
                     },
                 },
             },
@@ -251,6 +258,7 @@ pub(super) fn example(command: &str) -> Option<&'static str> {
         "unremind" => "/unremind 3",
         "attach" => "/attach 42",
         "task" => "/task 42",
+        "standup" => "/standup here mon-fri 09:30",
         _ => return None,
     })
 }

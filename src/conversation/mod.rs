@@ -17,6 +17,7 @@ pub mod reminders;
 mod replies;
 mod run;
 mod speaker;
+pub mod standups;
 pub mod team;
 mod web;
 
@@ -189,6 +190,12 @@ impl Conversation {
         }
         if event.chat_kind == ChatKind::Group && parsed == Parsed::NotACommand && !event.mentions_bot {
             return Ok(Vec::new());
+        }
+        // A private message may answer the stand-up question the scheduler asked.
+        if parsed == Parsed::NotACommand && event.chat_kind == ChatKind::Private && !text.trim().is_empty() {
+            if let Some(reply) = self.standup_answer(event, &speaker, &text, &origin).await? {
+                return Ok(vec![self.reply(event, reply)]);
+            }
         }
         let reply = match parsed {
             Parsed::Usage(usage) => usage,

@@ -1,4 +1,6 @@
 //! Reminders from chat: `/remind [@handle|me|here] WHEN TEXT`, `/reminders`, `/unremind ID`.
+//! WHEN may be a repetition (`/remind here every monday 09:00 What's blocking you?`): a
+//! recurring reminder, posted at each occurrence until `/unremind`.
 //! Parsing the command is pure; the moment is read once the recipient is known, in their time
 //! zone ("tomorrow 10:00" for a person in New York is 10:00 in New York). Running goes through
 //! the workspace, which checks the rights.
@@ -7,7 +9,7 @@ use chrono_tz::Tz;
 
 use super::speaker::Speaker;
 use super::{replies, Conversation, Reply};
-use crate::domain::{split_spoken_moment, Handle};
+use crate::domain::{split_spoken_moment, Handle, Recurrence, RECURRENCE_EXAMPLES};
 use crate::message::InboundEvent;
 
 use crate::workspace::{NewReminder, Origin, Paging, Reminder, ReminderTarget, ReminderTime, WorkspaceError};
@@ -38,7 +40,7 @@ pub enum ReminderCommand {
 pub const USAGE: &[(&str, &str)] = &[
     (
         "remind",
-        "/remind [@handle|me|here] WHEN TEXT — a reminder at that time, in the recipient's time zone",
+        "/remind [@handle|me|here] WHEN TEXT — a reminder at that time (or every …), in the recipient's time zone",
     ),
     ("reminders", "/reminders — your pending reminders"),
     ("unremind", "/unremind ID — cancel a reminder"),
@@ -113,12 +115,59 @@ fn line(reminder: &Reminder, tz: Tz) -> String {
         (None, Some(_)) => "a chat".to_owned(),
         (None, None) => "nobody".to_owned(),
     };
+    let repeats = match &reminder.rule {
+        Some(rule) => format!(" (repeats: {rule})"),
+        None => String::new(),
+    };
     format!(
-        "#{} {} — {whom}: {}",
+        "#{} {}{repeats} — {whom}: {}",
         reminder.id,
         replies::local(reminder.remind_at, tz),
         reminder.text
     )
+}
+
+/// How many words at most the rule of a recurring reminder takes ("every 2 weeks on friday
+/// at 9:30" is 7).
+const RULE_WORDS: usize = 8;
+
+/// `every monday 09:00 TEXT`: the rule (the longest run of leading words that reads as one,
+/// then the shortest that reads the same) and the text. `Ok(None)` when `rest` does not begin
+/// with "every".
+fn split_every(rest: &str) -> Result<Option<(Recurrence, String)>, String> {
+    let words: Vec<(usize, &str)> = rest
+        .split_whitespace()
+        .map(|w| (w.as_ptr() as usize - rest.as_ptr() as usize, w))
+        .collect();
+    if !words
+        .first()
+        .is_some_and(|(_, w)| w.eq_ignore_ascii_case("every"))
+    {
+        return Ok(None);
+    }
+    let end = |n: usize| words.get(n).map_or(rest.len(), |(offset, _)| *offset);
+    let rule_of = |n: usize| Recurrence::from_words(&rest[..end(n)]).ok().flatten();
+    let Some(mut n) = (2..=RULE_WORDS.min(words.len()))
+        .rev()
+        .find(|n| rule_of(*n).is_some())
+    else {
+        return Err(format!(
+            "I couldn't understand the repetition in '{}'. Try e.g. {RECURRENCE_EXAMPLES}; then the text.",
+            rest.trim()
+        ));
+    };
+    let rule = rule_of(n).expect("found above");
+    while n > 2 && rule_of(n - 1).as_ref() == Some(&rule) {
+        n -= 1;
+    }
+    let text = rest[end(n)..].trim();
+    if text.is_empty() {
+        return Err(format!(
+            "What should I say {}? Add the text after it.",
+            rest[..end(n)].trim()
+        ));
+    }
+    Ok(Some((rule, text.to_owned())))
 }
 
 impl Conversation {
@@ -151,15 +200,15 @@ impl Conversation {
                     }
                     Err(e) => return Ok(Reply::text(replies::error(e)?)),
                 };
-                let (at, text) = match split_spoken_moment(&rest, now, tz) {
-                    Ok(split) => split,
+                let (when, text) = match split_every(&rest) {
+                    Ok(Some((rule, text))) => (ReminderTime::Every(rule), text),
+                    Ok(None) => match split_spoken_moment(&rest, now, tz) {
+                        Ok((at, text)) => (ReminderTime::At(at), text),
+                        Err(problem) => return Ok(Reply::text(usage("remind", &problem))),
+                    },
                     Err(problem) => return Ok(Reply::text(usage("remind", &problem))),
                 };
-                let new = NewReminder {
-                    target,
-                    when: ReminderTime::At(at),
-                    text,
-                };
+                let new = NewReminder { target, when, text };
                 let reminder = match self
                     .workspace
                     .create_reminder(actor, new, now, Some(origin))
@@ -171,6 +220,17 @@ impl Conversation {
                     }
                     Err(e) => return Ok(Reply::text(replies::error(e)?)),
                 };
+                if let Some(rule) = &reminder.rule {
+                    return Ok(Reply::text(format!(
+                        "Recurring reminder #{} set for {} ({rule}), first {} ({}): {}\n/unremind {} stops it.",
+                        reminder.id,
+                        who_words(&who),
+                        replies::local(reminder.remind_at, tz),
+                        tz.name(),
+                        reminder.text,
+                        reminder.id
+                    )));
+                }
                 let mut text = format!(
                     "Reminder #{} set for {}: {} ({}",
                     reminder.id,
@@ -274,6 +334,26 @@ mod tests {
         );
         assert_eq!(cmd("reminders", ""), ReminderCommand::List);
         assert_eq!(cmd("unremind", "#4"), ReminderCommand::Cancel { id: 4 });
+    }
+
+    #[test]
+    fn a_repetition_is_split_from_its_text() {
+        let (rule, text) = split_every("every monday 09:00 What's blocking you?")
+            .unwrap()
+            .unwrap();
+        assert_eq!(rule.rule(), "FREQ=WEEKLY;BYDAY=MO");
+        assert_eq!(rule.time_of_day(), chrono::NaiveTime::from_hms_opt(9, 0, 0));
+        assert_eq!(text, "What's blocking you?");
+        let (rule, text) = split_every("every weekday at 9:30 the numbers").unwrap().unwrap();
+        assert_eq!(rule.rule(), "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR");
+        assert_eq!(text, "the numbers");
+        assert_eq!(split_every("tomorrow 10:00 x"), Ok(None));
+        assert!(split_every("every blue moon hello")
+            .unwrap_err()
+            .contains("couldn't understand the repetition"));
+        assert!(split_every("every monday 09:00")
+            .unwrap_err()
+            .contains("What should I say"));
     }
 
     #[test]

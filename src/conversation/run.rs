@@ -65,6 +65,7 @@ impl Conversation {
             Command::Project(command) => self.project(event, speaker, command).await,
             Command::Reminder(command) => self.reminders(event, speaker, command, origin).await,
             Command::Files(command) => self.files_command(event, speaker, command).await,
+            Command::Standup(command) => self.standup(event, speaker, command).await,
             Command::Tasks(scope) => {
                 let mut query = TaskQuery {
                     limit: Some(LIST_LIMIT),

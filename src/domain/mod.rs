@@ -8,6 +8,7 @@ mod enums;
 mod files;
 mod moments;
 mod recurrence;
+mod standup;
 mod values;
 
 pub use dates::{end_of_day, parse_due_date, parse_spoken_date, parse_timezone, DATE_EXAMPLES};
@@ -16,6 +17,10 @@ pub use enums::{ActionStatus, Channel, Period, Priority, ProjectStatus, Role, Ta
 pub use files::{size_text, FileRules, DEFAULT_ALLOWED_TYPES};
 pub use moments::{parse_spoken_moment, split_spoken_moment, MOMENT_EXAMPLES, REMINDER_HOUR};
 pub use recurrence::{Recurrence, RECURRENCE_EXAMPLES};
+pub use standup::{
+    mentioned_task, no_blocker, parse_clock, parse_days, AnswerParts, StandupPlan, DEFAULT_DIGEST_MINUTES,
+    STANDUP_EXAMPLE,
+};
 pub use values::{Handle, Label, TaskTitle};
 
 use chrono::{DateTime, Utc};

@@ -1,6 +1,6 @@
 //! What a button under one of our messages does. The data a platform hands back on a press is
 //! the [`ButtonAction`] encoded as text (`done:42`, `ack:42`, `snooze:42:1h`, `approve:7`,
-//! `retry:9`, `rdone:3`, `rsnooze:3:1h`); this is the one place that writes it and the one place that reads it.
+//! `retry:9`, `rdone:3`, `rsnooze:3:1h`, `btake:5`, `bskip:5`); this is the one place that writes it and the one place that reads it.
 
 use std::fmt;
 
@@ -56,6 +56,10 @@ pub enum ButtonAction {
     ReminderDone(i64),
     /// A one-off reminder comes again later.
     ReminderSnooze(i64, SnoozeFor),
+    /// Yes: the blocker in stand-up answer N becomes a task (or a comment on the task it names).
+    BlockerTake(i64),
+    /// No: the blocker in stand-up answer N stays as it is.
+    BlockerSkip(i64),
 }
 
 impl ButtonAction {
@@ -79,6 +83,8 @@ impl ButtonAction {
             ("rdone", None) => Some(Self::ReminderDone(id)),
             ("rsnooze", Some("1h")) => Some(Self::ReminderSnooze(id, SnoozeFor::Hour)),
             ("rsnooze", Some("1d")) => Some(Self::ReminderSnooze(id, SnoozeFor::Day)),
+            ("btake", None) => Some(Self::BlockerTake(id)),
+            ("bskip", None) => Some(Self::BlockerSkip(id)),
             _ => None,
         }
     }
@@ -91,7 +97,9 @@ impl ButtonAction {
             | Self::Reject(_)
             | Self::RetryDead(_)
             | Self::ReminderDone(_)
-            | Self::ReminderSnooze(..) => None,
+            | Self::ReminderSnooze(..)
+            | Self::BlockerTake(_)
+            | Self::BlockerSkip(_) => None,
         }
     }
 
@@ -115,6 +123,8 @@ impl fmt::Display for ButtonAction {
             Self::RetryDead(id) => write!(f, "retry:{id}"),
             Self::ReminderDone(id) => write!(f, "rdone:{id}"),
             Self::ReminderSnooze(id, length) => write!(f, "rsnooze:{id}:{}", length.code()),
+            Self::BlockerTake(id) => write!(f, "btake:{id}"),
+            Self::BlockerSkip(id) => write!(f, "bskip:{id}"),
         }
     }
 }
@@ -136,6 +146,8 @@ mod tests {
             ButtonAction::ReminderDone(10),
             ButtonAction::ReminderSnooze(11, SnoozeFor::Hour),
             ButtonAction::ReminderSnooze(12, SnoozeFor::Day),
+            ButtonAction::BlockerTake(13),
+            ButtonAction::BlockerSkip(14),
         ];
         for action in all {
             assert_eq!(ButtonAction::parse(&action.to_string()), Some(action));

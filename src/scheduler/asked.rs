@@ -3,12 +3,15 @@
 //! A person's quiet hours hold it until they end (so does a private chat's owner's); a group
 //! chat is not held. Claimed with a lease and marked sent in the transaction that queues it,
 //! under the key `remind:{id}:{moment}`: two replicas, or a sweep run twice, send it once; a
-//! snooze gives it a new moment, and so a new key.
+//! snooze gives it a new moment, and so a new key. A recurring reminder (a chat prompt such
+//! as "every monday 09:00 What's blocking you?") is posted as written and stays pending, moved
+//! to its rule's next occurrence in the same transaction: each occurrence has its own key.
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::{quiet_until, Scheduler, SweepReport};
+use crate::domain::Recurrence;
 use crate::message::{ButtonAction, SnoozeFor};
 use crate::store::{Reminder, StoreError};
 use crate::workspace::routing::{chat_address, local_time, outbound, person_address};
@@ -67,7 +70,7 @@ async fn deliver(s: &Scheduler, reminder: &Reminder, now: DateTime<Utc>) -> Resu
             "a reminder has nowhere to go: marked sent unsent"
         );
         s.store
-            .deliver_reminder(reminder.id, reminder.remind_at, now, &[])
+            .deliver_reminder(reminder.id, reminder.remind_at, now, None, &[])
             .await?;
         return Ok(Outcome::Gone);
     };
@@ -77,6 +80,9 @@ async fn deliver(s: &Scheduler, reminder: &Reminder, now: DateTime<Utc>) -> Resu
             s.store.hold_reminder(reminder.id, until).await?;
             return Ok(Outcome::Held);
         }
+    }
+    if let Some(rule) = &reminder.rule {
+        return prompt(s, reminder, rule, tz, &to, now).await;
     }
     let mut text = format!("Reminder: {}", reminder.text);
     let for_someone_else = match (&owner, reminder.person_id) {
@@ -103,7 +109,35 @@ async fn deliver(s: &Scheduler, reminder: &Reminder, now: DateTime<Utc>) -> Resu
     message.person_id = reminder.person_id;
     let sent = s
         .store
-        .deliver_reminder(reminder.id, reminder.remind_at, now, &[message])
+        .deliver_reminder(reminder.id, reminder.remind_at, now, None, &[message])
+        .await?;
+    Ok(if sent { Outcome::Sent } else { Outcome::Gone })
+}
+
+/// A recurring reminder (a chat prompt): its text as written, no buttons (`/unremind` stops
+/// it), and the next occurrence after both this one and `now` (occurrences missed while no
+/// scheduler ran are skipped, not sent in a burst). A rule that ends, or cannot be read any
+/// more, makes this the last one.
+async fn prompt(
+    s: &Scheduler,
+    reminder: &Reminder,
+    rule: &str,
+    tz: Tz,
+    to: &crate::workspace::Address,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let next = Recurrence::stored(rule)
+        .next_after(reminder.remind_at, tz, reminder.remind_at.max(now))
+        .unwrap_or_else(|e| {
+            tracing::warn!(reminder = reminder.id, error = %e, "a recurring reminder's rule cannot be read: this is its last time");
+            None
+        });
+    let key = format!("remind:{}:{}", reminder.id, reminder.remind_at.timestamp());
+    let mut message = outbound(to, reminder.text.clone(), Vec::new(), key)?;
+    message.person_id = reminder.person_id;
+    let sent = s
+        .store
+        .deliver_reminder(reminder.id, reminder.remind_at, now, next, &[message])
         .await?;
     Ok(if sent { Outcome::Sent } else { Outcome::Gone })
 }

@@ -1,6 +1,7 @@
 //! The scheduler: the proactive half of the coordinator. Every tick (`COORDINATOR_SCHEDULER_TICK`)
 //! it sends reminders before due dates and the reminders people asked for (`asked`), makes the
-//! next occurrences of recurring tasks (`recurring`), moves escalation ladders of overdue and
+//! next occurrences of recurring tasks (`recurring`), asks for stand-ups and posts their
+//! digests (`standups`), moves escalation ladders of overdue and
 //! blocked tasks, checks the handbook's policy rules, and sends the scheduled reports. It never calls a
 //! channel: everything it says goes to the outbox, in the same transaction as the state change
 //! and under a dedupe key, so several replicas over one PostgreSQL database never send twice.
@@ -16,6 +17,7 @@ pub mod recurring;
 pub mod reminders;
 pub mod reports;
 pub mod retention;
+pub mod standups;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +43,10 @@ pub struct SweepReport {
     pub asked_reminders_sent: u32,
     /// Next occurrences of recurring tasks made.
     pub recurring_tasks_made: u32,
+    /// Stand-up questions asked (one per person and day).
+    pub standup_questions: u32,
+    /// Stand-up digests posted.
+    pub standup_digests: u32,
     /// Reminders and escalation steps held back by quiet hours.
     pub held: u32,
     pub escalations_opened: u32,
@@ -159,6 +165,7 @@ impl Scheduler {
         reminders::sweep(self, now, &mut report).await?;
         asked::sweep(self, now, &mut report).await?;
         recurring::sweep(self, now, &mut report).await?;
+        standups::sweep(self, now, &mut report).await?;
         escalations::sweep(self, now, &mut report).await?;
         policy::sweep(self, now, since, &mut report).await?;
         reports::sweep(self, now, &mut report).await?;

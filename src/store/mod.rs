@@ -26,6 +26,8 @@ mod retention;
 mod scheduler;
 mod scratch;
 mod slack;
+mod standup_answers;
+mod standups;
 mod tasks;
 mod team;
 mod tokens;
@@ -59,6 +61,8 @@ pub use scheduler::{
 };
 pub use scratch::ScratchSchema;
 pub use slack::SlackInteraction;
+pub use standup_answers::{DueAsk, StandupAnswer};
+pub use standups::{NewRun, Standup, StandupData, StandupRun};
 pub use tasks::{SeriesData, TaskData, TaskFilter};
 pub use team::PendingInvite;
 pub use tokens::ApiToken;

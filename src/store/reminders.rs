@@ -36,6 +36,9 @@ pub struct Reminder {
     #[serde(skip)]
     pub creator_id: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// A recurring reminder's RRULE (e.g. `FREQ=WEEKLY;BYDAY=MO`): after each send it stays
+    /// pending, `remind_at` moved to the next occurrence. Null for a one-off.
+    pub rule: Option<String>,
 }
 
 /// A reminder to store.
@@ -49,6 +52,8 @@ pub struct ReminderData {
     pub creator_id: Option<i64>,
     /// A key seen before returns the reminder it made then instead of a second one.
     pub source_key: Option<String>,
+    /// Makes it recurring (an RRULE value); `remind_at` is its first occurrence.
+    pub rule: Option<String>,
 }
 
 /// Which reminders a list shows.
@@ -63,8 +68,8 @@ pub struct ReminderFilter {
 }
 
 const SELECT: &str = "SELECT r.id, r.text, pe.handle AS person, r.person_id, r.channel, r.chat_id, \
-    r.timezone, r.remind_at, r.next_at, r.status, r.sent_at, r.created_by, r.creator_id, r.created_at \
-    FROM reminders r LEFT JOIN people pe ON pe.id = r.person_id";
+    r.timezone, r.remind_at, r.next_at, r.status, r.sent_at, r.created_by, r.creator_id, r.created_at, \
+    r.rule FROM reminders r LEFT JOIN people pe ON pe.id = r.person_id";
 
 impl Store {
     pub async fn create_reminder(&self, data: &ReminderData, by: &AuditEntry) -> StoreResult<Reminder> {
@@ -74,8 +79,8 @@ impl Store {
             let mut tx = crate::store::begin_write(p).await?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO reminders (text, person_id, channel, chat_id, timezone, remind_at, next_at, \
-                 status, created_by, creator_id, source_key, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, 'pending', $7, $8, $9, $10, $10) \
+                 status, created_by, creator_id, source_key, created_at, updated_at, rule) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, 'pending', $7, $8, $9, $10, $10, $11) \
                  ON CONFLICT (source_key) DO NOTHING RETURNING id",
             )
             .bind(&data.text)
@@ -88,6 +93,7 @@ impl Store {
             .bind(data.creator_id)
             .bind(&data.source_key)
             .bind(at)
+            .bind(&data.rule)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((id,)) = inserted else {
@@ -258,39 +264,32 @@ impl Store {
 
     /// Marks reminder `id` (asked for `remind_at`) sent and queues `messages`, in one
     /// transaction; `false` (nothing queued) when it was sent, snoozed or cancelled meanwhile.
+    /// With `next` (a recurring reminder's next occurrence) it stays pending, due then.
     pub async fn deliver_reminder(
         &self,
         id: i64,
         remind_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
         messages: &[NewOutbound],
     ) -> StoreResult<bool> {
         dispatch!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let moved = sqlx::query(
-                "UPDATE reminders SET status = 'sent', sent_at = $1, locked_until = NULL, updated_at = $1 \
+                "UPDATE reminders SET status = CASE WHEN $4 IS NULL THEN 'sent' ELSE 'pending' END, \
+                 remind_at = COALESCE($4, remind_at), next_at = COALESCE($4, next_at), sent_at = $1, \
+                 locked_until = NULL, updated_at = $1 \
                  WHERE id = $2 AND status = 'pending' AND remind_at = $3",
             )
             .bind(now)
             .bind(id)
             .bind(remind_at)
+            .bind(next)
             .execute(&mut *tx)
             .await?
             .rows_affected();
             if moved == 1 {
-                let at = crate::store::now();
-                for m in messages {
-                    sqlx::query(INSERT_OUTBOX)
-                        .bind(&m.channel)
-                        .bind(&m.chat_id)
-                        .bind(&m.payload)
-                        .bind(&m.dedupe_key)
-                        .bind(at)
-                        .bind(m.person_id)
-                        .bind(m.task_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                super::standups::queue_in_tx!(tx, messages);
             }
             tx.commit().await?;
             Ok(moved == 1)

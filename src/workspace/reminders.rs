@@ -1,15 +1,16 @@
-//! One-off reminders: to a person (on their own channel, in their zone) or to a chat. Members
-//! remind anyone and any chat; guests only themselves. A reminder is seen, cancelled, done or
-//! snoozed by the person it is for, the one who asked for it, or an admin; one for a chat by
-//! anyone who can write there (its buttons are pressed in the chat).
+//! Reminders, one-off or recurring (a chat prompt): to a person (on their own channel, in
+//! their zone) or to a chat. Members remind anyone and any chat; guests only themselves. A
+//! reminder is seen, cancelled, done or snoozed by the person it is for, the one who asked for
+//! it, or an admin; one for a chat by anyone who can write there (its buttons are pressed in
+//! the chat).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Actor, Origin, Page, Paging, Workspace, WorkspaceError, WsResult};
-use crate::domain::{self, parse_spoken_moment, Person, ValidationError};
+use crate::domain::{self, parse_spoken_moment, Person, Recurrence, ValidationError, REMINDER_HOUR};
 use crate::store::{Reminder, ReminderData, ReminderFilter, StoreError};
 
 /// The longest reminder text.
@@ -32,6 +33,9 @@ pub enum ReminderTime {
     At(DateTime<Utc>),
     /// As people write it ("friday 10:00"), read in the recipient's zone.
     Spoken(String),
+    /// Again and again ("every monday 09:00"), from the rule's next occurrence on, in the
+    /// recipient's zone; without a time of day, at [`REMINDER_HOUR`] o'clock.
+    Every(Recurrence),
 }
 
 /// A reminder to set.
@@ -173,13 +177,26 @@ impl Workspace {
                 (Some(person), None, tz)
             }
         };
-        let at = match &new.when {
+        let (at, rule) = match &new.when {
             ReminderTime::At(at) if *at <= now => {
                 return Err(ValidationError::new("at", format!("{} is in the past", at.to_rfc3339())).into())
             }
-            ReminderTime::At(at) => *at,
-            ReminderTime::Spoken(text) => {
-                parse_spoken_moment(text, now, tz).map_err(|e| ValidationError::new("at", e))?
+            ReminderTime::At(at) => (*at, None),
+            ReminderTime::Spoken(text) => (
+                parse_spoken_moment(text, now, tz).map_err(|e| ValidationError::new("at", e))?,
+                None,
+            ),
+            ReminderTime::Every(rule) => {
+                let time = rule
+                    .time_of_day()
+                    .or_else(|| NaiveTime::from_hms_opt(REMINDER_HOUR, 0, 0))
+                    .unwrap_or_default();
+                let local = now.with_timezone(&tz).date_naive().and_time(time);
+                let start = tz
+                    .from_local_datetime(&local)
+                    .earliest()
+                    .map_or(now, |at| at.with_timezone(&Utc));
+                (rule.first(start, tz, now, "every")?, Some(rule.rule().to_owned()))
             }
         };
         let recipient = person.as_ref().map_or_else(
@@ -198,6 +215,7 @@ impl Workspace {
             remind_at: at,
             creator_id: actor.person_id,
             source_key: origin.map(|o| format!("{}:reminder:{recipient}:{}", o.source_key, at.timestamp())),
+            rule,
         };
         Ok(self.store.create_reminder(&data, &actor.audit()).await?)
     }

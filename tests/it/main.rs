@@ -48,6 +48,7 @@ mod scheduler_reports;
 mod scheduler_settings;
 mod settings_file;
 mod slack;
+mod standups;
 mod task_files;
 mod team_commands;
 mod team_flow;

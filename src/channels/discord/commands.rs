@@ -140,6 +140,28 @@ pub fn definitions(usage: Usage) -> Vec<Value> {
         .chain(team::definitions())
         .chain(reminders::definitions())
         .chain(files::definitions())
+        .chain([(
+            "standup",
+            vec![
+                choices(
+                    option(
+                        STRING,
+                        "action",
+                        "here: set it for this chat; off: stop it; none: show it",
+                        false,
+                    ),
+                    &["here", "off"],
+                ),
+                option(STRING, "days", "mon-fri, mon,wed,fri or daily", false),
+                option(STRING, "time", "When to ask, HH:MM in your time zone", false),
+                option(
+                    STRING,
+                    "digest",
+                    "When to post the digest, HH:MM (default: 2 hours later)",
+                    false,
+                ),
+            ],
+        )])
         .map(|(name, options)| {
             json!({
                 "name": name,
@@ -204,6 +226,10 @@ pub fn to_text(name: &str, options: &[CommandOption]) -> String {
         }
         "remind" | "reminders" | "unremind" => parts.extend(reminders::arguments(name, get)),
         "attach" | "task" => parts.extend(files::arguments(name, get)),
+        "standup" => {
+            parts.extend([get("action"), get("days"), get("time")].into_iter().flatten());
+            parts.extend(get("digest").map(|d| format!("digest {d}")));
+        }
         // A command we no longer define: its values in order, for the usage reply.
         _ => parts.extend(
             options
