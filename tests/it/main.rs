@@ -49,6 +49,7 @@ mod scheduler_settings;
 mod settings_file;
 mod slack;
 mod task_files;
+mod task_files_s3;
 mod team_commands;
 mod team_flow;
 mod telegram;
