@@ -605,7 +605,9 @@ fn voice(settings: &Settings, store: &Store, telegram: Option<&Telegram>, slack:
 /// set, else the data folder.
 fn file_blobs(settings: &Settings) -> anyhow::Result<crate::store::Blobs> {
     let Some(s3) = &settings.files_s3 else {
-        return Ok(crate::store::Blobs::Folder(crate::store::FileFolder::under(&settings.data_dir)));
+        return Ok(crate::store::Blobs::Folder(crate::store::FileFolder::under(
+            &settings.data_dir,
+        )));
     };
     let location = crate::store::S3Location {
         endpoint: &s3.endpoint,

@@ -29,8 +29,8 @@ mod service;
 mod slack;
 mod values;
 
-pub use files::S3Settings;
 pub use catalog::{env_file, find as find_setting, groups as setting_groups, Group, Setting};
+pub use files::S3Settings;
 pub(crate) use integrations::priorities as zendesk_priorities;
 pub use integrations::{CrmSettings, ZendeskSettings};
 pub use queues::{QueueSettings, Retention};

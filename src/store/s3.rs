@@ -96,17 +96,17 @@ impl S3Blobs {
             .send()
             .await
             .map_err(network)?;
-        refused(response, "store", key).await
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(refused(response, "store", key).await)
     }
 
     pub(super) async fn get(&self, key: &str) -> StoreResult<Vec<u8>> {
         let url = GetObject::new(&self.bucket, Some(&self.credentials), key).sign(SIGNED_FOR);
         let response = self.client.get(url).send().await.map_err(network)?;
         if !response.status().is_success() {
-            return Err(refused(response, "read", key)
-                .await
-                .err()
-                .unwrap_or_else(|| StoreError::Other(format!("S3 could not read {key}"))));
+            return Err(refused(response, "read", key).await);
         }
         let bytes = response.bytes().await.map_err(network)?;
         Ok(bytes.to_vec())
@@ -116,10 +116,10 @@ impl S3Blobs {
     pub(super) async fn delete(&self, key: &str) -> StoreResult<()> {
         let url = DeleteObject::new(&self.bucket, Some(&self.credentials), key).sign(SIGNED_FOR);
         let response = self.client.delete(url).send().await.map_err(network)?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
+        if response.status().is_success() || response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(());
         }
-        refused(response, "delete", key).await
+        Err(refused(response, "delete", key).await)
     }
 }
 
@@ -127,12 +127,9 @@ fn network(e: reqwest::Error) -> StoreError {
     StoreError::Unavailable(format!("S3 bucket unreachable: {}", e.without_url()))
 }
 
-/// `Ok` for a 2xx; otherwise the error, with S3's `<Code>` when its body has one.
-async fn refused(response: reqwest::Response, what: &str, key: &str) -> StoreResult<()> {
+/// The error of a refused request, with S3's `<Code>` when its body has one.
+async fn refused(response: reqwest::Response, what: &str, key: &str) -> StoreError {
     let status = response.status();
-    if status.is_success() {
-        return Ok(());
-    }
     let body = response.text().await.unwrap_or_default();
     let code = body
         .split_once("<Code>")
@@ -140,8 +137,8 @@ async fn refused(response: reqwest::Response, what: &str, key: &str) -> StoreRes
         .map_or("", |(code, _)| code);
     let message = format!("S3 could not {what} {key}: {status} {code}");
     if status.is_server_error() || status.as_u16() == 429 || code == "SlowDown" {
-        Err(StoreError::Unavailable(message))
+        StoreError::Unavailable(message)
     } else {
-        Err(StoreError::Other(message))
+        StoreError::Other(message)
     }
 }

@@ -46,7 +46,9 @@ impl Moto {
                 if std::env::var("CI").is_ok_and(|v| v == "true") {
                     panic!("moto_server cannot be started ({e}); CI=true requires it: pip install 'moto[server]'");
                 }
-                eprintln!("skipping the S3 test: moto_server cannot be started ({e}); pip install 'moto[server]'");
+                eprintln!(
+                    "skipping the S3 test: moto_server cannot be started ({e}); pip install 'moto[server]'"
+                );
                 return None;
             }
         };

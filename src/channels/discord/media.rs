@@ -152,7 +152,9 @@ mod tests {
     fn only_discord_and_its_api_host_are_fetched_from() {
         let media = DiscordMedia::new("http://127.0.0.1:4000/api/v10").unwrap();
         let trusted = |u: &str| media.trusted(&reqwest::Url::parse(u).unwrap());
-        assert!(trusted("https://cdn.discordapp.com/attachments/1/2/brief.pdf?ex=1&hm=2"));
+        assert!(trusted(
+            "https://cdn.discordapp.com/attachments/1/2/brief.pdf?ex=1&hm=2"
+        ));
         assert!(trusted("https://media.discordapp.net/attachments/1/2/a.png"));
         assert!(trusted("http://127.0.0.1:4000/attachments/1/2/a.png"));
         assert!(!trusted("http://cdn.discordapp.com/attachments/1/2/a.png"));

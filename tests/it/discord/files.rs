@@ -32,10 +32,15 @@ async fn say(d: &Discord, content: &str, attachments: Vec<Value>) -> String {
     d.fake.dispatch("MESSAGE_CREATE", message);
     let sent = d
         .fake
-        .wait_for(WAIT, |m| m.len() > before && m[before..].iter().any(|m| m.channel_id == DM))
+        .wait_for(WAIT, |m| {
+            m.len() > before && m[before..].iter().any(|m| m.channel_id == DM)
+        })
         .await;
     let answer = sent[before..].iter().find(|m| m.channel_id == DM);
-    answer.unwrap_or_else(|| panic!("no answer to {content}")).content.clone()
+    answer
+        .unwrap_or_else(|| panic!("no answer to {content}"))
+        .content
+        .clone()
 }
 
 async fn download(d: &Discord, task: i64, file: i64) -> (u16, String, Vec<u8>) {
@@ -83,9 +88,7 @@ async fn discord_attachments_end_on_the_right_task_and_come_back(db: Db) {
     // A picture sent alone, then attached by a reply to it.
     let photo = bytes(20_000, 99);
     let mut picture = gateway_message("", false, json!([]));
-    picture["attachments"] = json!([d
-        .fake
-        .add_attachment("site.png", "image/png", photo.clone())]);
+    picture["attachments"] = json!([d.fake.add_attachment("site.png", "image/png", photo.clone())]);
     let before = d.fake.messages().len();
     d.fake.dispatch("MESSAGE_CREATE", picture.clone());
     let sent = d.fake.wait_for(WAIT, |m| m.len() > before).await;
@@ -131,9 +134,7 @@ async fn discord_attachments_end_on_the_right_task_and_come_back(db: Db) {
             .count()
     };
     let fetched = cdn_calls();
-    let mut big = d
-        .fake
-        .add_attachment("video.mp4", "video/mp4", bytes(10, 1));
+    let mut big = d.fake.add_attachment("video.mp4", "video/mp4", bytes(10, 1));
     big["size"] = json!(3 * MAX);
     let reply = say(&d, "/attach 1", vec![big]).await;
     assert!(

@@ -51,7 +51,11 @@ fn mail(to: &str, id: &str, subject: &str, body: &str, files: &[(&str, &str, &[u
 async fn send(app: &TestApp, sink: &SmtpSink, raw: &str) -> (String, Vec<u8>) {
     let before = sink.received().len();
     let (status, body) = post_mail(app, Some(ADMIN_TOKEN), "message/rfc822", raw).await;
-    assert_eq!((status, body["status"].as_str()), (202, Some("accepted")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("accepted")),
+        "{body}"
+    );
     let received = sink.wait_for(before + 1, WAIT).await;
     assert!(received.len() > before, "no answer to {raw:.300}");
     let data = received[before].data.clone();
@@ -100,7 +104,10 @@ async fn email_attachments_end_on_the_right_task_and_come_back(db: Db) {
     );
     let (text, _) = send(&app, &sink, &raw).await;
     let created = release + 1;
-    assert!(text.contains(&format!("Created #{created}: Review the brief")), "{text}");
+    assert!(
+        text.contains(&format!("Created #{created}: Review the brief")),
+        "{text}"
+    );
     assert!(
         text.contains(&format!("Attached brief.pdf (49 KB) to #{created} as file 1.")),
         "{text}"
@@ -164,7 +171,12 @@ async fn email_attachments_end_on_the_right_task_and_come_back(db: Db) {
     let message = MessageParser::default().parse(&data).unwrap();
     let attached: Vec<(String, Vec<u8>)> = message
         .attachments()
-        .map(|a| (a.attachment_name().unwrap_or("").to_owned(), a.contents().to_vec()))
+        .map(|a| {
+            (
+                a.attachment_name().unwrap_or("").to_owned(),
+                a.contents().to_vec(),
+            )
+        })
         .collect();
     assert_eq!(attached, vec![("brief.pdf".to_owned(), brief)]);
 }

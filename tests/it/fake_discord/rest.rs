@@ -46,7 +46,13 @@ pub(super) async fn handle(
     let (body, files) = if content_type.starts_with("multipart/form-data") {
         match multipart(&content_type, body).await {
             Ok(parsed) => parsed,
-            Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({"message": e, "code": 50035}))).into_response(),
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"message": e, "code": 50035})),
+                )
+                    .into_response()
+            }
         }
     } else {
         (serde_json::from_slice(&body).unwrap_or(Value::Null), Vec::new())
@@ -116,11 +122,16 @@ pub(super) async fn handle(
     }
     for (n, (filename, content_type, bytes)) in files.into_iter().enumerate() {
         // Discord takes files only when `attachments` names each by its `files[n]` index.
-        let named = body["attachments"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|x| x["id"] == json!(n) && x["filename"] == json!(filename)));
+        let named = body["attachments"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|x| x["id"] == json!(n) && x["filename"] == json!(filename))
+        });
         if !named {
-            return (StatusCode::BAD_REQUEST, axum::Json(json!({"message": "Invalid Form Body", "code": 50035}))).into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"message": "Invalid Form Body", "code": 50035})),
+            )
+                .into_response();
         }
         state.uploads.push(Upload {
             path: path.clone(),
