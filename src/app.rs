@@ -85,7 +85,7 @@ impl App {
         store.migrate().await.context("cannot apply migrations")?;
         let workspace = Workspace::new(store.clone(), settings.timezone, settings.api_token.clone())
             .with_files(crate::workspace::FileSettings {
-                folder: crate::store::FileFolder::under(&settings.data_dir),
+                blobs: file_blobs(&settings)?,
                 rules: crate::domain::FileRules::new(settings.files_max_bytes, &settings.files_allowed_types),
             });
         let sync = crate::integrations::Integrations::new(&settings, store.clone(), workspace.clone())
@@ -594,9 +594,36 @@ fn voice(settings: &Settings, store: &Store, telegram: Option<&Telegram>, slack:
     if let Some(whatsapp) = crate::channels::whatsapp::media(settings) {
         voice.add_source(domain::Channel::Whatsapp, Arc::new(whatsapp));
     }
+    if settings.discord_token.is_some() || settings.discord_public_key.is_some() {
+        match crate::channels::discord::media::DiscordMedia::new(&settings.discord_api_url) {
+            Ok(discord) => voice.add_source(domain::Channel::Discord, Arc::new(discord)),
+            Err(e) => tracing::warn!(error = %e, "Discord attachments cannot be fetched"),
+        }
+    }
     let email = crate::channels::email::media::EmailMedia { store: store.clone() };
     voice.add_source(domain::Channel::Email, Arc::new(email));
     voice
+}
+
+/// Where the bytes of files on tasks go: the S3-compatible bucket when `FILES_S3_BUCKET` is
+/// set, else the data folder.
+fn file_blobs(settings: &Settings) -> anyhow::Result<crate::store::Blobs> {
+    let Some(s3) = &settings.files_s3 else {
+        return Ok(crate::store::Blobs::Folder(crate::store::FileFolder::under(
+            &settings.data_dir,
+        )));
+    };
+    let location = crate::store::S3Location {
+        endpoint: &s3.endpoint,
+        path_style: s3.path_style,
+        bucket: &s3.bucket,
+        region: &s3.region,
+        access_key_id: s3.access_key_id.expose(),
+        secret_access_key: s3.secret_access_key.expose(),
+    };
+    let blobs = crate::store::S3Blobs::new(&location)
+        .map_err(|e| crate::config::ConfigError::new("FILES_S3_ENDPOINT", e))?;
+    Ok(crate::store::Blobs::S3(blobs))
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

@@ -4,7 +4,7 @@
 //! [`Reader`](super::values::Reader), and writes the commented `.env` of `coordinator init`
 //! (the repository's `.env.example` is the same text, checked by a test).
 
-use super::{channels, email, integrations, models, queues, service, slack};
+use super::{channels, email, files, integrations, models, queues, service, slack};
 
 /// One setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +49,7 @@ pub fn groups() -> impl Iterator<Item = &'static Group> {
     [
         service::GROUPS,
         models::GROUPS,
+        files::GROUPS,
         channels::GROUPS,
         slack::GROUPS,
         email::GROUPS,

@@ -21,6 +21,7 @@ use crate::domain::EmailAddress;
 mod catalog;
 mod channels;
 mod email;
+mod files;
 mod integrations;
 mod models;
 mod queues;
@@ -29,6 +30,7 @@ mod slack;
 mod values;
 
 pub use catalog::{env_file, find as find_setting, groups as setting_groups, Group, Setting};
+pub use files::S3Settings;
 pub(crate) use integrations::priorities as zendesk_priorities;
 pub use integrations::{CrmSettings, ZendeskSettings};
 pub use queues::{QueueSettings, Retention};
@@ -155,6 +157,9 @@ pub struct Settings {
     pub files_max_bytes: u64,
     /// Content types kept on tasks, comma-separated (`FILES_ALLOWED_TYPES`).
     pub files_allowed_types: String,
+    /// The S3-compatible bucket files on tasks are kept in (`FILES_S3_*`); the data folder when
+    /// unset.
+    pub files_s3: Option<S3Settings>,
     /// `OPENAI_BASE_URL`, also when no API key is set (local embedding servers need none).
     pub openai_base_url: String,
     /// A local sentence-transformers model folder (`config.json`, `tokenizer.json`,
@@ -317,6 +322,7 @@ impl Settings {
             voice_max_seconds,
             files_max_bytes,
             files_allowed_types,
+            files_s3: files::read(&r)?,
             openai_base_url,
             handbook_embedding_model_dir,
             handbook_model_url,

@@ -1,9 +1,6 @@
-//! Files on tasks: their rows (`task_files`), their bytes in the data folder
-//! (`files/{task_id}/{sha256}`, written to a temporary name and renamed, so a crash leaves no
-//! half file under a real name), and the files of recent chat messages (`chat_files`) that a
-//! later `/attach ID` reply refers to.
-
-use std::path::{Path, PathBuf};
+//! Files on tasks: their rows (`task_files`), their bytes (in [`Blobs`]: the data folder or an
+//! S3-compatible bucket), and the files of recent chat messages (`chat_files`) that a later
+//! `/attach ID` reply refers to.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -11,7 +8,8 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::audit::record_audit;
-use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
+use super::blobs::Blobs;
+use super::{dispatch, now, AuditEntry, Store, StoreResult};
 
 /// How long the files of a chat message can be attached by a reply.
 const CHAT_FILES_DAYS: i64 = 30;
@@ -32,57 +30,6 @@ pub struct TaskFile {
     pub created_at: DateTime<Utc>,
 }
 
-/// Where the bytes of files live.
-#[derive(Debug, Clone)]
-pub struct FileFolder {
-    root: PathBuf,
-}
-
-impl FileFolder {
-    /// The folder `files` under `data_dir`.
-    pub fn under(data_dir: &Path) -> Self {
-        Self {
-            root: data_dir.join("files"),
-        }
-    }
-
-    fn path(&self, task_id: i64, sha256: &str) -> PathBuf {
-        self.root.join(task_id.to_string()).join(sha256)
-    }
-
-    async fn write(&self, task_id: i64, sha256: &str, bytes: &[u8]) -> StoreResult<()> {
-        let path = self.path(task_id, sha256);
-        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            return Ok(());
-        }
-        let dir = path.parent().expect("a task folder");
-        let io = |e: std::io::Error| StoreError::Other(format!("cannot write {}: {e}", path.display()));
-        tokio::fs::create_dir_all(dir).await.map_err(io)?;
-        let temporary = dir.join(format!(".{sha256}.part"));
-        tokio::fs::write(&temporary, bytes).await.map_err(io)?;
-        tokio::fs::rename(&temporary, &path).await.map_err(io)?;
-        Ok(())
-    }
-
-    /// The bytes of `file`.
-    pub async fn read(&self, file: &TaskFile) -> StoreResult<Vec<u8>> {
-        let path = self.path(file.task_id, &file.sha256);
-        tokio::fs::read(&path)
-            .await
-            .map_err(|e| StoreError::Other(format!("cannot read {}: {e}", path.display())))
-    }
-
-    /// Removes the files of task `task_id` (after its rows are gone).
-    pub async fn remove_task(&self, task_id: i64) {
-        let dir = self.root.join(task_id.to_string());
-        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(error = %e, task = task_id, "could not remove a deleted task's files");
-            }
-        }
-    }
-}
-
 const SELECT: &str =
     "SELECT id, task_id, name, mime_type, size, sha256, uploaded_by, created_at FROM task_files";
 
@@ -92,7 +39,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn add_task_file(
         &self,
-        folder: &FileFolder,
+        blobs: &Blobs,
         task_id: i64,
         name: &str,
         mime_type: &str,
@@ -101,7 +48,7 @@ impl Store {
         by: &AuditEntry,
     ) -> StoreResult<TaskFile> {
         let sha256 = hex::encode(Sha256::digest(bytes));
-        folder.write(task_id, &sha256, bytes).await?;
+        blobs.write(task_id, &sha256, bytes).await?;
         let id: i64 = dispatch!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let inserted: Option<(i64,)> = sqlx::query_as(

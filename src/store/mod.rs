@@ -1,12 +1,15 @@
 //! Persistence on SQLite (embedded default, WAL mode) and PostgreSQL through sqlx, chosen at
 //! start-up from the URL scheme. Every query is written once with `$n` placeholders and runs on
 //! both engines; `dispatch!` expands a body once per engine. Mutations write their audit record
-//! in the same transaction. This module knows nothing about channels or the LLM.
+//! in the same transaction. The bytes of files on tasks are kept beside the rows (`blobs`: a
+//! folder, or an S3-compatible bucket through `s3`). This module knows nothing about channels or
+//! the LLM.
 
 mod action_effects;
 mod actions;
 mod analysis;
 mod audit;
+mod blobs;
 mod claims;
 mod comments;
 mod conversations;
@@ -23,6 +26,7 @@ mod queue;
 mod recurring;
 mod reminders;
 mod retention;
+mod s3;
 mod scheduler;
 mod scratch;
 mod slack;
@@ -38,12 +42,13 @@ mod whatsapp;
 pub use action_effects::{ActionEffect, Recovered};
 pub use analysis::{OpenBreach, ProjectWork, TaskSignal};
 pub use audit::{AuditEntry, AuditRecord};
+pub use blobs::{Blobs, FileFolder};
 pub use claims::{worker_id, Claimed, InboxFinish};
 pub use comments::CommentData;
 pub use conversations::{ConversationRecord, MemoryMessage, TurnRecord};
 pub use discord::InteractionToken;
 pub use email::{EmailRecord, NewEmailRecord, Watermark};
-pub use files::{FileFolder, TaskFile};
+pub use files::TaskFile;
 pub use history::{HistoryFilter, HistoryRecord, QueuedMessage};
 pub use integrations::{ExternalLink, NewLink, StoredSetting};
 pub use lease::Lease;
@@ -54,6 +59,7 @@ pub use queue::{DeadLetter, NewOutbound, Queue, QueueCounts};
 pub use recurring::DueRecurrence;
 pub use reminders::{Reminder, ReminderData, ReminderFilter};
 pub use retention::{Cutoffs, TableSizes};
+pub use s3::{S3Blobs, S3Location};
 pub use scheduler::{
     AlertChat, AlertLimits, ChartCounts, DueEscalation, FailingChannel, NewAlert, OpenEscalation,
     PersonCounts, PolicyTask, QuietHours, Raised, ReminderDue, ReportCounts, SweepRecord, TaskRouting,

@@ -262,6 +262,7 @@ impl Workspace {
                 let task_id = id("task_id")?;
                 actor.require(actor.is_admin(), "delete tasks")?;
                 self.task(actor, task_id).await?;
+                let hashes = self.task_file_hashes(task_id).await?;
                 let effect = ActionEffect::DeleteTask(task_id);
                 self.store
                     .carry_out_action(
@@ -274,6 +275,7 @@ impl Workspace {
                     .map_err(|e| {
                         WorkspaceError::from_store(e, || format!("task {task_id} does not exist"))
                     })?;
+                self.drop_task_files(task_id, &hashes).await;
                 self.announce(actor, Change::TaskDeleted(task_id)).await;
                 Ok(Carried::Recorded)
             }

@@ -6,12 +6,13 @@
 use super::{Actor, Workspace, WorkspaceError, WsResult};
 use crate::domain::{FileRules, ValidationError};
 use crate::message::Attachment;
-use crate::store::{FileFolder, TaskFile};
+use crate::store::{Blobs, TaskFile};
 
 /// Where files are kept and what is taken.
 #[derive(Debug, Clone)]
 pub struct FileSettings {
-    pub folder: FileFolder,
+    /// The data folder, or an S3-compatible bucket (`FILES_S3_BUCKET`).
+    pub blobs: Blobs,
     pub rules: FileRules,
 }
 
@@ -27,7 +28,7 @@ pub struct NewFile {
 }
 
 impl Workspace {
-    /// Files are kept in `files.folder` under `files.rules`.
+    /// Files are kept in `files.blobs` under `files.rules`.
     pub fn with_files(mut self, files: FileSettings) -> Self {
         self.files = Some(std::sync::Arc::new(files));
         self
@@ -58,7 +59,7 @@ impl Workspace {
         Ok(self
             .store
             .add_task_file(
-                &settings.folder,
+                &settings.blobs,
                 task_id,
                 &name,
                 &content_type,
@@ -92,7 +93,11 @@ impl Workspace {
         if file.task_id != task_id {
             return Err(WorkspaceError::NotFound(missing()));
         }
-        let bytes = self.file_settings()?.folder.read(&file).await?;
+        let bytes = self
+            .file_settings()?
+            .blobs
+            .read(file.task_id, &file.sha256)
+            .await?;
         Ok((file, bytes))
     }
 
@@ -124,10 +129,20 @@ impl Workspace {
         Ok(serde_json::from_str(&json).unwrap_or_default())
     }
 
+    /// The content hashes of task `task_id`'s files, read before the task is deleted: the
+    /// bytes to remove once it is.
+    pub(super) async fn task_file_hashes(&self, task_id: i64) -> WsResult<Vec<String>> {
+        if self.files.is_none() {
+            return Ok(Vec::new());
+        }
+        let files = self.store.task_files(task_id).await?;
+        Ok(files.into_iter().map(|f| f.sha256).collect())
+    }
+
     /// Removes the bytes of a deleted task's files.
-    pub(super) async fn drop_task_files(&self, task_id: i64) {
+    pub(super) async fn drop_task_files(&self, task_id: i64, sha256s: &[String]) {
         if let Some(files) = &self.files {
-            files.folder.remove_task(task_id).await;
+            files.blobs.remove_task(task_id, sha256s).await;
         }
     }
 }

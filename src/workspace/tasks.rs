@@ -422,11 +422,12 @@ impl Workspace {
     /// Deleting is for admins: members mark work done instead.
     pub async fn delete_task(&self, actor: &Actor, id: i64) -> WsResult<()> {
         actor.require(actor.is_admin(), "delete tasks")?;
+        let hashes = self.task_file_hashes(id).await?;
         self.store
             .delete_task(id, &actor.audit())
             .await
             .map_err(|e| WorkspaceError::from_store(e, || format!("task {id} does not exist")))?;
-        self.drop_task_files(id).await;
+        self.drop_task_files(id, &hashes).await;
         self.announce(actor, Change::TaskDeleted(id)).await;
         Ok(())
     }

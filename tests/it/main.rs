@@ -50,6 +50,7 @@ mod settings_file;
 mod slack;
 mod standups;
 mod task_files;
+mod task_files_s3;
 mod team_commands;
 mod team_flow;
 mod telegram;

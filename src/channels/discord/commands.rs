@@ -18,6 +18,8 @@ mod team;
 const SUB_COMMAND: u8 = 1;
 const STRING: u8 = 3;
 const INTEGER: u8 = 4;
+/// A file the user uploads with the command (`data.resolved.attachments`).
+const ATTACHMENT: u8 = 11;
 
 /// An option of an invoked command, as Discord sends it.
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +94,7 @@ pub fn definitions(usage: Usage) -> Vec<Value> {
                     "Repeats: every month on the 1st, every weekday at 9:30…",
                     false,
                 ),
+                option(ATTACHMENT, "file", "A file to put on the new task", false),
             ],
         ),
         ("done", vec![id("The task's ID")]),

@@ -60,6 +60,9 @@ pub struct InteractionData {
     /// The button's data (message components).
     #[serde(default)]
     pub custom_id: Option<String>,
+    /// Files uploaded with the command (attachment options), by id.
+    #[serde(default)]
+    pub resolved: Option<super::media::Resolved>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -194,7 +197,7 @@ pub fn to_event(interaction: &Interaction) -> Option<InboundEvent> {
         mentions_bot: true,
         message_id,
         reply_to: None,
-        attachments: Vec::new(),
+        attachments: super::media::command_files(data),
         button,
         received_at: Utc::now(),
     })

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod gateway;
 pub mod inbound;
 pub mod interaction;
+pub mod media;
 pub mod outbound;
 pub mod rest;
 

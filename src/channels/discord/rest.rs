@@ -175,6 +175,44 @@ impl Rest {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.finish(request, route).await
+    }
+
+    /// Like [`Self::call`] with a message `payload` and files: Discord's multipart form
+    /// (`payload_json`, then `files[n]`, named in `payload.attachments`).
+    pub async fn call_with_files(
+        &self,
+        method: Method,
+        segments: &[&str],
+        route: &str,
+        auth: Auth,
+        payload: &Value,
+        files: Vec<(String, String, Vec<u8>)>,
+    ) -> Result<Value, RestError> {
+        if let Some(wait) = self.wait_for(route) {
+            return Err(RestError::RateLimited(wait));
+        }
+        let mut request = self.client.request(method, self.url(segments));
+        if auth == Auth::Bot {
+            let token = self.token.as_ref().ok_or(RestError::NoToken)?;
+            request = request.header("Authorization", format!("Bot {}", token.expose()));
+        }
+        let json = reqwest::multipart::Part::text(payload.to_string())
+            .mime_str("application/json")
+            .map_err(|e| RestError::Network(e.to_string()))?;
+        let mut form = reqwest::multipart::Form::new().part("payload_json", json);
+        for (n, (name, mime, bytes)) in files.into_iter().enumerate() {
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(name)
+                .mime_str(&mime)
+                .map_err(|e| RestError::Network(e.to_string()))?;
+            form = form.part(format!("files[{n}]"), part);
+        }
+        self.finish(request.multipart(form), route).await
+    }
+
+    /// Sends `request` and reads Discord's answer (rate limits included).
+    async fn finish(&self, request: reqwest::RequestBuilder, route: &str) -> Result<Value, RestError> {
         // reqwest's errors name the URL, and an interaction webhook's URL holds its token.
         let response = request
             .send()

@@ -107,13 +107,21 @@ impl Ingest {
         }
         let task = self.task_of(&email).await?;
         let mut text = conversation_text(&email.text, task);
+        if text.is_empty() {
+            text = subject_command(email.subject.as_deref());
+        }
         let has_audio = email
             .audio
             .iter()
             .any(|part| part.mime_type.to_ascii_lowercase().starts_with("audio/"));
+        let has_files = email.attachments.iter().any(|a| a.kind != "audio");
         if text.is_empty() && has_audio {
             // A voice memo in a task's thread: its transcript becomes the comment.
             text = task.map(|id| format!("/comment {id}")).unwrap_or_default();
+        } else if text.is_empty() && has_files {
+            // Files alone in a task's thread go on that task; elsewhere the answer asks which
+            // task (a reply `/attach ID` then finds them).
+            text = task.map(|id| format!("/attach {id}")).unwrap_or_default();
         } else if text.is_empty() {
             return self.skip(&email, "empty", "no new text").await;
         }
@@ -257,6 +265,15 @@ fn event_of(email: &ParsedEmail, text: String) -> InboundEvent {
     }
 }
 
+/// A subject that is a command (`/newtask Review the brief`), for a mail whose body says nothing:
+/// the natural way to send a file with a command. Replies (`Re: /newtask …`) are not commands.
+pub fn subject_command(subject: Option<&str>) -> String {
+    match subject.map(str::trim) {
+        Some(subject) if subject.starts_with('/') => subject.to_owned(),
+        _ => String::new(),
+    }
+}
+
 /// What the conversation gets: a command on the first line stands alone (a `/comment` keeps
 /// the lines after it); free text in a task's thread becomes a comment on that task.
 pub fn conversation_text(text: &str, task: Option<i64>) -> String {
@@ -283,7 +300,7 @@ pub fn conversation_text(text: &str, task: Option<i64>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::conversation_text;
+    use super::{conversation_text, subject_command};
 
     #[test]
     fn commands_and_task_replies() {
@@ -296,5 +313,8 @@ mod tests {
         );
         assert_eq!(conversation_text("What is due?", None), "What is due?");
         assert_eq!(conversation_text("  ", Some(42)), "");
+        assert_eq!(subject_command(Some(" /newtask Brief ")), "/newtask Brief");
+        assert_eq!(subject_command(Some("Re: /newtask Brief")), "");
+        assert_eq!(subject_command(None), "");
     }
 }

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::domain;
@@ -105,8 +105,9 @@ impl EmailOut {
         }
         let plain = plain_body(out);
         let html = html_body(&plain);
+        let body = with_files(MultiPart::alternative_plain_html(plain, html), out)?;
         let message = builder
-            .multipart(MultiPart::alternative_plain_html(plain, html))
+            .multipart(body)
             .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
         Ok(Composed {
             message_id,
@@ -116,6 +117,23 @@ impl EmailOut {
             message,
         })
     }
+}
+
+/// The body, with the message's files (`/task 42 files`) as attachments after it
+/// (multipart/mixed) when it has any.
+fn with_files(body: MultiPart, out: &OutboundMessage) -> Result<MultiPart, SendError> {
+    if out.attachments.is_empty() {
+        return Ok(body);
+    }
+    let mut mixed = MultiPart::mixed().multipart(body);
+    for file in &out.attachments {
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &file.bytes_base64)
+            .map_err(|e| SendError::Permanent(format!("file {} is not base64: {e}", file.name)))?;
+        let content_type = ContentType::parse(&file.mime_type)
+            .unwrap_or_else(|_| ContentType::parse("application/octet-stream").expect("a valid type"));
+        mixed = mixed.singlepart(Attachment::new(file.name.clone()).body(bytes, content_type));
+    }
+    Ok(mixed)
 }
 
 /// A message ready to send, with what is recorded about it.

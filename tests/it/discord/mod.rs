@@ -3,6 +3,7 @@
 //! and gateway) speaking the real JSON, the real app pointed at it through `DISCORD_API_URL`.
 //! This module holds what the test files share.
 
+mod files;
 mod gateway;
 mod gateway_interactions;
 mod interactions;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod dns;
+mod files;
 mod intake_limits;
 mod mailbox;
 mod smtp_sink;

@@ -102,6 +102,16 @@ pub struct Call {
     pub at: Instant,
 }
 
+/// A file the app sent with a message (multipart `files[n]`).
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// The path it was sent to, e.g. `/channels/5/messages`.
+    pub path: String,
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
 /// A scripted failure for [`FakeDiscord::fail_next`].
 #[derive(Debug, Clone)]
 pub enum Failure {
@@ -147,6 +157,9 @@ struct Inner {
     identifies: Vec<Value>,
     sessions: Vec<mpsc::UnboundedSender<Value>>,
     seq: u64,
+    /// Path → (content type, bytes) of the attachments the fake CDN serves.
+    cdn: HashMap<String, (String, Vec<u8>)>,
+    uploads: Vec<Upload>,
 }
 
 struct Shared {
@@ -324,6 +337,27 @@ impl FakeDiscord {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    /// Serves `bytes` as an attachment and returns its object as Discord puts it in a
+    /// message's `attachments[]` (a CDN URL on the fake's host).
+    pub fn add_attachment(&self, filename: &str, content_type: &str, bytes: Vec<u8>) -> Value {
+        let id = snowflake();
+        let path = format!("/attachments/1000000000000000002/{id}/{filename}");
+        let base = self.api_url.trim_end_matches("/api/v10");
+        let url = format!("{base}{path}?ex=6935d2f0&is=6934817&hm=0f3a9b");
+        let size = bytes.len();
+        self.shared
+            .lock()
+            .cdn
+            .insert(path, (content_type.to_owned(), bytes));
+        json!({"id": id, "filename": filename, "size": size, "url": url, "proxy_url": url,
+               "content_type": content_type})
+    }
+
+    /// Files the app sent with its messages.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.shared.lock().uploads.clone()
     }
 
     /// Identify payloads received on the gateway.

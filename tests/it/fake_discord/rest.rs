@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::{answered, error, next_id, user_json, Call, Failure, Inner, Msg, Shared};
+use super::{answered, error, next_id, user_json, Call, Failure, Inner, Msg, Shared, Upload};
 use super::{APP_ID, BOT_ID, BOT_NAME, EPHEMERAL, LOADING, TOKEN};
 
 fn rate_headers(remaining: u32, reset_after: f64) -> [(&'static str, String); 5] {
@@ -35,7 +35,28 @@ pub(super) async fn handle(
         .strip_prefix("/api/v10")
         .unwrap_or(uri.path())
         .to_owned();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if method == Method::GET && path.starts_with("/attachments/") {
+        return cdn(&shared, &path);
+    }
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (body, files) = if content_type.starts_with("multipart/form-data") {
+        match multipart(&content_type, body).await {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!({"message": e, "code": 50035})),
+                )
+                    .into_response()
+            }
+        }
+    } else {
+        (serde_json::from_slice(&body).unwrap_or(Value::Null), Vec::new())
+    };
     let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -99,6 +120,26 @@ pub(super) async fn handle(
             }
         };
     }
+    for (n, (filename, content_type, bytes)) in files.into_iter().enumerate() {
+        // Discord takes files only when `attachments` names each by its `files[n]` index.
+        let named = body["attachments"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|x| x["id"] == json!(n) && x["filename"] == json!(filename))
+        });
+        if !named {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"message": "Invalid Form Body", "code": 50035})),
+            )
+                .into_response();
+        }
+        state.uploads.push(Upload {
+            path: path.clone(),
+            filename,
+            content_type,
+            bytes,
+        });
+    }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let bot_ok = authorization.as_deref() == Some(&format!("Bot {TOKEN}"));
     let result = route(&mut state, &shared, &method, &segments, bot_ok, &body);
@@ -114,6 +155,56 @@ pub(super) async fn handle(
         response.headers_mut().insert(name, value.parse().unwrap());
     }
     response
+}
+
+/// A file served from the fake CDN (`FakeDiscord::add_attachment`), as Discord's CDN serves
+/// attachments: no authentication, the URL is the credential.
+fn cdn(shared: &Shared, path: &str) -> Response {
+    let mut state = shared.lock();
+    state.calls.push(Call {
+        method: "GET".into(),
+        path: path.to_owned(),
+        authorization: None,
+        body: Value::Null,
+        at: Instant::now(),
+    });
+    match state.cdn.get(path) {
+        Some((content_type, bytes)) => (
+            StatusCode::OK,
+            [("content-type", content_type.clone())],
+            bytes.clone(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "404: Not Found").into_response(),
+    }
+}
+
+/// Uploaded files: (file name, content type, bytes).
+type Files = Vec<(String, String, Vec<u8>)>;
+
+/// A multipart message body: `payload_json` and the `files[n]` parts.
+async fn multipart(content_type: &str, body: Bytes) -> Result<(Value, Files), String> {
+    use axum::extract::FromRequest;
+    let request = axum::http::Request::builder()
+        .header("content-type", content_type)
+        .body(axum::body::Body::from(body))
+        .map_err(|e| e.to_string())?;
+    let mut form = axum::extract::Multipart::from_request(request, &())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut payload, mut files) = (Value::Null, Vec::new());
+    while let Some(field) = form.next_field().await.map_err(|e| e.to_string())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let filename = field.file_name().unwrap_or_default().to_owned();
+        let kind = field.content_type().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|e| e.to_string())?;
+        if name == "payload_json" {
+            payload = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        } else if name.starts_with("files[") {
+            files.push((filename, kind, bytes.to_vec()));
+        }
+    }
+    Ok((payload, files))
 }
 
 type Routed = Result<(StatusCode, Value), (StatusCode, Value)>;

@@ -1,9 +1,10 @@
 //! The files' slash commands (`/attach`, `/task`): their options, and the text command each
-//! invocation stands for (`/task 42 files`).
+//! invocation stands for (`/task 42 files`). The file of `/attach` (and of `/newtask`) is an
+//! attachment option: it arrives in the interaction's `resolved.attachments`, not in the text.
 
 use serde_json::{json, Value};
 
-use super::{choices, option, INTEGER, STRING};
+use super::{choices, option, ATTACHMENT, INTEGER, STRING};
 
 fn id(what: &str) -> Value {
     json!({"type": INTEGER, "name": "id", "description": what, "required": true, "min_value": 1})
@@ -12,7 +13,13 @@ fn id(what: &str) -> Value {
 /// (name, options) of each command, in the menu's order.
 pub(super) fn definitions() -> Vec<(&'static str, Vec<Value>)> {
     vec![
-        ("attach", vec![id("The task the file of this message goes on")]),
+        (
+            "attach",
+            vec![
+                id("The task the file goes on"),
+                option(ATTACHMENT, "file", "The file to put on the task", true),
+            ],
+        ),
         (
             "task",
             vec![

@@ -99,11 +99,57 @@ fn body(message: &OutboundMessage) -> Result<Value, SendError> {
     }))
 }
 
+/// The files of `message` (`/task 42 files`), decoded: (name, type, bytes).
+fn files(message: &OutboundMessage) -> Result<Vec<(String, String, Vec<u8>)>, RestError> {
+    message
+        .attachments
+        .iter()
+        .map(|file| {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &file.bytes_base64)
+                .map(|bytes| (file.name.clone(), file.mime_type.clone(), bytes))
+                .map_err(|e| RestError::Status {
+                    status: 400,
+                    code: None,
+                    message: format!("file {} is not base64: {e}", file.name),
+                })
+        })
+        .collect()
+}
+
 fn message_id(answer: &Value) -> Option<String> {
     answer.get("id").and_then(Value::as_str).map(str::to_owned)
 }
 
 impl DiscordOut {
+    /// Sends `payload`, the body of `message`, with `message`'s files when it has any (a
+    /// multipart form whose `attachments` name them).
+    pub(super) async fn send_payload(
+        &self,
+        method: Method,
+        segments: &[&str],
+        route: &str,
+        auth: Auth,
+        mut payload: Value,
+        message: &OutboundMessage,
+    ) -> Result<Value, RestError> {
+        if message.attachments.is_empty() {
+            return self
+                .rest
+                .call(method, segments, route, auth, Some(&payload))
+                .await;
+        }
+        let files = files(message)?;
+        let named: Vec<Value> = files
+            .iter()
+            .enumerate()
+            .map(|(n, (name, _, _))| json!({"id": n, "filename": name}))
+            .collect();
+        payload["attachments"] = Value::Array(named);
+        self.rest
+            .call_with_files(method, segments, route, auth, &payload, files)
+            .await
+    }
+
     /// Posts `message` in a channel as the bot. With a `nonce`, Discord answers a repeat of it
     /// (within a few minutes, same author) with the message already created instead of a new
     /// one (`enforce_nonce`), so a send retried after its answer was lost is shown once.
@@ -127,13 +173,13 @@ impl DiscordOut {
         }
         let route = format!("channels/{channel_id}/messages");
         let answer = self
-            .rest
-            .call(
+            .send_payload(
                 Method::POST,
                 &["channels", channel_id, "messages"],
                 &route,
                 Auth::Bot,
-                Some(&payload),
+                payload,
+                message,
             )
             .await?;
         Ok(message_id(&answer))

@@ -103,12 +103,10 @@ impl DiscordOut {
         };
         let loading = current.get("flags").and_then(Value::as_u64).unwrap_or(0) & LOADING != 0;
         let answer = if loading {
-            self.rest
-                .call(Method::PATCH, &original, &route, Auth::None, Some(&payload))
+            self.send_payload(Method::PATCH, &original, &route, Auth::None, payload, message)
                 .await?
         } else {
-            self.rest
-                .call(Method::POST, &webhook, &route, Auth::None, Some(&payload))
+            self.send_payload(Method::POST, &webhook, &route, Auth::None, payload, message)
                 .await?
         };
         Ok(message_id(&answer))
