@@ -26,7 +26,7 @@ use crate::store::{Claimed, InboxFinish, Queue, Store, StoreError};
 /// How one claimed event's work ended.
 enum Step {
     /// Answered: to be finished with the others of its batch (and its channel, for metrics).
-    Finish(InboxFinish, &'static str),
+    Finish(Box<InboxFinish>, &'static str),
     /// Failed, dead-lettered or lost, and recorded as such.
     Ended(Outcome),
 }
@@ -161,7 +161,7 @@ impl Inbox {
             let mut finishes = Vec::new();
             for step in ready {
                 match step {
-                    Ok(Ok(Step::Finish(finish, channel))) => finishes.push((finish, channel)),
+                    Ok(Ok(Step::Finish(finish, channel))) => finishes.push((*finish, channel)),
                     Ok(Ok(Step::Ended(outcome))) => outcomes.push(Ok(outcome)),
                     Ok(Err(e)) => outcomes.push(Err(e)),
                     // A panic: the claim runs out and the event is tried again.
@@ -194,7 +194,7 @@ impl Inbox {
         match self.handler.handle(&event, attempt).await {
             Ok(handled) => {
                 let finish = self.prepare(claimed, &event, handled).await?;
-                Ok(Step::Finish(finish, event.channel.as_str()))
+                Ok(Step::Finish(Box::new(finish), event.channel.as_str()))
             }
             Err(e) => self.failed(claimed, &e.to_string(), now).await.map(Step::Ended),
         }
