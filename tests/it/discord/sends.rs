@@ -221,7 +221,7 @@ async fn registration_is_idempotent(db: Db) {
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
-    assert_eq!(options, ["title", "assignee", "due", "priority", "every"]);
+    assert_eq!(options, ["title", "assignee", "due", "priority", "every", "file"]);
 
     // The CLI: again and again, nothing to write.
     let dir = tempfile::tempdir().unwrap();
