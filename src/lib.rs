@@ -61,5 +61,6 @@ pub mod queue;
 pub mod scheduler;
 pub mod store;
 pub mod tools;
+#[cfg(feature = "web")]
 pub mod web;
 pub mod workspace;

@@ -11,6 +11,7 @@ use crate::workspace::{WorkspaceError, SIGN_IN_TTL_MINUTES};
 
 const NOT_SET_UP: &str = "The web page is not set up on this server: the operator sets \
 COORDINATOR_PUBLIC_URL to the address it is reached at.";
+const NOT_BUILT: &str = "This server was built without the web page (cargo feature `web`).";
 
 impl Conversation {
     /// The reply in this chat, and the link sent privately when this chat is a group.
@@ -22,6 +23,9 @@ impl Conversation {
         let answer = |text: &str| Ok((Reply::text(text), None));
         if speaker.person.is_none() {
             return answer(replies::UNLINKED);
+        }
+        if !cfg!(feature = "web") {
+            return answer(NOT_BUILT);
         }
         let Some(base) = &self.public_url else {
             return answer(NOT_SET_UP);

@@ -14,6 +14,7 @@ mod claims;
 mod comments;
 mod conversations;
 mod discord;
+mod due;
 mod email;
 mod files;
 mod history;

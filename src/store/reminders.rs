@@ -7,8 +7,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::audit::record_audit;
+use super::due;
 use super::queue::INSERT_OUTBOX;
-use super::{dispatch, now, AuditEntry, NewOutbound, Pool, Store, StoreError, StoreResult};
+use super::{dispatch, now, AuditEntry, NewOutbound, Store, StoreError, StoreResult};
 
 /// A reminder as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
@@ -215,38 +216,19 @@ impl Store {
     }
 
     /// Claims up to `limit` pending reminders due at `now`, leasing them until `lease_until`
-    /// so that another replica skips them.
+    /// so that another replica skips them; soonest first.
     pub async fn claim_due_reminders(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<Reminder>> {
-        let lock = match self.pool {
-            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-            Pool::Sqlite(_) => "",
-        };
-        let sql = format!(
-            "UPDATE reminders SET locked_until = $1 WHERE id IN (SELECT id FROM reminders \
-             WHERE status = 'pending' AND next_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
-             ORDER BY next_at, id LIMIT $3{lock}) RETURNING id"
-        );
-        let ids = dispatch!(self, |p| sqlx::query_scalar::<_, i64>(&sql)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.reminder(id).await {
-                Ok(r) => claimed.push(r),
-                Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e),
-            }
+        let ids = self.claim_due_ids(&due::REMINDERS, now, lease_until, limit).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        claimed.sort_by_key(|r| (r.next_at, r.id));
-        Ok(claimed)
+        let sql = format!("{SELECT} WHERE r.id IN ({}) ORDER BY r.next_at, r.id", due::id_list(&ids));
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, Reminder>(&sql).fetch_all(p).await)?)
     }
 
     /// Holds reminder `id` until `until` (quiet hours) and releases its claim.

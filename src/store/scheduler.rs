@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::due;
 use super::queue::INSERT_OUTBOX;
-use super::{dispatch, NewOutbound, Pool, Store, StoreResult};
+use super::{dispatch, NewOutbound, Store, StoreResult};
 
 /// Inserts outbox rows inside a transaction `$tx` (a dedupe key already queued is skipped).
 /// They are due at the wall-clock time, whatever `now` the sweep was given.
@@ -166,16 +167,7 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<DueEscalation>> {
-        let lock = match self.pool {
-            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-            Pool::Sqlite(_) => "",
-        };
-        let sql = format!(
-            "UPDATE escalations SET locked_until = $1 WHERE id IN (SELECT id FROM escalations \
-             WHERE status = 'open' AND next_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
-             ORDER BY next_at, id LIMIT $3{lock}) \
-             RETURNING id, task_id, kind, step, reason, raised_by"
-        );
+        let sql = self.claim_due_sql(&due::ESCALATIONS, "id, task_id, kind, step, reason, raised_by");
         Ok(dispatch!(self, |p| sqlx::query_as::<_, DueEscalation>(&sql)
             .bind(lease_until)
             .bind(now)

@@ -9,8 +9,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::audit::record_audit;
+use super::due;
 use super::queue::INSERT_OUTBOX;
-use super::{dispatch, now, AuditEntry, NewOutbound, Pool, Store, StoreError, StoreResult};
+use super::{dispatch, now, AuditEntry, NewOutbound, Store, StoreError, StoreResult};
 
 /// A project's stand-up.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
@@ -171,37 +172,19 @@ impl Store {
     }
 
     /// Claims up to `limit` stand-ups whose ask moment has come, leasing them until
-    /// `lease_until` so that another replica skips them.
+    /// `lease_until` so that another replica skips them; soonest first.
     pub async fn claim_due_standups(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<Standup>> {
-        let lock = match self.pool {
-            Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-            Pool::Sqlite(_) => "",
-        };
-        let sql = format!(
-            "UPDATE standups SET locked_until = $1 WHERE id IN (SELECT id FROM standups \
-             WHERE next_ask_at <= $2 AND (locked_until IS NULL OR locked_until <= $2) \
-             ORDER BY next_ask_at, id LIMIT $3{lock}) RETURNING id"
-        );
-        let ids = dispatch!(self, |p| sqlx::query_scalar::<_, i64>(&sql)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(p)
-            .await)?;
-        let mut claimed = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.standup(id).await {
-                Ok(s) => claimed.push(s),
-                Err(StoreError::NotFound) => {}
-                Err(e) => return Err(e),
-            }
+        let ids = self.claim_due_ids(&due::STANDUPS, now, lease_until, limit).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(claimed)
+        let sql = format!("{SELECT} WHERE id IN ({}) ORDER BY next_ask_at, id", due::id_list(&ids));
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, Standup>(&sql).fetch_all(p).await)?)
     }
 
     /// Moves stand-up `id` from its ask moment `ask_at` to `next` and, with `run`, opens that

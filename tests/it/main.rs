@@ -56,6 +56,7 @@ mod team_flow;
 mod telegram;
 mod telegram_setup;
 mod voice;
+#[cfg(feature = "web")]
 mod web;
 mod whatsapp;
 mod zendesk;

@@ -8,13 +8,11 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tokio::io::AsyncBufReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
-use crate::channels::cli::{Terminal, TerminalOut, CHAT_ID};
 use crate::channels::discord::Discord;
 use crate::channels::slack::Slack;
 use crate::channels::telegram::Telegram;
@@ -22,16 +20,21 @@ use crate::config::Settings;
 use crate::conversation::agent::Agent;
 use crate::conversation::prompts::Prompts;
 use crate::conversation::{commands, Conversation};
-use crate::domain::{self, Role};
+use crate::domain;
 use crate::handbook::Handbook;
 use crate::inbox::{Inbox, InboxWriter};
-use crate::integrations::voice::{self, Transcriber, Voice};
+use crate::integrations::voice::Voice;
 use crate::llm::{Fallback, LlmProvider, OpenAiProvider};
 use crate::message::Channels;
 use crate::outbox::{Outbox, OutboxWriter};
 use crate::store::Store;
 use crate::tools::{SearchHandbook, Toolbox};
-use crate::workspace::{Actor, NewPerson, Paging, Workspace};
+use crate::workspace::Workspace;
+
+mod parts;
+mod terminal;
+
+use parts::{channels, email_ingest, file_blobs, log_prompts, voice};
 
 /// The Prometheus recorder is process-wide; several apps in one process (tests) share it.
 pub fn metrics_handle() -> PrometheusHandle {
@@ -254,11 +257,14 @@ impl App {
             webhooks = webhooks.merge(crate::channels::email::webhook_router(workspace, ingest));
         }
         webhooks = webhooks.merge(self.sync.webhook_router());
-        webhooks = webhooks.merge(crate::web::router(crate::web::WebState::new(
-            self.workspace.clone(),
-            self.handbook.clone(),
-            &self.settings,
-        )));
+        #[cfg(feature = "web")]
+        {
+            webhooks = webhooks.merge(crate::web::router(crate::web::WebState::new(
+                self.workspace.clone(),
+                self.handbook.clone(),
+                &self.settings,
+            )));
+        }
         api::router(state, self.settings.max_body_bytes, webhooks)
     }
 
@@ -434,196 +440,6 @@ impl App {
         self.store.close().await;
         served
     }
-
-    /// The person the terminal speaks as: `handle`, else the first admin; on an empty
-    /// workspace an `admin` person is made.
-    async fn terminal_person(&self, handle: Option<&str>) -> anyhow::Result<String> {
-        let system = Actor::system("cli");
-        if let Some(handle) = handle {
-            return Ok(self.workspace.person(&system, handle).await?.handle);
-        }
-        let people = self
-            .workspace
-            .list_people(&system, Paging::new(Some(500), None)?)
-            .await?;
-        if let Some(admin) = people.items.iter().find(|p| p.role == Role::Admin) {
-            return Ok(admin.handle.clone());
-        }
-        if let Some(first) = people.items.first() {
-            return Ok(first.handle.clone());
-        }
-        let new = NewPerson {
-            handle: "admin".into(),
-            name: "Admin".into(),
-            role: Some("admin".into()),
-            ..NewPerson::default()
-        };
-        Ok(self.workspace.create_person(&system, new).await?.handle)
-    }
-
-    /// `coordinator chat`: lines from standard input go through the inbox, the conversation
-    /// and the outbox like any chat message; replies are printed.
-    pub async fn chat(self, handle: Option<&str>) -> anyhow::Result<()> {
-        let me = self.terminal_person(handle).await?;
-        let shutdown = CancellationToken::new();
-        let mut channels = Channels::default();
-        channels.add(Arc::new(TerminalOut));
-        let mut tasks = self.spawn_workers(channels, &shutdown);
-        tasks.push(self.handbook.spawn_ingest(
-            self.settings.handbook_dir.clone(),
-            crate::handbook::default_model(&self.settings),
-            shutdown.clone(),
-        ));
-        let terminal = Terminal::new(&me);
-        let inbox = self.inbox_writer();
-        eprintln!("Chatting as @{me}. /help lists the commands; Ctrl-D ends.");
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Some(line) = lines.next_line().await? {
-            if line.trim().is_empty() {
-                continue;
-            }
-            inbox.accept(&terminal.event(&line)).await?;
-            self.wait_for_terminal(Duration::from_secs(60)).await?;
-        }
-        self.wait_for_terminal(Duration::from_secs(10)).await?;
-        shutdown.cancel();
-        for task in tasks {
-            let _ = task.await;
-        }
-        Ok(())
-    }
-
-    /// Waits until everything typed so far is answered (or `limit` passes).
-    async fn wait_for_terminal(&self, limit: Duration) -> anyhow::Result<()> {
-        let until = tokio::time::Instant::now() + limit;
-        while self.store.unfinished_for_chat("cli", CHAT_ID).await? > 0 && tokio::time::Instant::now() < until
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(())
-    }
-}
-
-/// Says which prompts came from `dir` and which are built in.
-fn log_prompts(dir: &std::path::Path, from_disk: &[String]) {
-    if from_disk.is_empty() {
-        tracing::info!("prompts: all built in ({} has no prompt files)", dir.display());
-    } else {
-        tracing::info!(
-            "prompts from {}: {}; the others built in",
-            dir.display(),
-            from_disk.join(", ")
-        );
-    }
-}
-
-/// Reads inbound mail into the inbox, when `EMAIL_FROM` is set; `None` (with an error logged)
-/// when senders cannot be authenticated.
-fn email_ingest(
-    settings: &Settings,
-    store: &Store,
-    inbox: InboxWriter,
-    outbox: OutboxWriter,
-) -> Option<crate::channels::email::Ingest> {
-    let bot = settings.email_from.clone()?;
-    let auth = match crate::channels::email::auth::SenderAuth::new(
-        settings.email_trusted_authserv_id.clone(),
-        settings.email_dns_server,
-    ) {
-        Ok(auth) => auth,
-        Err(e) => {
-            tracing::error!(error = %e, "email is not available: senders cannot be authenticated");
-            return None;
-        }
-    };
-    Some(crate::channels::email::Ingest::new(
-        store.clone(),
-        inbox,
-        outbox,
-        bot,
-        auth,
-    ))
-}
-
-/// The outbound side of every configured platform.
-fn channels(
-    settings: &Settings,
-    store: &Store,
-    telegram: Option<&Telegram>,
-    discord: Option<&Discord>,
-) -> Channels {
-    let mut channels = Channels::default();
-    if let Some(telegram) = telegram {
-        channels.add(Arc::new(telegram.outbound()));
-    }
-    if let Some(discord) = discord {
-        channels.add(Arc::new(discord.outbound(store.clone())));
-    }
-    if let Some(whatsapp) = crate::channels::whatsapp::outbound(settings, store.clone()) {
-        channels.add(Arc::new(whatsapp));
-    }
-    match crate::channels::email::outbound(settings, store.clone()) {
-        Ok(Some(email)) => channels.add(Arc::new(email)),
-        Ok(None) => {}
-        Err(e) => tracing::error!(error = %e, "email sending is not available"),
-    }
-    channels
-}
-
-/// Voice notes: transcribed with `OPENAI_API_KEY` at `OPENAI_BASE_URL`, fetched from each
-/// configured platform (email's audio is kept in the store when it arrives).
-fn voice(settings: &Settings, store: &Store, telegram: Option<&Telegram>, slack: Option<&Slack>) -> Voice {
-    let transcriber = settings.openai.as_ref().map(|openai| {
-        Arc::new(Transcriber::new(
-            &openai.base_url,
-            openai.api_key.expose(),
-            &settings.openai_transcription_model,
-        ))
-    });
-    let limits = voice::Limits {
-        max_bytes: settings.voice_max_bytes,
-        max_seconds: settings.voice_max_seconds,
-    };
-    let mut voice = Voice::new(store.clone(), transcriber, limits, settings.open_chat);
-    if let Some(telegram) = telegram {
-        voice.add_source(domain::Channel::Telegram, Arc::new(telegram.media()));
-    }
-    if let Some(slack) = slack {
-        voice.add_source(domain::Channel::Slack, Arc::new(slack.media()));
-    }
-    if let Some(whatsapp) = crate::channels::whatsapp::media(settings) {
-        voice.add_source(domain::Channel::Whatsapp, Arc::new(whatsapp));
-    }
-    if settings.discord_token.is_some() || settings.discord_public_key.is_some() {
-        match crate::channels::discord::media::DiscordMedia::new(&settings.discord_api_url) {
-            Ok(discord) => voice.add_source(domain::Channel::Discord, Arc::new(discord)),
-            Err(e) => tracing::warn!(error = %e, "Discord attachments cannot be fetched"),
-        }
-    }
-    let email = crate::channels::email::media::EmailMedia { store: store.clone() };
-    voice.add_source(domain::Channel::Email, Arc::new(email));
-    voice
-}
-
-/// Where the bytes of files on tasks go: the S3-compatible bucket when `FILES_S3_BUCKET` is
-/// set, else the data folder.
-fn file_blobs(settings: &Settings) -> anyhow::Result<crate::store::Blobs> {
-    let Some(s3) = &settings.files_s3 else {
-        return Ok(crate::store::Blobs::Folder(crate::store::FileFolder::under(
-            &settings.data_dir,
-        )));
-    };
-    let location = crate::store::S3Location {
-        endpoint: &s3.endpoint,
-        path_style: s3.path_style,
-        bucket: &s3.bucket,
-        region: &s3.region,
-        access_key_id: s3.access_key_id.expose(),
-        secret_access_key: s3.secret_access_key.expose(),
-    };
-    let blobs = crate::store::S3Blobs::new(&location)
-        .map_err(|e| crate::config::ConfigError::new("FILES_S3_ENDPOINT", e))?;
-    Ok(crate::store::Blobs::S3(blobs))
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.
