@@ -48,10 +48,10 @@ pub async fn run(options: &Options, engine: Engine) -> anyhow::Result<Rows> {
 /// Runs `body` on a fresh rig and cleans up, whatever happens.
 async fn guarded<F>(options: &Options, engine: Engine, name: &str, body: F) -> anyhow::Result<Rows>
 where
-    F: AsyncFnOnce(&Options, &Rig) -> anyhow::Result<Rows>,
+    F: AsyncFnOnce(&Options, &mut Rig) -> anyhow::Result<Rows>,
 {
-    let rig = Rig::start(options, engine, name).await?;
-    let result = body(options, &rig).await;
+    let mut rig = Rig::start(options, engine, name).await?;
+    let result = body(options, &mut rig).await;
     rig.finish(result.is_err()).await;
     result.with_context(|| format!("{} {name}", engine.name()))
 }
@@ -73,7 +73,7 @@ pub fn thousands(n: f64) -> String {
     }
 }
 
-async fn throughput(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
+async fn throughput(options: &Options, rig: &mut Rig) -> anyhow::Result<Rows> {
     let n = options.throughput_updates;
     let users = users(5_000_001, 50);
     rig.service.link(&users).await?;
@@ -144,7 +144,7 @@ async fn throughput(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
     ])
 }
 
-async fn latency(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
+async fn latency(options: &Options, rig: &mut Rig) -> anyhow::Result<Rows> {
     let per_kind = WARM_UP + options.latency_updates;
     let users = users(6_000_001, 2 * per_kind);
     rig.service.link(&users).await?;
@@ -191,9 +191,16 @@ async fn latency(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
     Ok(rows)
 }
 
-async fn memory(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
+async fn memory(options: &Options, rig: &mut Rig) -> anyhow::Result<Rows> {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let idle = rig
+        .service
+        .memory_kib()
+        .context("cannot read the service's memory")?;
+    // A restart finds the handbook indexed and unchanged: the steady state of a deployment.
+    rig.service.restart().await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let restarted = rig
         .service
         .memory_kib()
         .context("cannot read the service's memory")?;
@@ -244,8 +251,12 @@ async fn memory(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
         .context("cannot read the service's memory")?;
     Ok(vec![
         (
-            "resident memory (`VmRSS`; of it anonymous, `RssAnon`), idle after start".into(),
+            "resident memory (`VmRSS`; of it anonymous, `RssAnon`), idle after the first start (the handbook indexed)".into(),
             format!("{} ({})", mib(idle.rss), mib(idle.anonymous)),
+        ),
+        (
+            "the same, idle after a restart (the handbook unchanged)".into(),
+            format!("{} ({})", mib(restarted.rss), mib(restarted.anonymous)),
         ),
         (
             format!(

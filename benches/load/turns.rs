@@ -21,7 +21,7 @@ const LEVELS: [(usize, usize); 4] = [(1, 100), (10, 30), (100, 4), (1000, 1)];
 /// Webhook clients posting at once.
 const CLIENTS: usize = 32;
 
-pub async fn turns(options: &Options, rig: &Rig) -> anyhow::Result<Rows> {
+pub async fn turns(options: &Options, rig: &mut Rig) -> anyhow::Result<Rows> {
     let most = LEVELS.iter().map(|(chats, _)| *chats).max().unwrap_or(1);
     let users: Vec<i64> = (0..most as i64).map(|i| 9_000_001 + i).collect();
     rig.service.link(&users).await?;

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use super::HandbookError;
 
-const TABLE: &str = "passages";
+pub(crate) const TABLE: &str = "passages";
 const META_FILE: &str = "index.json";
 /// Bumped when the table's layout changes; an index of another format is rebuilt.
-const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 pub(crate) const FTS_COLUMN: &str = "search_text";
 
 /// What the vectors in the table were made with; `None` when there are none.

@@ -20,6 +20,7 @@ mod ingest;
 #[cfg(feature = "local-embeddings")]
 pub mod local;
 mod lookup;
+mod manifest;
 pub mod model;
 mod search;
 
@@ -45,6 +46,7 @@ pub use search::{
 use crate::config::Settings;
 use index::{Index, Meta};
 use lookup::TermStats;
+use manifest::Manifest;
 
 /// Why the handbook could not do what was asked. The messages are fit to show to a user.
 #[derive(Debug, thiserror::Error)]
@@ -244,10 +246,21 @@ impl Handbook {
         let (files, skipped) = tokio::task::spawn_blocking(move || ingest::read_folder(&folder))
             .await
             .map_err(|e| HandbookError::Index(format!("reading the folder failed: {e}")))??;
-        let index = self.index().await?;
         let embedder = self.embedder();
         let embedder = embedder.as_deref();
         let identity = embedder.map(|e| e.identity());
+        let index_dir = &self.inner.index_dir;
+        if let Some(done) = Manifest::read(index_dir).filter(|m| m.covers(&files, &identity)) {
+            return Ok(IngestReport {
+                files: files.len(),
+                unchanged: files.len(),
+                skipped,
+                passages_total: done.passages,
+                ..IngestReport::default()
+            });
+        }
+        let index = self.index().await?;
+        Manifest::remove(index_dir).map_err(|e| HandbookError::Index(format!("cannot update the file list: {e}")))?;
         let meta = index.meta();
         let existing = index.open().await?;
         let (table, meta, rebuilt) = match (existing, meta) {
@@ -261,7 +274,7 @@ impl Handbook {
                     }
                     None => None,
                 };
-                let meta = Meta::new(identity, dimensions);
+                let meta = Meta::new(identity.clone(), dimensions);
                 tracing::info!(embedder = ?meta.embedder, "building the handbook index from scratch");
                 (index.reset(&meta).await?, meta, true)
             }
@@ -286,6 +299,9 @@ impl Handbook {
         .await?;
         report.skipped = skipped;
         report.rebuilt = rebuilt;
+        if let Err(e) = Manifest::new(identity, &files, report.passages_total).write(index_dir) {
+            tracing::warn!(error = %e, "cannot write the handbook's file list; the next start re-reads the index");
+        }
         Ok(report)
     }
 
