@@ -254,7 +254,7 @@ impl Rig {
 }
 
 /// The service binary, relative to the target folder when it is in it.
-fn binary(options: &Options) -> PathBuf {
+pub(crate) fn binary(options: &Options) -> PathBuf {
     options
         .bin
         .clone()

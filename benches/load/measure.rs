@@ -249,7 +249,14 @@ async fn memory(options: &Options, rig: &mut Rig) -> anyhow::Result<Rows> {
         .service
         .memory_kib()
         .context("cannot read the service's memory")?;
+    let size = std::fs::metadata(crate::binary(options))
+        .context("cannot read the service binary's size")?
+        .len();
     Ok(vec![
+        (
+            "service binary, bytes on disk".into(),
+            format!("{:.1} MB", size as f64 / 1e6),
+        ),
         (
             "resident memory (`VmRSS`; of it anonymous, `RssAnon`), idle after the first start (the handbook indexed)".into(),
             format!("{} ({})", mib(idle.rss), mib(idle.anonymous)),

@@ -50,6 +50,7 @@ pub use routing::{chat_address, person_address, Address};
 pub use standups::{Answered, BlockerOutcome, StandupRequest, StandupRunAnswers};
 pub use tasks::{NewTask, TaskQuery, TaskRequest, TaskUpdate};
 pub use team::{ClaimCode, Invite, Removed, Team};
+#[cfg(feature = "web")]
 pub(crate) use web::random_secret;
 pub use web::{NewSession, Session, SignInCode, SESSION_TTL_HOURS, SIGN_IN_TTL_MINUTES};
 
