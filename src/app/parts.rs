@@ -82,7 +82,12 @@ pub(super) fn channels(
 
 /// Voice notes: transcribed with `OPENAI_API_KEY` at `OPENAI_BASE_URL`, fetched from each
 /// configured platform (email's audio is kept in the store when it arrives).
-pub(super) fn voice(settings: &Settings, store: &Store, telegram: Option<&Telegram>, slack: Option<&Slack>) -> Voice {
+pub(super) fn voice(
+    settings: &Settings,
+    store: &Store,
+    telegram: Option<&Telegram>,
+    slack: Option<&Slack>,
+) -> Voice {
     let transcriber = settings.openai.as_ref().map(|openai| {
         Arc::new(Transcriber::new(
             &openai.base_url,

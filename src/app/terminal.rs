@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
 use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
-use std::sync::Arc;
 
 use super::App;
 use crate::channels::cli::{Terminal, TerminalOut, CHAT_ID};

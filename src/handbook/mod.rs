@@ -260,7 +260,8 @@ impl Handbook {
             });
         }
         let index = self.index().await?;
-        Manifest::remove(index_dir).map_err(|e| HandbookError::Index(format!("cannot update the file list: {e}")))?;
+        Manifest::remove(index_dir)
+            .map_err(|e| HandbookError::Index(format!("cannot update the file list: {e}")))?;
         let meta = index.meta();
         let existing = index.open().await?;
         let (table, meta, rebuilt) = match (existing, meta) {

@@ -17,9 +17,21 @@ pub(crate) struct DueRows {
     pub claimable: &'static str,
 }
 
-pub(crate) const REMINDERS: DueRows = DueRows { table: "reminders", due: "next_at", claimable: "status = 'pending'" };
-pub(crate) const ESCALATIONS: DueRows = DueRows { table: "escalations", due: "next_at", claimable: "status = 'open'" };
-pub(crate) const STANDUPS: DueRows = DueRows { table: "standups", due: "next_ask_at", claimable: "TRUE" };
+pub(crate) const REMINDERS: DueRows = DueRows {
+    table: "reminders",
+    due: "next_at",
+    claimable: "status = 'pending'",
+};
+pub(crate) const ESCALATIONS: DueRows = DueRows {
+    table: "escalations",
+    due: "next_at",
+    claimable: "status = 'open'",
+};
+pub(crate) const STANDUPS: DueRows = DueRows {
+    table: "standups",
+    due: "next_ask_at",
+    claimable: "TRUE",
+};
 
 impl Store {
     /// The statement that leases due rows of `rows` and returns `returning` of each: binds
@@ -29,7 +41,11 @@ impl Store {
             Pool::Postgres(_) => " FOR UPDATE SKIP LOCKED",
             Pool::Sqlite(_) => "",
         };
-        let DueRows { table, due, claimable } = rows;
+        let DueRows {
+            table,
+            due,
+            claimable,
+        } = rows;
         format!(
             "UPDATE {table} SET locked_until = $1 WHERE id IN (SELECT id FROM {table} \
              WHERE {claimable} AND {due} <= $2 AND (locked_until IS NULL OR locked_until <= $2) \

@@ -223,12 +223,19 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<Reminder>> {
-        let ids = self.claim_due_ids(&due::REMINDERS, now, lease_until, limit).await?;
+        let ids = self
+            .claim_due_ids(&due::REMINDERS, now, lease_until, limit)
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("{SELECT} WHERE r.id IN ({}) ORDER BY r.next_at, r.id", due::id_list(&ids));
-        Ok(dispatch!(self, |p| sqlx::query_as::<_, Reminder>(&sql).fetch_all(p).await)?)
+        let sql = format!(
+            "{SELECT} WHERE r.id IN ({}) ORDER BY r.next_at, r.id",
+            due::id_list(&ids)
+        );
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, Reminder>(&sql)
+            .fetch_all(p)
+            .await)?)
     }
 
     /// Holds reminder `id` until `until` (quiet hours) and releases its claim.

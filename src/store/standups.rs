@@ -179,12 +179,19 @@ impl Store {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<Standup>> {
-        let ids = self.claim_due_ids(&due::STANDUPS, now, lease_until, limit).await?;
+        let ids = self
+            .claim_due_ids(&due::STANDUPS, now, lease_until, limit)
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("{SELECT} WHERE id IN ({}) ORDER BY next_ask_at, id", due::id_list(&ids));
-        Ok(dispatch!(self, |p| sqlx::query_as::<_, Standup>(&sql).fetch_all(p).await)?)
+        let sql = format!(
+            "{SELECT} WHERE id IN ({}) ORDER BY next_ask_at, id",
+            due::id_list(&ids)
+        );
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, Standup>(&sql)
+            .fetch_all(p)
+            .await)?)
     }
 
     /// Moves stand-up `id` from its ask moment `ask_at` to `next` and, with `run`, opens that
