@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 
-use super::queue::{NewOutbound, Queue, INSERT_OUTBOX};
+use super::queue::{insert_outbound, NewOutbound, Queue};
 use super::{dispatch, now, Pool, Store, StoreResult};
 
 /// A claimed item: its id, JSON payload, how many times it has been claimed, and the token
@@ -207,18 +207,7 @@ impl Store {
                 applied = done == 1;
             }
             if applied {
-                for m in replies {
-                    sqlx::query(INSERT_OUTBOX)
-                        .bind(&m.channel)
-                        .bind(&m.chat_id)
-                        .bind(&m.payload)
-                        .bind(&m.dedupe_key)
-                        .bind(at)
-                        .bind(m.person_id)
-                        .bind(m.task_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                insert_outbound!(tx, replies, at);
                 tx.commit().await?;
             } else {
                 tx.rollback().await?;
@@ -258,18 +247,7 @@ impl Store {
                     .rows_affected()
                     == 1;
                 if done {
-                    for m in &item.replies {
-                        sqlx::query(INSERT_OUTBOX)
-                            .bind(&m.channel)
-                            .bind(&m.chat_id)
-                            .bind(&m.payload)
-                            .bind(&m.dedupe_key)
-                            .bind(at)
-                            .bind(m.person_id)
-                            .bind(m.task_id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
+                    insert_outbound!(tx, &item.replies, at);
                 }
                 applied.push(done);
             }

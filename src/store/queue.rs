@@ -65,6 +65,31 @@ pub(super) const INSERT_OUTBOX: &str = "INSERT INTO outbox_messages \
     (channel, chat_id, payload, dedupe_key, status, attempts, next_attempt_at, created_at, person_id, task_id) \
     VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING";
 
+/// Queues outbox rows inside the open transaction `$tx` (a dedupe key already queued is
+/// skipped), due at `$at`, or at the wall-clock time when no `$at` is given (whatever `now`
+/// a sweep was given). Expanded once per engine by `dispatch!`.
+macro_rules! insert_outbound {
+    ($tx:expr, $messages:expr) => {
+        $crate::store::queue::insert_outbound!($tx, $messages, $crate::store::now())
+    };
+    ($tx:expr, $messages:expr, $at:expr) => {{
+        let at = $at;
+        for m in $messages {
+            sqlx::query($crate::store::queue::INSERT_OUTBOX)
+                .bind(&m.channel)
+                .bind(&m.chat_id)
+                .bind(&m.payload)
+                .bind(&m.dedupe_key)
+                .bind(at)
+                .bind(m.person_id)
+                .bind(m.task_id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(super) use insert_outbound;
+
 impl Store {
     /// Stores an inbound event. `false` when the same (channel, event id) was stored before.
     pub async fn enqueue_inbox(

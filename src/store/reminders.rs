@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::audit::record_audit;
 use super::due;
-use super::queue::INSERT_OUTBOX;
+use super::queue::insert_outbound;
 use super::{dispatch, now, AuditEntry, NewOutbound, Store, StoreError, StoreResult};
 
 /// A reminder as the API shows it.
@@ -278,7 +278,7 @@ impl Store {
             .await?
             .rows_affected();
             if moved == 1 {
-                super::standups::queue_in_tx!(tx, messages);
+                insert_outbound!(tx, messages);
             }
             tx.commit().await?;
             Ok(moved == 1)

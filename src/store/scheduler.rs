@@ -8,28 +8,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::due;
-use super::queue::INSERT_OUTBOX;
+use super::queue::insert_outbound;
 use super::{dispatch, NewOutbound, Store, StoreResult};
-
-/// Inserts outbox rows inside a transaction `$tx` (a dedupe key already queued is skipped).
-/// They are due at the wall-clock time, whatever `now` the sweep was given.
-macro_rules! insert_outbound {
-    ($tx:expr, $messages:expr) => {{
-        let at = $crate::store::now();
-        for m in $messages {
-            sqlx::query(INSERT_OUTBOX)
-                .bind(&m.channel)
-                .bind(&m.chat_id)
-                .bind(&m.payload)
-                .bind(&m.dedupe_key)
-                .bind(at)
-                .bind(m.person_id)
-                .bind(m.task_id)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    }};
-}
 
 mod alerts;
 mod reports;

@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::queue::INSERT_OUTBOX;
-use super::standups::queue_in_tx;
+use super::queue::insert_outbound;
 use super::{dispatch, NewOutbound, Store, StoreResult};
 use crate::domain::AnswerParts;
 
@@ -112,7 +111,7 @@ impl Store {
                     .await?
                     .rows_affected();
             if moved == 1 {
-                queue_in_tx!(tx, std::slice::from_ref(message));
+                insert_outbound!(tx, std::slice::from_ref(message));
             }
             tx.commit().await?;
             Ok(moved == 1)

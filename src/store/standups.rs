@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::audit::record_audit;
 use super::due;
-use super::queue::INSERT_OUTBOX;
+use super::queue::insert_outbound;
 use super::{dispatch, now, AuditEntry, NewOutbound, Store, StoreError, StoreResult};
 
 /// A project's stand-up.
@@ -69,26 +69,6 @@ pub struct NewRun {
     pub digest_at: DateTime<Utc>,
     pub people: Vec<i64>,
 }
-
-/// Queues `messages` in the open transaction `tx` (expanded once per engine by `dispatch!`).
-macro_rules! queue_in_tx {
-    ($tx:expr, $messages:expr) => {{
-        let at = crate::store::now();
-        for m in $messages {
-            sqlx::query(INSERT_OUTBOX)
-                .bind(&m.channel)
-                .bind(&m.chat_id)
-                .bind(&m.payload)
-                .bind(&m.dedupe_key)
-                .bind(at)
-                .bind(m.person_id)
-                .bind(m.task_id)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    }};
-}
-pub(super) use queue_in_tx;
 
 const SELECT: &str = "SELECT id, project_id, channel, chat_id, days, ask_time, digest_minutes, timezone, \
     next_ask_at, created_by, created_at, updated_at FROM standups";
@@ -324,7 +304,7 @@ impl Store {
             .await?
             .rows_affected();
             if moved == 1 {
-                queue_in_tx!(tx, messages);
+                insert_outbound!(tx, messages);
             }
             tx.commit().await?;
             Ok(moved == 1)

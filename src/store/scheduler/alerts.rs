@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::super::{dispatch, NewOutbound, Queue, Store, StoreResult};
-use super::INSERT_OUTBOX;
+use crate::store::queue::insert_outbound;
 
 /// Where the admins' alerts go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, ToSchema)]

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::super::{dispatch, NewOutbound, Store, StoreResult};
-use super::{QuietHours, ReminderDue, SweepRecord, TaskRouting, INSERT_OUTBOX};
+use super::{QuietHours, ReminderDue, SweepRecord, TaskRouting};
+use crate::store::queue::insert_outbound;
 
 impl Store {
     /// Assignee, origin chat and project settings of a task.
