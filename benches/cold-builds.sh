@@ -13,8 +13,8 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 git clone --quiet "$here" "$work/src"
 cd "$work/src"
-kinds=("${@:-debug release test}")
-read -r -a kinds <<<"${kinds[*]}"
+kinds=("$@")
+[ ${#kinds[@]} -gt 0 ] || kinds=(debug release test)
 echo "| build | wall clock | CPU (user + system) |"
 echo "|---|---:|---:|"
 for kind in "${kinds[@]}"; do
