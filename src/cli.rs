@@ -137,6 +137,10 @@ pub enum HandbookCommand {
     Ingest {
         /// The handbook folder; HANDBOOK_DIR (default ./handbook) when omitted.
         dir: Option<std::path::PathBuf>,
+        /// How the ingest ended, as one line of JSON on standard output, and no progress bar:
+        /// how the server reads the outcome of the start-up ingest it runs in a child process.
+        #[arg(long, hide = true)]
+        json: bool,
     },
     /// Print the best passages for a query, with their source file, heading and score.
     Search {

@@ -104,7 +104,12 @@ async fn telegram_status(settings: &Settings) -> anyhow::Result<()> {
 async fn run_handbook(command: HandbookCommand, settings: &Settings) -> anyhow::Result<()> {
     let handbook = Handbook::from_settings(settings)?;
     match command {
-        HandbookCommand::Ingest { dir } => {
+        HandbookCommand::Ingest { dir, json: true } => {
+            let dir = dir.unwrap_or_else(|| settings.handbook_dir.clone());
+            let outcome = handbook.ingest(&dir, &indicatif::ProgressBar::hidden()).await;
+            println!("{}", handbook::ChildOutcome::from(outcome).to_line());
+        }
+        HandbookCommand::Ingest { dir, json: false } => {
             let dir = dir.unwrap_or_else(|| settings.handbook_dir.clone());
             if let Some(model) = handbook::default_model(settings) {
                 eprintln!(
@@ -133,7 +138,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             let addr = settings.addr;
-            let app = App::build(settings).await?;
+            let mut app = App::build(settings).await?;
+            match std::env::current_exe() {
+                Ok(exe) => app = app.with_ingest_child(exe),
+                Err(e) => tracing::warn!(error = %e, "the handbook is indexed in this process"),
+            }
             if let Some(token) = app.workspace.first_start_token().await? {
                 println!("No API token existed, so an admin token was created. It is shown only this once:");
                 println!("  {token}");

@@ -66,6 +66,15 @@ pub enum Platform {
     Slack,
 }
 
+/// The measurements of a measuring run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Measurement {
+    Throughput,
+    Latency,
+    Turns,
+    Memory,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FaultKind {
     /// Every update delivered three times.
@@ -144,6 +153,10 @@ pub struct Options {
     /// during the soak.
     #[arg(long, default_value = "3m")]
     pub soak_keep: String,
+    /// Run only these measurements (comma-separated), e.g. `--only throughput,turns`, to
+    /// profile one of them; `--write` is refused then, the tables would lose rows.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Measurement>,
     /// Updates in the throughput measurement.
     #[arg(long, default_value_t = 2000)]
     pub throughput_updates: usize,
@@ -386,6 +399,10 @@ async fn run(options: Options) -> anyhow::Result<()> {
 
 fn main() -> std::process::ExitCode {
     let options = Options::parse();
+    if !options.only.is_empty() && options.write.is_some() {
+        eprintln!("--only and --write do not go together: the tables would lose rows");
+        return std::process::ExitCode::from(2);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

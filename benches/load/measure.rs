@@ -24,7 +24,7 @@ use crate::fake_telegram::text_update;
 use crate::report::{mib, ms, Stats};
 use crate::service::Engine;
 use crate::webhook::Webhook;
-use crate::{Options, Rig};
+use crate::{Measurement, Options, Rig};
 
 /// Rows of (measurement, result).
 pub type Rows = Vec<(String, String)>;
@@ -33,15 +33,24 @@ const WARM_UP: usize = 10;
 const PACE: Duration = Duration::from_millis(35);
 
 pub async fn run(options: &Options, engine: Engine) -> anyhow::Result<Rows> {
+    let wanted = |m: Measurement| options.only.is_empty() || options.only.contains(&m);
     let mut rows = Vec::new();
-    eprintln!("{}: throughput…", engine.name());
-    rows.extend(guarded(options, engine, "throughput", throughput).await?);
-    eprintln!("{}: latency…", engine.name());
-    rows.extend(guarded(options, engine, "latency", latency).await?);
-    eprintln!("{}: agent turns…", engine.name());
-    rows.extend(guarded(options, engine, "turns", crate::turns::turns).await?);
-    eprintln!("{}: memory…", engine.name());
-    rows.extend(guarded(options, engine, "memory", memory).await?);
+    if wanted(Measurement::Throughput) {
+        eprintln!("{}: throughput…", engine.name());
+        rows.extend(guarded(options, engine, "throughput", throughput).await?);
+    }
+    if wanted(Measurement::Latency) {
+        eprintln!("{}: latency…", engine.name());
+        rows.extend(guarded(options, engine, "latency", latency).await?);
+    }
+    if wanted(Measurement::Turns) {
+        eprintln!("{}: agent turns…", engine.name());
+        rows.extend(guarded(options, engine, "turns", crate::turns::turns).await?);
+    }
+    if wanted(Measurement::Memory) {
+        eprintln!("{}: memory…", engine.name());
+        rows.extend(guarded(options, engine, "memory", memory).await?);
+    }
     Ok(rows)
 }
 

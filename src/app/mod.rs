@@ -77,6 +77,8 @@ pub struct App {
     outbox_wake: Arc<Notify>,
     /// Where what the operator must see at start goes (the claim code): standard output.
     start_output: Arc<dyn Fn(&str) + Send + Sync>,
+    /// The `coordinator` executable the start-up ingest runs in, when not in this process.
+    ingest_child: Option<crate::handbook::IngestChild>,
 }
 
 impl App {
@@ -166,6 +168,7 @@ impl App {
             inbox_wake,
             outbox_wake,
             start_output: Arc::new(|text| println!("{text}")),
+            ingest_child: None,
         })
     }
 
@@ -173,6 +176,17 @@ impl App {
     /// standard output.
     pub fn with_start_output(mut self, output: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.start_output = Arc::new(output);
+        self
+    }
+
+    /// Runs the start-up ingest as `exe handbook ingest --json` in a child process, so that
+    /// the server does not keep what indexing loaded (see `handbook::child`).
+    pub fn with_ingest_child(mut self, exe: std::path::PathBuf) -> Self {
+        let data_dir = self.settings.data_dir.to_string_lossy().into_owned();
+        self.ingest_child = Some(crate::handbook::IngestChild {
+            exe,
+            env: vec![("COORDINATOR_DATA_DIR".to_owned(), data_dir)],
+        });
         self
     }
 
@@ -354,6 +368,7 @@ impl App {
         tasks.push(self.handbook.spawn_ingest(
             self.settings.handbook_dir.clone(),
             crate::handbook::default_model(&self.settings),
+            self.ingest_child.clone(),
             shutdown.clone(),
         ));
         if let Some(discord) = self.discord.clone() {

@@ -51,6 +51,7 @@ impl App {
         tasks.push(self.handbook.spawn_ingest(
             self.settings.handbook_dir.clone(),
             crate::handbook::default_model(&self.settings),
+            None,
             shutdown.clone(),
         ));
         let terminal = Terminal::new(&me);

@@ -64,7 +64,7 @@ impl super::Handbook {
 }
 
 /// What an ingest did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IngestReport {
     /// Markdown files found.
     pub files: usize,

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod answer;
+mod child;
 pub mod chunk;
 pub mod embed;
 mod index;
@@ -35,6 +36,7 @@ use tokio::sync::{watch, OnceCell};
 use tokio_util::sync::CancellationToken;
 
 pub use answer::{context_block, format_results, not_found, quote_answer, tool_result, ANSWER_INSTRUCTIONS};
+pub use child::{ChildOutcome, IngestChild};
 pub use chunk::{chunk_markdown, count_tokens, Chunk, ChunkOptions};
 pub use embed::{EmbedError, Embedder, HashEmbedder, OpenAiEmbedder};
 pub use ingest::{terminal_progress, IngestFailure, IngestReport, MAX_FILE_BYTES};
@@ -63,6 +65,9 @@ pub enum HandbookError {
     Embedding(#[from] EmbedError),
     #[error("handbook index: {0}")]
     Index(String),
+    /// An ingest in a child process failed; its message as the child gave it.
+    #[error("{0}")]
+    Ingest(String),
 }
 
 impl HandbookError {
@@ -242,22 +247,13 @@ impl Handbook {
 
     async fn ingest_inner(&self, dir: &Path, progress: &ProgressBar) -> Result<IngestReport, HandbookError> {
         let _one_at_a_time = self.inner.ingest_lock.lock().await;
-        let folder = dir.to_owned();
-        let (files, skipped) = tokio::task::spawn_blocking(move || ingest::read_folder(&folder))
-            .await
-            .map_err(|e| HandbookError::Index(format!("reading the folder failed: {e}")))??;
+        let (files, skipped) = read_folder(dir).await?;
         let embedder = self.embedder();
         let embedder = embedder.as_deref();
         let identity = embedder.map(|e| e.identity());
         let index_dir = &self.inner.index_dir;
-        if let Some(done) = Manifest::read(index_dir).filter(|m| m.covers(&files, &identity)) {
-            return Ok(IngestReport {
-                files: files.len(),
-                unchanged: files.len(),
-                skipped,
-                passages_total: done.passages,
-                ..IngestReport::default()
-            });
+        if let Some(report) = unchanged_report(index_dir, &files, &skipped, &identity) {
+            return Ok(report);
         }
         let index = self.index().await?;
         Manifest::remove(index_dir)
@@ -306,22 +302,44 @@ impl Handbook {
         Ok(report)
     }
 
+    /// The report of an ingest of `dir` that would find nothing to do (the last complete one
+    /// indexed these very files with this embedder), without opening the index; `None` when
+    /// there is work to do.
+    async fn unchanged(&self, dir: &Path) -> Result<Option<IngestReport>, HandbookError> {
+        let (files, skipped) = read_folder(dir).await?;
+        let identity = self.embedder_identity();
+        Ok(unchanged_report(
+            &self.inner.index_dir,
+            &files,
+            &skipped,
+            &identity,
+        ))
+    }
+
     /// Ingests `dir` in the background (on start-up), logging the outcome; then, when the
     /// default model is to be fetched, fetches it and ingests again with vectors. Stops at
     /// `shutdown`.
+    ///
+    /// With `child`, each ingest that has work to do runs in a child process (see `child`), so
+    /// that the server does not keep what indexing loaded.
     pub fn spawn_ingest(
         &self,
         dir: PathBuf,
         default_model: Option<DefaultModel>,
+        child: Option<IngestChild>,
         shutdown: CancellationToken,
     ) -> tokio::task::JoinHandle<()> {
         let handbook = self.clone();
         tokio::spawn(async move {
             let work = async {
-                handbook.ingest_logged(&dir).await;
+                // The first ingest must not wait for the model: the child is told not to fetch it.
+                let no_fetch = [("HANDBOOK_MODEL_URL", "off")];
+                let env: &[(&str, &str)] = if default_model.is_some() { &no_fetch } else { &[] };
+                handbook.ingest_logged(&dir, child.as_ref(), env).await;
                 if let Some(model) = default_model {
                     if handbook.fetch_default_model(&model).await {
-                        handbook.ingest_logged(&dir).await;
+                        // The child finds the fetched model where this process did.
+                        handbook.ingest_logged(&dir, child.as_ref(), &[]).await;
                     }
                 }
             };
@@ -332,8 +350,22 @@ impl Handbook {
         })
     }
 
-    async fn ingest_logged(&self, dir: &Path) {
-        match self.ingest(dir, &ProgressBar::hidden()).await {
+    async fn ingest_logged(&self, dir: &Path, child: Option<&IngestChild>, env: &[(&str, &str)]) {
+        let in_child = match child {
+            Some(child) => match self.ingest_in_child(child, dir, env).await {
+                Ok(outcome) => Some(outcome),
+                Err(child::NoChild(why)) => {
+                    tracing::warn!(%why, "indexing the handbook in this process instead");
+                    None
+                }
+            },
+            None => None,
+        };
+        let outcome = match in_child {
+            Some(outcome) => outcome,
+            None => self.ingest(dir, &ProgressBar::hidden()).await,
+        };
+        match outcome {
             Ok(report) => {
                 for (file, reason) in &report.skipped {
                     tracing::warn!(%file, %reason, "handbook file skipped");
@@ -345,6 +377,11 @@ impl Handbook {
             }
             Err(e) => tracing::warn!(error = %e, "handbook ingest failed"),
         }
+    }
+
+    /// Whether this process has opened the index (a search or an ingest here did).
+    pub fn index_opened(&self) -> bool {
+        self.inner.index.initialized()
     }
 
     /// Waits until an ingest (for example the start-up one) has finished; false on timeout.
@@ -454,6 +491,31 @@ pub fn embedder_from_settings(settings: &Settings) -> Result<Option<Arc<dyn Embe
 #[cfg(feature = "local-embeddings")]
 pub(crate) fn local_embedder(dir: &Path) -> Result<Arc<dyn Embedder>, HandbookError> {
     Ok(Arc::new(local::LocalEmbedder::new(dir)?))
+}
+
+/// The markdown files of `dir`, read off the async threads.
+async fn read_folder(dir: &Path) -> Result<(Vec<ingest::SourceFile>, ingest::Skipped), HandbookError> {
+    let folder = dir.to_owned();
+    tokio::task::spawn_blocking(move || ingest::read_folder(&folder))
+        .await
+        .map_err(|e| HandbookError::Index(format!("reading the folder failed: {e}")))?
+}
+
+/// What an ingest reports when the manifest in `index_dir` covers `files` with `identity`.
+fn unchanged_report(
+    index_dir: &Path,
+    files: &[ingest::SourceFile],
+    skipped: &ingest::Skipped,
+    identity: &Option<String>,
+) -> Option<IngestReport> {
+    let done = Manifest::read(index_dir).filter(|m| m.covers(files, identity))?;
+    Some(IngestReport {
+        files: files.len(),
+        unchanged: files.len(),
+        skipped: skipped.clone(),
+        passages_total: done.passages,
+        ..IngestReport::default()
+    })
 }
 
 #[cfg(not(feature = "local-embeddings"))]

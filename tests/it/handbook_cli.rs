@@ -149,3 +149,79 @@ async fn service_indexes_the_handbook_on_start(db: Db) {
 }
 
 both_dbs!(service_indexes_the_handbook_on_start);
+
+/// The service as `coordinator serve` runs it: the start-up ingest in a child process. The
+/// server's own process never opens the index until the first search, and still knows what the
+/// ingest did; a restart with the folder unchanged starts no child.
+#[tokio::test]
+async fn the_start_up_ingest_runs_in_a_child_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sample = sample_dir();
+    let db = format!("sqlite://{}/db.sqlite", dir.path().display());
+    let settings = || {
+        Settings::with(&[
+            ("DATABASE_URL", db.as_str()),
+            ("COORDINATOR_DATA_DIR", data.to_str().unwrap()),
+            ("HANDBOOK_DIR", sample.to_str().unwrap()),
+            ("HANDBOOK_MODEL_URL", "off"),
+        ])
+        .unwrap()
+    };
+    for start in ["first", "restart"] {
+        let app = App::build(settings())
+            .await
+            .unwrap()
+            .with_ingest_child(env!("CARGO_BIN_EXE_coordinator").into());
+        let handbook = app.handbook.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
+        assert!(handbook.wait_for_ingest(Duration::from_secs(120)).await);
+        assert!(handbook.last_ingest_failure().is_none(), "{start}");
+        let (_, report) = handbook.last_ingest().expect("the child's report is recorded");
+        assert_eq!(report.files, 12, "{start}: {report}");
+        let expected_added = if start == "first" { 12 } else { 0 };
+        assert_eq!(report.added, expected_added, "{start}: {report}");
+        assert!(report.passages_total > 100, "{start}: {report}");
+        assert!(
+            !handbook.index_opened(),
+            "{start}: the server opened the index itself"
+        );
+        let found = handbook.search("What are the quiet hours?", 3).await.unwrap();
+        assert_eq!(found[0].citation(), "escalation-policy.md › Quiet hours");
+        assert!(handbook.index_opened());
+        shutdown.cancel();
+        server.await.unwrap().unwrap();
+    }
+}
+
+/// An executable that cannot be started does not leave the handbook unindexed.
+#[tokio::test]
+async fn without_a_child_the_server_indexes_the_handbook_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sample = sample_dir();
+    let db = format!("sqlite://{}/db.sqlite", dir.path().display());
+    let settings = Settings::with(&[
+        ("DATABASE_URL", db.as_str()),
+        ("COORDINATOR_DATA_DIR", data.to_str().unwrap()),
+        ("HANDBOOK_DIR", sample.to_str().unwrap()),
+        ("HANDBOOK_MODEL_URL", "off"),
+    ])
+    .unwrap();
+    let app = App::build(settings)
+        .await
+        .unwrap()
+        .with_ingest_child(dir.path().join("no-such-coordinator"));
+    let handbook = app.handbook.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(app.run_until_stopped(listener, shutdown.clone()));
+    assert!(handbook.wait_for_ingest(Duration::from_secs(120)).await);
+    let (_, report) = handbook.last_ingest().expect("indexed here instead");
+    assert_eq!(report.added, 12, "{report}");
+    assert!(handbook.index_opened());
+    shutdown.cancel();
+    server.await.unwrap().unwrap();
+}
