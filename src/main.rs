@@ -104,13 +104,13 @@ async fn telegram_status(settings: &Settings) -> anyhow::Result<()> {
 async fn run_handbook(command: HandbookCommand, settings: &Settings) -> anyhow::Result<()> {
     let handbook = Handbook::from_settings(settings)?;
     match command {
-        HandbookCommand::Ingest { dir, json: true } => {
+        HandbookCommand::Ingest { dir, json } => {
             let dir = dir.unwrap_or_else(|| settings.handbook_dir.clone());
-            let outcome = handbook.ingest(&dir, &indicatif::ProgressBar::hidden()).await;
-            println!("{}", handbook::ChildOutcome::from(outcome).to_line());
-        }
-        HandbookCommand::Ingest { dir, json: false } => {
-            let dir = dir.unwrap_or_else(|| settings.handbook_dir.clone());
+            if json {
+                let outcome = handbook.ingest(&dir, &indicatif::ProgressBar::hidden()).await;
+                println!("{}", handbook::ChildOutcome::from(outcome).to_line());
+                return Ok(());
+            }
             if let Some(model) = handbook::default_model(settings) {
                 eprintln!(
                     "fetching the embedding model once into {} (about 84 MB; HANDBOOK_MODEL_URL=off skips it)",

@@ -150,26 +150,28 @@ async fn service_indexes_the_handbook_on_start(db: Db) {
 
 both_dbs!(service_indexes_the_handbook_on_start);
 
+/// A service on SQLite in `dir` with the sample handbook, keywords only.
+fn sample_settings(dir: &std::path::Path) -> Settings {
+    let db = format!("sqlite://{}/db.sqlite", dir.display());
+    let data = dir.join("data");
+    let sample = sample_dir();
+    Settings::with(&[
+        ("DATABASE_URL", db.as_str()),
+        ("COORDINATOR_DATA_DIR", data.to_str().unwrap()),
+        ("HANDBOOK_DIR", sample.to_str().unwrap()),
+        ("HANDBOOK_MODEL_URL", "off"),
+    ])
+    .unwrap()
+}
+
 /// The service as `coordinator serve` runs it: the start-up ingest in a child process. The
 /// server's own process never opens the index until the first search, and still knows what the
 /// ingest did; a restart with the folder unchanged starts no child.
 #[tokio::test]
 async fn the_start_up_ingest_runs_in_a_child_process() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let sample = sample_dir();
-    let db = format!("sqlite://{}/db.sqlite", dir.path().display());
-    let settings = || {
-        Settings::with(&[
-            ("DATABASE_URL", db.as_str()),
-            ("COORDINATOR_DATA_DIR", data.to_str().unwrap()),
-            ("HANDBOOK_DIR", sample.to_str().unwrap()),
-            ("HANDBOOK_MODEL_URL", "off"),
-        ])
-        .unwrap()
-    };
     for start in ["first", "restart"] {
-        let app = App::build(settings())
+        let app = App::build(sample_settings(dir.path()))
             .await
             .unwrap()
             .with_ingest_child(env!("CARGO_BIN_EXE_coordinator").into());
@@ -200,17 +202,7 @@ async fn the_start_up_ingest_runs_in_a_child_process() {
 #[tokio::test]
 async fn without_a_child_the_server_indexes_the_handbook_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let sample = sample_dir();
-    let db = format!("sqlite://{}/db.sqlite", dir.path().display());
-    let settings = Settings::with(&[
-        ("DATABASE_URL", db.as_str()),
-        ("COORDINATOR_DATA_DIR", data.to_str().unwrap()),
-        ("HANDBOOK_DIR", sample.to_str().unwrap()),
-        ("HANDBOOK_MODEL_URL", "off"),
-    ])
-    .unwrap();
-    let app = App::build(settings)
+    let app = App::build(sample_settings(dir.path()))
         .await
         .unwrap()
         .with_ingest_child(dir.path().join("no-such-coordinator"));
