@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::{record_audit, AuditEntry};
-use super::{dispatch, now, Store, StoreError, StoreResult};
+use super::{dispatch_write, now, Store, StoreError, StoreResult};
 
 /// What an approved action does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ impl Store {
         by: &AuditEntry,
     ) -> StoreResult<Vec<i64>> {
         let at = now();
-        let changed = dispatch!(self, |p| {
+        let changed = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let changed: Vec<i64> = match effect {
                 ActionEffect::DeleteTask(task) => {
@@ -137,7 +137,7 @@ impl Store {
                     result = 'interrupted: it may or may not have taken effect; check, then ask again' \
                     WHERE status = 'approved' AND action_type = 'tool_call' AND decided_at < $1";
         let at = now();
-        let (reopened, failed) = dispatch!(self, |p| {
+        let (reopened, failed) = dispatch_write!(self, |p| {
             let reopened = sqlx::query(reopen).bind(before).execute(p).await?.rows_affected();
             let failed = sqlx::query(fail)
                 .bind(before)

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{dispatch, now, Store, StoreError, StoreResult};
+use super::{dispatch, dispatch_write, now, Store, StoreError, StoreResult};
 use crate::domain::{ActionStatus, AiAction};
 
 #[derive(sqlx::FromRow)]
@@ -57,7 +57,7 @@ impl Store {
         proposed_by: &str,
         origin: Option<(&str, &str)>,
     ) -> StoreResult<AiAction> {
-        let (id,): (i64,) = dispatch!(self, |p| sqlx::query_as(
+        let (id,): (i64,) = dispatch_write!(self, |p| sqlx::query_as(
             "INSERT INTO ai_actions (action_type, data, status, summary, proposed_by, origin_channel, \
              origin_chat, created_at) VALUES ($1, $2, 'proposed', $3, $4, $5, $6, $7) RETURNING id"
         )
@@ -108,7 +108,7 @@ impl Store {
         decided_by: Option<&str>,
         result: Option<&str>,
     ) -> StoreResult<bool> {
-        let done = dispatch!(self, |p| sqlx::query(
+        let done = dispatch_write!(self, |p| sqlx::query(
             "UPDATE ai_actions SET status = $1, decided_by = COALESCE($2, decided_by), \
              result = COALESCE($3, result), decided_at = $4 WHERE id = $5 AND status = $6"
         )

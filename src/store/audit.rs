@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{dispatch, Store, StoreError, StoreResult};
+use super::{dispatch, dispatch_write, Store, StoreError, StoreResult};
 
 /// Who is acting and through which channel (`api`, `telegram`, `cli`…).
 #[derive(Debug, Clone)]
@@ -109,7 +109,7 @@ impl Store {
     pub(crate) async fn delete_audited(&self, what: Deletable, id: i64, by: &AuditEntry) -> StoreResult<()> {
         let entity = what.entity();
         let action = format!("{entity}.delete");
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             if let Some((count_sql, still)) = what.dependents() {
                 let (count,): (i64,) = sqlx::query_as(count_sql).bind(id).fetch_one(&mut *tx).await?;

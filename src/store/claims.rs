@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 
 use super::queue::{insert_outbound, NewOutbound, Queue};
-use super::{dispatch, now, Pool, Store, StoreResult};
+use super::{dispatch_write, now, Pool, Store, StoreResult};
 
 /// A claimed item: its id, JSON payload, how many times it has been claimed, and the token
 /// that proves this claim is still the current one.
@@ -128,7 +128,7 @@ impl Store {
             ),
         };
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-        let mut claimed = dispatch!(self, |p| sqlx::query_as::<_, Claimed>(&sql)
+        let mut claimed = dispatch_write!(self, |p| sqlx::query_as::<_, Claimed>(&sql)
             .bind(lease_until)
             .bind(at)
             .bind(worker_id())
@@ -152,7 +152,7 @@ impl Store {
             queue.table(),
             held("$2", "$3")
         );
-        let done = dispatch!(self, |p| sqlx::query(&sql)
+        let done = dispatch_write!(self, |p| sqlx::query(&sql)
             .bind(until)
             .bind(&claim.token)
             .bind(claim.id)
@@ -166,7 +166,7 @@ impl Store {
     /// process that died: release them now instead of waiting for their leases to run out.
     /// (On PostgreSQL other replicas may hold live claims; leases handle that.)
     pub async fn release_orphaned_claims(&self) -> StoreResult<u64> {
-        let Pool::Sqlite(p) = &self.pool else {
+        let Pool::Sqlite(p) = &self.writer else {
             return Ok(0);
         };
         let mut released = 0;
@@ -193,7 +193,7 @@ impl Store {
             "UPDATE inbox_events SET status = 'done', finished_at = $1, locked_until = NULL WHERE {}",
             held("$2", "$3")
         );
-        let applied = dispatch!(self, |p| {
+        let applied = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let mut applied = true;
             if let Some(claim) = claim {
@@ -231,7 +231,7 @@ impl Store {
              person_id = $4, task_id = $5, text = COALESCE(text, $6) WHERE {}",
             held("$2", "$3")
         );
-        let applied = dispatch!(self, |p| {
+        let applied = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let mut applied = Vec::with_capacity(items.len());
             for item in items {
@@ -278,7 +278,7 @@ impl Store {
              last_error = COALESCE($2, last_error){undo} WHERE {}",
             held("$3", "$4")
         );
-        let done = dispatch!(self, |p| sqlx::query(&sql)
+        let done = dispatch_write!(self, |p| sqlx::query(&sql)
             .bind(at)
             .bind(error)
             .bind(&claim.token)
@@ -297,7 +297,7 @@ impl Store {
             queue.table(),
             held("$3", "$4")
         );
-        let done = dispatch!(self, |p| sqlx::query(&sql)
+        let done = dispatch_write!(self, |p| sqlx::query(&sql)
             .bind(error)
             .bind(now())
             .bind(&claim.token)
@@ -319,7 +319,7 @@ impl Store {
              locked_until = NULL WHERE {}",
             held("$3", "$4")
         );
-        let done = dispatch!(self, |p| sqlx::query(&sql)
+        let done = dispatch_write!(self, |p| sqlx::query(&sql)
             .bind(platform_message_id)
             .bind(now())
             .bind(&claim.token)
@@ -336,7 +336,7 @@ impl Store {
             "UPDATE integration_jobs SET status = 'done', finished_at = $1, locked_until = NULL WHERE {}",
             held("$2", "$3")
         );
-        let done = dispatch!(self, |p| sqlx::query(&sql)
+        let done = dispatch_write!(self, |p| sqlx::query(&sql)
             .bind(now())
             .bind(&claim.token)
             .bind(claim.id)

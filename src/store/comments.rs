@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
-use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
+use super::{dispatch, dispatch_write, now, AuditEntry, Store, StoreError, StoreResult};
 use crate::domain::Comment;
 
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ const SELECT: &str = "SELECT id, content, task_id, author, created_at FROM comme
 impl Store {
     pub async fn create_comment(&self, data: &CommentData, by: &AuditEntry) -> StoreResult<Comment> {
         let at = now();
-        let id: i64 = dispatch!(self, |p| {
+        let id: i64 = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO comments (task_id, content, author, created_at, updated_at, source_key) \
@@ -120,7 +120,7 @@ impl Store {
     }
 
     pub async fn update_comment(&self, id: i64, content: &str, by: &AuditEntry) -> StoreResult<Comment> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query("UPDATE comments SET content = $1, updated_at = $2 WHERE id = $3")
                 .bind(content)

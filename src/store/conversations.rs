@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{dispatch, now, Store, StoreResult};
+use super::{dispatch, dispatch_write, now, Store, StoreResult};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ConversationRecord {
@@ -63,7 +63,7 @@ impl Store {
     pub async fn conversation_for(&self, channel: &str, chat_id: &str) -> StoreResult<ConversationRecord> {
         let at = now();
         let sql = format!("{SELECT} WHERE channel = $1 AND chat_id = $2");
-        Ok(dispatch!(self, |p| {
+        Ok(dispatch_write!(self, |p| {
             let known = sqlx::query_as::<_, ConversationRecord>(&sql)
                 .bind(channel)
                 .bind(chat_id)
@@ -107,7 +107,7 @@ impl Store {
         tokens: i32,
         speaker: Option<&str>,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             sqlx::query(INSERT_MESSAGE)
                 .bind(conversation_id)
                 .bind(role)
@@ -154,7 +154,7 @@ impl Store {
     }
 
     pub async fn set_summary(&self, conversation_id: i64, summary: &str, until_id: i64) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "UPDATE conversations SET summary = $1, summarized_until = $2 WHERE id = $3"
         )
         .bind(summary)
@@ -181,7 +181,7 @@ impl Store {
     /// transaction; a turn already recorded under its source key changes nothing.
     pub async fn record_turn(&self, conversation_id: i64, turn: &TurnRecord<'_>) -> StoreResult<()> {
         let at = now();
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let inserted = sqlx::query(
                 "INSERT INTO ai_turns (conversation_id, source_key, steps, prompt_tokens, completion_tokens, \

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{dispatch, Store, StoreResult};
+use super::{dispatch, dispatch_write, Store, StoreResult};
 
 /// How long a token is kept: Discord's tokens live 15 minutes, so this is already generous.
 const KEEP: chrono::Duration = chrono::Duration::hours(1);
@@ -27,7 +27,7 @@ impl Store {
         answer: &InteractionToken,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO discord_interactions (interaction_id, application_id, token, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (interaction_id) DO NOTHING",

@@ -62,7 +62,7 @@ impl Store {
         limit: i64,
     ) -> sqlx::Result<Vec<i64>> {
         let sql = self.claim_due_sql(rows, "id");
-        super::dispatch!(self, |p| sqlx::query_scalar::<_, i64>(&sql)
+        super::dispatch_write!(self, |p| sqlx::query_scalar::<_, i64>(&sql)
             .bind(lease_until)
             .bind(now)
             .bind(limit)

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
-use super::{dispatch, now, AuditEntry, Store, StoreResult};
+use super::{dispatch, dispatch_write, now, AuditEntry, Store, StoreResult};
 
 /// A message we read (`in`) or sent (`out`).
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -66,7 +66,7 @@ impl Store {
                    (message_id, direction, address, subject, refs, task_id, status, note, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (message_id) DO NOTHING";
         let refs = new.refs.join(" ");
-        let done = dispatch!(self, |p| sqlx::query(sql)
+        let done = dispatch_write!(self, |p| sqlx::query(sql)
             .bind(new.message_id)
             .bind(new.direction)
             .bind(new.address)
@@ -117,7 +117,7 @@ impl Store {
             channel: "email".into(),
         };
         let at = now();
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let linked: Option<(i64,)> = sqlx::query_as(
                 "SELECT person_id FROM identities WHERE channel = 'email' AND external_id = $1",
@@ -185,7 +185,7 @@ impl Store {
                    VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (mailbox, uid_validity, uid) DO UPDATE SET \
                    failures = email_failures.failures + 1, last_error = excluded.last_error, \
                    updated_at = excluded.updated_at RETURNING failures";
-        let (n,): (i32,) = dispatch!(self, |p| sqlx::query_as(sql)
+        let (n,): (i32,) = dispatch_write!(self, |p| sqlx::query_as(sql)
             .bind(mailbox)
             .bind(i64::from(uid_validity))
             .bind(i64::from(uid))
@@ -204,7 +204,7 @@ impl Store {
                                    AND email_watermarks.last_uid > excluded.last_uid \
                               THEN email_watermarks.last_uid ELSE excluded.last_uid END, \
                    uid_validity = excluded.uid_validity, updated_at = excluded.updated_at";
-        dispatch!(self, |p| sqlx::query(sql)
+        dispatch_write!(self, |p| sqlx::query(sql)
             .bind(mailbox)
             .bind(i64::from(mark.uid_validity))
             .bind(i64::from(mark.last_uid))

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::audit::record_audit;
 use super::blobs::Blobs;
-use super::{dispatch, now, AuditEntry, Store, StoreResult};
+use super::{dispatch, dispatch_write, now, AuditEntry, Store, StoreResult};
 
 /// How long the files of a chat message can be attached by a reply.
 const CHAT_FILES_DAYS: i64 = 30;
@@ -49,7 +49,7 @@ impl Store {
     ) -> StoreResult<TaskFile> {
         let sha256 = hex::encode(Sha256::digest(bytes));
         blobs.write(task_id, &sha256, bytes).await?;
-        let id: i64 = dispatch!(self, |p| {
+        let id: i64 = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO task_files (task_id, name, mime_type, size, sha256, uploaded_by, source_key, created_at) \
@@ -109,7 +109,7 @@ impl Store {
         attachments: &str,
     ) -> StoreResult<()> {
         let at = now();
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             sqlx::query("DELETE FROM chat_files WHERE created_at < $1")
                 .bind(at - Duration::days(CHAT_FILES_DAYS))

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-use super::{dispatch, now, NewOutbound, Store, StoreResult};
+use super::{dispatch, dispatch_write, now, NewOutbound, Store, StoreResult};
 
 /// Which rows of the history.
 #[derive(Debug, Clone, Default)]
@@ -152,7 +152,7 @@ impl Store {
 
     /// Keeps the text inbox event `id` was read as.
     pub async fn set_inbox_text(&self, id: i64, text: &str) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "UPDATE inbox_events SET text = $1 WHERE id = $2"
         )
         .bind(text)
@@ -202,7 +202,7 @@ impl Store {
     /// (the id is then that message's).
     pub async fn enqueue_one(&self, message: &NewOutbound) -> StoreResult<(QueuedMessage, bool)> {
         let at = now();
-        Ok(dispatch!(self, |p| {
+        Ok(dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO outbox_messages (channel, chat_id, payload, dedupe_key, status, attempts, \

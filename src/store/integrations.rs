@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use super::{dispatch, now, Store, StoreResult};
+use super::{dispatch, dispatch_write, now, Store, StoreResult};
 
 /// One stored setting: a plain `value`, or a `sealed` secret (nonce || ciphertext).
 #[derive(Clone, sqlx::FromRow)]
@@ -62,7 +62,7 @@ impl Store {
         value: Option<&str>,
         sealed: Option<&[u8]>,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO integration_settings (integration, name, value, sealed, updated_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (integration, name) DO UPDATE SET \
              value = excluded.value, sealed = excluded.sealed, updated_at = excluded.updated_at"
@@ -80,7 +80,7 @@ impl Store {
 
     /// Removes a setting, so that the environment's value applies again.
     pub async fn delete_integration_setting(&self, integration: &str, name: &str) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "DELETE FROM integration_settings WHERE integration = $1 AND name = $2"
         )
         .bind(integration)
@@ -159,7 +159,7 @@ impl Store {
     /// Records a link; `false` when the outside object was linked already (nothing changes).
     pub async fn insert_external_link(&self, link: &NewLink<'_>) -> StoreResult<bool> {
         let at = now();
-        let done = dispatch!(self, |p| sqlx::query(
+        let done = dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO external_links (system, object_type, external_id, resource, local_id, \
              version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
              ON CONFLICT (system, object_type, external_id) DO NOTHING"
@@ -180,7 +180,7 @@ impl Store {
     /// Points a link at `local_id` with `version`, creating it when missing.
     pub async fn upsert_external_link(&self, link: &NewLink<'_>) -> StoreResult<()> {
         let at = now();
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO external_links (system, object_type, external_id, resource, local_id, \
              version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
              ON CONFLICT (system, object_type, external_id) DO UPDATE SET resource = excluded.resource, \
@@ -205,7 +205,7 @@ impl Store {
         object_type: &str,
         external_id: &str,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "DELETE FROM external_links WHERE system = $1 AND object_type = $2 AND external_id = $3"
         )
         .bind(system)
@@ -229,7 +229,7 @@ impl Store {
     }
 
     pub async fn set_sync_cursor(&self, name: &str, cursor: &str) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO sync_cursors (name, cursor, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at"
         )
@@ -252,7 +252,7 @@ impl Store {
         dedupe_key: Option<&str>,
     ) -> StoreResult<bool> {
         let at = now();
-        let done = dispatch!(self, |p| sqlx::query(
+        let done = dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO integration_jobs (channel, chat_id, payload, dedupe_key, status, attempts, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
              ON CONFLICT (dedupe_key) DO NOTHING"

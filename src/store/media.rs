@@ -4,7 +4,7 @@
 
 use chrono::Duration;
 
-use super::{dispatch, now, Store, StoreResult};
+use super::{dispatch, dispatch_write, now, Store, StoreResult};
 
 /// How long stored audio is kept.
 const KEEP_DAYS: i64 = 7;
@@ -29,7 +29,7 @@ impl Store {
     ) -> StoreResult<()> {
         let at = now();
         let expired = at - Duration::days(KEEP_DAYS);
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             sqlx::query("DELETE FROM inbound_media WHERE created_at < $1")
                 .bind(expired)

@@ -18,7 +18,7 @@ macro_rules! insert_identity {
         .await?
     };
 }
-use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
+use super::{dispatch, dispatch_write, now, AuditEntry, Store, StoreError, StoreResult};
 use crate::domain::{Channel, Identity, Person};
 pub(crate) use insert_identity;
 
@@ -205,7 +205,7 @@ impl Store {
         by: &AuditEntry,
     ) -> StoreResult<Person> {
         let at = now();
-        let id: i64 = dispatch!(self, |p| {
+        let id: i64 = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO people (handle, name, email, timezone, role, manager_id, profile, created_at, updated_at) \
@@ -247,7 +247,7 @@ impl Store {
         by: &AuditEntry,
     ) -> StoreResult<Person> {
         let at = now();
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query(
                 "UPDATE people SET handle = $1, name = $2, email = $3, timezone = $4, role = $5, \
@@ -303,7 +303,7 @@ impl Store {
         adopt: Adopt,
         by: &AuditEntry,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             sqlx::query(
                 "INSERT INTO link_codes (code_hash, person_id, expires_at, adopt_sender) VALUES ($1, $2, $3, $4)",
@@ -337,7 +337,7 @@ impl Store {
         at: DateTime<Utc>,
         by: &AuditEntry,
     ) -> StoreResult<(Person, Adopt)> {
-        let (person_id, adopt): (i64, i32) = dispatch!(self, |p| {
+        let (person_id, adopt): (i64, i32) = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let claimed: Option<(i64, i32)> = sqlx::query_as(
                 "UPDATE link_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
-use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
+use super::{dispatch, dispatch_write, now, AuditEntry, Store, StoreError, StoreResult};
 use crate::domain::{Project, ProjectStatus};
 
 /// The writable fields of a project, already validated.
@@ -65,7 +65,7 @@ const SELECT: &str =
 impl Store {
     pub async fn create_project(&self, data: &ProjectData, by: &AuditEntry) -> StoreResult<Project> {
         let at = now();
-        let id: i64 = dispatch!(self, |p| {
+        let id: i64 = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO projects (name, description, status, deadline, notify_chat, created_at, \
@@ -133,7 +133,7 @@ impl Store {
     }
 
     pub async fn update_project(&self, id: i64, data: &ProjectData, by: &AuditEntry) -> StoreResult<Project> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query(
                 "UPDATE projects SET name = $1, description = $2, status = $3, deadline = $4, \

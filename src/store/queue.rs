@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{dispatch, now, Store, StoreResult};
+use super::{dispatch, dispatch_write, now, Store, StoreResult};
 
 /// Which queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl Store {
         payload: &str,
     ) -> StoreResult<bool> {
         let at = now();
-        let done = dispatch!(self, |p| sqlx::query(
+        let done = dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
              ON CONFLICT (channel, event_id) DO NOTHING"
@@ -154,7 +154,7 @@ impl Store {
         reason: &str,
     ) -> StoreResult<bool> {
         let at = now();
-        let done = dispatch!(self, |p| {
+        let done = dispatch_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
                  next_attempt_at, created_at, finished_at, last_error) \
@@ -191,7 +191,7 @@ impl Store {
              finished_at = NULL{alerted} WHERE id = $2 AND status = 'dead'",
             queue.table()
         );
-        let done = dispatch!(self, |p| sqlx::query(&sql)
+        let done = dispatch_write!(self, |p| sqlx::query(&sql)
             .bind(now())
             .bind(id)
             .execute(p)

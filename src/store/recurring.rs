@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
-use super::{dispatch, AuditEntry, Store, StoreResult};
+use super::{dispatch, dispatch_write, AuditEntry, Store, StoreResult};
 
 /// A recurring task whose next occurrence is due to be made: it is done, or its due date passed.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -44,7 +44,7 @@ impl Store {
         now: DateTime<Utc>,
         by: &AuditEntry,
     ) -> StoreResult<Option<i64>> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let stamped =
                 sqlx::query("UPDATE tasks SET recurred_at = $1 WHERE id = $2 AND recurred_at IS NULL")

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::audit::record_audit;
 use super::due;
 use super::queue::insert_outbound;
-use super::{dispatch, now, AuditEntry, NewOutbound, Store, StoreError, StoreResult};
+use super::{dispatch, dispatch_write, now, AuditEntry, NewOutbound, Store, StoreError, StoreResult};
 
 /// A reminder as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
@@ -76,7 +76,7 @@ impl Store {
     pub async fn create_reminder(&self, data: &ReminderData, by: &AuditEntry) -> StoreResult<Reminder> {
         let at = now();
         let (channel, chat) = data.chat.clone().unzip();
-        let id: i64 = dispatch!(self, |p| {
+        let id: i64 = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO reminders (text, person_id, channel, chat_id, timezone, remind_at, next_at, \
@@ -160,7 +160,7 @@ impl Store {
             "UPDATE reminders SET status = $1, locked_until = NULL, updated_at = $2 \
              WHERE id = $3 AND status IN ({allowed})"
         );
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let moved = sqlx::query(&sql)
                 .bind(status)
@@ -193,7 +193,7 @@ impl Store {
         until: DateTime<Utc>,
         by: &AuditEntry,
     ) -> StoreResult<Reminder> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let moved = sqlx::query(
                 "UPDATE reminders SET status = 'pending', remind_at = $1, next_at = $1, locked_until = NULL, \
@@ -240,7 +240,7 @@ impl Store {
 
     /// Holds reminder `id` until `until` (quiet hours) and releases its claim.
     pub async fn hold_reminder(&self, id: i64, until: DateTime<Utc>) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "UPDATE reminders SET next_at = $1, locked_until = NULL WHERE id = $2 AND status = 'pending'"
         )
         .bind(until)
@@ -262,7 +262,7 @@ impl Store {
         next: Option<DateTime<Utc>>,
         messages: &[NewOutbound],
     ) -> StoreResult<bool> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let moved = sqlx::query(
                 "UPDATE reminders SET status = CASE WHEN $4 IS NULL THEN 'sent' ELSE 'pending' END, \

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{dispatch, Store, StoreResult};
+use super::{dispatch, dispatch_write, Store, StoreResult};
 
 /// Rows older than these moments go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +172,7 @@ impl Store {
             );
             while budget > 0 {
                 budget -= 1;
-                let n = dispatch!(self, |p| sqlx::query(&sql)
+                let n = dispatch_write!(self, |p| sqlx::query(&sql)
                     .bind(cutoff)
                     .execute(p)
                     .await

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::due;
 use super::queue::insert_outbound;
-use super::{dispatch, NewOutbound, Store, StoreResult};
+use super::{dispatch, dispatch_write, NewOutbound, Store, StoreResult};
 
 mod alerts;
 mod reports;
@@ -106,7 +106,7 @@ impl Store {
         );
         let mut opened = 0;
         for sql in [overdue, blocked] {
-            opened += dispatch!(self, |p| sqlx::query(&sql)
+            opened += dispatch_write!(self, |p| sqlx::query(&sql)
                 .bind(now)
                 .bind(limit)
                 .execute(p)
@@ -128,7 +128,7 @@ impl Store {
              AND (t.status = 'done' OR (escalations.kind <> 'manual' AND t.status <> 'blocked' \
              AND (t.due_date IS NULL OR t.due_date >= $1))))"
         );
-        let resolved = dispatch!(self, |p| sqlx::query(&sql)
+        let resolved = dispatch_write!(self, |p| sqlx::query(&sql)
             .bind(now)
             .execute(p)
             .await
@@ -148,7 +148,7 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<DueEscalation>> {
         let sql = self.claim_due_sql(&due::ESCALATIONS, "id, task_id, kind, step, reason, raised_by");
-        Ok(dispatch!(self, |p| sqlx::query_as::<_, DueEscalation>(&sql)
+        Ok(dispatch_write!(self, |p| sqlx::query_as::<_, DueEscalation>(&sql)
             .bind(lease_until)
             .bind(now)
             .bind(limit)
@@ -168,7 +168,7 @@ impl Store {
         now: DateTime<Utc>,
         messages: &[NewOutbound],
     ) -> StoreResult<bool> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let moved = sqlx::query(
                 "UPDATE escalations SET step = $1, next_at = $2, last_step_at = $3, locked_until = NULL, \
@@ -200,7 +200,7 @@ impl Store {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "UPDATE escalations SET next_at = $1, locked_until = NULL, updated_at = $2 \
              WHERE id = $3 AND status = 'open'"
         )
@@ -221,7 +221,7 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<i64>> {
-        let id = dispatch!(self, |p| sqlx::query_scalar::<_, i64>(
+        let id = dispatch_write!(self, |p| sqlx::query_scalar::<_, i64>(
             "UPDATE escalations SET status = 'acknowledged', acknowledged_by = $1, next_at = NULL, \
              locked_until = NULL, updated_at = $2 WHERE task_id = $3 AND status = 'open' RETURNING id"
         )
@@ -243,7 +243,7 @@ impl Store {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<i64>> {
-        let id = dispatch!(self, |p| sqlx::query_scalar::<_, i64>(
+        let id = dispatch_write!(self, |p| sqlx::query_scalar::<_, i64>(
             "UPDATE escalations SET next_at = $1, locked_until = NULL, updated_at = $2 \
              WHERE task_id = $3 AND status = 'open' RETURNING id"
         )
@@ -270,7 +270,7 @@ impl Store {
         now: DateTime<Utc>,
         messages: &[NewOutbound],
     ) -> StoreResult<i64> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let sql = format!(
                 "UPDATE escalations SET kind = 'manual', status = 'open', reason = $1, raised_by = $2, \

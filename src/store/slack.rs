@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{dispatch, Store, StoreResult};
+use super::{dispatch, dispatch_write, Store, StoreResult};
 
 /// Response URLs live 30 minutes; after that a row is useless.
 const KEEP: chrono::Duration = chrono::Duration::hours(1);
@@ -35,7 +35,7 @@ impl Store {
         id: &str,
         interaction: &SlackInteraction,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO slack_interactions (interaction_id, channel_id, response_url, ephemeral, \
                  message_ts, message_text, message_blocks, created_at) \

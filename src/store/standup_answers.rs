@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::queue::insert_outbound;
-use super::{dispatch, NewOutbound, Store, StoreResult};
+use super::{dispatch, dispatch_write, NewOutbound, Store, StoreResult};
 use crate::domain::AnswerParts;
 
 /// A person's answer in a run (or their silence: `answered_at` null).
@@ -87,7 +87,7 @@ impl Store {
 
     /// Holds question `id` until `until` (the person's quiet hours).
     pub async fn hold_standup_ask(&self, id: i64, until: DateTime<Utc>) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "UPDATE standup_answers SET ask_at = $1 WHERE id = $2 AND asked_at IS NULL"
         )
         .bind(until)
@@ -101,7 +101,7 @@ impl Store {
     /// Marks question `id` asked and queues `message`, in one transaction; `false` (nothing
     /// queued) when it was asked already.
     pub async fn ask_standup(&self, id: i64, now: DateTime<Utc>, message: &NewOutbound) -> StoreResult<bool> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let moved =
                 sqlx::query("UPDATE standup_answers SET asked_at = $1 WHERE id = $2 AND asked_at IS NULL")
@@ -160,7 +160,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let offered = parts.blockers.as_ref().map(|_| "offered");
-        let moved = dispatch!(self, |p| {
+        let moved = dispatch_write!(self, |p| {
             sqlx::query(
             "UPDATE standup_answers SET answer = $1, done = $2, next = $3, blockers = $4, answered_at = $5, \
              answer_key = $6, blocker_state = $7 WHERE id = $8 AND answered_at IS NULL \
@@ -189,7 +189,7 @@ impl Store {
         state: &str,
         task_id: Option<i64>,
     ) -> StoreResult<bool> {
-        let moved = dispatch!(self, |p| sqlx::query(
+        let moved = dispatch_write!(self, |p| sqlx::query(
             "UPDATE standup_answers SET blocker_state = $1, blocker_task_id = $2 \
              WHERE id = $3 AND blocker_state = 'offered'"
         )

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::audit::record_audit;
 use super::due;
 use super::queue::insert_outbound;
-use super::{dispatch, now, AuditEntry, NewOutbound, Store, StoreError, StoreResult};
+use super::{dispatch, dispatch_write, now, AuditEntry, NewOutbound, Store, StoreError, StoreResult};
 
 /// A project's stand-up.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
@@ -79,7 +79,7 @@ impl Store {
     /// Sets project `data.project_id`'s stand-up, replacing the one it had.
     pub async fn put_standup(&self, data: &StandupData, by: &AuditEntry) -> StoreResult<Standup> {
         let at = now();
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO standups (project_id, channel, chat_id, days, ask_time, digest_minutes, timezone, \
@@ -126,7 +126,7 @@ impl Store {
 
     /// Stops project `project_id`'s stand-up (its runs and answers go with it).
     pub async fn delete_standup(&self, project_id: i64, by: &AuditEntry) -> StoreResult<()> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let gone: Option<(i64,)> =
                 sqlx::query_as("DELETE FROM standups WHERE project_id = $1 RETURNING id")
@@ -184,7 +184,7 @@ impl Store {
         next: DateTime<Utc>,
         run: Option<&NewRun>,
     ) -> StoreResult<bool> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let moved = sqlx::query(
                 "UPDATE standups SET next_ask_at = $1, locked_until = NULL WHERE id = $2 AND next_ask_at = $3",
@@ -231,7 +231,7 @@ impl Store {
 
     /// Releases the claim on stand-up `id` without moving it (nothing to do now).
     pub async fn release_standup(&self, id: i64) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "UPDATE standups SET locked_until = NULL WHERE id = $1"
         )
         .bind(id)
@@ -293,7 +293,7 @@ impl Store {
         now: DateTime<Utc>,
         messages: &[NewOutbound],
     ) -> StoreResult<bool> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let moved = sqlx::query(
                 "UPDATE standup_runs SET digest_sent_at = $1 WHERE id = $2 AND digest_sent_at IS NULL",

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::audit::record_audit;
-use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
+use super::{dispatch, dispatch_write, now, AuditEntry, Store, StoreError, StoreResult};
 use crate::domain::{Label, Priority, Task, TaskStatus};
 
 /// The writable fields of a task, already validated.
@@ -156,7 +156,7 @@ impl Store {
     ) -> StoreResult<Task> {
         let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
         let at = now();
-        let id: i64 = dispatch!(self, |p| {
+        let id: i64 = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let inserted: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO tasks (title, description, status, priority, project_id, assignee_id, \
@@ -297,7 +297,7 @@ impl Store {
         by: &AuditEntry,
     ) -> StoreResult<Task> {
         let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let done = sqlx::query(
                 "UPDATE tasks SET title = $1, description = $2, status = $3, priority = $4, \

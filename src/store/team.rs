@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
 use super::people::insert_identity;
-use super::{dispatch, now, AuditEntry, PersonData, Store, StoreError, StoreResult};
+use super::{dispatch, dispatch_write, now, AuditEntry, PersonData, Store, StoreError, StoreResult};
 use crate::domain::{Identity, Person, Role};
 
 /// A link code not used yet and not expired: someone invited who has not linked a chat.
@@ -30,7 +30,7 @@ impl Store {
 
     /// Keeps `code_hash` as the one claim code, replacing any earlier one.
     pub async fn replace_claim_code(&self, code_hash: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO claim_codes (id, code_hash, expires_at, created_at) VALUES (1, $1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET code_hash = excluded.code_hash, \
              expires_at = excluded.expires_at, created_at = excluded.created_at"
@@ -46,7 +46,7 @@ impl Store {
 
     /// Forgets the claim code (once there is an admin, it has no use).
     pub async fn clear_claim_code(&self) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query("DELETE FROM claim_codes")
+        dispatch_write!(self, |p| sqlx::query("DELETE FROM claim_codes")
             .execute(p)
             .await
             .map(|_| ()))?;
@@ -64,7 +64,7 @@ impl Store {
         at: DateTime<Utc>,
         by: &AuditEntry,
     ) -> StoreResult<Person> {
-        let person_id: i64 = dispatch!(self, |p| {
+        let person_id: i64 = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let used: Option<(i32,)> = sqlx::query_as(
                 "DELETE FROM claim_codes WHERE code_hash = $1 AND expires_at > $2 RETURNING id",
@@ -178,7 +178,7 @@ impl Store {
         chat_id: &str,
         by: &AuditEntry,
     ) -> StoreResult<Vec<String>> {
-        let moved = dispatch!(self, |p| {
+        let moved = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let before: Vec<(String,)> = sqlx::query_as(
                 "SELECT name FROM projects WHERE chat_channel = $1 AND chat_id = $2 AND id <> $3 ORDER BY id",

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::audit::record_audit;
-use super::{dispatch, now, AuditEntry, Store, StoreError, StoreResult};
+use super::{dispatch, dispatch_write, now, AuditEntry, Store, StoreError, StoreResult};
 use crate::domain::Role;
 
 /// A token as listed: never the token itself.
@@ -66,7 +66,7 @@ impl Store {
         expires_at: Option<DateTime<Utc>>,
         by: &AuditEntry,
     ) -> StoreResult<i64> {
-        let created = dispatch!(self, |p| async {
+        let created = dispatch_write!(self, |p| async {
             let mut tx = crate::store::begin_write(p).await?;
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO api_tokens (name, token_hash, role, created_at, expires_at) \
@@ -116,7 +116,7 @@ impl Store {
 
     /// Revokes the token `name` at once; `NotFound` when there is no such token not yet revoked.
     pub async fn revoke_token(&self, name: &str, by: &AuditEntry) -> StoreResult<()> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let row: Option<(i64,)> = sqlx::query_as(
                 "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL RETURNING id",
@@ -143,7 +143,7 @@ impl Store {
 
     /// Notes that token `id` was used at `at`.
     pub async fn token_used(&self, id: i64, at: DateTime<Utc>) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2"
         )
         .bind(at)

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{dispatch, Store, StoreResult};
+use super::{dispatch, dispatch_write, Store, StoreResult};
 
 /// A browser session as stored; whose it is decides the actor on each request.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -41,7 +41,7 @@ impl Store {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO web_sign_ins (code_hash, person_id, expires_at, created_at) VALUES ($1, $2, $3, $4)"
         )
         .bind(code_hash)
@@ -57,7 +57,7 @@ impl Store {
     /// Uses the sign-in link with this code hash: its person, when it was unused and not
     /// expired at `now`. A second use finds nothing (one atomic update).
     pub async fn redeem_sign_in(&self, code_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<i64>> {
-        let row: Option<(i64,)> = dispatch!(self, |p| sqlx::query_as(
+        let row: Option<(i64,)> = dispatch_write!(self, |p| sqlx::query_as(
             "UPDATE web_sign_ins SET used_at = $1 \
              WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING person_id"
         )
@@ -69,7 +69,7 @@ impl Store {
     }
 
     pub async fn create_web_session(&self, new: &NewWebSession<'_>) -> StoreResult<i64> {
-        let (id,): (i64,) = dispatch!(self, |p| {
+        let (id,): (i64,) = dispatch_write!(self, |p| {
             sqlx::query_as(
             "INSERT INTO web_sessions (id_hash, principal, person_id, token_id, csrf, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"
@@ -112,7 +112,7 @@ impl Store {
 
     /// Ends one session (sign out).
     pub async fn revoke_web_session(&self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "UPDATE web_sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
         )
         .bind(now)
@@ -127,7 +127,7 @@ impl Store {
 
     /// Ends every session of `principal` (sign out everywhere); how many were live.
     pub async fn revoke_web_sessions(&self, principal: &str, now: DateTime<Utc>) -> StoreResult<u64> {
-        let done = dispatch!(self, |p| sqlx::query(
+        let done = dispatch_write!(self, |p| sqlx::query(
             "UPDATE web_sessions SET revoked_at = $1 WHERE principal = $2 AND revoked_at IS NULL"
         )
         .bind(now)
@@ -151,7 +151,7 @@ impl Store {
     }
 
     pub async fn set_feed_seen(&self, principal: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO web_feed_reads (principal, seen_at) VALUES ($1, $2) \
              ON CONFLICT (principal) DO UPDATE SET seen_at = excluded.seen_at"
         )

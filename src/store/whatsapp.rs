@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{dispatch, now, Store, StoreResult};
+use super::{dispatch, dispatch_write, now, Store, StoreResult};
 
 /// The inbox and outbox name of the channel.
 const CHANNEL: &str = "whatsapp";
@@ -123,7 +123,7 @@ impl Store {
         wa_id: &str,
         kind: &str,
     ) -> StoreResult<Option<i64>> {
-        let (code,): (Option<i64>,) = dispatch!(self, |p| sqlx::query_as(
+        let (code,): (Option<i64>,) = dispatch_write!(self, |p| sqlx::query_as(
             "INSERT INTO whatsapp_deliveries (wamid, wa_id, kind, status, status_rank, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (wamid) DO UPDATE SET kind = excluded.kind, \
@@ -145,7 +145,7 @@ impl Store {
     /// message is already past). A failure is also written to the outbox row's `last_error`.
     pub async fn record_whatsapp_status(&self, update: &DeliveryUpdate) -> StoreResult<bool> {
         let at = now();
-        let changed = dispatch!(self, |p| {
+        let changed = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let changed = sqlx::query(
                 "INSERT INTO whatsapp_deliveries \
@@ -217,7 +217,7 @@ impl Store {
         event_id: &str,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let changed = dispatch!(self, |p| sqlx::query(
+        let changed = dispatch_write!(self, |p| sqlx::query(
             "UPDATE inbox_events SET created_at = $1 WHERE channel = $2 AND event_id = $3"
         )
         .bind(at)

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::super::{dispatch, NewOutbound, Queue, Store, StoreResult};
+use super::super::{dispatch, dispatch_write, NewOutbound, Queue, Store, StoreResult};
 use crate::store::queue::insert_outbound;
 
 /// Where the admins' alerts go.
@@ -89,7 +89,7 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             sqlx::query(
                 "INSERT INTO alert_chat (id, channel, chat_id, set_by, set_at) VALUES (1, $1, $2, $3, $4) \
@@ -115,7 +115,7 @@ impl Store {
 
     /// No alert chat any more; `false` when there was none.
     pub async fn clear_alert_chat(&self) -> StoreResult<bool> {
-        let done = dispatch!(self, |p| sqlx::query("DELETE FROM alert_chat WHERE id = 1")
+        let done = dispatch_write!(self, |p| sqlx::query("DELETE FROM alert_chat WHERE id = 1")
             .execute(p)
             .await
             .map(|r| r.rows_affected()))?;
@@ -144,7 +144,7 @@ impl Store {
             return Ok(());
         };
         let sql = format!("UPDATE {table} SET alerted_at = $1 WHERE id = $2");
-        dispatch!(self, |p| sqlx::query(&sql)
+        dispatch_write!(self, |p| sqlx::query(&sql)
             .bind(now)
             .bind(id)
             .execute(p)
@@ -186,7 +186,7 @@ impl Store {
         limits: AlertLimits,
         now: DateTime<Utc>,
     ) -> StoreResult<Raised> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let inserted = sqlx::query(
                 "INSERT INTO alerts (key, kind, text, occurrences, raised_at, last_seen_at) \
@@ -268,7 +268,7 @@ impl Store {
         message: &NewOutbound,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let held = sqlx::query(
                 "UPDATE alerts SET summarized_at = $1 WHERE kind = $2 AND sent_at IS NULL \
@@ -299,7 +299,7 @@ impl Store {
     /// Forgets the alert under `key` (its failure is over: the next one is new); whether it had
     /// been sent.
     pub async fn forget_alert(&self, key: &str) -> StoreResult<Option<bool>> {
-        let forgotten = dispatch!(self, |p| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        let forgotten = dispatch_write!(self, |p| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
             "DELETE FROM alerts WHERE key = $1 RETURNING sent_at"
         )
         .bind(key)

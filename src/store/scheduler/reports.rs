@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::super::{dispatch, Store, StoreResult};
+use super::super::{dispatch, dispatch_write, Store, StoreResult};
 
 /// The numbers of a report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, sqlx::FromRow, ToSchema)]
@@ -267,7 +267,7 @@ impl Store {
         source: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let fresh = dispatch!(self, |p| sqlx::query(
+        let fresh = dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO policy_breaches (task_id, rule_id, reported_at, message, source) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
         )
@@ -287,7 +287,7 @@ impl Store {
 
     /// Forgets a reported breach (the task complies again), so a later one is reported anew.
     pub async fn clear_breach(&self, task_id: i64, rule: &str) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "DELETE FROM policy_breaches WHERE task_id = $1 AND rule_id = $2"
         )
         .bind(task_id)

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::super::{dispatch, NewOutbound, Store, StoreResult};
+use super::super::{dispatch, dispatch_write, NewOutbound, Store, StoreResult};
 use super::{QuietHours, ReminderDue, SweepRecord, TaskRouting};
 use crate::store::queue::insert_outbound;
 
@@ -28,7 +28,7 @@ impl Store {
         chat_id: Option<&str>,
         ladder_hours: Option<f64>,
     ) -> StoreResult<()> {
-        let done = dispatch!(self, |p| sqlx::query(
+        let done = dispatch_write!(self, |p| sqlx::query(
             "UPDATE projects SET chat_channel = $1, chat_id = $2, ladder_hours = $3 WHERE id = $4"
         )
         .bind(channel)
@@ -73,7 +73,7 @@ impl Store {
         start_minute: i32,
         end_minute: i32,
     ) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "UPDATE people SET quiet_start_minute = $1, quiet_end_minute = $2 WHERE id = $3"
         )
         .bind(start_minute)
@@ -118,7 +118,7 @@ impl Store {
         now: DateTime<Utc>,
         messages: &[NewOutbound],
     ) -> StoreResult<bool> {
-        dispatch!(self, |p| {
+        dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let mut fresh = false;
             for (n, lead) in leads.iter().enumerate() {
@@ -160,7 +160,7 @@ impl Store {
     }
 
     pub async fn record_sweep(&self, record: &SweepRecord) -> StoreResult<()> {
-        dispatch!(self, |p| sqlx::query(
+        dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO scheduler_runs (ran_at, reminders, escalations, reports, breaches) \
              VALUES ($1, $2, $3, $4, $5)"
         )
