@@ -56,7 +56,7 @@ pub use lease::Lease;
 pub use media::StoredMedia;
 pub use people::{Adopt, PersonData};
 pub use projects::ProjectData;
-pub use queue::{DeadLetter, NewOutbound, Queue, QueueCounts};
+pub use queue::{DeadLetter, NewInboxEvent, NewOutbound, Queue, QueueCounts};
 pub use recurring::DueRecurrence;
 pub use reminders::{Reminder, ReminderData, ReminderFilter};
 pub use retention::{Cutoffs, TableSizes};

@@ -27,6 +27,15 @@ impl Queue {
     }
 }
 
+/// An inbound event, ready to insert into the inbox.
+#[derive(Debug, Clone)]
+pub struct NewInboxEvent {
+    pub channel: String,
+    pub event_id: String,
+    pub chat_id: String,
+    pub payload: String,
+}
+
 /// A message for the outbox, ready to insert.
 #[derive(Debug, Clone)]
 pub struct NewOutbound {
@@ -114,6 +123,39 @@ impl Store {
         .await
         .map(|r| r.rows_affected()))?;
         Ok(done == 1)
+    }
+
+    /// Stores several inbound events with one statement, as [`Store::enqueue_inbox`] does one:
+    /// for each, in order, whether it is new (`false`: stored before, or earlier in `events`).
+    pub async fn enqueue_inbox_batch(&self, events: &[NewInboxEvent]) -> StoreResult<Vec<bool>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at = now();
+        let inserted: Vec<(String, String)> = dispatch_write!(self, |p| {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
+                 next_attempt_at, created_at) ",
+            );
+            qb.push_values(events, |mut row, event| {
+                row.push_bind(&event.channel)
+                    .push_bind(&event.event_id)
+                    .push_bind(&event.chat_id)
+                    .push_bind(&event.payload)
+                    .push("'pending'")
+                    .push("0")
+                    .push_bind(at)
+                    .push_bind(at);
+            });
+            qb.push(" ON CONFLICT (channel, event_id) DO NOTHING RETURNING channel, event_id");
+            qb.build_query_as().fetch_all(p).await?
+        });
+        let mut fresh: std::collections::HashSet<(String, String)> = inserted.into_iter().collect();
+        // A key given twice is new once, the first time.
+        Ok(events
+            .iter()
+            .map(|e| fresh.remove(&(e.channel.clone(), e.event_id.clone())))
+            .collect())
     }
 
     /// Records an inbound event that is kept but never acted on (status `refused`, with

@@ -148,12 +148,14 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<DueEscalation>> {
         let sql = self.claim_due_sql(&due::ESCALATIONS, "id, task_id, kind, step, reason, raised_by");
-        Ok(dispatch_write!(self, |p| sqlx::query_as::<_, DueEscalation>(&sql)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(p)
-            .await)?)
+        Ok(dispatch_write!(self, |p| sqlx::query_as::<_, DueEscalation>(
+            &sql
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// Records that escalation `id` went from step `from` to step `to` (next step due at

@@ -5,9 +5,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use coordinator::domain::Channel;
-use coordinator::message::OutboundMessage;
+use coordinator::inbox::InboxWriter;
+use coordinator::message::{ChatKind, InboundEvent, OutboundMessage, Sender};
 use coordinator::queue::to_outbound;
-use coordinator::store::{Claimed, InboxFinish, Queue, Store};
+use coordinator::store::{Claimed, InboxFinish, NewInboxEvent, Queue, Store};
 use serde_json::json;
 
 use crate::fake_telegram::{text_update, FakeTelegram};
@@ -20,6 +21,8 @@ both_dbs!(
     a_stale_outbox_worker_cannot_change_a_sent_message,
     a_send_slower_than_the_lease_is_sent_once,
     a_batch_takes_one_event_per_chat_and_finishes_each_claim_it_holds,
+    webhooks_at_once_are_stored_together_each_once,
+    a_batch_insert_says_which_events_are_new,
 );
 
 async fn store_with_one_event(db: Db) -> (Store, tempfile::TempDir) {
@@ -274,4 +277,77 @@ async fn a_batch_takes_one_event_per_chat_and_finishes_each_claim_it_holds(db: D
     assert_eq!(next.len(), 1, "{next:?}");
     assert_eq!(next[0].chat_id, "1");
     assert!(next[0].id > batch[0].id);
+}
+
+fn inbound(n: usize) -> InboundEvent {
+    InboundEvent {
+        channel: Channel::Telegram,
+        event_id: format!("update-{n}"),
+        chat_id: format!("{}", 100 + n % 7),
+        chat_kind: ChatKind::Private,
+        sender: Sender {
+            external_id: format!("{}", 100 + n % 7),
+            display_name: "Anna".into(),
+            username: None,
+        },
+        text: format!("/newtask grouped {n}"),
+        mentions_bot: false,
+        message_id: Some(n.to_string()),
+        reply_to: None,
+        attachments: Vec::new(),
+        button: None,
+        received_at: coordinator::store::now(),
+    }
+}
+
+/// 60 requests at once, 30 events each delivered twice: the writer stores them in groups,
+/// and each event is new exactly once, stored once, with its own payload.
+async fn webhooks_at_once_are_stored_together_each_once(db: Db) {
+    let (url, _dir) = fresh_database(db).await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let writer = InboxWriter::new(store.clone(), wake);
+    let mut requests = tokio::task::JoinSet::new();
+    for n in (0..60).map(|k| k % 30) {
+        let writer = writer.clone();
+        requests.spawn(async move { (n, writer.accept(&inbound(n)).await.unwrap()) });
+    }
+    let mut fresh = vec![0; 30];
+    while let Some(done) = requests.join_next().await {
+        let (n, new) = done.unwrap();
+        fresh[n] += usize::from(new);
+    }
+    assert_eq!(fresh, vec![1; 30], "each event new exactly once");
+    assert_eq!(store.queue_counts(Queue::Inbox).await.unwrap().pending, 30);
+    let now = coordinator::store::now();
+    let claims = store
+        .claim_batch(Queue::Inbox, None, now, now + Duration::seconds(30), 100)
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 7, "one head per chat");
+    for claim in claims {
+        let event: InboundEvent = serde_json::from_str(&claim.payload).unwrap();
+        assert_eq!(event.chat_id, claim.chat_id);
+        let n: usize = event.event_id.trim_start_matches("update-").parse().unwrap();
+        assert_eq!(event.text, format!("/newtask grouped {n}"));
+        assert_eq!(n % 7, (claim.chat_id.parse::<usize>().unwrap() - 100));
+    }
+}
+
+async fn a_batch_insert_says_which_events_are_new(db: Db) {
+    let (store, _dir) = store_with_one_event(db).await;
+    let row = |id: &str| NewInboxEvent {
+        channel: "telegram".into(),
+        event_id: id.into(),
+        chat_id: "42".into(),
+        payload: "{}".into(),
+    };
+    let fresh = store
+        .enqueue_inbox_batch(&[row("update-2"), row("update-1"), row("update-3"), row("update-2")])
+        .await
+        .unwrap();
+    assert_eq!(fresh, vec![true, false, true, false]);
+    assert_eq!(store.queue_counts(Queue::Inbox).await.unwrap().pending, 3);
+    assert!(store.enqueue_inbox_batch(&[]).await.unwrap().is_empty());
 }
