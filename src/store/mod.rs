@@ -275,7 +275,7 @@ impl Store {
 
     /// A round trip to the database, for `/health`.
     pub async fn ping(&self) -> StoreResult<()> {
-        dispatch_write!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        dispatch!(self, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
         Ok(())
     }
 
