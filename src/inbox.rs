@@ -125,14 +125,15 @@ impl InboxWriter {
             if batch.is_empty() {
                 break;
             }
-            let rows: Vec<NewInboxEvent> = batch.iter().map(|w| w.event.clone()).collect();
+            let (rows, answers): (Vec<NewInboxEvent>, Vec<_>) =
+                batch.into_iter().map(|w| (w.event, w.answer)).unzip();
             let results = self.store.enqueue_inbox_batch(&rows).await;
-            for (n, waiting) in batch.into_iter().enumerate() {
+            for (n, answer) in answers.into_iter().enumerate() {
                 let result = match &results {
                     Ok(fresh) => Ok(fresh.get(n).copied().unwrap_or(false)),
                     Err(e) => Err(e.clone()),
                 };
-                let _ = waiting.answer.send(result);
+                let _ = answer.send(result);
             }
             if let Ok(result) = answered.try_recv() {
                 return result;
