@@ -1,8 +1,8 @@
 //! The agent's memory and prompt: per conversation, messages are kept; each turn the prompt is
-//! assembled within a token budget counted with tiktoken (o200k): the system prompt, the role
-//! profile, a few facts about the sender's work (never the whole workspace, so the prompt stays
-//! flat as the workspace grows), a summary of older turns, as much recent history as fits, and
-//! the new message. Turns that no longer fit are folded into the summary.
+//! assembled within a token budget counted exactly in tiktoken's o200k encoding: the system
+//! prompt, the role profile, a few facts about the sender's work (never the whole workspace, so
+//! the prompt stays flat as the workspace grows), a summary of older turns, as much recent
+//! history as fits, and the new message. Turns that no longer fit are folded into the summary.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -19,8 +19,9 @@ const SUMMARY_BUDGET: usize = 400;
 /// How many recent messages are looked at.
 const HISTORY_WINDOW: i64 = 60;
 
-/// Tokens in `text`, counted exactly with the o200k encoding. The encoder is the one process-wide
-/// instance the handbook's chunker also uses (its tables take tens of MiB; one copy is enough).
+/// Tokens in `text`, counted exactly with the o200k encoding. The counter is the one process-wide
+/// instance the handbook's chunker also uses (`handbook::count_tokens`, compact tables of about
+/// 5 MiB).
 /// Every turn counts the same long texts again (the system prompt, the tool specs, the recent
 /// messages): counts of texts longer than [`MEMO_MIN_BYTES`] are remembered, so a turn pays for
 /// what is new in it only.

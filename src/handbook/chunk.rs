@@ -4,7 +4,7 @@
 //! sharing about `overlap_tokens` tokens. Every passage keeps the heading path above it and the
 //! 1-based line range it came from, so that answers can cite it. Pure functions, no IO.
 
-use tiktoken_rs::o200k_base_singleton;
+use super::tokens::count_tokens;
 
 /// How big passages are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +37,6 @@ pub struct Chunk {
     pub line_end: usize,
     /// The passage's text, without the heading line itself.
     pub text: String,
-}
-
-/// Number of tokens in `text` (o200k encoding, as used by current OpenAI models).
-pub fn count_tokens(text: &str) -> usize {
-    o200k_base_singleton().encode_ordinary(text).len()
 }
 
 /// A heading found on a line: its level and its text.

@@ -24,6 +24,7 @@ mod lookup;
 mod manifest;
 pub mod model;
 mod search;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -37,7 +38,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use answer::{context_block, format_results, not_found, quote_answer, tool_result, ANSWER_INSTRUCTIONS};
 pub use child::{ChildOutcome, IngestChild};
-pub use chunk::{chunk_markdown, count_tokens, Chunk, ChunkOptions};
+pub use chunk::{chunk_markdown, Chunk, ChunkOptions};
+pub use tokens::count_tokens;
 pub use embed::{EmbedError, Embedder, HashEmbedder, OpenAiEmbedder};
 pub use ingest::{terminal_progress, IngestFailure, IngestReport, MAX_FILE_BYTES};
 pub use model::{default_model, DefaultModel};
