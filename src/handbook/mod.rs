@@ -39,13 +39,13 @@ use tokio_util::sync::CancellationToken;
 pub use answer::{context_block, format_results, not_found, quote_answer, tool_result, ANSWER_INSTRUCTIONS};
 pub use child::{ChildOutcome, IngestChild};
 pub use chunk::{chunk_markdown, Chunk, ChunkOptions};
-pub use tokens::count_tokens;
 pub use embed::{EmbedError, Embedder, HashEmbedder, OpenAiEmbedder};
 pub use ingest::{terminal_progress, IngestFailure, IngestReport, MAX_FILE_BYTES};
 pub use model::{default_model, DefaultModel};
 pub use search::{
     validate_query, SearchMode, SearchOptions, MAX_K, MAX_QUERY_CHARS, MIN_PASSAGE_RELEVANCE, MIN_RELEVANCE,
 };
+pub use tokens::count_tokens;
 
 use crate::config::Settings;
 use index::{Index, Meta};

@@ -69,7 +69,11 @@ impl Counter {
             let (token, rank) = line.split_once(' ').unwrap_or((line, ""));
             // The file ships inside the binary and a test reads all of it: a line that breaks
             // these rules is a build that must not pass its tests, not a case to handle.
-            assert_eq!(rank.parse::<usize>().ok(), Some(line_no), "o200k rank out of order");
+            assert_eq!(
+                rank.parse::<usize>().ok(),
+                Some(line_no),
+                "o200k rank out of order"
+            );
             base64::engine::general_purpose::STANDARD
                 .decode_vec(token, &mut bytes)
                 .expect("o200k token is base64");
@@ -97,7 +101,11 @@ impl Counter {
     /// The bytes of the token of `rank`.
     fn token(&self, rank: u32) -> &[u8] {
         let rank = rank as usize;
-        let start = if rank == 0 { 0 } else { self.ends[rank - 1] as usize };
+        let start = if rank == 0 {
+            0
+        } else {
+            self.ends[rank - 1] as usize
+        };
         &self.bytes[start..self.ends[rank] as usize]
     }
 
@@ -195,9 +203,7 @@ mod tests {
 
     /// What tiktoken itself counts.
     fn reference(text: &str) -> usize {
-        tiktoken_rs::o200k_base_singleton()
-            .encode_ordinary(text)
-            .len()
+        tiktoken_rs::o200k_base_singleton().encode_ordinary(text).len()
     }
 
     fn markdown_under(dir: &Path, out: &mut Vec<String>) {
