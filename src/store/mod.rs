@@ -33,6 +33,7 @@ mod scratch;
 mod slack;
 mod standup_answers;
 mod standups;
+mod task_writer;
 mod tasks;
 mod team;
 mod tokens;
@@ -142,6 +143,8 @@ pub struct Store {
     pub(crate) writer: Pool,
     /// Wakes the web page's live alert streams when the feed's sources change.
     feed: FeedSignal,
+    /// Writes tasks created at the same time in one transaction.
+    tasks: task_writer::TaskWriter,
 }
 
 /// Runs `$body` with `$p` bound to the engine's pool; the body is compiled once per engine.
@@ -217,19 +220,25 @@ impl Store {
                         .map_err(|e| StoreError::Other(format!("cannot create {}: {e}", dir.display())))?;
                 }
             }
+            // A SQLite connection is a file opened in this process: it cannot be dropped by a
+            // server or a network, so it is not pinged before each use (a round trip to its
+            // worker thread per statement; sqlx still pings it once when it goes back).
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
                 .connect_with(options.clone())
                 .await?;
             // SQLite takes one writer at a time: the writers wait here, woken in turn.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
             Ok(Self {
                 pool: Pool::Sqlite(pool),
+                tasks: task_writer::TaskWriter::start(Pool::Sqlite(writer.clone())),
                 writer: Pool::Sqlite(writer),
                 feed: FeedSignal::new(),
             })
@@ -243,6 +252,7 @@ impl Store {
                 .await?;
             Ok(Self {
                 pool: Pool::Postgres(pool.clone()),
+                tasks: task_writer::TaskWriter::start(Pool::Postgres(pool.clone())),
                 writer: Pool::Postgres(pool),
                 feed: FeedSignal::new(),
             })

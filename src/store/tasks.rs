@@ -154,62 +154,14 @@ impl Store {
         source_key: Option<&str>,
         by: &AuditEntry,
     ) -> StoreResult<Task> {
-        let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
-        let at = now();
-        let id: i64 = dispatch_write!(self, |p| {
-            let mut tx = crate::store::begin_write(p).await?;
-            let inserted: Option<(i64,)> = sqlx::query_as(
-                "INSERT INTO tasks (title, description, status, priority, project_id, assignee_id, \
-                 time_estimate, time_spent, due_date, labels, origin_channel, origin_chat, \
-                 created_by, created_at, updated_at, source_key, recurrence, recurrence_start, recurrence_tz) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18) \
-                 ON CONFLICT (source_key) DO NOTHING RETURNING id",
-            )
-            .bind(&data.title)
-            .bind(&data.description)
-            .bind(data.status.as_str())
-            .bind(data.priority.as_str())
-            .bind(data.project_id)
-            .bind(data.assignee_id)
-            .bind(data.time_estimate)
-            .bind(data.time_spent)
-            .bind(data.due_date)
-            .bind(&labels)
-            .bind(origin.map(|o| o.0))
-            .bind(origin.map(|o| o.1))
-            .bind(&by.actor)
-            .bind(at)
-            .bind(source_key)
-            .bind(data.recurrence.as_ref().map(|r| r.rule.as_str()))
-            .bind(data.recurrence.as_ref().map(|r| r.start))
-            .bind(data.recurrence.as_ref().map(|r| r.timezone.as_str()))
-            .fetch_optional(&mut *tx)
-            .await?;
-            match inserted {
-                Some((id,)) => {
-                    record_audit!(
-                        tx,
-                        by,
-                        "task.create",
-                        "task",
-                        id,
-                        serde_json::json!({"title": data.title})
-                    );
-                    tx.commit().await?;
-                    id
-                }
-                None => {
-                    let (id,): (i64,) = sqlx::query_as("SELECT id FROM tasks WHERE source_key = $1")
-                        .bind(source_key)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    // Ended here, not when dropped: a dropped transaction keeps SQLite's write
-                    // lock until its connection is used again, and everyone else waits.
-                    tx.rollback().await?;
-                    id
-                }
-            }
-        });
+        // Written with the other tasks being created at the same moment (`task_writer`).
+        let row = super::task_writer::NewTaskRow {
+            data: data.clone(),
+            origin: origin.map(|(channel, chat)| (channel.to_owned(), chat.to_owned())),
+            source_key: source_key.map(str::to_owned),
+            by: by.clone(),
+        };
+        let id = self.tasks.create(row).await?;
         self.task(id).await
     }
 

@@ -51,6 +51,7 @@ mod slack;
 mod standups;
 mod task_files;
 mod task_files_s3;
+mod task_groups;
 mod team_commands;
 mod team_flow;
 mod telegram;
