@@ -295,9 +295,10 @@ impl App {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         // `COORDINATOR_INBOX_WORKERS` events at once, on both databases: most of an agent turn
         // is waiting for the model, and a turn waiting keeps no other chat waiting behind it.
-        // Workers claim batches of up to `inbox::BATCH` (one event per chat, so each chat's
-        // events stay in order) and commit each batch's finish once. Idle workers sleep on the
-        // wake-up, so their number costs nothing while the inbox is empty.
+        // Each worker has up to `inbox::BATCH` slots, claimed in batches (one event per chat,
+        // so each chat's events stay in order) and refilled as they free up; events that end
+        // together are finished in one commit. Idle workers sleep on the wake-up, so their
+        // number costs nothing while the inbox is empty.
         let in_flight = self.settings.throughput.inbox_workers;
         let workers = in_flight.div_ceil(crate::inbox::BATCH);
         let mut tasks: Vec<_> = (0..workers)

@@ -1,11 +1,12 @@
 //! The durable inbox: every inbound event is stored (deduplicated on channel + platform event
-//! id) before its webhook is acknowledged; a worker claims due events in batches (at most one
-//! per chat, so each chat is answered in order), hands them to the conversation all at once,
-//! and finishes those done together in one transaction. The replies are queued in the outbox
-//! in the same transaction that marks the event done, with keys derived from the event, so an
-//! event processed twice (after a crash) neither acts twice nor answers twice. Failures retry with backoff and end as dead
-//! letters, counted in `/metrics` and listed by `/api/monitoring/status`. Each event is tagged
-//! with its sender and task for the history.
+//! id) before its webhook is acknowledged ([`InboxWriter`]); a worker claims due events in
+//! batches (at most one per chat, so each chat is answered in order), works up to its number
+//! of slots at once, claiming more as slots free up, and finishes those done together in one
+//! transaction. The replies are queued in the outbox in the same transaction that marks the
+//! event done, with keys derived from the event, so an event processed twice (after a crash)
+//! neither acts twice nor answers twice. Failures retry with backoff and end as dead letters,
+//! counted in `/metrics` and listed by `/api/monitoring/status`. Each event is tagged with its
+//! sender and task for the history.
 //!
 //! The worker knows nothing of what answers: it calls an [`EventHandler`] (the conversation,
 //! wired in `app`).
@@ -14,14 +15,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::message::{redact, InboundEvent};
 use crate::queue::{
     backoff, claim_lost, keeping_claim, task_hint, to_outbound, Attempt, EventHandler, Handled, Outcome,
 };
-use crate::store::{Claimed, InboxFinish, NewInboxEvent, Queue, Store, StoreError};
+use crate::store::{Claimed, InboxFinish, Queue, Store, StoreError};
+
+mod writer;
+pub use writer::InboxWriter;
 
 /// How one claimed event's work ended.
 enum Step {
@@ -43,120 +47,6 @@ const LEASE: Duration = Duration::from_secs(30);
 pub const BATCH: usize = 8;
 /// How often an idle worker looks for due work when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(250);
-
-/// Stores inbound events and wakes the worker. Events that arrive while an earlier store is
-/// under way are stored together, in one statement, by whichever of their requests gets the
-/// turn first (a group commit): on SQLite every write waits for the one writing connection, and
-/// a burst of webhooks would otherwise take it once each.
-#[derive(Clone)]
-pub struct InboxWriter {
-    store: Store,
-    wake: Arc<Notify>,
-    group: Arc<Group>,
-}
-
-/// Events waiting to be stored, and the turn to store them.
-#[derive(Default)]
-struct Group {
-    waiting: std::sync::Mutex<Vec<Waiting>>,
-    turn: tokio::sync::Mutex<()>,
-}
-
-/// One request's event and where its answer goes.
-struct Waiting {
-    event: NewInboxEvent,
-    answer: oneshot::Sender<Result<bool, StoreError>>,
-}
-
-/// Events stored together at most.
-const GROUP: usize = 64;
-
-impl InboxWriter {
-    pub fn new(store: Store, wake: Arc<Notify>) -> Self {
-        Self {
-            store,
-            wake,
-            group: Arc::default(),
-        }
-    }
-
-    /// Stores `event` durably. `Ok(false)`: the same event was stored before (a redelivery).
-    #[tracing::instrument(skip_all, fields(channel = %event.channel, event_id = %event.event_id))]
-    pub async fn accept(&self, event: &InboundEvent) -> Result<bool, StoreError> {
-        let payload = serde_json::to_string(event).map_err(|e| StoreError::Other(e.to_string()))?;
-        let row = NewInboxEvent {
-            channel: event.channel.as_str().to_owned(),
-            event_id: event.event_id.clone(),
-            chat_id: event.chat_id.clone(),
-            payload,
-        };
-        let fresh = self.store_grouped(row).await?;
-        metrics::counter!("inbox_events_total", "channel" => event.channel.as_str(), "fresh" => fresh.to_string())
-            .increment(1);
-        if fresh {
-            self.wake.notify_one();
-        }
-        Ok(fresh)
-    }
-
-    /// Stores `row` with the others waiting: the request that gets the turn stores everything
-    /// waiting then and answers each; the others find their answer when their turn comes.
-    async fn store_grouped(&self, row: NewInboxEvent) -> Result<bool, StoreError> {
-        let (answer, mut answered) = oneshot::channel();
-        let fallback = row.clone();
-        self.waiting().push(Waiting { event: row, answer });
-        let turn = self.group.turn.lock().await;
-        match answered.try_recv() {
-            Ok(result) => return result,
-            Err(oneshot::error::TryRecvError::Empty) => {}
-            // The request that took ours stopped before it answered (its client went away):
-            // store ours alone; stored twice is still stored once.
-            Err(oneshot::error::TryRecvError::Closed) => {
-                drop(turn);
-                return self.store_one(&fallback).await;
-            }
-        }
-        loop {
-            let batch: Vec<Waiting> = {
-                let mut waiting = self.waiting();
-                let n = waiting.len().min(GROUP);
-                waiting.drain(..n).collect()
-            };
-            if batch.is_empty() {
-                break;
-            }
-            let (rows, answers): (Vec<NewInboxEvent>, Vec<_>) =
-                batch.into_iter().map(|w| (w.event, w.answer)).unzip();
-            let results = self.store.enqueue_inbox_batch(&rows).await;
-            for (n, answer) in answers.into_iter().enumerate() {
-                let result = match &results {
-                    Ok(fresh) => Ok(fresh.get(n).copied().unwrap_or(false)),
-                    Err(e) => Err(e.clone()),
-                };
-                let _ = answer.send(result);
-            }
-            if let Ok(result) = answered.try_recv() {
-                return result;
-            }
-        }
-        drop(turn);
-        // Not reached: ours was waiting until a turn took it, and this turn took all.
-        self.store_one(&fallback).await
-    }
-
-    async fn store_one(&self, row: &NewInboxEvent) -> Result<bool, StoreError> {
-        self.store
-            .enqueue_inbox(&row.channel, &row.event_id, &row.chat_id, &row.payload)
-            .await
-    }
-
-    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
-        self.group
-            .waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
 
 /// The inbox worker.
 #[derive(Clone)]
@@ -217,14 +107,30 @@ impl Inbox {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
+        let mut running = tokio::task::JoinSet::new();
+        self.claim_into(&mut running, now, limit).await?;
+        let mut outcomes = Vec::with_capacity(running.len());
+        while let Some(first) = running.join_next().await {
+            outcomes.extend(self.settle(first, &mut running).await);
+        }
+        Ok(outcomes)
+    }
+
+    /// Claims up to `limit` due events and starts working each; how many it claimed.
+    async fn claim_into(
+        &self,
+        running: &mut Running,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
         let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
         let claims = self
             .store
             .claim_batch(Queue::Inbox, None, now, lease_until, limit)
             .await?;
+        let claimed = claims.len();
         // Each event runs as a task of its own: one waiting for the database's write lock must
         // never wait on another that is not being polled.
-        let mut running = tokio::task::JoinSet::new();
         for claimed in claims {
             tracing::debug!(
                 id = claimed.id,
@@ -237,25 +143,33 @@ impl Inbox {
                 keeping_claim(&this.store, Queue::Inbox, &claimed, LEASE, work).await
             });
         }
-        let mut outcomes = Vec::with_capacity(running.len());
-        while let Some(first) = running.join_next().await {
-            let mut ready = vec![first];
-            while let Some(more) = running.try_join_next() {
-                ready.push(more);
-            }
-            let mut finishes = Vec::new();
-            for step in ready {
-                match step {
-                    Ok(Ok(Step::Finish(finish, channel))) => finishes.push((*finish, channel)),
-                    Ok(Ok(Step::Ended(outcome))) => outcomes.push(Ok(outcome)),
-                    Ok(Err(e)) => outcomes.push(Err(e)),
-                    // A panic: the claim runs out and the event is tried again.
-                    Err(e) => outcomes.push(Err(StoreError::Other(format!("event handling stopped: {e}")))),
-                }
-            }
-            outcomes.extend(self.finish(finishes).await);
+        Ok(claimed)
+    }
+
+    /// Takes `first` and every other event whose work has ended by now, and finishes those
+    /// answered in one transaction. One outcome per event taken.
+    async fn settle(
+        &self,
+        first: Result<Result<Step, StoreError>, tokio::task::JoinError>,
+        running: &mut Running,
+    ) -> Vec<Result<Outcome, StoreError>> {
+        let mut ready = vec![first];
+        while let Some(more) = running.try_join_next() {
+            ready.push(more);
         }
-        Ok(outcomes)
+        let mut outcomes = Vec::with_capacity(ready.len());
+        let mut finishes = Vec::new();
+        for step in ready {
+            match step {
+                Ok(Ok(Step::Finish(finish, channel))) => finishes.push((*finish, channel)),
+                Ok(Ok(Step::Ended(outcome))) => outcomes.push(Ok(outcome)),
+                Ok(Err(e)) => outcomes.push(Err(e)),
+                // A panic: the claim runs out and the event is tried again.
+                Err(e) => outcomes.push(Err(StoreError::Other(format!("event handling stopped: {e}")))),
+            }
+        }
+        outcomes.extend(self.finish(finishes).await);
+        outcomes
     }
 
     /// Hands a claimed event to the handler; what it answered is finished with the others of
@@ -389,28 +303,60 @@ impl Inbox {
         Ok(Outcome::Retried)
     }
 
-    /// Processes events until `shutdown`, a batch at a time; wakes early when an event is
-    /// stored.
+    /// Processes events until `shutdown`, up to `batch` at once. Slots are refilled as the
+    /// work in them ends, once half of them are free (a claim is a write, so not one per
+    /// event), rather than after the whole batch: a slow agent turn keeps one slot, not the
+    /// worker. Wakes early when an event is stored; at shutdown, claims nothing more and
+    /// finishes what it holds.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) {
+        let mut running = Running::new();
+        // Whether due work may be waiting: after a wake-up, a poll, or a finished event (which
+        // may have been its chat's head, with more of that chat behind it).
+        let mut look = true;
         loop {
             if shutdown.is_cancelled() {
+                while let Some(first) = running.join_next().await {
+                    log_failures(&self.settle(first, &mut running).await);
+                }
                 return;
             }
-            match self.run_batch(crate::store::now(), self.batch).await {
-                Ok(outcomes) if !outcomes.is_empty() => {
-                    for e in outcomes.iter().filter_map(|o| o.as_ref().err()) {
-                        tracing::warn!(error = %e, "an inbound event could not be finished; it will be tried again");
+            let free = self.batch.saturating_sub(running.len());
+            if look && free > 0 && (running.is_empty() || 2 * free >= self.batch) {
+                match self.claim_into(&mut running, crate::store::now(), free).await {
+                    // Fewer than asked: nothing else is due until something changes.
+                    Ok(claimed) => look = claimed == free,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "inbox worker could not reach the database");
+                        look = false;
                     }
-                    continue;
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "inbox worker could not reach the database"),
+            }
+            if running.is_empty() {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.idle_poll) => {}
+                }
+                look = true;
+                continue;
             }
             tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.idle_poll) => {}
+                Some(first) = running.join_next() => {
+                    log_failures(&self.settle(first, &mut running).await);
+                    look = true;
+                }
+                _ = self.wake.notified(), if !look => look = true,
+                _ = shutdown.cancelled() => {}
             }
         }
+    }
+}
+
+/// The events a worker is working on.
+type Running = tokio::task::JoinSet<Result<Step, StoreError>>;
+
+fn log_failures(outcomes: &[Result<Outcome, StoreError>]) {
+    for e in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+        tracing::warn!(error = %e, "an inbound event could not be finished; it will be tried again");
     }
 }

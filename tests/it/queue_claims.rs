@@ -1,7 +1,8 @@
 //! Claims on the durable queues, against the store itself (no workers running): a renewed
 //! claim keeps the item from other workers; a lapsed one lets another worker take it over, and
 //! the worker that lost it can no longer change the item. Through the running service: a send
-//! slower than the outbox lease is still sent once.
+//! slower than the outbox lease is still sent once. The inbox worker with a scripted handler:
+//! a slow event keeps one of its slots, not the worker, and each chat stays in order.
 
 use chrono::{DateTime, Duration, Utc};
 use coordinator::domain::Channel;
@@ -23,6 +24,8 @@ both_dbs!(
     a_batch_takes_one_event_per_chat_and_finishes_each_claim_it_holds,
     webhooks_at_once_are_stored_together_each_once,
     a_batch_insert_says_which_events_are_new,
+    a_slow_event_holds_one_slot_not_the_worker,
+    each_chat_is_answered_in_order_while_slots_refill,
 );
 
 async fn store_with_one_event(db: Db) -> (Store, tempfile::TempDir) {
@@ -350,4 +353,147 @@ async fn a_batch_insert_says_which_events_are_new(db: Db) {
     assert_eq!(fresh, vec![true, false, true, false]);
     assert_eq!(store.queue_counts(Queue::Inbox).await.unwrap().pending, 3);
     assert!(store.enqueue_inbox_batch(&[]).await.unwrap().is_empty());
+}
+
+/// What the inbox worker hands events to in the worker tests: answers at once, except an event
+/// whose text is `slow`, which waits until it is let go; records what it was given, in order.
+#[derive(Default)]
+struct Scripted {
+    seen: std::sync::Mutex<Vec<(String, String)>>,
+    let_go: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl coordinator::queue::EventHandler for Scripted {
+    async fn handle(
+        &self,
+        event: &InboundEvent,
+        _attempt: coordinator::queue::Attempt,
+    ) -> Result<coordinator::queue::Handled, coordinator::queue::HandlerError> {
+        if event.text == "slow" {
+            self.let_go.notified().await;
+        } else {
+            // Events of different chats end in a different order than they started.
+            let pause = event.event_id.bytes().map(u64::from).sum::<u64>() % 5;
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        }
+        self.seen
+            .lock()
+            .unwrap()
+            .push((event.chat_id.clone(), event.text.clone()));
+        Ok(coordinator::queue::Handled {
+            replies: Vec::new(),
+            history_text: Some(event.text.clone()),
+        })
+    }
+}
+
+impl Scripted {
+    fn seen(&self) -> Vec<(String, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn store_event(store: &Store, n: usize, chat: &str, text: &str) {
+    let event = InboundEvent {
+        chat_id: chat.to_owned(),
+        sender: Sender {
+            external_id: chat.to_owned(),
+            display_name: "Anna".into(),
+            username: None,
+        },
+        text: text.to_owned(),
+        ..inbound(n)
+    };
+    let payload = serde_json::to_string(&event).unwrap();
+    assert!(store
+        .enqueue_inbox("telegram", &event.event_id, chat, &payload)
+        .await
+        .unwrap());
+}
+
+/// Runs an inbox worker of `slots` over `store` until the returned token is cancelled.
+fn worker(
+    store: &Store,
+    handler: std::sync::Arc<Scripted>,
+    slots: usize,
+) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let inbox = coordinator::inbox::Inbox::new(store.clone(), handler, wake.clone(), wake).with_batch(slots);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(inbox.run_until_stopped(stop.clone()));
+    (stop, running)
+}
+
+/// Waits until `done` holds, for at most 20 s.
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "not within 20 s: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// A worker of 4 slots, one of them held by an event that does not end: the 12 quick events
+/// behind it, in other chats, are all answered meanwhile (a worker that waits for its whole
+/// batch answers 3 of them), and the slow one is finished once it ends.
+async fn a_slow_event_holds_one_slot_not_the_worker(db: Db) {
+    let (url, _dir) = fresh_database(db).await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    store_event(&store, 1, "1", "slow").await;
+    for n in 2..=13 {
+        store_event(&store, n, &n.to_string(), &format!("quick {n}")).await;
+    }
+    let handler = std::sync::Arc::new(Scripted::default());
+    let (stop, running) = worker(&store, handler.clone(), 4);
+    until("the quick events finished while the slow one runs", async || {
+        store.queue_counts(Queue::Inbox).await.unwrap().done == 12
+    })
+    .await;
+    let counts = store.queue_counts(Queue::Inbox).await.unwrap();
+    assert_eq!((counts.pending, counts.processing), (0, 1), "{counts:?}");
+    let seen = handler.seen();
+    assert_eq!(seen.len(), 12, "{seen:?}");
+    assert!(seen.iter().all(|(_, text)| text != "slow"), "{seen:?}");
+    handler.let_go.notify_one();
+    until("the slow event finished", async || {
+        store.queue_counts(Queue::Inbox).await.unwrap().done == 13
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap();
+}
+
+/// Three chats of 8 events each, stored interleaved, worked by 2 slots that refill as events
+/// end: every event is answered once, and each chat's in the order it was sent.
+async fn each_chat_is_answered_in_order_while_slots_refill(db: Db) {
+    let (url, _dir) = fresh_database(db).await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let chats = ["31", "32", "33"];
+    for k in 0..8 {
+        for (c, chat) in chats.iter().enumerate() {
+            store_event(&store, 100 + 3 * k + c, chat, &format!("message {k}")).await;
+        }
+    }
+    let handler = std::sync::Arc::new(Scripted::default());
+    let (stop, running) = worker(&store, handler.clone(), 2);
+    until("every event finished", async || {
+        store.queue_counts(Queue::Inbox).await.unwrap().done == 24
+    })
+    .await;
+    stop.cancel();
+    running.await.unwrap();
+    let seen = handler.seen();
+    assert_eq!(seen.len(), 24, "{seen:?}");
+    for chat in chats {
+        let order: Vec<&str> = seen
+            .iter()
+            .filter(|(c, _)| c == chat)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        let sent: Vec<String> = (0..8).map(|k| format!("message {k}")).collect();
+        assert_eq!(order, sent, "chat {chat}");
+    }
 }
