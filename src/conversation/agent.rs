@@ -93,34 +93,39 @@ impl Agent {
             Some(p) => format!("Their name: {}.", p.name),
             None => String::new(),
         };
-        let count = |query: TaskQuery| async move {
-            let query = TaskQuery {
-                limit: Some(5),
-                ..query
-            };
-            self.workspace.list_tasks(input.actor, &query, input.now).await
-        };
-        let open = count(TaskQuery {
+        // Three reads at once: the workspace's counts, and the sender's own open tasks.
+        let open = TaskQuery {
             open: Some(true),
             ..TaskQuery::default()
-        })
-        .await?;
-        let overdue = count(TaskQuery {
+        };
+        let overdue = TaskQuery {
             overdue: Some(true),
             ..TaskQuery::default()
-        })
-        .await?;
+        };
+        let (open, overdue, mine) = tokio::join!(
+            self.workspace.count_tasks(input.actor, &open, input.now),
+            self.workspace.count_tasks(input.actor, &overdue, input.now),
+            async {
+                let Some(person) = input.person else {
+                    return Ok(None);
+                };
+                let query = TaskQuery {
+                    open: Some(true),
+                    assigned_to: Some(person.handle.clone()),
+                    limit: Some(5),
+                    ..TaskQuery::default()
+                };
+                self.workspace
+                    .list_tasks(input.actor, &query, input.now)
+                    .await
+                    .map(Some)
+            }
+        );
         facts.push_str(&format!(
             "\nWorkspace: {} open tasks, {} overdue.",
-            open.total, overdue.total
+            open?, overdue?
         ));
-        if let Some(person) = input.person {
-            let mine = count(TaskQuery {
-                open: Some(true),
-                assigned_to: Some(person.handle.clone()),
-                ..TaskQuery::default()
-            })
-            .await?;
+        if let Some(mine) = mine? {
             // Ids and dates only: titles may come from a ticket or a CRM, and reading them would
             // be reading someone else's text before the turn has begun.
             let items: Vec<_> = mine

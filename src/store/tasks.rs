@@ -240,6 +240,17 @@ impl Store {
         Ok((tasks, total))
     }
 
+    /// How many tasks match `filter`, paging aside.
+    pub async fn count_tasks(&self, filter: &TaskFilter) -> StoreResult<i64> {
+        let (total,): (i64,) = dispatch!(self, |p| {
+            let mut count =
+                QueryBuilder::new("SELECT COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id");
+            push_filters(&mut count, filter);
+            count.build_query_as().fetch_one(p).await?
+        });
+        Ok(total)
+    }
+
     /// Replaces the writable fields of task `id`; `action` names the change for the audit log.
     pub async fn update_task(
         &self,

@@ -201,6 +201,12 @@ impl Workspace {
         let (items, total) = self.store.list_tasks(&filter).await?;
         Ok(Page { items, total })
     }
+
+    /// How many tasks match `query`, paging aside.
+    pub async fn count_tasks(&self, actor: &Actor, query: &TaskQuery, now: DateTime<Utc>) -> WsResult<i64> {
+        let filter = task_filter(actor, query, now)?;
+        Ok(self.store.count_tasks(&filter).await?)
+    }
 }
 
 /// The store's filter for `query`, each field checked and named when invalid; `now` decides

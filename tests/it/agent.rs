@@ -384,6 +384,18 @@ async fn prompt_size_stays_flat_as_the_workspace_grows(db: Db) {
         .await;
     tg.wait_for_sent(1, WAIT).await;
     let small = tokens_of_first_request(&ai);
+    let facts = |ai: &FakeOpenAi| -> String {
+        let last = ai.requests().last().cloned().unwrap();
+        last["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let seen = facts(&ai);
+    assert!(seen.contains("Workspace: 10 open tasks, 0 overdue."), "{seen}");
+    assert!(seen.contains("Their open tasks (10 in all;"), "{seen}");
     for i in 10..400 {
         app.post(
             "/api/tasks",
@@ -396,6 +408,9 @@ async fn prompt_size_stays_flat_as_the_workspace_grows(db: Db) {
         .await;
     tg.wait_for_sent(2, WAIT).await;
     let large = tokens_of_first_request(&ai);
+    let seen = facts(&ai);
+    assert!(seen.contains("Workspace: 400 open tasks, 0 overdue."), "{seen}");
+    assert!(seen.contains("Their open tasks (400 in all;"), "{seen}");
     // The second prompt also carries the first turn (two short messages).
     assert!(large < small + 40, "prompt grew from {small} to {large} tokens");
 }
