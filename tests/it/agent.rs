@@ -363,15 +363,18 @@ async fn prompt_size_stays_flat_as_the_workspace_grows(db: Db) {
     let (tg, ai) = (FakeTelegram::start().await, FakeOpenAi::start().await);
     let app = app_with(db, &tg, &ai).spawn().await;
     person(&app, "anna", "member", 11).await;
-    let tokens_of_first_request = |ai: &FakeOpenAi| -> usize {
+    // The texts of the messages of the model's last request.
+    let last_request = |ai: &FakeOpenAi| -> Vec<String> {
         let last = ai.requests().last().cloned().unwrap();
         last["messages"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|m| count_tokens(m["content"].as_str().unwrap_or_default()))
-            .sum()
+            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+            .collect()
     };
+    let tokens_of_first_request =
+        |ai: &FakeOpenAi| -> usize { last_request(ai).iter().map(|text| count_tokens(text)).sum() };
     for i in 0..10 {
         app.post(
             "/api/tasks",
@@ -384,15 +387,7 @@ async fn prompt_size_stays_flat_as_the_workspace_grows(db: Db) {
         .await;
     tg.wait_for_sent(1, WAIT).await;
     let small = tokens_of_first_request(&ai);
-    let facts = |ai: &FakeOpenAi| -> String {
-        let last = ai.requests().last().cloned().unwrap();
-        last["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    };
+    let facts = |ai: &FakeOpenAi| -> String { last_request(ai).concat() };
     let seen = facts(&ai);
     assert!(seen.contains("Workspace: 10 open tasks, 0 overdue."), "{seen}");
     assert!(seen.contains("Their open tasks (10 in all;"), "{seen}");
