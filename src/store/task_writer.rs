@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit::record_audit;
+use super::tasks::bind_task_data;
 use super::{AuditEntry, Pool, StoreError, StoreResult, TaskData};
 
 /// Tasks written together at most.
@@ -154,23 +155,17 @@ async fn insert_group(w: &Writer, rows: &[NewTaskRow]) -> Result<Vec<i64>, Faile
         for row in rows {
             let data = &row.data;
             let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
-            let inserted: Option<(i64,)> = sqlx::query_as(
-                "INSERT INTO tasks (title, description, status, priority, project_id, assignee_id, \
-                 time_estimate, time_spent, due_date, labels, origin_channel, origin_chat, \
-                 created_by, created_at, updated_at, source_key, recurrence, recurrence_start, recurrence_tz) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18) \
-                 ON CONFLICT (source_key) DO NOTHING RETURNING id",
+            let inserted: Option<(i64,)> = bind_task_data!(
+                sqlx::query_as(
+                    "INSERT INTO tasks (title, description, status, priority, project_id, assignee_id, \
+                     time_estimate, time_spent, due_date, labels, origin_channel, origin_chat, \
+                     created_by, created_at, updated_at, source_key, recurrence, recurrence_start, recurrence_tz) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18) \
+                     ON CONFLICT (source_key) DO NOTHING RETURNING id",
+                ),
+                data,
+                &labels
             )
-            .bind(&data.title)
-            .bind(&data.description)
-            .bind(data.status.as_str())
-            .bind(data.priority.as_str())
-            .bind(data.project_id)
-            .bind(data.assignee_id)
-            .bind(data.time_estimate)
-            .bind(data.time_spent)
-            .bind(data.due_date)
-            .bind(&labels)
             .bind(row.origin.as_ref().map(|o| o.0.as_str()))
             .bind(row.origin.as_ref().map(|o| o.1.as_str()))
             .bind(&row.by.actor)

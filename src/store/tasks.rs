@@ -7,6 +7,25 @@ use super::audit::record_audit;
 use super::{dispatch, dispatch_write, now, AuditEntry, Store, StoreError, StoreResult};
 use crate::domain::{Label, Priority, Task, TaskStatus};
 
+/// Binds the ten writable fields of a task, `$1`…`$10` in the order of [`TaskData`] (labels as
+/// JSON), to an insert or an update.
+macro_rules! bind_task_data {
+    ($query:expr, $data:expr, $labels:expr) => {
+        $query
+            .bind(&$data.title)
+            .bind(&$data.description)
+            .bind($data.status.as_str())
+            .bind($data.priority.as_str())
+            .bind($data.project_id)
+            .bind($data.assignee_id)
+            .bind($data.time_estimate)
+            .bind($data.time_spent)
+            .bind($data.due_date)
+            .bind($labels)
+    };
+}
+pub(super) use bind_task_data;
+
 /// The writable fields of a task, already validated.
 #[derive(Debug, Clone)]
 pub struct TaskData {
@@ -262,21 +281,15 @@ impl Store {
         let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
         dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
-            let done = sqlx::query(
-                "UPDATE tasks SET title = $1, description = $2, status = $3, priority = $4, \
-                 project_id = $5, assignee_id = $6, time_estimate = $7, time_spent = $8, \
-                 due_date = $9, labels = $10, updated_at = $11 WHERE id = $12",
+            let done = bind_task_data!(
+                sqlx::query(
+                    "UPDATE tasks SET title = $1, description = $2, status = $3, priority = $4, \
+                     project_id = $5, assignee_id = $6, time_estimate = $7, time_spent = $8, \
+                     due_date = $9, labels = $10, updated_at = $11 WHERE id = $12",
+                ),
+                data,
+                &labels
             )
-            .bind(&data.title)
-            .bind(&data.description)
-            .bind(data.status.as_str())
-            .bind(data.priority.as_str())
-            .bind(data.project_id)
-            .bind(data.assignee_id)
-            .bind(data.time_estimate)
-            .bind(data.time_spent)
-            .bind(data.due_date)
-            .bind(&labels)
             .bind(now())
             .bind(id)
             .execute(&mut *tx)
