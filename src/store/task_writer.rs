@@ -8,8 +8,6 @@
 //! A group that fails before its commit (a project deleted meanwhile, say) was rolled back
 //! whole; its tasks are then written one by one, so each caller gets its own outcome.
 
-use std::sync::Arc;
-
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit::record_audit;
@@ -33,11 +31,12 @@ type Job = (NewTaskRow, oneshot::Sender<StoreResult<i64>>);
 /// is dropped.
 #[derive(Clone)]
 pub(crate) struct TaskWriter {
-    jobs: Arc<mpsc::UnboundedSender<Job>>,
-    writer: Pool,
+    jobs: mpsc::UnboundedSender<Job>,
+    writer: Writer,
 }
 
 /// What [`insert_group`] gets at: the store's writer.
+#[derive(Clone)]
 struct Writer {
     writer: Pool,
 }
@@ -74,16 +73,9 @@ impl TaskWriter {
     /// Starts the writing task on the current runtime.
     pub fn start(writer: Pool) -> Self {
         let (jobs, received) = mpsc::unbounded_channel();
-        tokio::spawn(run(
-            Writer {
-                writer: writer.clone(),
-            },
-            received,
-        ));
-        Self {
-            jobs: Arc::new(jobs),
-            writer,
-        }
+        let writer = Writer { writer };
+        tokio::spawn(run(writer.clone(), received));
+        Self { jobs, writer }
     }
 
     /// Writes `row` with whatever else is waiting; its task's id.
@@ -102,10 +94,7 @@ impl TaskWriter {
     }
 
     async fn alone(&self, row: &NewTaskRow) -> StoreResult<i64> {
-        let writer = Writer {
-            writer: self.writer.clone(),
-        };
-        Ok(insert_group(&writer, std::slice::from_ref(row)).await?[0])
+        Ok(insert_group(&self.writer, std::slice::from_ref(row)).await?[0])
     }
 }
 

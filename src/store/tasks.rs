@@ -162,6 +162,21 @@ where
     }
 }
 
+/// Counts the tasks matching `filter`, paging aside.
+fn count_query<'a, DB>(filter: &'a TaskFilter) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
+    DateTime<Utc>: Encode<'a, DB> + Type<DB>,
+{
+    let mut count =
+        QueryBuilder::new("SELECT COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id");
+    push_filters(&mut count, filter);
+    count
+}
+
 impl Store {
     /// Creates a task; `origin` is the channel and chat it was created from, if any, so that
     /// escalations can go back there. A `source_key` seen before returns the task it made
@@ -249,10 +264,7 @@ impl Store {
                 .push(" OFFSET ")
                 .push_bind(filter.offset);
             let rows = qb.build_query_as::<TaskRow>().fetch_all(p).await?;
-            let mut count =
-                QueryBuilder::new("SELECT COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id");
-            push_filters(&mut count, filter);
-            let (total,): (i64,) = count.build_query_as().fetch_one(p).await?;
+            let (total,): (i64,) = count_query(filter).build_query_as().fetch_one(p).await?;
             (rows, total)
         });
         let tasks = rows.into_iter().map(Task::try_from).collect::<StoreResult<_>>()?;
@@ -261,12 +273,10 @@ impl Store {
 
     /// How many tasks match `filter`, paging aside.
     pub async fn count_tasks(&self, filter: &TaskFilter) -> StoreResult<i64> {
-        let (total,): (i64,) = dispatch!(self, |p| {
-            let mut count =
-                QueryBuilder::new("SELECT COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id");
-            push_filters(&mut count, filter);
-            count.build_query_as().fetch_one(p).await?
-        });
+        let (total,): (i64,) = dispatch!(self, |p| count_query(filter)
+            .build_query_as()
+            .fetch_one(p)
+            .await?);
         Ok(total)
     }
 
