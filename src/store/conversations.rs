@@ -63,29 +63,38 @@ impl Store {
     pub async fn conversation_for(&self, channel: &str, chat_id: &str) -> StoreResult<ConversationRecord> {
         let at = now();
         let sql = format!("{SELECT} WHERE channel = $1 AND chat_id = $2");
+        // Known after a chat's first turn: read like any read, so that turns in many chats at
+        // once do not queue for SQLite's one writing connection just to find theirs.
+        let known = dispatch!(self, |p| sqlx::query_as::<_, ConversationRecord>(&sql)
+            .bind(channel)
+            .bind(chat_id)
+            .fetch_optional(p)
+            .await)?;
+        if let Some(known) = known {
+            return Ok(known);
+        }
         Ok(dispatch_write!(self, |p| {
-            let known = sqlx::query_as::<_, ConversationRecord>(&sql)
-                .bind(channel)
-                .bind(chat_id)
-                .fetch_optional(p)
-                .await?;
-            if let Some(known) = known {
-                return Ok(known);
-            }
-            sqlx::query(
+            let made = sqlx::query_as::<_, ConversationRecord>(
                 "INSERT INTO conversations (channel, chat_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-                 ON CONFLICT (channel, chat_id) DO NOTHING",
+                 ON CONFLICT (channel, chat_id) DO NOTHING RETURNING id, channel, chat_id, summary, \
+                 summarized_until, prompt_tokens, completion_tokens, turns, created_at, updated_at",
             )
             .bind(channel)
             .bind(chat_id)
             .bind(at)
-            .execute(p)
+            .fetch_optional(p)
             .await?;
-            sqlx::query_as::<_, ConversationRecord>(&sql)
-                .bind(channel)
-                .bind(chat_id)
-                .fetch_one(p)
-                .await?
+            match made {
+                Some(made) => made,
+                // Made meanwhile by another worker.
+                None => {
+                    sqlx::query_as::<_, ConversationRecord>(&sql)
+                        .bind(channel)
+                        .bind(chat_id)
+                        .fetch_one(p)
+                        .await?
+                }
+            }
         }))
     }
 

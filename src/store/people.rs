@@ -84,9 +84,36 @@ struct IdentityRow {
     external_id: String,
 }
 
-const SELECT: &str = "SELECT p.id, p.handle, p.name, p.email, p.timezone, p.role, \
-    m.handle AS manager, p.profile, p.created_at, p.updated_at FROM people p \
-    LEFT JOIN people m ON m.id = p.manager_id";
+/// A person's columns, then where they come from (`SELECT` is both).
+macro_rules! person_columns {
+    () => {
+        "SELECT p.id, p.handle, p.name, p.email, p.timezone, p.role, \
+         m.handle AS manager, p.profile, p.created_at, p.updated_at"
+    };
+}
+macro_rules! person_from {
+    () => {
+        " FROM people p LEFT JOIN people m ON m.id = p.manager_id"
+    };
+}
+const SELECT: &str = concat!(person_columns!(), person_from!());
+/// A person with each of their identities, one row per identity, found by one of them (`$1`
+/// channel, `$2` external id): the speaker of every message, in one statement.
+const BY_IDENTITY: &str = concat!(
+    person_columns!(),
+    ", o.channel AS identity_channel, o.external_id AS identity_external_id",
+    person_from!(),
+    " JOIN identities i ON i.person_id = p.id AND i.channel = $1 AND i.external_id = $2 \
+     JOIN identities o ON o.person_id = p.id ORDER BY o.id"
+);
+
+#[derive(sqlx::FromRow)]
+struct PersonIdentityRow {
+    #[sqlx(flatten)]
+    person: PersonRow,
+    identity_channel: String,
+    identity_external_id: String,
+}
 
 impl Store {
     async fn with_identities(&self, rows: Vec<PersonRow>) -> StoreResult<Vec<Person>> {
@@ -107,30 +134,12 @@ impl Store {
         });
         rows.into_iter()
             .map(|r| {
-                let bad = |e: String| StoreError::Other(format!("person {}: {e}", r.id));
-                let identities = identities
+                let id = r.id;
+                let mine = identities
                     .iter()
-                    .filter(|i| i.person_id == r.id)
-                    .map(|i| {
-                        Ok(Identity {
-                            channel: i.channel.parse().map_err(|e| bad(format!("{e}")))?,
-                            external_id: i.external_id.clone(),
-                        })
-                    })
-                    .collect::<StoreResult<_>>()?;
-                Ok(Person {
-                    role: r.role.parse().map_err(|e| bad(format!("{e}")))?,
-                    id: r.id,
-                    handle: r.handle,
-                    name: r.name,
-                    email: r.email,
-                    timezone: r.timezone,
-                    manager: r.manager,
-                    profile: r.profile,
-                    identities,
-                    created_at: r.created_at,
-                    updated_at: r.updated_at,
-                })
+                    .filter(move |i| i.person_id == id)
+                    .map(|i| (i.channel.as_str(), i.external_id.as_str()));
+                person(r, mine)
             })
             .collect()
     }
@@ -183,18 +192,25 @@ impl Store {
         channel: Channel,
         external_id: &str,
     ) -> StoreResult<Option<Person>> {
-        let sql = format!(
-            "{SELECT} JOIN identities i ON i.person_id = p.id WHERE i.channel = $1 AND i.external_id = $2"
-        );
-        let row = dispatch!(self, |p| sqlx::query_as::<_, PersonRow>(&sql)
+        let mut rows = dispatch!(self, |p| sqlx::query_as::<_, PersonIdentityRow>(BY_IDENTITY)
             .bind(channel.as_str())
             .bind(external_id)
-            .fetch_optional(p)
+            .fetch_all(p)
             .await)?;
-        match row {
-            None => Ok(None),
-            Some(row) => Ok(self.with_identities(vec![row]).await?.pop()),
-        }
+        let identities: Vec<(String, String)> = rows
+            .iter_mut()
+            .map(|r| {
+                (
+                    std::mem::take(&mut r.identity_channel),
+                    std::mem::take(&mut r.identity_external_id),
+                )
+            })
+            .collect();
+        let Some(first) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let mine = identities.iter().map(|(c, e)| (c.as_str(), e.as_str()));
+        person(first.person, mine).map(Some)
     }
 
     /// Creates a person with the given identities; a taken handle or identity is a conflict.
@@ -375,4 +391,30 @@ impl Store {
         });
         Ok((self.person(person_id).await?, Adopt::from_i32(adopt)))
     }
+}
+
+/// A person from their row and their identities (channel, external id), in order.
+fn person<'a>(r: PersonRow, identities: impl Iterator<Item = (&'a str, &'a str)>) -> StoreResult<Person> {
+    let bad = |e: String| StoreError::Other(format!("person {}: {e}", r.id));
+    let identities = identities
+        .map(|(channel, external_id)| {
+            Ok(Identity {
+                channel: channel.parse().map_err(|e| bad(format!("{e}")))?,
+                external_id: external_id.to_owned(),
+            })
+        })
+        .collect::<StoreResult<_>>()?;
+    Ok(Person {
+        role: r.role.parse().map_err(|e| bad(format!("{e}")))?,
+        id: r.id,
+        handle: r.handle,
+        name: r.name,
+        email: r.email,
+        timezone: r.timezone,
+        manager: r.manager,
+        profile: r.profile,
+        identities,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
 }

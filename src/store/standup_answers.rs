@@ -47,10 +47,34 @@ pub struct DueAsk {
     pub project: String,
 }
 
-const SELECT: &str =
-    "SELECT a.id, a.run_id, pe.handle AS person, a.person_id, a.asked_at, a.answer, a.done, \
-    a.next, a.blockers, a.answered_at, a.blocker_state, a.blocker_task_id \
-    FROM standup_answers a JOIN people pe ON pe.id = a.person_id";
+/// An answer's columns, then where they come from (`SELECT` is both).
+macro_rules! answer_columns {
+    () => {
+        "SELECT a.id, a.run_id, pe.handle AS person, a.person_id, a.asked_at, a.answer, a.done, \
+         a.next, a.blockers, a.answered_at, a.blocker_state, a.blocker_task_id"
+    };
+}
+macro_rules! answer_from {
+    () => {
+        " FROM standup_answers a JOIN people pe ON pe.id = a.person_id"
+    };
+}
+const SELECT: &str = concat!(answer_columns!(), answer_from!());
+/// For every private message, in one statement: the answer this message already gave (a
+/// redelivery, `$1` its key), else the oldest question still open to person `$2`. Each half
+/// uses its own index.
+const OPEN_QUESTION: &str = concat!(
+    "SELECT * FROM (",
+    answer_columns!(),
+    ", 0 AS rank",
+    answer_from!(),
+    " WHERE a.answer_key = $1 AND a.person_id = $2 UNION ALL ",
+    answer_columns!(),
+    ", 1 AS rank",
+    answer_from!(),
+    " JOIN standup_runs r ON r.id = a.run_id WHERE a.person_id = $2 AND a.asked_at IS NOT NULL \
+     AND a.answered_at IS NULL AND r.digest_sent_at IS NULL) q ORDER BY rank, asked_at, id LIMIT 1"
+);
 
 impl Store {
     pub async fn standup_answer(&self, id: i64) -> StoreResult<StandupAnswer> {
@@ -126,27 +150,13 @@ impl Store {
         person_id: i64,
         key: &str,
     ) -> StoreResult<Option<StandupAnswer>> {
-        let by_key = format!("{SELECT} WHERE a.answer_key = $1 AND a.person_id = $2");
-        let open = format!(
-            "{SELECT} JOIN standup_runs r ON r.id = a.run_id WHERE a.person_id = $1 AND a.asked_at IS NOT NULL \
-             AND a.answered_at IS NULL AND r.digest_sent_at IS NULL ORDER BY a.asked_at, a.id LIMIT 1"
-        );
-        Ok(dispatch!(self, |p| {
-            let seen = sqlx::query_as::<_, StandupAnswer>(&by_key)
-                .bind(key)
-                .bind(person_id)
-                .fetch_optional(p)
-                .await?;
-            match seen {
-                Some(answer) => Some(answer),
-                None => {
-                    sqlx::query_as::<_, StandupAnswer>(&open)
-                        .bind(person_id)
-                        .fetch_optional(p)
-                        .await?
-                }
-            }
-        }))
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, StandupAnswer>(
+            OPEN_QUESTION
+        )
+        .bind(key)
+        .bind(person_id)
+        .fetch_optional(p)
+        .await)?)
     }
 
     /// Records the answer to question `id` (once: `false` when it was answered, or its digest

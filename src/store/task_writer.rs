@@ -25,7 +25,15 @@ pub(crate) struct NewTaskRow {
     pub by: AuditEntry,
 }
 
-type Job = (NewTaskRow, oneshot::Sender<StoreResult<i64>>);
+/// A task written: its id, and when it was made, unless an earlier attempt of the same event
+/// had made it already (then what it is now must be read).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Written {
+    pub id: i64,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+type Job = (NewTaskRow, oneshot::Sender<StoreResult<Written>>);
 
 /// The handle callers send their tasks through; the writing task ends when the last handle
 /// is dropped.
@@ -78,8 +86,8 @@ impl TaskWriter {
         Self { jobs, writer }
     }
 
-    /// Writes `row` with whatever else is waiting; its task's id.
-    pub async fn create(&self, row: NewTaskRow) -> StoreResult<i64> {
+    /// Writes `row` with whatever else is waiting.
+    pub async fn create(&self, row: NewTaskRow) -> StoreResult<Written> {
         let (answer, answered) = oneshot::channel();
         if let Err(mpsc::error::SendError((row, _))) = self.jobs.send((row, answer)) {
             // The writing task is gone (its runtime ended): write it here.
@@ -93,7 +101,7 @@ impl TaskWriter {
         }
     }
 
-    async fn alone(&self, row: &NewTaskRow) -> StoreResult<i64> {
+    async fn alone(&self, row: &NewTaskRow) -> StoreResult<Written> {
         Ok(insert_group(&self.writer, std::slice::from_ref(row)).await?[0])
     }
 }
@@ -133,10 +141,10 @@ async fn run(writer: Writer, mut jobs: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// Writes `rows` in one transaction, each with its audit entry; one id per row. A row whose
-/// `source_key` was written before (by an earlier attempt of the same event) gets that task's
-/// id instead of a second task.
-async fn insert_group(w: &Writer, rows: &[NewTaskRow]) -> Result<Vec<i64>, Failed> {
+/// Writes `rows` in one transaction, each with its audit entry; one [`Written`] per row. A row
+/// whose `source_key` was written before (by an earlier attempt of the same event) gets that
+/// task's id instead of a second task.
+async fn insert_group(w: &Writer, rows: &[NewTaskRow]) -> Result<Vec<Written>, Failed> {
     let at = super::now();
     let ids = super::dispatch_write!(w, |p| {
         let mut tx = super::begin_write(p).await?;
@@ -175,14 +183,17 @@ async fn insert_group(w: &Writer, rows: &[NewTaskRow]) -> Result<Vec<i64>, Faile
                         id,
                         serde_json::json!({"title": data.title})
                     );
-                    id
+                    Written {
+                        id,
+                        created_at: Some(at),
+                    }
                 }
                 None => {
                     let (id,): (i64,) = sqlx::query_as("SELECT id FROM tasks WHERE source_key = $1")
                         .bind(row.source_key.as_deref())
                         .fetch_one(&mut *tx)
                         .await?;
-                    id
+                    Written { id, created_at: None }
                 }
             };
             ids.push(id);

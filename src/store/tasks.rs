@@ -195,8 +195,28 @@ impl Store {
             source_key: source_key.map(str::to_owned),
             by: by.clone(),
         };
-        let id = self.tasks.create(row).await?;
-        self.task(id).await
+        let written = self.tasks.create(row).await?;
+        match written.created_at {
+            // Just made and unassigned: it is exactly what was written, so it is not read
+            // back (an assignee would need their handle looked up).
+            Some(at) if data.assignee_id.is_none() => Ok(Task {
+                id: written.id,
+                title: data.title.clone(),
+                description: data.description.clone(),
+                status: data.status,
+                priority: data.priority,
+                project_id: data.project_id,
+                assigned_to: None,
+                time_estimate: data.time_estimate,
+                time_spent: data.time_spent,
+                due_date: data.due_date,
+                labels: data.labels.clone(),
+                recurrence: data.recurrence.as_ref().map(|r| r.rule.clone()),
+                created_at: at,
+                updated_at: at,
+            }),
+            _ => self.task(written.id).await,
+        }
     }
 
     pub async fn task(&self, id: i64) -> StoreResult<Task> {
