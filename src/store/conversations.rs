@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{dispatch, dispatch_write, now, Store, StoreResult};
+use super::group_commit::{Failed, Group};
+use super::{dispatch, dispatch_write, now, Pool, Store, StoreResult};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ConversationRecord {
@@ -187,34 +188,80 @@ impl Store {
     }
 
     /// Records a turn, its two messages, and adds its usage to the conversation's totals, in one
-    /// transaction; a turn already recorded under its source key changes nothing.
+    /// transaction (with the other turns finished at the same moment); a turn already recorded
+    /// under its source key changes nothing.
     pub async fn record_turn(&self, conversation_id: i64, turn: &TurnRecord<'_>) -> StoreResult<()> {
+        let row = TurnRow {
+            conversation_id,
+            source_key: turn.source_key.map(str::to_owned),
+            user_text: turn.user_text.to_owned(),
+            user_tokens: turn.user_tokens,
+            speaker: turn.speaker.map(str::to_owned),
+            reply_tokens: turn.reply_tokens,
+            steps: turn.steps,
+            prompt_tokens: turn.prompt_tokens,
+            completion_tokens: turn.completion_tokens,
+            model: turn.model.to_owned(),
+            reply: turn.reply.to_owned(),
+        };
+        self.turns.write(row).await
+    }
+}
+
+/// A turn to record, owned, so that it can wait for its group.
+pub(crate) struct TurnRow {
+    conversation_id: i64,
+    source_key: Option<String>,
+    user_text: String,
+    user_tokens: i32,
+    speaker: Option<String>,
+    reply_tokens: i32,
+    steps: i32,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    model: String,
+    reply: String,
+}
+
+/// Turn records, grouped.
+pub(crate) struct Turns;
+
+impl Group for Turns {
+    type Row = TurnRow;
+    type Out = ();
+    const WHAT: &'static str = "agent turns";
+
+    async fn write(pool: &Pool, rows: &[TurnRow]) -> Result<Vec<()>, Failed> {
         let at = now();
-        dispatch_write!(self, |p| {
+        let w = super::Writer { writer: pool };
+        dispatch_write!(w, |p| {
             let mut tx = crate::store::begin_write(p).await?;
-            let inserted = sqlx::query(
-                "INSERT INTO ai_turns (conversation_id, source_key, steps, prompt_tokens, completion_tokens, \
-                 model, reply, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (source_key) DO NOTHING",
-            )
-            .bind(conversation_id)
-            .bind(turn.source_key)
-            .bind(turn.steps)
-            .bind(turn.prompt_tokens)
-            .bind(turn.completion_tokens)
-            .bind(turn.model)
-            .bind(turn.reply)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 1 {
+            for turn in rows {
+                let inserted = sqlx::query(
+                    "INSERT INTO ai_turns (conversation_id, source_key, steps, prompt_tokens, completion_tokens, \
+                     model, reply, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (source_key) DO NOTHING",
+                )
+                .bind(turn.conversation_id)
+                .bind(turn.source_key.as_deref())
+                .bind(turn.steps)
+                .bind(turn.prompt_tokens)
+                .bind(turn.completion_tokens)
+                .bind(&turn.model)
+                .bind(&turn.reply)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted != 1 {
+                    continue;
+                }
                 for (role, content, tokens, speaker) in [
-                    ("user", turn.user_text, turn.user_tokens, turn.speaker),
-                    ("assistant", turn.reply, turn.reply_tokens, None),
+                    ("user", &turn.user_text, turn.user_tokens, turn.speaker.as_deref()),
+                    ("assistant", &turn.reply, turn.reply_tokens, None),
                 ] {
                     sqlx::query(INSERT_MESSAGE)
-                        .bind(conversation_id)
+                        .bind(turn.conversation_id)
                         .bind(role)
                         .bind(content)
                         .bind(tokens)
@@ -230,12 +277,12 @@ impl Store {
                 .bind(turn.prompt_tokens)
                 .bind(turn.completion_tokens)
                 .bind(at)
-                .bind(conversation_id)
+                .bind(turn.conversation_id)
                 .execute(&mut *tx)
                 .await?;
             }
-            tx.commit().await?;
+            tx.commit().await.map_err(|e| Failed::AtCommit(e.into()))?;
         });
-        Ok(())
+        Ok(vec![(); rows.len()])
     }
 }

@@ -17,6 +17,7 @@ mod discord;
 mod due;
 mod email;
 mod files;
+mod group_commit;
 mod history;
 mod integrations;
 mod lease;
@@ -144,7 +145,9 @@ pub struct Store {
     /// Wakes the web page's live alert streams when the feed's sources change.
     feed: FeedSignal,
     /// Writes tasks created at the same time in one transaction.
-    tasks: task_writer::TaskWriter,
+    tasks: group_commit::GroupWriter<task_writer::NewTasks>,
+    /// Records agent turns finished at the same time in one transaction.
+    turns: group_commit::GroupWriter<conversations::Turns>,
 }
 
 /// Runs `$body` with `$p` bound to the engine's pool; the body is compiled once per engine.
@@ -169,6 +172,11 @@ macro_rules! dispatch_write {
     };
 }
 pub(crate) use dispatch_write;
+
+/// A writing pool on its own, for [`dispatch_write!`] outside the store (the group writers).
+pub(crate) struct Writer<'a> {
+    pub writer: &'a Pool,
+}
 
 /// A pool that can open a transaction meant to write.
 pub(crate) trait BeginWrite {
@@ -238,7 +246,8 @@ impl Store {
                 .await?;
             Ok(Self {
                 pool: Pool::Sqlite(pool),
-                tasks: task_writer::TaskWriter::start(Pool::Sqlite(writer.clone())),
+                tasks: group_commit::GroupWriter::start(Pool::Sqlite(writer.clone())),
+                turns: group_commit::GroupWriter::start(Pool::Sqlite(writer.clone())),
                 writer: Pool::Sqlite(writer),
                 feed: FeedSignal::new(),
             })
@@ -252,7 +261,8 @@ impl Store {
                 .await?;
             Ok(Self {
                 pool: Pool::Postgres(pool.clone()),
-                tasks: task_writer::TaskWriter::start(Pool::Postgres(pool.clone())),
+                tasks: group_commit::GroupWriter::start(Pool::Postgres(pool.clone())),
+                turns: group_commit::GroupWriter::start(Pool::Postgres(pool.clone())),
                 writer: Pool::Postgres(pool),
                 feed: FeedSignal::new(),
             })

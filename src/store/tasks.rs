@@ -195,7 +195,7 @@ impl Store {
             source_key: source_key.map(str::to_owned),
             by: by.clone(),
         };
-        let written = self.tasks.create(row).await?;
+        let written = self.tasks.write(row).await?;
         match written.created_at {
             // Just made and unassigned: it is exactly what was written, so it is not read
             // back (an assignee would need their handle looked up).
