@@ -157,6 +157,10 @@ pub struct Options {
     /// profile one of them; `--write` is refused then, the tables would lose rows.
     #[arg(long, value_enum, value_delimiter = ',')]
     pub only: Vec<Measurement>,
+    /// Runs of the throughput and turns measurements, each on a fresh service; their rates
+    /// are reported as the median with the range (the other rows come from the first run).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
     /// Updates in the throughput measurement.
     #[arg(long, default_value_t = 2000)]
     pub throughput_updates: usize,

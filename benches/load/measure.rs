@@ -38,16 +38,24 @@ pub async fn run(options: &Options, engine: Engine) -> anyhow::Result<Rows> {
     let wanted = |m: Measurement| options.only.is_empty() || options.only.contains(&m);
     let mut rows = Vec::new();
     if wanted(Measurement::Throughput) {
-        eprintln!("{}: throughput…", engine.name());
-        rows.extend(guarded(options, engine, "throughput", throughput).await?);
+        let mut runs = Vec::new();
+        for run in 1..=options.repeat {
+            eprintln!("{}: throughput ({run} of {})…", engine.name(), options.repeat);
+            runs.push(guarded(options, engine, "throughput", throughput).await?);
+        }
+        rows.extend(crate::report::median_rows(runs));
     }
     if wanted(Measurement::Latency) {
         eprintln!("{}: latency…", engine.name());
         rows.extend(guarded(options, engine, "latency", latency).await?);
     }
     if wanted(Measurement::Turns) {
-        eprintln!("{}: agent turns…", engine.name());
-        rows.extend(guarded(options, engine, "turns", crate::turns::turns).await?);
+        let mut runs = Vec::new();
+        for run in 1..=options.repeat {
+            eprintln!("{}: agent turns ({run} of {})…", engine.name(), options.repeat);
+            runs.push(guarded(options, engine, "turns", crate::turns::turns).await?);
+        }
+        rows.extend(crate::report::median_rows(runs));
     }
     if wanted(Measurement::Memory) {
         eprintln!("{}: memory…", engine.name());

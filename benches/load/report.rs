@@ -125,3 +125,49 @@ pub fn write_section(path: &Path, key: &str, body: &str) -> anyhow::Result<()> {
     std::fs::write(path, updated)?;
     Ok(())
 }
+
+/// The rows of several runs of one measurement as one set: a rate (`1,234/s`) becomes the
+/// median of the runs with their range, `1,234/s (1,100–1,300, 3 runs)`; any other figure is
+/// the first run's. One run's rows are returned as they are.
+pub fn median_rows(mut runs: Vec<Vec<(String, String)>>) -> Vec<(String, String)> {
+    if runs.len() < 2 {
+        return runs.pop().unwrap_or_default();
+    }
+    let first = runs[0].clone();
+    first
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, value))| {
+            let rates: Option<Vec<f64>> = runs
+                .iter()
+                .map(|run| run.get(i).and_then(|(_, v)| rate(v)))
+                .collect();
+            match rates {
+                Some(mut rates) => {
+                    rates.sort_by(f64::total_cmp);
+                    let mid = rates.len() / 2;
+                    let median = if rates.len() % 2 == 0 {
+                        (rates[mid - 1] + rates[mid]) / 2.0
+                    } else {
+                        rates[mid]
+                    };
+                    let (low, high) = (rates[0], rates[rates.len() - 1]);
+                    let value = format!(
+                        "{}/s ({}–{}, {} runs)",
+                        crate::measure::thousands(median),
+                        crate::measure::thousands(low),
+                        crate::measure::thousands(high),
+                        rates.len()
+                    );
+                    (label, value)
+                }
+                None => (label, value),
+            }
+        })
+        .collect()
+}
+
+/// The number in a rate such as `1,234/s`.
+fn rate(value: &str) -> Option<f64> {
+    value.strip_suffix("/s")?.replace(',', "").parse().ok()
+}
