@@ -233,8 +233,7 @@ impl Group for Turns {
 
     async fn write(pool: &Pool, rows: &[TurnRow]) -> Result<Vec<()>, Failed> {
         let at = now();
-        let w = super::Writer { writer: pool };
-        dispatch_write!(w, |p| {
+        super::on_pool!(pool, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             for turn in rows {
                 let inserted = sqlx::query(

@@ -150,13 +150,22 @@ pub struct Store {
     turns: group_commit::GroupWriter<conversations::Turns>,
 }
 
-/// Runs `$body` with `$p` bound to the engine's pool; the body is compiled once per engine.
-macro_rules! dispatch {
-    ($store:expr, |$p:ident| $body:expr) => {
-        match &$store.pool {
+/// Runs `$body` with `$p` bound to the engine's connection pool in `$pool` (a `&Pool`); the body
+/// is compiled once per engine.
+macro_rules! on_pool {
+    ($pool:expr, |$p:ident| $body:expr) => {
+        match $pool {
             $crate::store::Pool::Sqlite($p) => $body,
             $crate::store::Pool::Postgres($p) => $body,
         }
+    };
+}
+pub(crate) use on_pool;
+
+/// [`on_pool!`] on the store's pool for reading.
+macro_rules! dispatch {
+    ($store:expr, |$p:ident| $body:expr) => {
+        $crate::store::on_pool!(&$store.pool, |$p| $body)
     };
 }
 pub(crate) use dispatch;
@@ -165,18 +174,10 @@ pub(crate) use dispatch;
 /// writing connection). A body that holds the writer must not wait on another write.
 macro_rules! dispatch_write {
     ($store:expr, |$p:ident| $body:expr) => {
-        match &$store.writer {
-            $crate::store::Pool::Sqlite($p) => $body,
-            $crate::store::Pool::Postgres($p) => $body,
-        }
+        $crate::store::on_pool!(&$store.writer, |$p| $body)
     };
 }
 pub(crate) use dispatch_write;
-
-/// A writing pool on its own, for [`dispatch_write!`] outside the store (the group writers).
-pub(crate) struct Writer<'a> {
-    pub writer: &'a Pool,
-}
 
 /// A pool that can open a transaction meant to write.
 pub(crate) trait BeginWrite {

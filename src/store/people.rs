@@ -192,19 +192,14 @@ impl Store {
         channel: Channel,
         external_id: &str,
     ) -> StoreResult<Option<Person>> {
-        let mut rows = dispatch!(self, |p| sqlx::query_as::<_, PersonIdentityRow>(BY_IDENTITY)
+        let rows = dispatch!(self, |p| sqlx::query_as::<_, PersonIdentityRow>(BY_IDENTITY)
             .bind(channel.as_str())
             .bind(external_id)
             .fetch_all(p)
             .await)?;
         let identities: Vec<(String, String)> = rows
-            .iter_mut()
-            .map(|r| {
-                (
-                    std::mem::take(&mut r.identity_channel),
-                    std::mem::take(&mut r.identity_external_id),
-                )
-            })
+            .iter()
+            .map(|r| (r.identity_channel.clone(), r.identity_external_id.clone()))
             .collect();
         let Some(first) = rows.into_iter().next() else {
             return Ok(None);

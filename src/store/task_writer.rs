@@ -30,24 +30,18 @@ impl Group for NewTasks {
     type Out = Written;
     const WHAT: &'static str = "new tasks";
 
+    /// Each task with its audit entry. A row whose `source_key` was written before (by an
+    /// earlier attempt of the same event) gets that task's id instead of a second task.
     async fn write(pool: &Pool, rows: &[NewTaskRow]) -> Result<Vec<Written>, Failed> {
-        insert_group(pool, rows).await
-    }
-}
-
-/// Writes `rows` in one transaction, each with its audit entry; one [`Written`] per row. A row
-/// whose `source_key` was written before (by an earlier attempt of the same event) gets that
-/// task's id instead of a second task.
-async fn insert_group(pool: &Pool, rows: &[NewTaskRow]) -> Result<Vec<Written>, Failed> {
-    let w = super::Writer { writer: pool };
-    let at = super::now();
-    let ids = super::dispatch_write!(w, |p| {
-        let mut tx = super::begin_write(p).await?;
-        let mut ids = Vec::with_capacity(rows.len());
-        for row in rows {
-            let data = &row.data;
-            let labels = serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
-            let inserted: Option<(i64,)> = bind_task_data!(
+        let at = super::now();
+        let ids = super::on_pool!(pool, |p| {
+            let mut tx = super::begin_write(p).await?;
+            let mut ids = Vec::with_capacity(rows.len());
+            for row in rows {
+                let data = &row.data;
+                let labels =
+                    serde_json::to_string(&data.labels).map_err(|e| StoreError::Other(e.to_string()))?;
+                let inserted: Option<(i64,)> = bind_task_data!(
                 sqlx::query_as(
                     "INSERT INTO tasks (title, description, status, priority, project_id, assignee_id, \
                      time_estimate, time_spent, due_date, labels, origin_channel, origin_chat, \
@@ -68,33 +62,34 @@ async fn insert_group(pool: &Pool, rows: &[NewTaskRow]) -> Result<Vec<Written>, 
             .bind(data.recurrence.as_ref().map(|r| r.timezone.as_str()))
             .fetch_optional(&mut *tx)
             .await?;
-            let id = match inserted {
-                Some((id,)) => {
-                    record_audit!(
-                        tx,
-                        row.by,
-                        "task.create",
-                        "task",
-                        id,
-                        serde_json::json!({"title": data.title})
-                    );
-                    Written {
-                        id,
-                        created_at: Some(at),
+                let id = match inserted {
+                    Some((id,)) => {
+                        record_audit!(
+                            tx,
+                            row.by,
+                            "task.create",
+                            "task",
+                            id,
+                            serde_json::json!({"title": data.title})
+                        );
+                        Written {
+                            id,
+                            created_at: Some(at),
+                        }
                     }
-                }
-                None => {
-                    let (id,): (i64,) = sqlx::query_as("SELECT id FROM tasks WHERE source_key = $1")
-                        .bind(row.source_key.as_deref())
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    Written { id, created_at: None }
-                }
-            };
-            ids.push(id);
-        }
-        tx.commit().await.map_err(|e| Failed::AtCommit(e.into()))?;
-        ids
-    });
-    Ok(ids)
+                    None => {
+                        let (id,): (i64,) = sqlx::query_as("SELECT id FROM tasks WHERE source_key = $1")
+                            .bind(row.source_key.as_deref())
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        Written { id, created_at: None }
+                    }
+                };
+                ids.push(id);
+            }
+            tx.commit().await.map_err(|e| Failed::AtCommit(e.into()))?;
+            ids
+        });
+        Ok(ids)
+    }
 }

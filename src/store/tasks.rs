@@ -117,8 +117,12 @@ const SELECT: &str = "SELECT t.id, t.title, t.description, t.status, t.priority,
     a.handle AS assigned_to, t.time_estimate, t.time_spent, t.due_date, t.labels, t.recurrence, \
     t.created_at, t.updated_at FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id";
 
-/// Appends the `WHERE` clause of `filter`; the same code serves both engines.
-fn push_filters<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a TaskFilter)
+/// Counts the tasks matching a filter (the head of [`filtered`]).
+const COUNT: &str = "SELECT COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id";
+
+/// `head` (a select over `tasks t` and their assignee `a`) with the `WHERE` clause of
+/// `filter`; the same code serves both engines.
+fn filtered<'a, DB>(head: &str, filter: &'a TaskFilter) -> QueryBuilder<'a, DB>
 where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
@@ -126,6 +130,7 @@ where
     String: Encode<'a, DB> + Type<DB>,
     DateTime<Utc>: Encode<'a, DB> + Type<DB>,
 {
+    let mut qb = QueryBuilder::new(head);
     qb.push(" WHERE 1 = 1");
     if let Some(project_id) = filter.project_id {
         qb.push(" AND t.project_id = ").push_bind(project_id);
@@ -160,21 +165,7 @@ where
             .push_bind(pattern)
             .push(" ESCAPE '\\')");
     }
-}
-
-/// Counts the tasks matching `filter`, paging aside.
-fn count_query<'a, DB>(filter: &'a TaskFilter) -> QueryBuilder<'a, DB>
-where
-    DB: Database,
-    i64: Encode<'a, DB> + Type<DB>,
-    &'a str: Encode<'a, DB> + Type<DB>,
-    String: Encode<'a, DB> + Type<DB>,
-    DateTime<Utc>: Encode<'a, DB> + Type<DB>,
-{
-    let mut count =
-        QueryBuilder::new("SELECT COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id");
-    push_filters(&mut count, filter);
-    count
+    qb
 }
 
 impl Store {
@@ -242,8 +233,7 @@ impl Store {
     /// A page of tasks matching `filter`, by id, without counting them.
     pub async fn task_page(&self, filter: &TaskFilter) -> StoreResult<Vec<Task>> {
         let rows = dispatch!(self, |p| {
-            let mut qb = QueryBuilder::new(SELECT);
-            push_filters(&mut qb, filter);
+            let mut qb = filtered(SELECT, filter);
             qb.push(" ORDER BY t.id LIMIT ")
                 .push_bind(filter.limit)
                 .push(" OFFSET ")
@@ -257,10 +247,10 @@ impl Store {
     /// absent.
     pub async fn count_tasks_by_status(&self, filter: &TaskFilter) -> StoreResult<Vec<(TaskStatus, i64)>> {
         let rows: Vec<(String, i64)> = dispatch!(self, |p| {
-            let mut qb = QueryBuilder::new(
+            let mut qb = filtered(
                 "SELECT t.status, COUNT(*) FROM tasks t LEFT JOIN people a ON a.id = t.assignee_id",
+                filter,
             );
-            push_filters(&mut qb, filter);
             qb.push(" GROUP BY t.status");
             qb.build_query_as().fetch_all(p).await?
         });
@@ -276,24 +266,12 @@ impl Store {
 
     /// A page of tasks matching `filter`, by id, and the number of all matches.
     pub async fn list_tasks(&self, filter: &TaskFilter) -> StoreResult<(Vec<Task>, i64)> {
-        let (rows, total) = dispatch!(self, |p| {
-            let mut qb = QueryBuilder::new(SELECT);
-            push_filters(&mut qb, filter);
-            qb.push(" ORDER BY t.id LIMIT ")
-                .push_bind(filter.limit)
-                .push(" OFFSET ")
-                .push_bind(filter.offset);
-            let rows = qb.build_query_as::<TaskRow>().fetch_all(p).await?;
-            let (total,): (i64,) = count_query(filter).build_query_as().fetch_one(p).await?;
-            (rows, total)
-        });
-        let tasks = rows.into_iter().map(Task::try_from).collect::<StoreResult<_>>()?;
-        Ok((tasks, total))
+        tokio::try_join!(self.task_page(filter), self.count_tasks(filter))
     }
 
     /// How many tasks match `filter`, paging aside.
     pub async fn count_tasks(&self, filter: &TaskFilter) -> StoreResult<i64> {
-        let (total,): (i64,) = dispatch!(self, |p| count_query(filter)
+        let (total,): (i64,) = dispatch!(self, |p| filtered(COUNT, filter)
             .build_query_as()
             .fetch_one(p)
             .await?);
