@@ -93,38 +93,24 @@ impl Agent {
             Some(p) => format!("Their name: {}.", p.name),
             None => String::new(),
         };
-        // Three reads at once: the workspace's counts, and the sender's own open tasks.
-        let open = TaskQuery {
-            open: Some(true),
-            ..TaskQuery::default()
-        };
-        let overdue = TaskQuery {
-            overdue: Some(true),
-            ..TaskQuery::default()
-        };
-        let (open, overdue, mine) = tokio::join!(
-            self.workspace.count_tasks(input.actor, &open, input.now),
-            self.workspace.count_tasks(input.actor, &overdue, input.now),
-            async {
-                let Some(person) = input.person else {
-                    return Ok(None);
-                };
-                let query = TaskQuery {
-                    open: Some(true),
-                    assigned_to: Some(person.handle.clone()),
-                    limit: Some(5),
-                    ..TaskQuery::default()
-                };
-                self.workspace
-                    .list_tasks(input.actor, &query, input.now)
-                    .await
-                    .map(Some)
-            }
-        );
-        facts.push_str(&format!(
-            "\nWorkspace: {} open tasks, {} overdue.",
-            open?, overdue?
-        ));
+        // Two reads at once: the workspace's counts, and the sender's own open tasks.
+        let (counts, mine) = tokio::join!(self.workspace.open_and_overdue(input.now), async {
+            let Some(person) = input.person else {
+                return Ok(None);
+            };
+            let query = TaskQuery {
+                open: Some(true),
+                assigned_to: Some(person.handle.clone()),
+                limit: Some(5),
+                ..TaskQuery::default()
+            };
+            self.workspace
+                .list_tasks(input.actor, &query, input.now)
+                .await
+                .map(Some)
+        });
+        let (open, overdue) = counts?;
+        facts.push_str(&format!("\nWorkspace: {open} open tasks, {overdue} overdue."));
         if let Some(mine) = mine? {
             // Ids and dates only: titles may come from a ticket or a CRM, and reading them would
             // be reading someone else's text before the turn has begun.
@@ -179,18 +165,20 @@ impl Agent {
     #[tracing::instrument(skip_all, fields(channel = input.channel, chat = input.chat_id))]
     pub async fn run(&self, input: TurnInput<'_>) -> Result<TurnOutput, WorkspaceError> {
         let workspace = &self.workspace;
-        let conversation = workspace.conversation_for(input.channel, input.chat_id).await?;
-        if let Some(key) = &input.source_key {
-            if let Some(reply) = workspace.turn_reply(key).await? {
-                return Ok(TurnOutput {
-                    reply,
-                    conversation_id: conversation.id,
-                    actions: Vec::new(),
-                    usage: Usage::default(),
-                    steps: 0,
-                    prompt_tokens_counted: 0,
-                });
-            }
+        let speaker = input.actor.name.as_str();
+        let start = workspace
+            .turn_start(input.channel, input.chat_id, input.source_key.as_deref(), speaker)
+            .await?;
+        let conversation = start.conversation;
+        if let Some(reply) = start.answered {
+            return Ok(TurnOutput {
+                reply,
+                conversation_id: conversation.id,
+                actions: Vec::new(),
+                usage: Usage::default(),
+                steps: 0,
+                prompt_tokens_counted: 0,
+            });
         }
         let started = std::time::Instant::now();
         let profile = self.prompts.profile_for(input.person, input.actor.role);
@@ -200,7 +188,6 @@ impl Agent {
             .prompts
             .system_prompt(&profile.text, &self.speaker_line(&input));
         let context = self.facts(&input).await?;
-        let speaker = input.actor.name.as_str();
         let prompt = memory::assemble(
             workspace,
             &conversation,
@@ -214,7 +201,7 @@ impl Agent {
         )
         .await?;
         // Someone else has spoken in this conversation: the turn starts having read their words.
-        let mut read_others = workspace.others_spoke(conversation.id, speaker).await?;
+        let mut read_others = start.others_spoke;
         let prompt_tokens_counted = prompt.tokens;
         let mut request = ChatRequest {
             messages: prompt.messages,

@@ -22,7 +22,7 @@ use crate::message::{redact, InboundEvent};
 use crate::queue::{
     backoff, claim_lost, keeping_claim, task_hint, to_outbound, Attempt, EventHandler, Handled, Outcome,
 };
-use crate::store::{Claimed, InboxFinish, Queue, Store, StoreError};
+use crate::store::{Claimed, EventTags, InboxFinish, Queue, Store, StoreError};
 
 mod writer;
 pub use writer::InboxWriter;
@@ -192,48 +192,33 @@ impl Inbox {
         };
         match self.handler.handle(&event, attempt).await {
             Ok(handled) => {
-                let finish = self.prepare(claimed, &event, handled).await?;
+                let finish = Self::prepare(claimed, &event, handled)?;
                 Ok(Step::Finish(Box::new(finish), event.channel.as_str()))
             }
             Err(e) => self.failed(claimed, &e.to_string(), now).await.map(Step::Ended),
         }
     }
 
-    /// What finishing the event writes: its replies, tagged with the sender and the task.
-    async fn prepare(
-        &self,
-        claimed: &Claimed,
-        event: &InboundEvent,
-        handled: Handled,
-    ) -> Result<InboxFinish, StoreError> {
+    /// What finishing the event writes: its replies, and how it is tagged with its sender and
+    /// its task (found in the statement that finishes it).
+    fn prepare(claimed: &Claimed, event: &InboundEvent, handled: Handled) -> Result<InboxFinish, StoreError> {
         let Handled {
             replies,
             history_text,
         } = handled;
-        let source_key = format!("{}:{}", event.channel, event.event_id);
-        let (person, task) = self
-            .store
-            .inbound_tags(
-                event.channel.as_str(),
-                &event.sender.external_id,
-                &source_key,
-                task_hint(event),
-            )
-            .await?;
         let replies = replies
             .iter()
             .enumerate()
-            .map(|(n, reply)| {
-                let mut row = to_outbound(reply, Some(format!("reply:{}:{n}", claimed.id)))?;
-                row.person_id = person;
-                row.task_id = row.task_id.or(task);
-                Ok(row)
-            })
+            .map(|(n, reply)| to_outbound(reply, Some(format!("reply:{}:{n}", claimed.id))))
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(InboxFinish {
             claim: claimed.clone(),
-            person_id: person,
-            task_id: task,
+            tags: EventTags {
+                channel: event.channel.as_str().to_owned(),
+                external_id: event.sender.external_id.clone(),
+                source_key: format!("{}:{}", event.channel, event.event_id),
+                task_hint: task_hint(event),
+            },
             history_text,
             replies,
         })

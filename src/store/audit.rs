@@ -126,6 +126,9 @@ impl Store {
             record_audit!(tx, by, action.as_str(), entity, id, serde_json::json!({}));
             tx.commit().await?;
         });
+        if what == Deletable::Project {
+            self.chat_projects.forget();
+        }
         Ok(())
     }
 }

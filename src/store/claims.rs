@@ -32,12 +32,46 @@ pub struct Claimed {
 #[derive(Debug, Clone)]
 pub struct InboxFinish {
     pub claim: Claimed,
-    /// The sender, when linked, and the task the event made or names: the history's tags.
-    pub person_id: Option<i64>,
-    pub task_id: Option<i64>,
+    /// What the event and its replies are tagged with for the history, found as the event is
+    /// finished.
+    pub tags: EventTags,
     /// The event's text as the history shows it; a text kept before (a transcript) stays.
     pub history_text: Option<String>,
+    /// Each is tagged with the event's person, and its task unless it names one.
     pub replies: Vec<NewOutbound>,
+}
+
+/// How an inbound event's history tags are found: the person its sender's chat identity is
+/// linked to, and the task it created or commented on (through a command or the agent, by its
+/// `source_key` and the keys that extend it: `{key}:{step}:{call}`), else `task_hint` (a task
+/// its text or button names).
+#[derive(Debug, Clone)]
+pub struct EventTags {
+    pub channel: String,
+    pub external_id: String,
+    pub source_key: String,
+    pub task_hint: Option<i64>,
+}
+
+/// `SET` clauses that tag an inbox event from its [`EventTags`], bound from `$first` on (the
+/// channel, the external id, the source key, the two ends of the keys that extend it, the
+/// hint): read in the statement that finishes the event, so finding them costs no statement.
+fn tag_columns(pool: &Pool, first: usize) -> String {
+    // The keys extending `{key}`, in byte order, lie between `{key}:` and `{key};`: an index
+    // range on both databases.
+    let bytes = match pool {
+        Pool::Sqlite(_) => "",
+        Pool::Postgres(_) => " COLLATE \"C\"",
+    };
+    let [channel, external, key, from, to, hint] = std::array::from_fn(|n| format!("${}", first + n));
+    format!(
+        "person_id = (SELECT person_id FROM identities WHERE channel = {channel} AND external_id = {external}), \
+         task_id = COALESCE((SELECT MIN(task) FROM (\
+          SELECT id AS task FROM tasks WHERE source_key = {key} \
+          OR (source_key{bytes} >= {from} AND source_key{bytes} < {to}) \
+          UNION ALL SELECT task_id AS task FROM comments WHERE source_key = {key} \
+          OR (source_key{bytes} >= {from} AND source_key{bytes} < {to})) made), {hint})"
+    )
 }
 
 /// This process's worker id: its pid and a random suffix (pids repeat across hosts and
@@ -228,28 +262,37 @@ impl Store {
         let at = now();
         let finish = format!(
             "UPDATE inbox_events SET status = 'done', finished_at = $1, locked_until = NULL, \
-             person_id = $4, task_id = $5, text = COALESCE(text, $6) WHERE {}",
+             text = COALESCE(text, $4), {} WHERE {} RETURNING person_id, task_id",
+            tag_columns(&self.writer, 5),
             held("$2", "$3")
         );
         let applied = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let mut applied = Vec::with_capacity(items.len());
             for item in items {
-                let done = sqlx::query(&finish)
+                let tags = &item.tags;
+                let done: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(&finish)
                     .bind(at)
                     .bind(&item.claim.token)
                     .bind(item.claim.id)
-                    .bind(item.person_id)
-                    .bind(item.task_id)
                     .bind(item.history_text.as_deref())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected()
-                    == 1;
-                if done {
-                    insert_outbound!(tx, &item.replies, at);
+                    .bind(&tags.channel)
+                    .bind(&tags.external_id)
+                    .bind(&tags.source_key)
+                    .bind(format!("{}:", tags.source_key))
+                    .bind(format!("{};", tags.source_key))
+                    .bind(tags.task_hint)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some((person_id, task_id)) = done {
+                    let replies = item.replies.iter().map(|reply| NewOutbound {
+                        person_id,
+                        task_id: reply.task_id.or(task_id),
+                        ..reply.clone()
+                    });
+                    insert_outbound!(tx, replies, at);
                 }
-                applied.push(done);
+                applied.push(done.is_some());
             }
             tx.commit().await?;
             applied

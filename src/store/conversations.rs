@@ -24,6 +24,17 @@ pub struct ConversationRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What an agent turn starts from ([`Store::turn_start`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TurnStart {
+    #[sqlx(flatten)]
+    pub conversation: ConversationRecord,
+    /// The reply already given to the turn's message, when it was answered before.
+    pub answered: Option<String>,
+    /// Whether anyone but the speaker has spoken in the conversation.
+    pub others_spoke: bool,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MemoryMessage {
     pub id: i64,
@@ -148,6 +159,46 @@ impl Store {
         .bind(limit)
         .fetch_all(p)
         .await)?)
+    }
+
+    /// What an agent turn starts from, in one read: the chat's conversation (made if it has
+    /// none), the reply already given to `source_key` if that message was answered before, and
+    /// whether anyone but `speaker` has spoken in the conversation.
+    pub async fn turn_start(
+        &self,
+        channel: &str,
+        chat_id: &str,
+        source_key: Option<&str>,
+        speaker: &str,
+    ) -> StoreResult<TurnStart> {
+        const SQL: &str = "SELECT c.id, c.channel, c.chat_id, c.summary, c.summarized_until, \
+            c.prompt_tokens, c.completion_tokens, c.turns, c.created_at, c.updated_at, \
+            (SELECT reply FROM ai_turns WHERE source_key = $3) AS answered, \
+            EXISTS (SELECT 1 FROM conversation_messages m WHERE m.conversation_id = c.id \
+             AND m.role = 'user' AND m.speaker IS NOT NULL AND m.speaker <> $4) AS others_spoke \
+            FROM conversations c WHERE c.channel = $1 AND c.chat_id = $2";
+        let known = dispatch!(self, |p| sqlx::query_as::<_, TurnStart>(SQL)
+            .bind(channel)
+            .bind(chat_id)
+            .bind(source_key)
+            .bind(speaker)
+            .fetch_optional(p)
+            .await)?;
+        if let Some(known) = known {
+            return Ok(known);
+        }
+        // The chat's first turn (or its conversation made by another worker meanwhile).
+        let conversation = self.conversation_for(channel, chat_id).await?;
+        let answered = match source_key {
+            Some(key) => self.turn_reply(key).await?,
+            None => None,
+        };
+        let others_spoke = self.others_spoke(conversation.id, speaker).await?;
+        Ok(TurnStart {
+            conversation,
+            answered,
+            others_spoke,
+        })
     }
 
     /// Whether anyone but `speaker` said something in the conversation.

@@ -163,41 +163,6 @@ impl Store {
         Ok(())
     }
 
-    /// Who sent an inbound message (by chat identity) and the task it concerns: one it created
-    /// or commented on (through a command or the agent, by the message's `source_key`), else
-    /// `hint` (a task its text or button names).
-    pub async fn inbound_tags(
-        &self,
-        channel: &str,
-        external_id: &str,
-        source_key: &str,
-        hint: Option<i64>,
-    ) -> StoreResult<(Option<i64>, Option<i64>)> {
-        // The event's own key, and the keys that extend it (`{key}:{step}:{call}`): in byte
-        // order, those between `{key}:` and `{key};`, an index range on both databases.
-        let (from, to) = (format!("{source_key}:"), format!("{source_key};"));
-        let bytes = match self.pool {
-            super::Pool::Sqlite(_) => "",
-            super::Pool::Postgres(_) => " COLLATE \"C\"",
-        };
-        let sql = format!(
-            "SELECT (SELECT person_id FROM identities WHERE channel = $1 AND external_id = $2), \
-             (SELECT MIN(task) FROM (SELECT id AS task FROM tasks WHERE source_key = $3 \
-              OR (source_key{bytes} >= $4 AND source_key{bytes} < $5) \
-              UNION ALL SELECT task_id AS task FROM comments WHERE source_key = $3 \
-              OR (source_key{bytes} >= $4 AND source_key{bytes} < $5)) made)"
-        );
-        let (person, task): (Option<i64>, Option<i64>) = dispatch!(self, |p| sqlx::query_as(&sql)
-            .bind(channel)
-            .bind(external_id)
-            .bind(source_key)
-            .bind(&from)
-            .bind(&to)
-            .fetch_one(p)
-            .await)?;
-        Ok((person, task.or(hint)))
-    }
-
     /// Queues one message and returns its id; `false` when its dedupe key was queued before
     /// (the id is then that message's).
     pub async fn enqueue_one(&self, message: &NewOutbound) -> StoreResult<(QueuedMessage, bool)> {

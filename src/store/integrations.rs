@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
+use super::recent::Kept;
 use super::{dispatch, dispatch_write, now, Store, StoreResult};
 
 /// One stored setting: a plain `value`, or a `sealed` secret (nonce || ciphertext).
@@ -44,14 +45,21 @@ pub struct ExternalLink {
 const LINK_COLUMNS: &str = "system, object_type, external_id, resource, local_id, version, updated_at";
 
 impl Store {
-    /// The stored settings of one integration.
+    /// The stored settings of one integration (kept for [`super::KEPT_FOR`]: see `recent`).
     pub async fn integration_settings(&self, integration: &str) -> StoreResult<Vec<StoredSetting>> {
-        Ok(dispatch!(self, |p| sqlx::query_as::<_, StoredSetting>(
+        let ticket = match self.settings.get(integration) {
+            Kept::Hit(settings) => return Ok(settings),
+            Kept::Miss(ticket) => ticket,
+        };
+        let settings = dispatch!(self, |p| sqlx::query_as::<_, StoredSetting>(
             "SELECT name, value, sealed FROM integration_settings WHERE integration = $1 ORDER BY name"
         )
         .bind(integration)
         .fetch_all(p)
-        .await)?)
+        .await)?;
+        self.settings
+            .keep(ticket, integration.to_owned(), settings.clone());
+        Ok(settings)
     }
 
     /// Sets a plain value or a sealed secret (exactly one of them), replacing what was there.
@@ -62,7 +70,7 @@ impl Store {
         value: Option<&str>,
         sealed: Option<&[u8]>,
     ) -> StoreResult<()> {
-        dispatch_write!(self, |p| sqlx::query(
+        let written = dispatch_write!(self, |p| sqlx::query(
             "INSERT INTO integration_settings (integration, name, value, sealed, updated_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (integration, name) DO UPDATE SET \
              value = excluded.value, sealed = excluded.sealed, updated_at = excluded.updated_at"
@@ -74,20 +82,24 @@ impl Store {
         .bind(now())
         .execute(p)
         .await
-        .map(|_| ()))?;
+        .map(|_| ()));
+        self.settings.forget();
+        written?;
         Ok(())
     }
 
     /// Removes a setting, so that the environment's value applies again.
     pub async fn delete_integration_setting(&self, integration: &str, name: &str) -> StoreResult<()> {
-        dispatch_write!(self, |p| sqlx::query(
+        let deleted = dispatch_write!(self, |p| sqlx::query(
             "DELETE FROM integration_settings WHERE integration = $1 AND name = $2"
         )
         .bind(integration)
         .bind(name)
         .execute(p)
         .await
-        .map(|_| ()))?;
+        .map(|_| ()));
+        self.settings.forget();
+        deleted?;
         Ok(())
     }
 

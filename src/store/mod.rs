@@ -25,6 +25,7 @@ mod media;
 mod people;
 mod projects;
 mod queue;
+mod recent;
 mod recurring;
 mod reminders;
 mod retention;
@@ -46,9 +47,9 @@ pub use action_effects::{ActionEffect, Recovered};
 pub use analysis::{OpenBreach, ProjectWork, TaskSignal};
 pub use audit::{AuditEntry, AuditRecord};
 pub use blobs::{Blobs, FileFolder};
-pub use claims::{worker_id, Claimed, InboxFinish};
+pub use claims::{worker_id, Claimed, EventTags, InboxFinish};
 pub use comments::CommentData;
-pub use conversations::{ConversationRecord, MemoryMessage, TurnRecord};
+pub use conversations::{ConversationRecord, MemoryMessage, TurnRecord, TurnStart};
 pub use discord::InteractionToken;
 pub use email::{EmailRecord, NewEmailRecord, Watermark};
 pub use files::TaskFile;
@@ -59,6 +60,7 @@ pub use media::StoredMedia;
 pub use people::{Adopt, PersonData};
 pub use projects::ProjectData;
 pub use queue::{DeadLetter, NewInboxEvent, NewOutbound, Queue, QueueCounts};
+pub use recent::KEPT_FOR;
 pub use recurring::DueRecurrence;
 pub use reminders::{Reminder, ReminderData, ReminderFilter};
 pub use retention::{Cutoffs, TableSizes};
@@ -148,6 +150,10 @@ pub struct Store {
     tasks: group_commit::GroupWriter<task_writer::NewTasks>,
     /// Records agent turns finished at the same time in one transaction.
     turns: group_commit::GroupWriter<conversations::Turns>,
+    /// The project of each chat, as read lately (every task made in a chat asks).
+    chat_projects: std::sync::Arc<recent::Recent<(String, String), Option<i64>>>,
+    /// Each integration's stored settings, as read lately (every change of a task asks).
+    settings: std::sync::Arc<recent::Recent<String, Vec<StoredSetting>>>,
 }
 
 /// Runs `$body` with `$p` bound to the engine's connection pool in `$pool` (a `&Pool`); the body
@@ -251,6 +257,8 @@ impl Store {
                 turns: group_commit::GroupWriter::start(Pool::Sqlite(writer.clone())),
                 writer: Pool::Sqlite(writer),
                 feed: FeedSignal::new(),
+                chat_projects: Default::default(),
+                settings: Default::default(),
             })
         } else {
             let options = PgConnectOptions::from_str(url)
@@ -266,6 +274,8 @@ impl Store {
                 turns: group_commit::GroupWriter::start(Pool::Postgres(pool.clone())),
                 writer: Pool::Postgres(pool),
                 feed: FeedSignal::new(),
+                chat_projects: Default::default(),
+                settings: Default::default(),
             })
         }
     }

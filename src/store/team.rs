@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::audit::record_audit;
 use super::people::insert_identity;
+use super::recent::Kept;
 use super::{dispatch, dispatch_write, now, AuditEntry, PersonData, Store, StoreError, StoreResult};
 use crate::domain::{Identity, Person, Role};
 
@@ -148,15 +149,23 @@ impl Store {
     }
 
     /// The project whose chat this is (the oldest, should several share it).
+    /// Kept for [`super::KEPT_FOR`] (see `recent`): every task made in a chat asks.
     pub async fn project_for_chat(&self, channel: &str, chat_id: &str) -> StoreResult<Option<i64>> {
+        let key = (channel.to_owned(), chat_id.to_owned());
+        let ticket = match self.chat_projects.get(&key) {
+            Kept::Hit(project) => return Ok(project),
+            Kept::Miss(ticket) => ticket,
+        };
         let found = dispatch!(self, |p| sqlx::query_as::<_, (i64,)>(
             "SELECT id FROM projects WHERE chat_channel = $1 AND chat_id = $2 ORDER BY id LIMIT 1"
         )
         .bind(channel)
         .bind(chat_id)
         .fetch_optional(p)
-        .await)?;
-        Ok(found.map(|(id,)| id))
+        .await)?
+        .map(|(id,)| id);
+        self.chat_projects.keep(ticket, key, found);
+        Ok(found)
     }
 
     /// Every project's chat: (project id, channel, chat id), for projects that have one.
@@ -211,6 +220,7 @@ impl Store {
             tx.commit().await?;
             before.into_iter().map(|(name,)| name).collect::<Vec<_>>()
         });
+        self.chat_projects.forget();
         Ok(moved)
     }
 }

@@ -4,14 +4,9 @@
 
 use super::{Actor, Workspace, WorkspaceError, WsResult};
 use crate::domain::AiAction;
-use crate::store::{ConversationRecord, HistoryFilter, HistoryRecord, MemoryMessage, TurnRecord};
+use crate::store::{ConversationRecord, HistoryFilter, HistoryRecord, MemoryMessage, TurnRecord, TurnStart};
 
 impl Workspace {
-    /// The conversation of a chat, made on first use.
-    pub async fn conversation_for(&self, channel: &str, chat_id: &str) -> WsResult<ConversationRecord> {
-        Ok(self.store.conversation_for(channel, chat_id).await?)
-    }
-
     /// Conversation `id`, for the API: API conversations belong to the token that began them;
     /// anything else (a chat's memory) is not shown here.
     pub async fn api_conversation(&self, actor: &Actor, id: i64) -> WsResult<ConversationRecord> {
@@ -53,14 +48,18 @@ impl Workspace {
             .await?)
     }
 
-    /// Whether anyone but `speaker` said something in the conversation (a group's memory).
-    pub async fn others_spoke(&self, conversation_id: i64, speaker: &str) -> WsResult<bool> {
-        Ok(self.store.others_spoke(conversation_id, speaker).await?)
-    }
-
-    /// The reply already given to the message `source_key`, if any.
-    pub async fn turn_reply(&self, source_key: &str) -> WsResult<Option<String>> {
-        Ok(self.store.turn_reply(source_key).await?)
+    /// What an agent turn in this chat starts from, in one read (see [`TurnStart`]).
+    pub async fn turn_start(
+        &self,
+        channel: &str,
+        chat_id: &str,
+        source_key: Option<&str>,
+        speaker: &str,
+    ) -> WsResult<TurnStart> {
+        Ok(self
+            .store
+            .turn_start(channel, chat_id, source_key, speaker)
+            .await?)
     }
 
     /// Records a turn: its messages, its cost, its reply.

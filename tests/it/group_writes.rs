@@ -2,7 +2,8 @@
 //! Tasks: each caller still gets its own task with its own audit entry (as a later read shows
 //! it), a repeated source key its first task, and a task that cannot be written fails alone
 //! while the rest of its group is written. Agent turns: each is recorded once, with its two
-//! messages and its usage, in its own conversation.
+//! messages and its usage, in its own conversation, and the next turn reads what it starts
+//! from in one statement.
 
 use chrono::{TimeZone, Utc};
 use coordinator::domain::{Label, Priority, TaskStatus};
@@ -160,4 +161,33 @@ async fn turns_finished_at_once_are_each_recorded_once(db: Db) {
             Some(texts[n].1.as_str())
         );
     }
+    // What the next turn starts from, in one read: the reply of a message answered before,
+    // and whether anyone but the speaker has spoken.
+    let start = store
+        .turn_start("telegram", "chat-0", Some("telegram:0"), "anna")
+        .await
+        .unwrap();
+    assert_eq!(start.conversation.id, conversations[0].id);
+    assert_eq!(start.conversation.turns, 1);
+    assert_eq!(start.answered.as_deref(), Some("answer 0"));
+    assert!(!start.others_spoke, "only anna spoke in chat-0");
+    let start = store
+        .turn_start("telegram", "chat-0", Some("telegram:next"), "ben")
+        .await
+        .unwrap();
+    assert_eq!(start.answered, None);
+    assert!(start.others_spoke, "anna spoke before ben");
+    let start = store.turn_start("telegram", "chat-0", None, "ben").await.unwrap();
+    assert_eq!((start.answered, start.others_spoke), (None, true));
+    // A chat's first turn makes its conversation.
+    let first = store
+        .turn_start("telegram", "chat-new", Some("telegram:first"), "anna")
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.conversation.turns, first.answered, first.others_spoke),
+        (0, None, false)
+    );
+    let again = store.conversation_for("telegram", "chat-new").await.unwrap();
+    assert_eq!(again.id, first.conversation.id);
 }

@@ -34,6 +34,7 @@ mod handbook_hybrid;
 mod handbook_llm;
 mod handbook_model;
 mod integrations_api;
+mod kept_reads;
 mod layers;
 mod limits;
 mod origin_chat;

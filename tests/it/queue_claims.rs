@@ -9,7 +9,7 @@ use coordinator::domain::Channel;
 use coordinator::inbox::InboxWriter;
 use coordinator::message::{ChatKind, InboundEvent, OutboundMessage, Sender};
 use coordinator::queue::to_outbound;
-use coordinator::store::{Claimed, InboxFinish, NewInboxEvent, Queue, Store};
+use coordinator::store::{Claimed, EventTags, InboxFinish, NewInboxEvent, Queue, Store};
 use serde_json::json;
 
 use crate::fake_telegram::{text_update, FakeTelegram};
@@ -246,8 +246,12 @@ async fn a_batch_takes_one_event_per_chat_and_finishes_each_claim_it_holds(db: D
 
     let finish = |claim: &Claimed, text: &str| InboxFinish {
         claim: claim.clone(),
-        person_id: None,
-        task_id: None,
+        tags: EventTags {
+            channel: "telegram".into(),
+            external_id: claim.chat_id.clone(),
+            source_key: format!("telegram:{}", claim.id),
+            task_hint: None,
+        },
         history_text: Some(text.to_owned()),
         replies: vec![to_outbound(
             &OutboundMessage::text(Channel::Telegram, &claim.chat_id, text),

@@ -38,6 +38,7 @@ impl Store {
         .execute(p)
         .await
         .map(|r| r.rows_affected()))?;
+        self.chat_projects.forget();
         if done == 0 {
             return Err(super::super::StoreError::NotFound);
         }
