@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::group_commit::{Failed, Group};
-use super::{dispatch, dispatch_write, now, Pool, Store, StoreResult};
+use super::{dispatch, dispatch_write, now, Pool, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ConversationRecord {
@@ -73,7 +73,6 @@ impl Store {
     /// The conversation of a chat, made on first use (read first: a write on every turn would
     /// queue each turn behind SQLite's one writer).
     pub async fn conversation_for(&self, channel: &str, chat_id: &str) -> StoreResult<ConversationRecord> {
-        let at = now();
         let sql = format!("{SELECT} WHERE channel = $1 AND chat_id = $2");
         // Known after a chat's first turn: read like any read, so that turns in many chats at
         // once do not queue for SQLite's one writing connection just to find theirs.
@@ -85,29 +84,37 @@ impl Store {
         if let Some(known) = known {
             return Ok(known);
         }
+        if let Some(made) = self.make_conversation(channel, chat_id).await? {
+            return Ok(made);
+        }
+        // Made meanwhile by another worker.
+        Ok(dispatch!(self, |p| sqlx::query_as::<_, ConversationRecord>(
+            &sql
+        )
+        .bind(channel)
+        .bind(chat_id)
+        .fetch_one(p)
+        .await)?)
+    }
+
+    /// Makes the chat's conversation; `None` when it already has one.
+    async fn make_conversation(
+        &self,
+        channel: &str,
+        chat_id: &str,
+    ) -> StoreResult<Option<ConversationRecord>> {
         Ok(dispatch_write!(self, |p| {
-            let made = sqlx::query_as::<_, ConversationRecord>(
-                "INSERT INTO conversations (channel, chat_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-                 ON CONFLICT (channel, chat_id) DO NOTHING RETURNING id, channel, chat_id, summary, \
-                 summarized_until, prompt_tokens, completion_tokens, turns, created_at, updated_at",
-            )
-            .bind(channel)
-            .bind(chat_id)
-            .bind(at)
-            .fetch_optional(p)
-            .await?;
-            match made {
-                Some(made) => made,
-                // Made meanwhile by another worker.
-                None => {
-                    sqlx::query_as::<_, ConversationRecord>(&sql)
-                        .bind(channel)
-                        .bind(chat_id)
-                        .fetch_one(p)
-                        .await?
-                }
-            }
-        }))
+            sqlx::query_as::<_, ConversationRecord>(
+            "INSERT INTO conversations (channel, chat_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (channel, chat_id) DO NOTHING RETURNING id, channel, chat_id, summary, \
+             summarized_until, prompt_tokens, completion_tokens, turns, created_at, updated_at",
+        )
+        .bind(channel)
+        .bind(chat_id)
+        .bind(now())
+        .fetch_optional(p)
+        .await
+        })?)
     }
 
     pub async fn conversation(&self, id: i64) -> StoreResult<ConversationRecord> {
@@ -177,28 +184,28 @@ impl Store {
             EXISTS (SELECT 1 FROM conversation_messages m WHERE m.conversation_id = c.id \
              AND m.role = 'user' AND m.speaker IS NOT NULL AND m.speaker <> $4) AS others_spoke \
             FROM conversations c WHERE c.channel = $1 AND c.chat_id = $2";
-        let known = dispatch!(self, |p| sqlx::query_as::<_, TurnStart>(SQL)
-            .bind(channel)
-            .bind(chat_id)
-            .bind(source_key)
-            .bind(speaker)
-            .fetch_optional(p)
-            .await)?;
-        if let Some(known) = known {
+        let read = || async {
+            Ok::<_, StoreError>(dispatch!(self, |p| sqlx::query_as::<_, TurnStart>(SQL)
+                .bind(channel)
+                .bind(chat_id)
+                .bind(source_key)
+                .bind(speaker)
+                .fetch_optional(p)
+                .await)?)
+        };
+        if let Some(known) = read().await? {
             return Ok(known);
         }
-        // The chat's first turn (or its conversation made by another worker meanwhile).
-        let conversation = self.conversation_for(channel, chat_id).await?;
-        let answered = match source_key {
-            Some(key) => self.turn_reply(key).await?,
-            None => None,
-        };
-        let others_spoke = self.others_spoke(conversation.id, speaker).await?;
-        Ok(TurnStart {
-            conversation,
-            answered,
-            others_spoke,
-        })
+        // The chat's first turn: nothing was said in a conversation made now.
+        if let Some(conversation) = self.make_conversation(channel, chat_id).await? {
+            return Ok(TurnStart {
+                conversation,
+                answered: None,
+                others_spoke: false,
+            });
+        }
+        // Made meanwhile by another worker.
+        read().await?.ok_or(StoreError::NotFound)
     }
 
     /// Whether anyone but `speaker` said something in the conversation.
