@@ -20,7 +20,7 @@ use crate::domain::{AiAction, Person};
 use crate::llm::{ChatRequest, LlmProvider, Message, Usage};
 use crate::store::TurnRecord;
 use crate::tools::{ToolContext, Toolbox};
-use crate::workspace::{Actor, DeferredCalls, Origin, TaskQuery, Workspace, WorkspaceError};
+use crate::workspace::{Actor, DeferredCalls, Origin, Workspace, WorkspaceError};
 
 /// Steps (model calls) per turn at most.
 pub const MAX_STEPS: usize = 6;
@@ -93,35 +93,22 @@ impl Agent {
             Some(p) => format!("Their name: {}.", p.name),
             None => String::new(),
         };
-        // Two reads at once: the workspace's counts, and the sender's own open tasks.
-        let (counts, mine) = tokio::join!(self.workspace.open_and_overdue(input.now), async {
-            let Some(person) = input.person else {
-                return Ok(None);
-            };
-            let query = TaskQuery {
-                open: Some(true),
-                assigned_to: Some(person.handle.clone()),
-                limit: Some(5),
-                ..TaskQuery::default()
-            };
-            self.workspace
-                .list_tasks(input.actor, &query, input.now)
-                .await
-                .map(Some)
-        });
-        let (open, overdue) = counts?;
-        facts.push_str(&format!("\nWorkspace: {open} open tasks, {overdue} overdue."));
-        if let Some(mine) = mine? {
+        let work = self.workspace.work_facts(input.person, input.now, 5).await?;
+        facts.push_str(&format!(
+            "\nWorkspace: {} open tasks, {} overdue.",
+            work.open, work.overdue
+        ));
+        if input.person.is_some() {
             // Ids and dates only: titles may come from a ticket or a CRM, and reading them would
             // be reading someone else's text before the turn has begun.
-            let items: Vec<_> = mine
-                .items
+            let items: Vec<_> = work
+                .first_of_theirs
                 .iter()
                 .map(|t| json!({"id": t.id, "status": t.status, "priority": t.priority, "due_date": t.due_date}))
                 .collect();
             facts.push_str(&format!(
                 "\nTheir open tasks ({} in all; list_tasks shows titles): {}",
-                mine.total,
+                work.theirs,
                 json!(items)
             ));
         }

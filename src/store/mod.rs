@@ -42,6 +42,7 @@ mod tokens;
 mod web;
 mod web_feed;
 mod whatsapp;
+mod work_facts;
 
 pub use action_effects::{ActionEffect, Recovered};
 pub use analysis::{OpenBreach, ProjectWork, TaskSignal};
@@ -80,6 +81,7 @@ pub use tokens::ApiToken;
 pub use web::{NewWebSession, WebSession};
 pub use web_feed::{AlertRow, BreachRow, EscalationRow, FeedSignal, ReminderRow};
 pub use whatsapp::{Delivery, DeliveryStatus, DeliveryUpdate, WindowFacts, REENGAGEMENT_REQUIRED};
+pub use work_facts::{OpenTask, WorkFacts};
 
 use std::str::FromStr;
 use std::time::Duration;

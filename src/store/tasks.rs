@@ -278,17 +278,6 @@ impl Store {
         Ok(total)
     }
 
-    /// How many tasks are open, and how many of them were due before `now`: one statement
-    /// (every agent turn tells the model both).
-    pub async fn open_and_overdue(&self, now: DateTime<Utc>) -> StoreResult<(i64, i64)> {
-        Ok(dispatch!(self, |p| sqlx::query_as::<_, (i64, i64)>(
-            "SELECT COUNT(*), COUNT(CASE WHEN due_date < $1 THEN 1 END) FROM tasks WHERE status <> 'done'"
-        )
-        .bind(now)
-        .fetch_one(p)
-        .await)?)
-    }
-
     /// Replaces the writable fields of task `id`; `action` names the change for the audit log.
     pub async fn update_task(
         &self,

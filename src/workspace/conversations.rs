@@ -4,7 +4,9 @@
 
 use super::{Actor, Workspace, WorkspaceError, WsResult};
 use crate::domain::AiAction;
-use crate::store::{ConversationRecord, HistoryFilter, HistoryRecord, MemoryMessage, TurnRecord, TurnStart};
+use crate::store::{
+    ConversationRecord, HistoryFilter, HistoryRecord, MemoryMessage, TurnRecord, TurnStart, WorkFacts,
+};
 
 impl Workspace {
     /// Conversation `id`, for the API: API conversations belong to the token that began them;
@@ -60,6 +62,17 @@ impl Workspace {
             .store
             .turn_start(channel, chat_id, source_key, speaker)
             .await?)
+    }
+
+    /// The facts about the work a turn begins with: the open and overdue counts at `now`, and
+    /// the first `limit` of `person`'s open tasks with how many they have, in one read.
+    pub async fn work_facts(
+        &self,
+        person: Option<&crate::domain::Person>,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> WsResult<WorkFacts> {
+        Ok(self.store.work_facts(person.map(|p| p.id), now, limit).await?)
     }
 
     /// Records a turn: its messages, its cost, its reply.

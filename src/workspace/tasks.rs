@@ -207,12 +207,6 @@ impl Workspace {
         let filter = task_filter(actor, query, now)?;
         Ok(self.store.count_tasks(&filter).await?)
     }
-
-    /// How many tasks are open, and how many of those are overdue at `now` (as `count_tasks`
-    /// with `open` and with `overdue` would say), in one read.
-    pub async fn open_and_overdue(&self, now: DateTime<Utc>) -> WsResult<(i64, i64)> {
-        Ok(self.store.open_and_overdue(now).await?)
-    }
 }
 
 /// The store's filter for `query`, each field checked and named when invalid; `now` decides

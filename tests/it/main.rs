@@ -61,4 +61,5 @@ mod voice;
 #[cfg(feature = "web")]
 mod web;
 mod whatsapp;
+mod work_facts;
 mod zendesk;
