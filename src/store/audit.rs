@@ -30,6 +30,10 @@ pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log \
     (actor, channel, action, entity, entity_id, detail, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+/// [`INSERT_AUDIT`] without its values, for several records in one statement.
+pub(crate) const INSERT_AUDITS: &str =
+    "INSERT INTO audit_log (actor, channel, action, entity, entity_id, detail, created_at) ";
+
 /// Appends an audit record using the transaction `$tx`.
 macro_rules! record_audit {
     ($tx:expr, $entry:expr, $action:expr, $entity:expr, $id:expr, $detail:expr) => {

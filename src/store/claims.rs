@@ -269,6 +269,7 @@ impl Store {
         let applied = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let mut applied = Vec::with_capacity(items.len());
+            let mut replies = Vec::new();
             for item in items {
                 let tags = &item.tags;
                 let done: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(&finish)
@@ -285,15 +286,16 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 if let Some((person_id, task_id)) = done {
-                    let replies = item.replies.iter().map(|reply| NewOutbound {
+                    replies.extend(item.replies.iter().map(|reply| NewOutbound {
                         person_id,
                         task_id: reply.task_id.or(task_id),
                         ..reply.clone()
-                    });
-                    insert_outbound!(tx, replies, at);
+                    }));
                 }
                 applied.push(done.is_some());
             }
+            // The batch's replies in one statement.
+            insert_outbound!(tx, replies, at);
             tx.commit().await?;
             applied
         });

@@ -71,29 +71,34 @@ pub struct DeadLetter {
 }
 
 pub(super) const INSERT_OUTBOX: &str = "INSERT INTO outbox_messages \
-    (channel, chat_id, payload, dedupe_key, status, attempts, next_attempt_at, created_at, person_id, task_id) \
-    VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING";
+    (channel, chat_id, payload, dedupe_key, status, attempts, next_attempt_at, created_at, person_id, task_id) ";
 
-/// Queues outbox rows inside the open transaction `$tx` (a dedupe key already queued is
-/// skipped), due at `$at`, or at the wall-clock time when no `$at` is given (whatever `now`
-/// a sweep was given). Expanded once per engine by `dispatch!`.
+/// Queues outbox rows inside the open transaction `$tx`, all in one statement (a dedupe key
+/// already queued is skipped), due at `$at`, or at the wall-clock time when no `$at` is given
+/// (whatever `now` a sweep was given). Expanded once per engine by `dispatch!`.
 macro_rules! insert_outbound {
     ($tx:expr, $messages:expr) => {
         $crate::store::queue::insert_outbound!($tx, $messages, $crate::store::now())
     };
     ($tx:expr, $messages:expr, $at:expr) => {{
         let at = $at;
-        for m in $messages {
-            sqlx::query($crate::store::queue::INSERT_OUTBOX)
-                .bind(&m.channel)
-                .bind(&m.chat_id)
-                .bind(&m.payload)
-                .bind(&m.dedupe_key)
-                .bind(at)
-                .bind(m.person_id)
-                .bind(m.task_id)
-                .execute(&mut *$tx)
-                .await?;
+        let messages: Vec<_> = $messages.into_iter().collect();
+        if !messages.is_empty() {
+            let mut qb = sqlx::QueryBuilder::new($crate::store::queue::INSERT_OUTBOX);
+            qb.push_values(messages.iter(), |mut row, m| {
+                row.push_bind(&m.channel)
+                    .push_bind(&m.chat_id)
+                    .push_bind(&m.payload)
+                    .push_bind(&m.dedupe_key)
+                    .push("'pending'")
+                    .push("0")
+                    .push_bind(at)
+                    .push_bind(at)
+                    .push_bind(m.person_id)
+                    .push_bind(m.task_id);
+            });
+            qb.push(" ON CONFLICT (dedupe_key) DO NOTHING");
+            qb.build().execute(&mut *$tx).await?;
         }
     }};
 }

@@ -1,7 +1,8 @@
 //! Tasks created at the same time are written in one transaction ([`super::group_commit`]):
-//! each `/newtask` of a burst, and each task an agent turn makes, with its audit entry.
+//! each `/newtask` of a burst, and each task an agent turn makes, with its audit entry (the
+//! group's audit entries in one statement).
 
-use super::audit::record_audit;
+use super::audit::INSERT_AUDITS;
 use super::group_commit::{Failed, Group};
 use super::tasks::bind_task_data;
 use super::{AuditEntry, Pool, StoreError, TaskData};
@@ -37,6 +38,8 @@ impl Group for NewTasks {
         let ids = super::on_pool!(pool, |p| {
             let mut tx = super::begin_write(p).await?;
             let mut ids = Vec::with_capacity(rows.len());
+            // The audit entries of the tasks made, written together after them.
+            let mut made = Vec::new();
             for row in rows {
                 let data = &row.data;
                 let labels =
@@ -64,14 +67,8 @@ impl Group for NewTasks {
             .await?;
                 let id = match inserted {
                     Some((id,)) => {
-                        record_audit!(
-                            tx,
-                            row.by,
-                            "task.create",
-                            "task",
-                            id,
-                            serde_json::json!({"title": data.title})
-                        );
+                        let detail = serde_json::json!({"title": data.title}).to_string();
+                        made.push((&row.by, id.to_string(), detail));
                         Written {
                             id,
                             created_at: Some(at),
@@ -86,6 +83,20 @@ impl Group for NewTasks {
                     }
                 };
                 ids.push(id);
+            }
+            if !made.is_empty() {
+                let mut qb = sqlx::QueryBuilder::new(INSERT_AUDITS);
+                qb.push_values(&made, |mut record, (by, id, detail)| {
+                    record
+                        .push_bind(&by.actor)
+                        .push_bind(&by.channel)
+                        .push_bind("task.create")
+                        .push_bind("task")
+                        .push_bind(id)
+                        .push_bind(detail)
+                        .push_bind(at);
+                });
+                qb.build().execute(&mut *tx).await?;
             }
             tx.commit().await.map_err(|e| Failed::AtCommit(e.into()))?;
             ids
