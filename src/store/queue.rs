@@ -73,9 +73,9 @@ pub struct DeadLetter {
 pub(super) const INSERT_OUTBOX: &str = "INSERT INTO outbox_messages \
     (channel, chat_id, payload, dedupe_key, status, attempts, next_attempt_at, created_at, person_id, task_id) ";
 
-/// Queues outbox rows inside the open transaction `$tx`, all in one statement (a dedupe key
-/// already queued is skipped), due at `$at`, or at the wall-clock time when no `$at` is given
-/// (whatever `now` a sweep was given). Expanded once per engine by `dispatch!`.
+/// Queues outbox rows inside the open transaction `$tx`, a thousand to a statement (a dedupe
+/// key already queued is skipped), due at `$at`, or at the wall-clock time when no `$at` is
+/// given (whatever `now` a sweep was given). Expanded once per engine by `dispatch!`.
 macro_rules! insert_outbound {
     ($tx:expr, $messages:expr) => {
         $crate::store::queue::insert_outbound!($tx, $messages, $crate::store::now())
@@ -83,9 +83,11 @@ macro_rules! insert_outbound {
     ($tx:expr, $messages:expr, $at:expr) => {{
         let at = $at;
         let messages: Vec<_> = $messages.into_iter().collect();
-        if !messages.is_empty() {
+        // 8 values a row: at most 1,000 rows a statement stays well inside SQLite's 32,766
+        // and PostgreSQL's 65,535 bound values.
+        for chunk in messages.chunks(1_000) {
             let mut qb = sqlx::QueryBuilder::new($crate::store::queue::INSERT_OUTBOX);
-            qb.push_values(messages.iter(), |mut row, m| {
+            qb.push_values(chunk, |mut row, m| {
                 row.push_bind(&m.channel)
                     .push_bind(&m.chat_id)
                     .push_bind(&m.payload)

@@ -84,9 +84,10 @@ impl Group for NewTasks {
                 };
                 ids.push(id);
             }
-            if !made.is_empty() {
+            // 7 values a record: a thousand to a statement stays inside every engine's bound.
+            for chunk in made.chunks(1_000) {
                 let mut qb = sqlx::QueryBuilder::new(INSERT_AUDITS);
-                qb.push_values(&made, |mut record, (by, id, detail)| {
+                qb.push_values(chunk, |mut record, (by, id, detail)| {
                     record
                         .push_bind(&by.actor)
                         .push_bind(&by.channel)

@@ -26,6 +26,7 @@ both_dbs!(
     a_batch_insert_says_which_events_are_new,
     a_slow_event_holds_one_slot_not_the_worker,
     each_chat_is_answered_in_order_while_slots_refill,
+    replies_beyond_one_statement_are_all_queued_once,
 );
 
 async fn store_with_one_event(db: Db) -> (Store, tempfile::TempDir) {
@@ -500,4 +501,37 @@ async fn each_chat_is_answered_in_order_while_slots_refill(db: Db) {
         let sent: Vec<String> = (0..8).map(|k| format!("message {k}")).collect();
         assert_eq!(order, sent, "chat {chat}");
     }
+}
+
+/// A finish queues its replies a thousand to a statement: 2,500 replies (and the same keys
+/// again, skipped) are all queued, once each.
+async fn replies_beyond_one_statement_are_all_queued_once(db: Db) {
+    let (store, _dir) = store_with_one_event(db).await;
+    let now = coordinator::store::now();
+    let claim = store
+        .claim(Queue::Inbox, None, now, now + Duration::seconds(30))
+        .await
+        .unwrap()
+        .expect("the stored event is due");
+    let reply = |n: usize| {
+        to_outbound(
+            &OutboundMessage::text(Channel::Telegram, &claim.chat_id, format!("part {n}")),
+            Some(format!("reply:{}:{}", claim.id, n % 2_500)),
+        )
+        .unwrap()
+    };
+    let finish = InboxFinish {
+        claim: claim.clone(),
+        tags: EventTags {
+            channel: "telegram".into(),
+            external_id: claim.chat_id.clone(),
+            source_key: format!("telegram:{}", claim.id),
+            task_hint: None,
+        },
+        history_text: Some("many".into()),
+        replies: (0..3_000).map(reply).collect(),
+    };
+    assert_eq!(store.finish_inbox_batch(&[finish]).await.unwrap(), [true]);
+    let queued = store.outbox_for_chat("telegram", &claim.chat_id).await.unwrap();
+    assert_eq!(queued.len(), 2_500, "each key once");
 }
