@@ -208,19 +208,6 @@ impl Store {
         read().await?.ok_or(StoreError::NotFound)
     }
 
-    /// Whether anyone but `speaker` said something in the conversation.
-    pub async fn others_spoke(&self, conversation_id: i64, speaker: &str) -> StoreResult<bool> {
-        let row: Option<(i64,)> = dispatch!(self, |p| sqlx::query_as(
-            "SELECT id FROM conversation_messages WHERE conversation_id = $1 AND role = 'user' \
-             AND speaker IS NOT NULL AND speaker <> $2 LIMIT 1"
-        )
-        .bind(conversation_id)
-        .bind(speaker)
-        .fetch_optional(p)
-        .await)?;
-        Ok(row.is_some())
-    }
-
     pub async fn set_summary(&self, conversation_id: i64, summary: &str, until_id: i64) -> StoreResult<()> {
         dispatch_write!(self, |p| sqlx::query(
             "UPDATE conversations SET summary = $1, summarized_until = $2 WHERE id = $3"

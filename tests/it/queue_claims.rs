@@ -247,12 +247,7 @@ async fn a_batch_takes_one_event_per_chat_and_finishes_each_claim_it_holds(db: D
 
     let finish = |claim: &Claimed, text: &str| InboxFinish {
         claim: claim.clone(),
-        tags: EventTags {
-            channel: "telegram".into(),
-            external_id: claim.chat_id.clone(),
-            source_key: format!("telegram:{}", claim.id),
-            task_hint: None,
-        },
+        tags: tags_of(claim),
         history_text: Some(text.to_owned()),
         replies: vec![to_outbound(
             &OutboundMessage::text(Channel::Telegram, &claim.chat_id, text),
@@ -522,16 +517,21 @@ async fn replies_beyond_one_statement_are_all_queued_once(db: Db) {
     };
     let finish = InboxFinish {
         claim: claim.clone(),
-        tags: EventTags {
-            channel: "telegram".into(),
-            external_id: claim.chat_id.clone(),
-            source_key: format!("telegram:{}", claim.id),
-            task_hint: None,
-        },
+        tags: tags_of(&claim),
         history_text: Some("many".into()),
         replies: (0..3_000).map(reply).collect(),
     };
     assert_eq!(store.finish_inbox_batch(&[finish]).await.unwrap(), [true]);
     let queued = store.outbox_for_chat("telegram", &claim.chat_id).await.unwrap();
     assert_eq!(queued.len(), 2_500, "each key once");
+}
+
+/// The tags of a Telegram event from the chat it was claimed for.
+fn tags_of(claim: &Claimed) -> EventTags {
+    EventTags {
+        channel: "telegram".into(),
+        external_id: claim.chat_id.clone(),
+        source_key: format!("telegram:{}", claim.id),
+        task_hint: None,
+    }
 }
