@@ -308,8 +308,15 @@ impl Inbox {
             let free = self.batch.saturating_sub(running.len());
             if look && free > 0 && (running.is_empty() || 2 * free >= self.batch) {
                 match self.claim_into(&mut running, crate::store::now(), free).await {
-                    // Fewer than asked: nothing else is due until something changes.
-                    Ok(claimed) => look = claimed == free,
+                    // As many as asked: more may be due, and this worker has no slot left for
+                    // them, so it passes the wake-up on. Fewer: nothing else is due until
+                    // something changes.
+                    Ok(claimed) => {
+                        look = claimed == free;
+                        if look {
+                            self.wake.notify_one();
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "inbox worker could not reach the database");
                         look = false;
@@ -325,12 +332,15 @@ impl Inbox {
                 look = true;
                 continue;
             }
+            // A wake-up is taken only by a worker that will claim on it: one too busy to claim
+            // leaves it to another.
+            let could_claim = 2 * self.batch.saturating_sub(running.len()) >= self.batch;
             tokio::select! {
                 Some(first) = running.join_next() => {
                     log_failures(&self.settle(first, &mut running).await);
                     look = true;
                 }
-                _ = self.wake.notified(), if !look => look = true,
+                _ = self.wake.notified(), if !look && could_claim => look = true,
                 _ = shutdown.cancelled() => {}
             }
         }

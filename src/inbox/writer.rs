@@ -56,9 +56,6 @@ impl InboxWriter {
         let fresh = self.store_grouped(row).await?;
         metrics::counter!("inbox_events_total", "channel" => event.channel.as_str(), "fresh" => fresh.to_string())
             .increment(1);
-        if fresh {
-            self.wake.notify_one();
-        }
         Ok(fresh)
     }
 
@@ -91,6 +88,11 @@ impl InboxWriter {
             let (rows, answers): (Vec<NewInboxEvent>, Vec<_>) =
                 batch.into_iter().map(|w| (w.event, w.answer)).unzip();
             let results = self.store.enqueue_inbox_batch(&rows).await;
+            // One wake-up for the group: the worker it wakes claims the group in one statement
+            // (and wakes another when there is more than its slots hold).
+            if results.as_ref().is_ok_and(|fresh| fresh.contains(&true)) {
+                self.wake.notify_one();
+            }
             for (n, answer) in answers.into_iter().enumerate() {
                 let result = match &results {
                     Ok(fresh) => Ok(fresh.get(n).copied().unwrap_or(false)),
@@ -108,9 +110,14 @@ impl InboxWriter {
     }
 
     async fn store_one(&self, row: &NewInboxEvent) -> Result<bool, StoreError> {
-        self.store
+        let fresh = self
+            .store
             .enqueue_inbox(&row.channel, &row.event_id, &row.chat_id, &row.payload)
-            .await
+            .await?;
+        if fresh {
+            self.wake.notify_one();
+        }
+        Ok(fresh)
     }
 
     fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {

@@ -53,17 +53,18 @@ pub struct EventTags {
     pub task_hint: Option<i64>,
 }
 
-/// `SET` clauses that tag an inbox event from its [`EventTags`], bound from `$first` on (the
-/// channel, the external id, the source key, the two ends of the keys that extend it, the
-/// hint): read in the statement that finishes the event, so finding them costs no statement.
-fn tag_columns(pool: &Pool, first: usize) -> String {
+/// `SET` clauses that tag an inbox event from its [`EventTags`], read from the columns of `v`
+/// (a `VALUES` row: the channel, the external id, the source key, the two ends of the keys that
+/// extend it, the hint, in `column4` to `column9`): found in the statement that finishes the
+/// event, so finding them costs no statement.
+fn tag_columns(pool: &Pool) -> String {
     // The keys extending `{key}`, in byte order, lie between `{key}:` and `{key};`: an index
     // range on both databases.
     let bytes = match pool {
         Pool::Sqlite(_) => "",
         Pool::Postgres(_) => " COLLATE \"C\"",
     };
-    let [channel, external, key, from, to, hint] = std::array::from_fn(|n| format!("${}", first + n));
+    let [channel, external, key, from, to, hint] = std::array::from_fn(|n| format!("v.column{}", n + 4));
     format!(
         "person_id = (SELECT person_id FROM identities WHERE channel = {channel} AND external_id = {external}), \
          task_id = COALESCE((SELECT MIN(task) FROM (\
@@ -254,45 +255,59 @@ impl Store {
     /// Finishes several claimed inbox events in one transaction: each is marked done, tagged
     /// with its sender, task and text, and its replies queued, while its claim still holds.
     /// Says for each whether it applied (`false`: the claim was lost and nothing of it was
-    /// written). One commit for a batch is what lets the inbox keep up with the webhooks.
+    /// written). One commit for a batch, and one statement for its events and one for its
+    /// replies, is what lets the inbox keep up with the webhooks.
     pub async fn finish_inbox_batch(&self, items: &[InboxFinish]) -> StoreResult<Vec<bool>> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
         let at = now();
-        let finish = format!(
-            "UPDATE inbox_events SET status = 'done', finished_at = $1, locked_until = NULL, \
-             text = COALESCE(text, $4), {} WHERE {} RETURNING person_id, task_id",
-            tag_columns(&self.writer, 5),
-            held("$2", "$3")
+        // `v`: one row per event (id, token, text, then the tags' values).
+        let head = "UPDATE inbox_events SET status = 'done', finished_at = ";
+        let tail = format!(
+            ", locked_until = NULL, text = COALESCE(inbox_events.text, v.column3), {} FROM (",
+            tag_columns(&self.writer)
         );
+        let condition = ") AS v WHERE inbox_events.id = v.column1 AND inbox_events.claim_token = v.column2 \
+                         AND inbox_events.status = 'processing' \
+                         RETURNING inbox_events.id, inbox_events.person_id, inbox_events.task_id";
         let applied = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
-            let mut applied = Vec::with_capacity(items.len());
+            let mut done = std::collections::HashMap::with_capacity(items.len());
+            // 9 values an event: a thousand events to a statement stays inside every engine's
+            // bound on values.
+            for chunk in items.chunks(1_000) {
+                let mut qb = sqlx::QueryBuilder::new(head);
+                qb.push_bind(at).push(&tail);
+                qb.push_values(chunk, |mut row, item| {
+                    let tags = &item.tags;
+                    row.push_bind(item.claim.id)
+                        .push_bind(&item.claim.token)
+                        .push_bind(item.history_text.as_deref())
+                        .push_bind(&tags.channel)
+                        .push_bind(&tags.external_id)
+                        .push_bind(&tags.source_key)
+                        .push_bind(format!("{}:", tags.source_key))
+                        .push_bind(format!("{};", tags.source_key))
+                        .push_bind(tags.task_hint);
+                });
+                qb.push(condition);
+                let rows: Vec<(i64, Option<i64>, Option<i64>)> =
+                    qb.build_query_as().fetch_all(&mut *tx).await?;
+                done.extend(rows.into_iter().map(|(id, person, task)| (id, (person, task))));
+            }
             let mut replies = Vec::new();
+            let mut applied = Vec::with_capacity(items.len());
             for item in items {
-                let tags = &item.tags;
-                let done: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(&finish)
-                    .bind(at)
-                    .bind(&item.claim.token)
-                    .bind(item.claim.id)
-                    .bind(item.history_text.as_deref())
-                    .bind(&tags.channel)
-                    .bind(&tags.external_id)
-                    .bind(&tags.source_key)
-                    .bind(format!("{}:", tags.source_key))
-                    .bind(format!("{};", tags.source_key))
-                    .bind(tags.task_hint)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some((person_id, task_id)) = done {
+                let tagged = done.get(&item.claim.id).copied();
+                if let Some((person_id, task_id)) = tagged {
                     replies.extend(item.replies.iter().map(|reply| NewOutbound {
                         person_id,
                         task_id: reply.task_id.or(task_id),
                         ..reply.clone()
                     }));
                 }
-                applied.push(done.is_some());
+                applied.push(tagged.is_some());
             }
             // The batch's replies in one statement.
             insert_outbound!(tx, replies, at);
