@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::group_commit::{Failed, Group};
-use super::{dispatch, dispatch_write, now, Pool, Store, StoreError, StoreResult};
+use super::turn_writer::TurnRow;
+use super::{dispatch, dispatch_write, now, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct ConversationRecord {
@@ -250,83 +250,5 @@ impl Store {
             reply: turn.reply.to_owned(),
         };
         self.turns.write(row).await
-    }
-}
-
-/// A turn to record, owned, so that it can wait for its group.
-pub(crate) struct TurnRow {
-    conversation_id: i64,
-    source_key: Option<String>,
-    user_text: String,
-    user_tokens: i32,
-    speaker: Option<String>,
-    reply_tokens: i32,
-    steps: i32,
-    prompt_tokens: i64,
-    completion_tokens: i64,
-    model: String,
-    reply: String,
-}
-
-/// Turn records, grouped.
-pub(crate) struct Turns;
-
-impl Group for Turns {
-    type Row = TurnRow;
-    type Out = ();
-    const WHAT: &'static str = "agent turns";
-
-    async fn write(pool: &Pool, rows: &[TurnRow]) -> Result<Vec<()>, Failed> {
-        let at = now();
-        super::on_pool!(pool, |p| {
-            let mut tx = crate::store::begin_write(p).await?;
-            for turn in rows {
-                let inserted = sqlx::query(
-                    "INSERT INTO ai_turns (conversation_id, source_key, steps, prompt_tokens, completion_tokens, \
-                     model, reply, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (source_key) DO NOTHING",
-                )
-                .bind(turn.conversation_id)
-                .bind(turn.source_key.as_deref())
-                .bind(turn.steps)
-                .bind(turn.prompt_tokens)
-                .bind(turn.completion_tokens)
-                .bind(&turn.model)
-                .bind(&turn.reply)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted != 1 {
-                    continue;
-                }
-                for (role, content, tokens, speaker) in [
-                    ("user", &turn.user_text, turn.user_tokens, turn.speaker.as_deref()),
-                    ("assistant", &turn.reply, turn.reply_tokens, None),
-                ] {
-                    sqlx::query(INSERT_MESSAGE)
-                        .bind(turn.conversation_id)
-                        .bind(role)
-                        .bind(content)
-                        .bind(tokens)
-                        .bind(at)
-                        .bind(speaker)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query(
-                    "UPDATE conversations SET prompt_tokens = prompt_tokens + $1, \
-                     completion_tokens = completion_tokens + $2, turns = turns + 1, updated_at = $3 WHERE id = $4",
-                )
-                .bind(turn.prompt_tokens)
-                .bind(turn.completion_tokens)
-                .bind(at)
-                .bind(turn.conversation_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await.map_err(|e| Failed::AtCommit(e.into()))?;
-        });
-        Ok(vec![(); rows.len()])
     }
 }

@@ -39,6 +39,7 @@ mod task_writer;
 mod tasks;
 mod team;
 mod tokens;
+mod turn_writer;
 mod web;
 mod web_feed;
 mod whatsapp;
@@ -151,7 +152,7 @@ pub struct Store {
     /// Writes tasks created at the same time in one transaction.
     tasks: group_commit::GroupWriter<task_writer::NewTasks>,
     /// Records agent turns finished at the same time in one transaction.
-    turns: group_commit::GroupWriter<conversations::Turns>,
+    turns: group_commit::GroupWriter<turn_writer::Turns>,
     /// The project of each chat, as read lately (every task made in a chat asks).
     chat_projects: std::sync::Arc<recent::Recent<(String, String), Option<i64>>>,
     /// Each integration's stored settings, as read lately (every change of a task asks).

@@ -161,6 +161,44 @@ async fn turns_finished_at_once_are_each_recorded_once(db: Db) {
             Some(texts[n].1.as_str())
         );
     }
+    // Three turns of one conversation in one group (an API chat has no key): its totals count
+    // each once, and each question comes just before its answer.
+    let shared = store.conversation_for("api", "shared").await.unwrap();
+    let turn = |key: Option<&'static str>, n: i64| {
+        let store = &store;
+        async move {
+            let (question, answer) = (format!("q{n}"), format!("a{n}"));
+            let turn = TurnRecord {
+                source_key: key,
+                user_text: &question,
+                user_tokens: 1,
+                speaker: Some("anna"),
+                reply_tokens: 1,
+                steps: 1,
+                prompt_tokens: n,
+                completion_tokens: 1,
+                model: "fake",
+                reply: &answer,
+            };
+            store.record_turn(shared.id, &turn).await
+        }
+    };
+    let results = join_all([turn(Some("api:1"), 10), turn(Some("api:2"), 20), turn(None, 30)]).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let now = store.conversation(shared.id).await.unwrap();
+    assert_eq!((now.turns, now.prompt_tokens, now.completion_tokens), (3, 60, 3));
+    let messages = store.recent_messages(shared.id, 0, 10).await.unwrap();
+    assert_eq!(messages.len(), 6, "{messages:?}");
+    for pair in messages.chunks(2) {
+        let (answer, question) = (&pair[0], &pair[1]);
+        assert_eq!(
+            (answer.role.as_str(), question.role.as_str()),
+            ("assistant", "user")
+        );
+        assert_eq!(answer.content[1..], question.content[1..], "{pair:?}");
+        assert_eq!(question.speaker.as_deref(), Some("anna"));
+    }
+
     // What the next turn starts from, in one read: the reply of a message answered before,
     // and whether anyone but the speaker has spoken.
     let start = store
