@@ -125,15 +125,9 @@ async fn throughput(options: &Options, rig: &mut Rig) -> anyhow::Result<Rows> {
         answer_times.extend(done??);
     }
     let acknowledged = started.elapsed();
-    loop {
-        if rig.service.unfinished().await?.0 == 0 {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(300) {
-            bail!("the inbox did not empty within 300 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    rig.service
+        .wait_for_events(n as u64, started, Duration::from_secs(300))
+        .await?;
     let processed = started.elapsed();
     let answers = Stats::new(answer_times);
     Ok(vec![

@@ -325,6 +325,34 @@ impl Service {
         Ok(self.get("/api/monitoring/status").await?.json().await?)
     }
 
+    /// Inbound events the service has finished since it started (answered, or given up as
+    /// dead letters), from its own counters on `/metrics`: waiting on these reads nothing from
+    /// the database, so the waiting does not slow what it measures (the queue counts of
+    /// `/api/monitoring/status` are some twenty statements a poll).
+    pub async fn events_finished(&self) -> anyhow::Result<u64> {
+        let text = self.get("/metrics").await?.text().await?;
+        Ok(counter_sum(&text, "inbox_processed_total") + counter_sum(&text, "inbox_dead_letters_total"))
+    }
+
+    /// Waits until the service has finished `events` inbound events since it started, at most
+    /// `within` after `started`.
+    pub async fn wait_for_events(
+        &self,
+        events: u64,
+        started: Instant,
+        within: Duration,
+    ) -> anyhow::Result<()> {
+        loop {
+            if self.events_finished().await? >= events {
+                return Ok(());
+            }
+            if started.elapsed() > within {
+                bail!("the inbox did not finish {events} events within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Items of the inbox and of the outbox not yet finished (pending or processing).
     pub async fn unfinished(&self) -> anyhow::Result<(i64, i64)> {
         let q = self.queues().await?;
@@ -354,4 +382,15 @@ impl Service {
             }
         }
     }
+}
+
+/// The sum of a Prometheus counter over its labels in the text exposition format.
+fn counter_sum(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }

@@ -45,7 +45,9 @@ pub async fn turns(options: &Options, rig: &mut Rig) -> anyhow::Result<Rows> {
                     .collect(),
             );
             post_all(&hook, bodies).await?;
-            drain(rig, started).await?;
+            rig.service
+                .wait_for_events(token as u64, started, Duration::from_secs(600))
+                .await?;
         }
         let elapsed = started.elapsed();
         let turns = chats * rounds;
@@ -76,17 +78,4 @@ async fn post_all(hook: &Webhook, bodies: Arc<Vec<Vec<u8>>>) -> anyhow::Result<(
         done??;
     }
     Ok(())
-}
-
-/// Waits until every stored update has been worked (its reply queued).
-async fn drain(rig: &Rig, started: Instant) -> anyhow::Result<()> {
-    loop {
-        if rig.service.unfinished().await?.0 == 0 {
-            return Ok(());
-        }
-        if started.elapsed() > Duration::from_secs(600) {
-            bail!("the inbox did not empty within 600 s");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
