@@ -2,11 +2,10 @@
 //! each `/newtask` of a burst, and each task an agent turn makes, with its audit entry. The
 //! group's tasks are inserted in one statement, and their audit entries in another.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::audit::INSERT_AUDITS;
 use super::group_commit::{Failed, Group};
-use super::tasks::bind_task_data;
 use super::{AuditEntry, Pool, StoreError, TaskData};
 
 /// A task to create, owned, so that it can wait for its group.
@@ -60,7 +59,10 @@ impl Group for NewTasks {
         let written = super::on_pool!(pool, |p| {
             let mut tx = super::begin_write(p).await?;
             let mut written: Vec<Option<Written>> = vec![None; rows.len()];
-            for chunk in together.chunks(PER_STATEMENT) {
+            // The keyed rows together; each other row in a statement of its own, where the one
+            // row returned is its own.
+            let statements = together.chunks(PER_STATEMENT).chain(alone.chunks(1));
+            for chunk in statements {
                 let mut qb = sqlx::QueryBuilder::new(COLUMNS);
                 qb.push_values(chunk, |mut values, &n| {
                     let row = &rows[n];
@@ -87,47 +89,15 @@ impl Group for NewTasks {
                         .push_bind(data.recurrence.as_ref().map(|r| r.timezone.as_str()));
                 });
                 qb.push(" ON CONFLICT (source_key) DO NOTHING RETURNING id, source_key");
-                let made: HashMap<String, i64> = qb
-                    .build_query_as::<(i64, String)>()
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .into_iter()
-                    .map(|(id, key)| (key, id))
-                    .collect();
-                for &n in chunk {
-                    if let Some(&id) = rows[n].source_key.as_ref().and_then(|key| made.get(key)) {
-                        written[n] = Some(Written {
-                            id,
-                            created_at: Some(at),
-                        });
-                    }
-                }
-            }
-            for &n in &alone {
-                let row = &rows[n];
-                let data = &row.data;
-                let inserted: Option<(i64,)> = bind_task_data!(
-                    sqlx::query_as(
-                        "INSERT INTO tasks (title, description, status, priority, project_id, assignee_id, \
-                         time_estimate, time_spent, due_date, labels, origin_channel, origin_chat, \
-                         created_by, created_at, updated_at, source_key, recurrence, recurrence_start, recurrence_tz) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17, $18) \
-                         ON CONFLICT (source_key) DO NOTHING RETURNING id",
-                    ),
-                    data,
-                    &labels[n]
-                )
-                .bind(row.origin.as_ref().map(|o| o.0.as_str()))
-                .bind(row.origin.as_ref().map(|o| o.1.as_str()))
-                .bind(&row.by.actor)
-                .bind(at)
-                .bind(row.source_key.as_deref())
-                .bind(data.recurrence.as_ref().map(|r| r.rule.as_str()))
-                .bind(data.recurrence.as_ref().map(|r| r.start))
-                .bind(data.recurrence.as_ref().map(|r| r.timezone.as_str()))
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some((id,)) = inserted {
+                let made: Vec<(i64, Option<String>)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                for (id, key) in made {
+                    let n = match chunk {
+                        [n] => *n,
+                        _ => match chunk.iter().find(|&&n| rows[n].source_key == key) {
+                            Some(n) => *n,
+                            None => continue,
+                        },
+                    };
                     written[n] = Some(Written {
                         id,
                         created_at: Some(at),

@@ -24,7 +24,6 @@ macro_rules! bind_task_data {
             .bind($labels)
     };
 }
-pub(super) use bind_task_data;
 
 /// The writable fields of a task, already validated.
 #[derive(Debug, Clone)]
