@@ -47,6 +47,9 @@ const LEASE: Duration = Duration::from_secs(30);
 pub const BATCH: usize = 8;
 /// How often an idle worker looks for due work when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How often a worker makes due an event left waiting with nothing in front of it (see
+/// [`Store::promote_stranded`]): rare, and only ever delayed by this much.
+const STRANDED_EVERY: Duration = Duration::from_secs(5);
 
 /// The inbox worker.
 #[derive(Clone)]
@@ -298,7 +301,16 @@ impl Inbox {
         // Whether due work may be waiting: after a wake-up, a poll, or a finished event (which
         // may have been its chat's head, with more of that chat behind it).
         let mut look = true;
+        let mut swept: Option<std::time::Instant> = None;
         loop {
+            if swept.is_none_or(|at| at.elapsed() >= STRANDED_EVERY) {
+                swept = Some(std::time::Instant::now());
+                match self.store.promote_stranded().await {
+                    Ok(0) => {}
+                    Ok(_) => look = true,
+                    Err(e) => tracing::warn!(error = %e, "inbox worker could not reach the database"),
+                }
+            }
             if shutdown.is_cancelled() {
                 while let Some(first) = running.join_next().await {
                     log_failures(&self.settle(first, &mut running).await);

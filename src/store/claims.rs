@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 
+use super::heads::{chats_of, promote_heads, CHATS_PER_STATEMENT};
 use super::queue::{insert_outbound, NewOutbound, Queue};
 use super::{dispatch_write, now, Pool, Store, StoreResult};
 
@@ -134,16 +135,23 @@ impl Store {
                    claim_token = CAST($3 AS TEXT) || ':' || CAST(attempts + 1 AS TEXT)";
         let returning = "RETURNING id, channel, chat_id, payload, attempts, claim_token";
         // Each chat's items are handled in order: only the oldest unfinished item of a chat
-        // (its head) may be claimed, so several workers never answer a chat out of turn.
+        // (its head) may be claimed, so several workers never answer a chat out of turn. (The
+        // inbox keeps the events behind a head `waiting`, so its candidates are the heads.)
+        let first_of_chat = |alias: &str| {
+            format!(
+                "NOT EXISTS (SELECT 1 FROM {table} o WHERE o.channel = {alias}.channel \
+                 AND o.chat_id = {alias}.chat_id AND o.id < {alias}.id AND o.status IN {})",
+                queue.unfinished()
+            )
+        };
         let sql = match self.pool {
             // SQLite: a correlated NOT EXISTS, one index probe per candidate.
             Pool::Sqlite(_) => format!(
                 "UPDATE {table} {set} WHERE id IN (SELECT q.id FROM {table} q WHERE {due_q}{only_q} \
-                 AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.channel = q.channel \
-                 AND o.chat_id = q.chat_id AND o.id < q.id AND o.status IN ('pending', 'processing')) \
-                 ORDER BY q.next_attempt_at, q.id LIMIT $4) {returning}",
+                 AND {first_q} ORDER BY q.next_attempt_at, q.id LIMIT $4) {returning}",
                 due_q = due("q"),
                 only_q = only("q"),
+                first_q = first_of_chat("q"),
             ),
             // PostgreSQL: the heads in one pass (DISTINCT ON), whatever the planner's
             // statistics say. A queue table that filled up since its last ANALYZE made the
@@ -155,11 +163,12 @@ impl Store {
                  SELECT h.id FROM (SELECT DISTINCT ON (channel, chat_id) id, channel, status, \
                  next_attempt_at, locked_until FROM {table} WHERE status IN ('pending', 'processing') \
                  ORDER BY channel, chat_id, id) h WHERE {due_h}{only_h} \
-                 ORDER BY h.next_attempt_at, h.id LIMIT $4 * 4) AND {due_q} \
+                 ORDER BY h.next_attempt_at, h.id LIMIT $4 * 4) AND {due_q} AND {first_q} \
                  ORDER BY q.next_attempt_at, q.id LIMIT $4 FOR UPDATE SKIP LOCKED) {returning}",
                 due_h = due("h"),
                 only_h = only("h"),
                 due_q = due("q"),
+                first_q = first_of_chat("q"),
             ),
         };
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
@@ -240,6 +249,10 @@ impl Store {
                     .await?
                     .rows_affected();
                 applied = done == 1;
+                if applied {
+                    let chats = [(claim.channel.clone(), claim.chat_id.clone())];
+                    promote_heads(&chats).build().execute(&mut *tx).await?;
+                }
             }
             if applied {
                 insert_outbound!(tx, replies, at);
@@ -309,6 +322,17 @@ impl Store {
                 }
                 applied.push(tagged.is_some());
             }
+            // The next event of each chat whose head this finished.
+            let finished = chats_of(
+                items
+                    .iter()
+                    .zip(&applied)
+                    .filter(|(_, applied)| **applied)
+                    .map(|(item, _)| (item.claim.channel.as_str(), item.claim.chat_id.as_str())),
+            );
+            for chunk in finished.chunks(CHATS_PER_STATEMENT) {
+                promote_heads(chunk).build().execute(&mut *tx).await?;
+            }
             // The batch's replies in one statement.
             insert_outbound!(tx, replies, at);
             tx.commit().await?;
@@ -349,22 +373,31 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Gives up on a claimed item: it stays visible as a dead letter. `false` when the claim
-    /// was lost.
+    /// Gives up on a claimed item: it stays visible as a dead letter (and the next event of its
+    /// chat is due). `false` when the claim was lost.
     pub async fn mark_dead(&self, queue: Queue, claim: &Claimed, error: &str) -> StoreResult<bool> {
         let sql = format!(
             "UPDATE {} SET status = 'dead', last_error = $1, locked_until = NULL, finished_at = $2 WHERE {}",
             queue.table(),
             held("$3", "$4")
         );
-        let done = dispatch_write!(self, |p| sqlx::query(&sql)
-            .bind(error)
-            .bind(now())
-            .bind(&claim.token)
-            .bind(claim.id)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let chats = [(claim.channel.clone(), claim.chat_id.clone())];
+        let done = dispatch_write!(self, |p| {
+            let mut tx = crate::store::begin_write(p).await?;
+            let done = sqlx::query(&sql)
+                .bind(error)
+                .bind(now())
+                .bind(&claim.token)
+                .bind(claim.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done == 1 && queue == Queue::Inbox {
+                promote_heads(&chats).build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            done
+        });
         if done == 1 {
             self.feed_changed();
         }

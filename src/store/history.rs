@@ -53,8 +53,9 @@ pub struct QueuedMessage {
     pub status: String,
 }
 
-const IN_COLUMNS: &str =
-    "SELECT 'in' AS direction, e.id, e.channel, e.chat_id, e.payload, e.text, e.status, \
+// An event waiting behind its chat's head shows as pending: not started yet.
+const IN_COLUMNS: &str = "SELECT 'in' AS direction, e.id, e.channel, e.chat_id, e.payload, e.text, \
+    CASE e.status WHEN 'waiting' THEN 'pending' ELSE e.status END AS status, \
     e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, e.created_at, e.finished_at \
     FROM inbox_events e LEFT JOIN identities i ON i.channel = e.channel AND i.external_id = e.chat_id \
     WHERE 1 = 1";

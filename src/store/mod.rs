@@ -18,6 +18,7 @@ mod due;
 mod email;
 mod files;
 mod group_commit;
+mod heads;
 mod history;
 mod integrations;
 mod lease;

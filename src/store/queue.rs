@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::heads::{chats_of, promote_heads, UNFINISHED};
 use super::{dispatch, dispatch_write, now, Store, StoreResult};
 
 /// Which queue.
@@ -25,6 +26,24 @@ impl Queue {
             Queue::Integrations => "integration_jobs",
         }
     }
+
+    /// The statuses of an item not yet done or dead. Only the inbox keeps items `waiting`
+    /// behind their chat's head (see `heads`).
+    pub(super) fn unfinished(self) -> &'static str {
+        match self {
+            Queue::Inbox => UNFINISHED,
+            Queue::Outbox | Queue::Integrations => "('pending', 'processing')",
+        }
+    }
+}
+
+/// The status an inbound event is stored with, in three parts around the placeholders of its
+/// channel and chat: `waiting` behind an unfinished event of its chat, else `pending` (due).
+const STATUS_CHANNEL: &str = "CASE WHEN EXISTS (SELECT 1 FROM inbox_events u WHERE u.channel = ";
+const STATUS_CHAT: &str = " AND u.chat_id = ";
+
+fn status_end() -> String {
+    format!(" AND u.status IN {UNFINISHED}) THEN 'waiting' ELSE 'pending' END")
 }
 
 /// An inbound event, ready to insert into the inbox.
@@ -34,6 +53,12 @@ pub struct NewInboxEvent {
     pub event_id: String,
     pub chat_id: String,
     pub payload: String,
+}
+
+impl NewInboxEvent {
+    fn chat(&self) -> (&str, &str) {
+        (&self.channel, &self.chat_id)
+    }
 }
 
 /// A message for the outbox, ready to insert.
@@ -116,19 +141,21 @@ impl Store {
         payload: &str,
     ) -> StoreResult<bool> {
         let at = now();
-        let done = dispatch_write!(self, |p| sqlx::query(
+        let sql = format!(
             "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
-             ON CONFLICT (channel, event_id) DO NOTHING"
-        )
-        .bind(channel)
-        .bind(event_id)
-        .bind(chat_id)
-        .bind(payload)
-        .bind(at)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, {STATUS_CHANNEL}$1{STATUS_CHAT}$3{}, \
+             0, $5, $5) ON CONFLICT (channel, event_id) DO NOTHING",
+            status_end()
+        );
+        let done = dispatch_write!(self, |p| sqlx::query(&sql)
+            .bind(channel)
+            .bind(event_id)
+            .bind(chat_id)
+            .bind(payload)
+            .bind(at)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(done == 1)
     }
 
@@ -139,30 +166,64 @@ impl Store {
             return Ok(Vec::new());
         }
         let at = now();
+        // A statement does not see its own rows: the first event of a chat here looks for an
+        // unfinished one stored before, the later ones wait behind it.
+        let mut chats = std::collections::HashSet::new();
+        let first: Vec<bool> = events.iter().map(|e| chats.insert(e.chat())).collect();
+        let status_end = status_end();
         let inserted: Vec<(String, String)> = dispatch_write!(self, |p| {
             let mut qb = sqlx::QueryBuilder::new(
                 "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
                  next_attempt_at, created_at) ",
             );
-            qb.push_values(events, |mut row, event| {
+            qb.push_values(events.iter().zip(&first), |mut row, (event, first)| {
                 row.push_bind(&event.channel)
                     .push_bind(&event.event_id)
                     .push_bind(&event.chat_id)
-                    .push_bind(&event.payload)
-                    .push("'pending'")
-                    .push("0")
-                    .push_bind(at)
-                    .push_bind(at);
+                    .push_bind(&event.payload);
+                if *first {
+                    row.push(STATUS_CHANNEL)
+                        .push_bind_unseparated(&event.channel)
+                        .push_unseparated(STATUS_CHAT)
+                        .push_bind_unseparated(&event.chat_id)
+                        .push_unseparated(&status_end);
+                } else {
+                    row.push("'waiting'");
+                }
+                row.push("0").push_bind(at).push_bind(at);
             });
             qb.push(" ON CONFLICT (channel, event_id) DO NOTHING RETURNING channel, event_id");
             qb.build_query_as().fetch_all(p).await?
         });
         let mut fresh: std::collections::HashSet<(String, String)> = inserted.into_iter().collect();
         // A key given twice is new once, the first time.
-        Ok(events
+        let new: Vec<bool> = events
             .iter()
             .map(|e| fresh.remove(&(e.channel.clone(), e.event_id.clone())))
-            .collect())
+            .collect();
+        // A chat whose first event here was stored before while a later one is new: that one
+        // was stored waiting without a look at what is in front of it.
+        let with_new: std::collections::HashSet<_> = events
+            .iter()
+            .zip(&new)
+            .filter(|(_, new)| **new)
+            .map(|(e, _)| NewInboxEvent::chat(e))
+            .collect();
+        let unchecked = chats_of(
+            events
+                .iter()
+                .zip(first.iter().zip(&new))
+                .filter(|(e, (first, new))| **first && !**new && with_new.contains(&NewInboxEvent::chat(e)))
+                .map(|(e, _)| NewInboxEvent::chat(e)),
+        );
+        if !unchecked.is_empty() {
+            dispatch_write!(self, |p| promote_heads(&unchecked)
+                .build()
+                .execute(p)
+                .await
+                .map(|_| ()))?;
+        }
+        Ok(new)
     }
 
     /// Records an inbound event that is kept but never acted on (status `refused`, with
@@ -229,27 +290,36 @@ impl Store {
     }
 
     /// Puts dead letter `id` of `queue` back to be tried now, with a fresh count of attempts;
-    /// `false` when it is not a dead letter (unknown, or already retried).
+    /// `false` when it is not a dead letter (unknown, or already retried). An inbox event goes
+    /// first in its chat again: it is older than anything of its chat still unfinished.
     pub async fn requeue_dead(&self, queue: Queue, id: i64) -> StoreResult<bool> {
-        let alerted = match queue {
-            Queue::Inbox => "",
-            Queue::Outbox | Queue::Integrations => ", alerted_at = NULL",
+        let (alerted, status) = match queue {
+            Queue::Inbox => ("", "waiting"),
+            Queue::Outbox | Queue::Integrations => (", alerted_at = NULL", "pending"),
         };
         let sql = format!(
-            "UPDATE {} SET status = 'pending', attempts = 0, next_attempt_at = $1, locked_until = NULL, \
-             finished_at = NULL{alerted} WHERE id = $2 AND status = 'dead'",
+            "UPDATE {} SET status = '{status}', attempts = 0, next_attempt_at = $1, locked_until = NULL, \
+             finished_at = NULL{alerted} WHERE id = $2 AND status = 'dead' RETURNING channel, chat_id",
             queue.table()
         );
-        let done = dispatch_write!(self, |p| sqlx::query(&sql)
-            .bind(now())
-            .bind(id)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
-        if done == 1 {
+        let done = dispatch_write!(self, |p| {
+            let mut tx = crate::store::begin_write(p).await?;
+            let chat: Option<(String, String)> = sqlx::query_as(&sql)
+                .bind(now())
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let (Some(chat), Queue::Inbox) = (&chat, queue) {
+                let chats = [chat.clone()];
+                promote_heads(&chats).build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            chat.is_some()
+        });
+        if done {
             self.feed_changed();
         }
-        Ok(done == 1)
+        Ok(done)
     }
 
     pub async fn queue_counts(&self, queue: Queue) -> StoreResult<QueueCounts> {
@@ -258,7 +328,8 @@ impl Store {
         let mut counts = QueueCounts::default();
         for (status, n) in rows {
             match status.as_str() {
-                "pending" => counts.pending = n,
+                // Behind its chat's head: not due yet, but not started either.
+                "pending" | "waiting" => counts.pending += n,
                 "processing" => counts.processing = n,
                 "done" => counts.done = n,
                 "dead" => counts.dead = n,
@@ -282,15 +353,16 @@ impl Store {
 
     /// Items of one chat in either queue not yet finished.
     pub async fn unfinished_for_chat(&self, channel: &str, chat_id: &str) -> StoreResult<i64> {
-        let (n,): (i64,) = dispatch!(self, |p| sqlx::query_as(
+        let sql = format!(
             "SELECT (SELECT COUNT(*) FROM inbox_events WHERE channel = $1 AND chat_id = $2 \
-             AND status IN ('pending', 'processing')) + (SELECT COUNT(*) FROM outbox_messages \
+             AND status IN {UNFINISHED}) + (SELECT COUNT(*) FROM outbox_messages \
              WHERE channel = $1 AND chat_id = $2 AND status IN ('pending', 'processing'))"
-        )
-        .bind(channel)
-        .bind(chat_id)
-        .fetch_one(p)
-        .await)?;
+        );
+        let (n,): (i64,) = dispatch!(self, |p| sqlx::query_as(&sql)
+            .bind(channel)
+            .bind(chat_id)
+            .fetch_one(p)
+            .await)?;
         Ok(n)
     }
 

@@ -42,6 +42,7 @@ mod packaging;
 mod parser_fuzz;
 mod prompts;
 mod queue_claims;
+mod queue_heads;
 mod recurring;
 mod reminders;
 mod retention;
