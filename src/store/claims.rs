@@ -251,7 +251,10 @@ impl Store {
                 applied = done == 1;
                 if applied {
                     let chats = [(claim.channel.clone(), claim.chat_id.clone())];
-                    promote_heads(&chats).build().execute(&mut *tx).await?;
+                    promote_heads("inbox_events", &chats)
+                        .build()
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
             if applied {
@@ -331,7 +334,10 @@ impl Store {
                     .map(|(item, _)| (item.claim.channel.as_str(), item.claim.chat_id.as_str())),
             );
             for chunk in finished.chunks(CHATS_PER_STATEMENT) {
-                promote_heads(chunk).build().execute(&mut *tx).await?;
+                promote_heads("inbox_events", chunk)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
             }
             // The batch's replies in one statement.
             insert_outbound!(tx, replies, at);
@@ -392,8 +398,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if done == 1 && queue == Queue::Inbox {
-                promote_heads(&chats).build().execute(&mut *tx).await?;
+            if done == 1 && queue.keeps_heads() {
+                promote_heads(queue.table(), &chats)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             done
@@ -404,22 +413,35 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Records a claimed outbox message as delivered, with the platform's id for it. `false`
-    /// when the claim was lost (the send outlived it and another worker took the message over).
+    /// Records a claimed outbox message as delivered, with the platform's id for it (and the
+    /// next message of its chat is due). `false` when the claim was lost (the send outlived it
+    /// and another worker took the message over).
     pub async fn mark_sent(&self, claim: &Claimed, platform_message_id: Option<&str>) -> StoreResult<bool> {
         let sql = format!(
             "UPDATE outbox_messages SET status = 'done', platform_message_id = $1, finished_at = $2, \
              locked_until = NULL WHERE {}",
             held("$3", "$4")
         );
-        let done = dispatch_write!(self, |p| sqlx::query(&sql)
-            .bind(platform_message_id)
-            .bind(now())
-            .bind(&claim.token)
-            .bind(claim.id)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let chats = [(claim.channel.clone(), claim.chat_id.clone())];
+        let done = dispatch_write!(self, |p| {
+            let mut tx = crate::store::begin_write(p).await?;
+            let done = sqlx::query(&sql)
+                .bind(platform_message_id)
+                .bind(now())
+                .bind(&claim.token)
+                .bind(claim.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done == 1 {
+                promote_heads("outbox_messages", &chats)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            done
+        });
         Ok(done == 1)
     }
 

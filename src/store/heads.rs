@@ -1,34 +1,48 @@
-//! Each chat's inbox events are worked in order, one at a time: only a chat's oldest unfinished
-//! event (its head) may be claimed. The events behind a head are stored `waiting`, which no
-//! claim looks at, and the next one becomes `pending` when the head ends (done or dead). So a
-//! claim examines the heads only, however long the queues behind them are: with 8,000 events
-//! waiting in 50 chats, a claim that tested every waiting event against its chat's head was a
-//! scan of the backlog on the one writer, each time a worker had a free slot.
+//! Each chat's inbox events, and each chat's outbox messages, are handled in order, one at a
+//! time: only a chat's oldest unfinished item (its head) may be claimed. The items behind a head
+//! are stored `waiting`, which no claim looks at, and the next one becomes `pending` when the
+//! head ends (done or dead). So a claim examines the heads only, however long the queues behind
+//! them are: with 8,000 events waiting in 50 chats, a claim that tested every waiting item
+//! against its chat's head was a scan of the backlog on the one writer, each time a worker had
+//! a free slot (and in the outbox each time a send was held back by a chat's rate limit).
 //!
-//! Stored `waiting` or `pending` is decided as an event is stored (is anything of its chat
+//! Stored `waiting` or `pending` is decided as an item is stored (is anything of its chat
 //! unfinished?), and an ending head promotes its chat's next. On PostgreSQL a store and a finish
 //! of one chat in two transactions at the same moment can each miss the other, leaving a
-//! `waiting` event with no head in front: [`Store::promote_stranded`], which the inbox workers
+//! `waiting` item with no head in front: [`Store::promote_stranded`], which the inbox workers
 //! run every few seconds, promotes it. Order never depends on this bookkeeping: a claim still
-//! takes no event with an older unfinished one in its chat.
+//! takes no item with an older unfinished one in its chat.
 
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::{dispatch_write, Store, StoreResult};
 
-/// An inbox event not yet done or dead: waiting behind its chat's head, due, or being worked.
+/// An item not yet done or dead: waiting behind its chat's head, due, or being worked.
 pub(super) const UNFINISHED: &str = "('waiting', 'pending', 'processing')";
 
-/// An `UPDATE` that makes each of `chats`' oldest unfinished event `pending` when it is
-/// `waiting` (its head ended, or it was stored behind one that ended meanwhile).
-pub(super) fn promote_heads<'a, DB>(chats: &'a [(String, String)]) -> QueryBuilder<'a, DB>
+/// The queues whose items wait behind their chat's head.
+const TABLES: [&str; 2] = ["inbox_events", "outbox_messages"];
+
+/// The status an item is stored with, in three parts around the placeholders of its channel and
+/// chat: `waiting` behind an unfinished item of its chat in `table`, else `pending` (due).
+pub(super) fn stored_status(table: &str) -> (String, &'static str, String) {
+    (
+        format!("CASE WHEN EXISTS (SELECT 1 FROM {table} u WHERE u.channel = "),
+        " AND u.chat_id = ",
+        format!(" AND u.status IN {UNFINISHED}) THEN 'waiting' ELSE 'pending' END"),
+    )
+}
+
+/// An `UPDATE` that makes each of `chats`' oldest unfinished item in `table` `pending` when it
+/// is `waiting` (its head ended, or it was stored behind one that ended meanwhile).
+pub(super) fn promote_heads<'a, DB>(table: &str, chats: &'a [(String, String)]) -> QueryBuilder<'a, DB>
 where
     DB: Database,
     &'a str: Encode<'a, DB> + Type<DB>,
 {
     let mut qb = QueryBuilder::new(format!(
-        "UPDATE inbox_events SET status = 'pending' WHERE status = 'waiting' AND id IN (\
-         SELECT (SELECT MIN(u.id) FROM inbox_events u WHERE u.channel = c.column1 \
+        "UPDATE {table} SET status = 'pending' WHERE status = 'waiting' AND id IN (\
+         SELECT (SELECT MIN(u.id) FROM {table} u WHERE u.channel = c.column1 \
          AND u.chat_id = c.column2 AND u.status IN {UNFINISHED}) FROM ("
     ));
     qb.push_values(chats, |mut row, (channel, chat)| {
@@ -52,22 +66,26 @@ pub(super) fn chats_of<'a>(items: impl IntoIterator<Item = (&'a str, &'a str)>) 
 pub(super) const CHATS_PER_STATEMENT: usize = 1_000;
 
 impl Store {
-    /// Promotes every chat's oldest unfinished event that is still `waiting`: the rare event
-    /// left behind a head that ended while it was being stored in another transaction
-    /// (PostgreSQL), or one a crash left between two statements. How many it promoted.
+    /// Promotes every chat's oldest unfinished item that is still `waiting`, in both queues:
+    /// the rare item left behind a head that ended while it was being stored in another
+    /// transaction (PostgreSQL), or one a crash left between two statements. How many it
+    /// promoted.
     pub async fn promote_stranded(&self) -> StoreResult<u64> {
-        let sql = format!(
-            "UPDATE inbox_events SET status = 'pending' WHERE status = 'waiting' AND id IN (\
-             SELECT MIN(id) FROM inbox_events WHERE status IN {UNFINISHED} GROUP BY channel, chat_id)"
-        );
-        let promoted = dispatch_write!(self, |p| sqlx::query(&sql)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let mut promoted = 0;
+        for table in TABLES {
+            let sql = format!(
+                "UPDATE {table} SET status = 'pending' WHERE status = 'waiting' AND id IN (\
+                 SELECT MIN(id) FROM {table} WHERE status IN {UNFINISHED} GROUP BY channel, chat_id)"
+            );
+            promoted += dispatch_write!(self, |p| sqlx::query(&sql)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
         if promoted > 0 {
             tracing::info!(
                 promoted,
-                "inbox events left waiting with no event in front were made due"
+                "queued items left waiting with nothing in front were made due"
             );
         }
         Ok(promoted)

@@ -53,14 +53,14 @@ pub struct QueuedMessage {
     pub status: String,
 }
 
-// An event waiting behind its chat's head shows as pending: not started yet.
+// An item waiting behind its chat's head shows as pending: not started yet.
 const IN_COLUMNS: &str = "SELECT 'in' AS direction, e.id, e.channel, e.chat_id, e.payload, e.text, \
     CASE e.status WHEN 'waiting' THEN 'pending' ELSE e.status END AS status, \
     e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, e.created_at, e.finished_at \
     FROM inbox_events e LEFT JOIN identities i ON i.channel = e.channel AND i.external_id = e.chat_id \
     WHERE 1 = 1";
 const OUT_COLUMNS: &str = "SELECT 'out' AS direction, e.id, e.channel, e.chat_id, e.payload, NULL AS text, \
-    e.status, e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, e.created_at, \
+    CASE e.status WHEN 'waiting' THEN 'pending' ELSE e.status END AS status, e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, e.created_at, \
     e.finished_at FROM outbox_messages e LEFT JOIN identities i ON i.channel = e.channel \
     AND i.external_id = e.chat_id WHERE 1 = 1";
 
@@ -168,24 +168,28 @@ impl Store {
     /// (the id is then that message's).
     pub async fn enqueue_one(&self, message: &NewOutbound) -> StoreResult<(QueuedMessage, bool)> {
         let at = now();
+        let (open, then_chat, close) = super::heads::stored_status("outbox_messages");
+        let insert = format!(
+            "INSERT INTO outbox_messages (channel, chat_id, payload, dedupe_key, status, attempts, \
+             next_attempt_at, created_at, person_id, task_id) \
+             VALUES ($1, $2, $3, $4, {open}$1{then_chat}$2{close}, 0, $5, $5, $6, $7) \
+             ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+        );
         Ok(dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
-            let inserted: Option<(i64,)> = sqlx::query_as(
-                "INSERT INTO outbox_messages (channel, chat_id, payload, dedupe_key, status, attempts, \
-                 next_attempt_at, created_at, person_id, task_id) \
-                 VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $6, $7) \
-                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-            )
-            .bind(&message.channel)
-            .bind(&message.chat_id)
-            .bind(&message.payload)
-            .bind(&message.dedupe_key)
-            .bind(at)
-            .bind(message.person_id)
-            .bind(message.task_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let select = "SELECT id, channel, chat_id, payload, status FROM outbox_messages WHERE ";
+            let inserted: Option<(i64,)> = sqlx::query_as(&insert)
+                .bind(&message.channel)
+                .bind(&message.chat_id)
+                .bind(&message.payload)
+                .bind(&message.dedupe_key)
+                .bind(at)
+                .bind(message.person_id)
+                .bind(message.task_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let select = "SELECT id, channel, chat_id, payload, \
+                          CASE status WHEN 'waiting' THEN 'pending' ELSE status END AS status \
+                          FROM outbox_messages WHERE ";
             let queued = match inserted {
                 Some((id,)) => {
                     sqlx::query_as::<_, QueuedMessage>(&format!("{select}id = $1"))

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::heads::{chats_of, promote_heads, UNFINISHED};
+use super::heads::{chats_of, promote_heads, stored_status, UNFINISHED};
 use super::{dispatch, dispatch_write, now, Store, StoreResult};
 
 /// Which queue.
@@ -27,23 +27,19 @@ impl Queue {
         }
     }
 
-    /// The statuses of an item not yet done or dead. Only the inbox keeps items `waiting`
-    /// behind their chat's head (see `heads`).
+    /// The statuses of an item not yet done or dead. The inbox and the outbox keep items
+    /// `waiting` behind their chat's head (see `heads`).
     pub(super) fn unfinished(self) -> &'static str {
         match self {
-            Queue::Inbox => UNFINISHED,
-            Queue::Outbox | Queue::Integrations => "('pending', 'processing')",
+            Queue::Inbox | Queue::Outbox => UNFINISHED,
+            Queue::Integrations => "('pending', 'processing')",
         }
     }
-}
 
-/// The status an inbound event is stored with, in three parts around the placeholders of its
-/// channel and chat: `waiting` behind an unfinished event of its chat, else `pending` (due).
-const STATUS_CHANNEL: &str = "CASE WHEN EXISTS (SELECT 1 FROM inbox_events u WHERE u.channel = ";
-const STATUS_CHAT: &str = " AND u.chat_id = ";
-
-fn status_end() -> String {
-    format!(" AND u.status IN {UNFINISHED}) THEN 'waiting' ELSE 'pending' END")
+    /// Whether the queue's items wait behind their chat's head.
+    pub(super) fn keeps_heads(self) -> bool {
+        matches!(self, Queue::Inbox | Queue::Outbox)
+    }
 }
 
 /// An inbound event, ready to insert into the inbox.
@@ -100,7 +96,8 @@ pub(super) const INSERT_OUTBOX: &str = "INSERT INTO outbox_messages \
 
 /// Queues outbox rows inside the open transaction `$tx`, a thousand to a statement (a dedupe
 /// key already queued is skipped), due at `$at`, or at the wall-clock time when no `$at` is
-/// given (whatever `now` a sweep was given). Expanded once per engine by `dispatch!`.
+/// given (whatever `now` a sweep was given). A row behind an unfinished message of its chat is
+/// stored `waiting` (see `heads`). Expanded once per engine by `dispatch!`.
 macro_rules! insert_outbound {
     ($tx:expr, $messages:expr) => {
         $crate::store::queue::insert_outbound!($tx, $messages, $crate::store::now())
@@ -108,17 +105,31 @@ macro_rules! insert_outbound {
     ($tx:expr, $messages:expr, $at:expr) => {{
         let at = $at;
         let messages: Vec<_> = $messages.into_iter().collect();
+        let (open, then_chat, close) = $crate::store::heads::stored_status("outbox_messages");
         // 8 values a row: at most 1,000 rows a statement stays well inside SQLite's 32,766
         // and PostgreSQL's 65,535 bound values.
         for chunk in messages.chunks(1_000) {
+            let heads = $crate::store::queue::Heads::of(
+                chunk
+                    .iter()
+                    .map(|m| (m.channel.as_str(), m.chat_id.as_str(), m.dedupe_key.is_some())),
+            );
             let mut qb = sqlx::QueryBuilder::new($crate::store::queue::INSERT_OUTBOX);
-            qb.push_values(chunk, |mut row, m| {
+            qb.push_values(chunk.iter().zip(&heads.first), |mut row, (m, first)| {
                 row.push_bind(&m.channel)
                     .push_bind(&m.chat_id)
                     .push_bind(&m.payload)
-                    .push_bind(&m.dedupe_key)
-                    .push("'pending'")
-                    .push("0")
+                    .push_bind(&m.dedupe_key);
+                if *first {
+                    row.push(&open)
+                        .push_bind_unseparated(&m.channel)
+                        .push_unseparated(then_chat)
+                        .push_bind_unseparated(&m.chat_id)
+                        .push_unseparated(&close);
+                } else {
+                    row.push("'waiting'");
+                }
+                row.push("0")
                     .push_bind(at)
                     .push_bind(at)
                     .push_bind(m.person_id)
@@ -126,10 +137,50 @@ macro_rules! insert_outbound {
             });
             qb.push(" ON CONFLICT (dedupe_key) DO NOTHING");
             qb.build().execute(&mut *$tx).await?;
+            if !heads.unchecked.is_empty() {
+                $crate::store::heads::promote_heads("outbox_messages", &heads.unchecked)
+                    .build()
+                    .execute(&mut *$tx)
+                    .await?;
+            }
         }
     }};
 }
 pub(super) use insert_outbound;
+
+/// Which rows of one insert look for an unfinished item of their chat (the first of each chat:
+/// a statement does not see its own rows; the later ones wait behind it), and the chats whose
+/// first row may be skipped as a duplicate while a later one is stored (stored waiting without
+/// a look in front: they are promoted after the insert).
+pub(super) struct Heads {
+    pub first: Vec<bool>,
+    pub unchecked: Vec<(String, String)>,
+}
+
+impl Heads {
+    /// From each row's channel, chat and whether it may be skipped (it has a dedupe key).
+    pub fn of<'a>(rows: impl Iterator<Item = (&'a str, &'a str, bool)>) -> Self {
+        let mut seen = std::collections::HashMap::new();
+        let mut first = Vec::new();
+        let mut unchecked = Vec::new();
+        for (channel, chat, skippable) in rows {
+            match seen.get_mut(&(channel, chat)) {
+                None => {
+                    seen.insert((channel, chat), (skippable, false));
+                    first.push(true);
+                }
+                Some((skippable_first, listed)) => {
+                    if *skippable_first && !*listed {
+                        *listed = true;
+                        unchecked.push((channel.to_owned(), chat.to_owned()));
+                    }
+                    first.push(false);
+                }
+            }
+        }
+        Self { first, unchecked }
+    }
+}
 
 impl Store {
     /// Stores an inbound event. `false` when the same (channel, event id) was stored before.
@@ -141,11 +192,11 @@ impl Store {
         payload: &str,
     ) -> StoreResult<bool> {
         let at = now();
+        let (open, then_chat, close) = stored_status("inbox_events");
         let sql = format!(
             "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, {STATUS_CHANNEL}$1{STATUS_CHAT}$3{}, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, {open}$1{then_chat}$3{close}, \
              0, $5, $5) ON CONFLICT (channel, event_id) DO NOTHING",
-            status_end()
         );
         let done = dispatch_write!(self, |p| sqlx::query(&sql)
             .bind(channel)
@@ -170,7 +221,7 @@ impl Store {
         // unfinished one stored before, the later ones wait behind it.
         let mut chats = std::collections::HashSet::new();
         let first: Vec<bool> = events.iter().map(|e| chats.insert(e.chat())).collect();
-        let status_end = status_end();
+        let (open, then_chat, close) = stored_status("inbox_events");
         let inserted: Vec<(String, String)> = dispatch_write!(self, |p| {
             let mut qb = sqlx::QueryBuilder::new(
                 "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
@@ -182,11 +233,11 @@ impl Store {
                     .push_bind(&event.chat_id)
                     .push_bind(&event.payload);
                 if *first {
-                    row.push(STATUS_CHANNEL)
+                    row.push(&open)
                         .push_bind_unseparated(&event.channel)
-                        .push_unseparated(STATUS_CHAT)
+                        .push_unseparated(then_chat)
                         .push_bind_unseparated(&event.chat_id)
-                        .push_unseparated(&status_end);
+                        .push_unseparated(&close);
                 } else {
                     row.push("'waiting'");
                 }
@@ -217,7 +268,7 @@ impl Store {
                 .map(|(e, _)| NewInboxEvent::chat(e)),
         );
         if !unchecked.is_empty() {
-            dispatch_write!(self, |p| promote_heads(&unchecked)
+            dispatch_write!(self, |p| promote_heads("inbox_events", &unchecked)
                 .build()
                 .execute(p)
                 .await
@@ -290,13 +341,15 @@ impl Store {
     }
 
     /// Puts dead letter `id` of `queue` back to be tried now, with a fresh count of attempts;
-    /// `false` when it is not a dead letter (unknown, or already retried). An inbox event goes
-    /// first in its chat again: it is older than anything of its chat still unfinished.
+    /// `false` when it is not a dead letter (unknown, or already retried). An inbox event or an
+    /// outbox message goes first in its chat again: it is older than anything of its chat still
+    /// unfinished.
     pub async fn requeue_dead(&self, queue: Queue, id: i64) -> StoreResult<bool> {
-        let (alerted, status) = match queue {
-            Queue::Inbox => ("", "waiting"),
-            Queue::Outbox | Queue::Integrations => (", alerted_at = NULL", "pending"),
+        let alerted = match queue {
+            Queue::Inbox => "",
+            Queue::Outbox | Queue::Integrations => ", alerted_at = NULL",
         };
+        let status = if queue.keeps_heads() { "waiting" } else { "pending" };
         let sql = format!(
             "UPDATE {} SET status = '{status}', attempts = 0, next_attempt_at = $1, locked_until = NULL, \
              finished_at = NULL{alerted} WHERE id = $2 AND status = 'dead' RETURNING channel, chat_id",
@@ -309,9 +362,12 @@ impl Store {
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if let (Some(chat), Queue::Inbox) = (&chat, queue) {
+            if let (Some(chat), true) = (&chat, queue.keeps_heads()) {
                 let chats = [chat.clone()];
-                promote_heads(&chats).build().execute(&mut *tx).await?;
+                promote_heads(queue.table(), &chats)
+                    .build()
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             chat.is_some()
@@ -356,7 +412,7 @@ impl Store {
         let sql = format!(
             "SELECT (SELECT COUNT(*) FROM inbox_events WHERE channel = $1 AND chat_id = $2 \
              AND status IN {UNFINISHED}) + (SELECT COUNT(*) FROM outbox_messages \
-             WHERE channel = $1 AND chat_id = $2 AND status IN ('pending', 'processing'))"
+             WHERE channel = $1 AND chat_id = $2 AND status IN {UNFINISHED})"
         );
         let (n,): (i64,) = dispatch!(self, |p| sqlx::query_as(&sql)
             .bind(channel)
@@ -373,7 +429,8 @@ impl Store {
         chat_id: &str,
     ) -> StoreResult<Vec<(String, String, Option<String>)>> {
         Ok(dispatch!(self, |p| sqlx::query_as(
-            "SELECT status, payload, platform_message_id FROM outbox_messages \
+            "SELECT CASE status WHEN 'waiting' THEN 'pending' ELSE status END, payload, \
+             platform_message_id FROM outbox_messages \
              WHERE channel = $1 AND chat_id = $2 ORDER BY id"
         )
         .bind(channel)

@@ -1,10 +1,11 @@
 //! The inbox keeps each chat's events behind its head waiting (no claim looks at them) and
 //! makes the next one due when the head ends: done, dead, or a dead letter put back first. What
 //! a claim can take is the same as when every claim tested each event against its chat's head:
-//! one event a chat, the oldest unfinished, whichever way it was stored.
+//! one event a chat, the oldest unfinished, whichever way it was stored. The outbox keeps each
+//! chat's messages the same way.
 
 use chrono::Duration;
-use coordinator::store::{Claimed, EventTags, InboxFinish, NewInboxEvent, Queue, Store};
+use coordinator::store::{Claimed, EventTags, InboxFinish, NewInboxEvent, NewOutbound, Queue, Store};
 
 use crate::helpers::{both_dbs, fresh_database, Db};
 
@@ -13,6 +14,7 @@ both_dbs!(
     a_dead_letter_put_back_goes_first_in_its_chat,
     an_event_stored_behind_one_stored_before_in_its_batch_is_due,
     an_event_left_waiting_with_nothing_in_front_is_made_due,
+    a_chat_held_back_by_its_rate_limit_keeps_its_messages_in_order,
 );
 
 async fn store(db: Db) -> (Store, String, tempfile::TempDir) {
@@ -206,4 +208,83 @@ async fn an_event_left_waiting_with_nothing_in_front_is_made_due(db: Db) {
         0,
         "d still waits behind c"
     );
+}
+
+fn message(chat: &str, text: &str, key: Option<&str>) -> NewOutbound {
+    NewOutbound {
+        channel: "telegram".into(),
+        chat_id: chat.into(),
+        payload: text.into(),
+        dedupe_key: key.map(str::to_owned),
+        person_id: None,
+        task_id: None,
+    }
+}
+
+async fn claim_outbox(store: &Store, at: chrono::DateTime<chrono::Utc>) -> Vec<Claimed> {
+    store
+        .claim_batch(Queue::Outbox, None, at, at + Duration::seconds(30), 100)
+        .await
+        .unwrap()
+}
+
+/// Three messages to one chat (the first two queued together, the third with a key queued
+/// before it, skipped) and one to another chat: the outbox claims each chat's first only; the
+/// first put back for a second by the chat's rate limit holds the chat, not the other; sent,
+/// it makes the chat's next due, and the history shows a waiting message as pending.
+async fn a_chat_held_back_by_its_rate_limit_keeps_its_messages_in_order(db: Db) {
+    let (store, _url, _dir) = store(db).await;
+    store
+        .enqueue_outbox(&[message("1", "one", Some("k1")), message("1", "two", Some("k2"))])
+        .await
+        .unwrap();
+    store
+        .enqueue_outbox(&[message("1", "again", Some("k1")), message("1", "three", None)])
+        .await
+        .unwrap();
+    store
+        .enqueue_outbox(&[message("2", "other", None)])
+        .await
+        .unwrap();
+    let statuses: Vec<String> = store
+        .outbox_for_chat("telegram", "1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(status, payload, _)| format!("{payload}:{status}"))
+        .collect();
+    assert_eq!(statuses, ["one:pending", "two:pending", "three:pending"]);
+
+    let now = coordinator::store::now();
+    let heads = claim_outbox(&store, now).await;
+    let payloads: Vec<&str> = heads.iter().map(|c| c.payload.as_str()).collect();
+    assert_eq!(payloads, ["one", "other"]);
+    // Chat 1's first is held back a second; chat 2's is sent.
+    assert!(store
+        .retry_at(Queue::Outbox, &heads[0], now + Duration::seconds(1), None, false)
+        .await
+        .unwrap());
+    assert!(store.mark_sent(&heads[1], Some("m-2")).await.unwrap());
+    assert!(
+        claim_outbox(&store, now).await.is_empty(),
+        "two and three wait behind one"
+    );
+
+    let later = now + Duration::seconds(2);
+    let one = claim_outbox(&store, later).await;
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].payload, "one");
+    assert!(store.mark_sent(&one[0], Some("m-1")).await.unwrap());
+    let two = claim_outbox(&store, later).await;
+    assert_eq!(
+        two.iter().map(|c| c.payload.as_str()).collect::<Vec<_>>(),
+        ["two"]
+    );
+    assert!(store.mark_dead(Queue::Outbox, &two[0], "refused").await.unwrap());
+    let three = claim_outbox(&store, later).await;
+    assert_eq!(
+        three.iter().map(|c| c.payload.as_str()).collect::<Vec<_>>(),
+        ["three"]
+    );
+    assert_eq!(store.unfinished_for_chat("telegram", "1").await.unwrap(), 1);
 }
