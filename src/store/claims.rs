@@ -286,7 +286,9 @@ impl Store {
         );
         let condition = ") AS v WHERE inbox_events.id = v.column1 AND inbox_events.claim_token = v.column2 \
                          AND inbox_events.status = 'processing' \
-                         RETURNING inbox_events.id, inbox_events.person_id, inbox_events.task_id";
+                         RETURNING inbox_events.id, inbox_events.person_id, inbox_events.task_id, \
+                         EXISTS (SELECT 1 FROM inbox_events w WHERE w.channel = inbox_events.channel \
+                         AND w.chat_id = inbox_events.chat_id AND w.status = 'waiting')";
         let applied = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let mut done = std::collections::HashMap::with_capacity(items.len());
@@ -308,15 +310,18 @@ impl Store {
                         .push_bind(tags.task_hint);
                 });
                 qb.push(condition);
-                let rows: Vec<(i64, Option<i64>, Option<i64>)> =
+                let rows: Vec<(i64, Option<i64>, Option<i64>, bool)> =
                     qb.build_query_as().fetch_all(&mut *tx).await?;
-                done.extend(rows.into_iter().map(|(id, person, task)| (id, (person, task))));
+                done.extend(
+                    rows.into_iter()
+                        .map(|(id, person, task, behind)| (id, (person, task, behind))),
+                );
             }
             let mut replies = Vec::new();
             let mut applied = Vec::with_capacity(items.len());
             for item in items {
                 let tagged = done.get(&item.claim.id).copied();
-                if let Some((person_id, task_id)) = tagged {
+                if let Some((person_id, task_id, _)) = tagged {
                     replies.extend(item.replies.iter().map(|reply| NewOutbound {
                         person_id,
                         task_id: reply.task_id.or(task_id),
@@ -325,13 +330,13 @@ impl Store {
                 }
                 applied.push(tagged.is_some());
             }
-            // The next event of each chat whose head this finished.
+            // The next event of each chat whose head this finished, where one waits (the
+            // statement that finished it said so): no statement when none does.
             let finished = chats_of(
                 items
                     .iter()
-                    .zip(&applied)
-                    .filter(|(_, applied)| **applied)
-                    .map(|(item, _)| (item.claim.channel.as_str(), item.claim.chat_id.as_str())),
+                    .filter(|item| done.get(&item.claim.id).is_some_and(|(_, _, behind)| *behind))
+                    .map(|item| (item.claim.channel.as_str(), item.claim.chat_id.as_str())),
             );
             for chunk in finished.chunks(CHATS_PER_STATEMENT) {
                 promote_heads("inbox_events", chunk)
