@@ -384,7 +384,7 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Gives up on a claimed item: it stays visible as a dead letter (and the next event of its
+    /// Gives up on a claimed item: it stays visible as a dead letter (and the next item of its
     /// chat is due). `false` when the claim was lost.
     pub async fn mark_dead(&self, queue: Queue, claim: &Claimed, error: &str) -> StoreResult<bool> {
         let sql = format!(
@@ -392,30 +392,11 @@ impl Store {
             queue.table(),
             held("$3", "$4")
         );
-        let chats = [(claim.channel.clone(), claim.chat_id.clone())];
-        let done = dispatch_write!(self, |p| {
-            let mut tx = crate::store::begin_write(p).await?;
-            let done = sqlx::query(&sql)
-                .bind(error)
-                .bind(now())
-                .bind(&claim.token)
-                .bind(claim.id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if done == 1 && queue.keeps_heads() {
-                promote_heads(queue.table(), &chats)
-                    .build()
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            done
-        });
-        if done == 1 {
+        let done = self.end_claim(queue, &sql, Some(error), claim).await?;
+        if done {
             self.feed_changed();
         }
-        Ok(done == 1)
+        Ok(done)
     }
 
     /// Records a claimed outbox message as delivered, with the platform's id for it (and the
@@ -427,19 +408,33 @@ impl Store {
              locked_until = NULL WHERE {}",
             held("$3", "$4")
         );
+        self.end_claim(Queue::Outbox, &sql, platform_message_id, claim)
+            .await
+    }
+
+    /// Ends claimed item `claim` with `sql` (`$1` a text, `$2` the time, `$3` and `$4` the
+    /// claim's token and id) and, in the same transaction, makes the next item of its chat due.
+    /// `false` when the claim was lost.
+    async fn end_claim(
+        &self,
+        queue: Queue,
+        sql: &str,
+        text: Option<&str>,
+        claim: &Claimed,
+    ) -> StoreResult<bool> {
         let chats = [(claim.channel.clone(), claim.chat_id.clone())];
         let done = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
-            let done = sqlx::query(&sql)
-                .bind(platform_message_id)
+            let done = sqlx::query(sql)
+                .bind(text)
                 .bind(now())
                 .bind(&claim.token)
                 .bind(claim.id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if done == 1 {
-                promote_heads("outbox_messages", &chats)
+            if done == 1 && queue.keeps_heads() {
+                promote_heads(queue.table(), &chats)
                     .build()
                     .execute(&mut *tx)
                     .await?;
