@@ -168,11 +168,11 @@ impl Store {
     /// (the id is then that message's).
     pub async fn enqueue_one(&self, message: &NewOutbound) -> StoreResult<(QueuedMessage, bool)> {
         let at = now();
-        let (open, then_chat, close) = super::heads::stored_status("outbox_messages");
+        let status = super::heads::stored_status_of(&self.writer, "outbox_messages", "$1", "$2");
         let insert = format!(
             "INSERT INTO outbox_messages (channel, chat_id, payload, dedupe_key, status, attempts, \
              next_attempt_at, created_at, person_id, task_id) \
-             VALUES ($1, $2, $3, $4, {open}$1{then_chat}$2{close}, 0, $5, $5, $6, $7) \
+             VALUES ($1, $2, $3, $4, {status}, 0, $5, $5, $6, $7) \
              ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
         );
         Ok(dispatch_write!(self, |p| {

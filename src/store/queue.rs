@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::heads::{chats_of, promote_heads, stored_status, UNFINISHED};
+use super::heads::{chats_of, promote_heads, stored_status, stored_status_of, UNFINISHED};
 use super::{dispatch, dispatch_write, now, Store, StoreResult};
 
 /// Which queue.
@@ -115,12 +115,15 @@ macro_rules! insert_outbound {
                     .map(|m| (m.channel.as_str(), m.chat_id.as_str(), m.dedupe_key.is_some())),
             );
             let mut qb = sqlx::QueryBuilder::new($crate::store::queue::INSERT_OUTBOX);
+            let waits = $crate::store::heads::waits(&qb);
             qb.push_values(chunk.iter().zip(&heads.first), |mut row, (m, first)| {
                 row.push_bind(&m.channel)
                     .push_bind(&m.chat_id)
                     .push_bind(&m.payload)
                     .push_bind(&m.dedupe_key);
-                if *first {
+                if !waits {
+                    row.push("'pending'");
+                } else if *first {
                     row.push(&open)
                         .push_bind_unseparated(&m.channel)
                         .push_unseparated(then_chat)
@@ -137,7 +140,7 @@ macro_rules! insert_outbound {
             });
             qb.push(" ON CONFLICT (dedupe_key) DO NOTHING");
             qb.build().execute(&mut *$tx).await?;
-            if !heads.unchecked.is_empty() {
+            if waits && !heads.unchecked.is_empty() {
                 $crate::store::heads::promote_heads("outbox_messages", &heads.unchecked)
                     .build()
                     .execute(&mut *$tx)
@@ -192,10 +195,10 @@ impl Store {
         payload: &str,
     ) -> StoreResult<bool> {
         let at = now();
-        let (open, then_chat, close) = stored_status("inbox_events");
+        let status = stored_status_of(&self.writer, "inbox_events", "$1", "$3");
         let sql = format!(
             "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
-             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, {open}$1{then_chat}$3{close}, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, {status}, \
              0, $5, $5) ON CONFLICT (channel, event_id) DO NOTHING",
         );
         let done = dispatch_write!(self, |p| sqlx::query(&sql)
@@ -227,12 +230,15 @@ impl Store {
                 "INSERT INTO inbox_events (channel, event_id, chat_id, payload, status, attempts, \
                  next_attempt_at, created_at) ",
             );
+            let waits = super::heads::waits(&qb);
             qb.push_values(events.iter().zip(&first), |mut row, (event, first)| {
                 row.push_bind(&event.channel)
                     .push_bind(&event.event_id)
                     .push_bind(&event.chat_id)
                     .push_bind(&event.payload);
-                if *first {
+                if !waits {
+                    row.push("'pending'");
+                } else if *first {
                     row.push(&open)
                         .push_bind_unseparated(&event.channel)
                         .push_unseparated(then_chat)
@@ -267,7 +273,7 @@ impl Store {
                 .filter(|(e, (first, new))| **first && !**new && with_new.contains(&NewInboxEvent::chat(e)))
                 .map(|(e, _)| NewInboxEvent::chat(e)),
         );
-        if !unchecked.is_empty() {
+        if !unchecked.is_empty() && matches!(self.writer, super::Pool::Sqlite(_)) {
             dispatch_write!(self, |p| promote_heads("inbox_events", &unchecked)
                 .build()
                 .execute(p)
@@ -349,7 +355,8 @@ impl Store {
             Queue::Inbox => "",
             Queue::Outbox | Queue::Integrations => ", alerted_at = NULL",
         };
-        let status = if queue.keeps_heads() { "waiting" } else { "pending" };
+        let waits = queue.keeps_heads() && matches!(self.writer, super::Pool::Sqlite(_));
+        let status = if waits { "waiting" } else { "pending" };
         let sql = format!(
             "UPDATE {} SET status = '{status}', attempts = 0, next_attempt_at = $1, locked_until = NULL, \
              finished_at = NULL{alerted} WHERE id = $2 AND status = 'dead' RETURNING channel, chat_id",
