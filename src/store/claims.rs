@@ -237,6 +237,7 @@ impl Store {
             "UPDATE inbox_events SET status = 'done', finished_at = $1, locked_until = NULL WHERE {}",
             held("$2", "$3")
         );
+        let waits = self.waits(Queue::Inbox);
         let applied = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let mut applied = true;
@@ -249,7 +250,7 @@ impl Store {
                     .await?
                     .rows_affected();
                 applied = done == 1;
-                if applied {
+                if applied && waits {
                     let chats = [(claim.channel.clone(), claim.chat_id.clone())];
                     promote_heads("inbox_events", &chats)
                         .build()
@@ -422,6 +423,7 @@ impl Store {
         text: Option<&str>,
         claim: &Claimed,
     ) -> StoreResult<bool> {
+        let waits = self.waits(queue);
         let chats = [(claim.channel.clone(), claim.chat_id.clone())];
         let done = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
@@ -433,7 +435,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if done == 1 && queue.keeps_heads() {
+            if done == 1 && waits {
                 promote_heads(queue.table(), &chats)
                     .build()
                     .execute(&mut *tx)

@@ -88,6 +88,12 @@ pub(super) fn chats_of<'a>(items: impl IntoIterator<Item = (&'a str, &'a str)>) 
 pub(super) const CHATS_PER_STATEMENT: usize = 1_000;
 
 impl Store {
+    /// Whether `queue` keeps items waiting behind their chat's head here: on SQLite, for the
+    /// inbox and the outbox. Elsewhere there is nothing to promote as a head ends.
+    pub(super) fn waits(&self, queue: super::Queue) -> bool {
+        queue.keeps_heads() && matches!(self.writer, super::Pool::Sqlite(_))
+    }
+
     /// Promotes every chat's oldest unfinished item that is still `waiting`, in both queues:
     /// the rare item left behind a head that ended while it was being stored in another
     /// transaction (PostgreSQL), or one a crash left between two statements. How many it

@@ -273,7 +273,7 @@ impl Store {
                 .filter(|(e, (first, new))| **first && !**new && with_new.contains(&NewInboxEvent::chat(e)))
                 .map(|(e, _)| NewInboxEvent::chat(e)),
         );
-        if !unchecked.is_empty() && matches!(self.writer, super::Pool::Sqlite(_)) {
+        if !unchecked.is_empty() && self.waits(Queue::Inbox) {
             dispatch_write!(self, |p| promote_heads("inbox_events", &unchecked)
                 .build()
                 .execute(p)
@@ -355,7 +355,7 @@ impl Store {
             Queue::Inbox => "",
             Queue::Outbox | Queue::Integrations => ", alerted_at = NULL",
         };
-        let waits = queue.keeps_heads() && matches!(self.writer, super::Pool::Sqlite(_));
+        let waits = self.waits(queue);
         let status = if waits { "waiting" } else { "pending" };
         let sql = format!(
             "UPDATE {} SET status = '{status}', attempts = 0, next_attempt_at = $1, locked_until = NULL, \
@@ -369,7 +369,7 @@ impl Store {
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if let (Some(chat), true) = (&chat, queue.keeps_heads()) {
+            if let (Some(chat), true) = (&chat, waits) {
                 let chats = [chat.clone()];
                 promote_heads(queue.table(), &chats)
                     .build()
