@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 
-use super::heads::{chats_of, promote_heads, CHATS_PER_STATEMENT};
-use super::queue::{insert_outbound, NewOutbound, Queue};
+use super::heads::promote_heads;
+use super::queue::Queue;
 use super::{dispatch_write, now, Pool, Store, StoreResult};
 
 /// A claimed item: its id, JSON payload, how many times it has been claimed, and the token
@@ -29,53 +29,6 @@ pub struct Claimed {
     pub token: String,
 }
 
-/// What finishing one claimed inbox event writes (see [`Store::finish_inbox_batch`]).
-#[derive(Debug, Clone)]
-pub struct InboxFinish {
-    pub claim: Claimed,
-    /// What the event and its replies are tagged with for the history, found as the event is
-    /// finished.
-    pub tags: EventTags,
-    /// The event's text as the history shows it; a text kept before (a transcript) stays.
-    pub history_text: Option<String>,
-    /// Each is tagged with the event's person, and its task unless it names one.
-    pub replies: Vec<NewOutbound>,
-}
-
-/// How an inbound event's history tags are found: the person its sender's chat identity is
-/// linked to, and the task it created or commented on (through a command or the agent, by its
-/// `source_key` and the keys that extend it: `{key}:{step}:{call}`), else `task_hint` (a task
-/// its text or button names).
-#[derive(Debug, Clone)]
-pub struct EventTags {
-    pub channel: String,
-    pub external_id: String,
-    pub source_key: String,
-    pub task_hint: Option<i64>,
-}
-
-/// `SET` clauses that tag an inbox event from its [`EventTags`], read from the columns of `v`
-/// (a `VALUES` row: the channel, the external id, the source key, the two ends of the keys that
-/// extend it, the hint, in `column4` to `column9`): found in the statement that finishes the
-/// event, so finding them costs no statement.
-fn tag_columns(pool: &Pool) -> String {
-    // The keys extending `{key}`, in byte order, lie between `{key}:` and `{key};`: an index
-    // range on both databases.
-    let bytes = match pool {
-        Pool::Sqlite(_) => "",
-        Pool::Postgres(_) => " COLLATE \"C\"",
-    };
-    let [channel, external, key, from, to, hint] = std::array::from_fn(|n| format!("v.column{}", n + 4));
-    format!(
-        "person_id = (SELECT person_id FROM identities WHERE channel = {channel} AND external_id = {external}), \
-         task_id = COALESCE((SELECT MIN(task) FROM (\
-          SELECT id AS task FROM tasks WHERE source_key = {key} \
-          OR (source_key{bytes} >= {from} AND source_key{bytes} < {to}) \
-          UNION ALL SELECT task_id AS task FROM comments WHERE source_key = {key} \
-          OR (source_key{bytes} >= {from} AND source_key{bytes} < {to})) made), {hint})"
-    )
-}
-
 /// This process's worker id: its pid and a random suffix (pids repeat across hosts and
 /// restarts). Two claims of one item never share a token, since each counts an attempt.
 pub fn worker_id() -> &'static str {
@@ -84,7 +37,7 @@ pub fn worker_id() -> &'static str {
 }
 
 /// The condition every update of a claim carries, given the placeholders of its token and id.
-fn held(token: &str, id: &str) -> String {
+pub(super) fn held(token: &str, id: &str) -> String {
     format!("id = {id} AND claim_token = {token} AND status = 'processing'")
 }
 
@@ -135,23 +88,19 @@ impl Store {
                    claim_token = CAST($3 AS TEXT) || ':' || CAST(attempts + 1 AS TEXT)";
         let returning = "RETURNING id, channel, chat_id, payload, attempts, claim_token";
         // Each chat's items are handled in order: only the oldest unfinished item of a chat
-        // (its head) may be claimed, so several workers never answer a chat out of turn. (The
-        // inbox keeps the events behind a head `waiting`, so its candidates are the heads.)
-        let first_of_chat = |alias: &str| {
-            format!(
-                "NOT EXISTS (SELECT 1 FROM {table} o WHERE o.channel = {alias}.channel \
-                 AND o.chat_id = {alias}.chat_id AND o.id < {alias}.id AND o.status IN {})",
-                queue.unfinished()
-            )
-        };
+        // (its head, `waiting` items included) may be claimed, so several workers never answer
+        // a chat out of turn.
+        let unfinished = queue.unfinished();
         let sql = match self.pool {
-            // SQLite: a correlated NOT EXISTS, one index probe per candidate.
+            // SQLite: a correlated NOT EXISTS, one index probe per candidate. (The inbox and the
+            // outbox keep the items behind a head `waiting`, so their candidates are the heads.)
             Pool::Sqlite(_) => format!(
                 "UPDATE {table} {set} WHERE id IN (SELECT q.id FROM {table} q WHERE {due_q}{only_q} \
-                 AND {first_q} ORDER BY q.next_attempt_at, q.id LIMIT $4) {returning}",
+                 AND NOT EXISTS (SELECT 1 FROM {table} o WHERE o.channel = q.channel \
+                 AND o.chat_id = q.chat_id AND o.id < q.id AND o.status IN {unfinished}) \
+                 ORDER BY q.next_attempt_at, q.id LIMIT $4) {returning}",
                 due_q = due("q"),
                 only_q = only("q"),
-                first_q = first_of_chat("q"),
             ),
             // PostgreSQL: the heads in one pass (DISTINCT ON), whatever the planner's
             // statistics say. A queue table that filled up since its last ANALYZE made the
@@ -161,14 +110,13 @@ impl Store {
             Pool::Postgres(_) => format!(
                 "UPDATE {table} {set} WHERE id IN (SELECT q.id FROM {table} q WHERE q.id IN (\
                  SELECT h.id FROM (SELECT DISTINCT ON (channel, chat_id) id, channel, status, \
-                 next_attempt_at, locked_until FROM {table} WHERE status IN ('pending', 'processing') \
+                 next_attempt_at, locked_until FROM {table} WHERE status IN {unfinished} \
                  ORDER BY channel, chat_id, id) h WHERE {due_h}{only_h} \
-                 ORDER BY h.next_attempt_at, h.id LIMIT $4 * 4) AND {due_q} AND {first_q} \
+                 ORDER BY h.next_attempt_at, h.id LIMIT $4 * 4) AND {due_q} \
                  ORDER BY q.next_attempt_at, q.id LIMIT $4 FOR UPDATE SKIP LOCKED) {returning}",
                 due_h = due("h"),
                 only_h = only("h"),
                 due_q = due("q"),
-                first_q = first_of_chat("q"),
             ),
         };
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
@@ -222,135 +170,6 @@ impl Store {
             released += sqlx::query(&sql).execute(p).await?.rows_affected();
         }
         Ok(released)
-    }
-
-    /// Marks inbox event `claim` done and queues its replies, in one transaction. `false`
-    /// (and nothing queued) when the claim was lost: another worker took the event over.
-    /// Without a claim, only queues the replies.
-    pub async fn finish_inbox_with(
-        &self,
-        claim: Option<&Claimed>,
-        replies: &[NewOutbound],
-    ) -> StoreResult<bool> {
-        let at = now();
-        let finish = format!(
-            "UPDATE inbox_events SET status = 'done', finished_at = $1, locked_until = NULL WHERE {}",
-            held("$2", "$3")
-        );
-        let waits = self.waits(Queue::Inbox);
-        let applied = dispatch_write!(self, |p| {
-            let mut tx = crate::store::begin_write(p).await?;
-            let mut applied = true;
-            if let Some(claim) = claim {
-                let done = sqlx::query(&finish)
-                    .bind(at)
-                    .bind(&claim.token)
-                    .bind(claim.id)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                applied = done == 1;
-                if applied && waits {
-                    let chats = [(claim.channel.clone(), claim.chat_id.clone())];
-                    promote_heads("inbox_events", &chats)
-                        .build()
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            if applied {
-                insert_outbound!(tx, replies, at);
-                tx.commit().await?;
-            } else {
-                tx.rollback().await?;
-            }
-            applied
-        });
-        Ok(applied)
-    }
-
-    /// Finishes several claimed inbox events in one transaction: each is marked done, tagged
-    /// with its sender, task and text, and its replies queued, while its claim still holds.
-    /// Says for each whether it applied (`false`: the claim was lost and nothing of it was
-    /// written). One commit for a batch, and one statement for its events and one for its
-    /// replies, is what lets the inbox keep up with the webhooks.
-    pub async fn finish_inbox_batch(&self, items: &[InboxFinish]) -> StoreResult<Vec<bool>> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let at = now();
-        // `v`: one row per event (id, token, text, then the tags' values).
-        let head = "UPDATE inbox_events SET status = 'done', finished_at = ";
-        let tail = format!(
-            ", locked_until = NULL, text = COALESCE(inbox_events.text, v.column3), {} FROM (",
-            tag_columns(&self.writer)
-        );
-        let condition = ") AS v WHERE inbox_events.id = v.column1 AND inbox_events.claim_token = v.column2 \
-                         AND inbox_events.status = 'processing' \
-                         RETURNING inbox_events.id, inbox_events.person_id, inbox_events.task_id, \
-                         EXISTS (SELECT 1 FROM inbox_events w WHERE w.channel = inbox_events.channel \
-                         AND w.chat_id = inbox_events.chat_id AND w.status = 'waiting')";
-        let applied = dispatch_write!(self, |p| {
-            let mut tx = crate::store::begin_write(p).await?;
-            let mut done = std::collections::HashMap::with_capacity(items.len());
-            // 9 values an event: a thousand events to a statement stays inside every engine's
-            // bound on values.
-            for chunk in items.chunks(1_000) {
-                let mut qb = sqlx::QueryBuilder::new(head);
-                qb.push_bind(at).push(&tail);
-                qb.push_values(chunk, |mut row, item| {
-                    let tags = &item.tags;
-                    row.push_bind(item.claim.id)
-                        .push_bind(&item.claim.token)
-                        .push_bind(item.history_text.as_deref())
-                        .push_bind(&tags.channel)
-                        .push_bind(&tags.external_id)
-                        .push_bind(&tags.source_key)
-                        .push_bind(format!("{}:", tags.source_key))
-                        .push_bind(format!("{};", tags.source_key))
-                        .push_bind(tags.task_hint);
-                });
-                qb.push(condition);
-                let rows: Vec<(i64, Option<i64>, Option<i64>, bool)> =
-                    qb.build_query_as().fetch_all(&mut *tx).await?;
-                done.extend(
-                    rows.into_iter()
-                        .map(|(id, person, task, behind)| (id, (person, task, behind))),
-                );
-            }
-            let mut replies = Vec::new();
-            let mut applied = Vec::with_capacity(items.len());
-            for item in items {
-                let tagged = done.get(&item.claim.id).copied();
-                if let Some((person_id, task_id, _)) = tagged {
-                    replies.extend(item.replies.iter().map(|reply| NewOutbound {
-                        person_id,
-                        task_id: reply.task_id.or(task_id),
-                        ..reply.clone()
-                    }));
-                }
-                applied.push(tagged.is_some());
-            }
-            // The next event of each chat whose head this finished, where one waits (the
-            // statement that finished it said so): no statement when none does.
-            let finished = chats_of(
-                items
-                    .iter()
-                    .filter(|item| done.get(&item.claim.id).is_some_and(|(_, _, behind)| *behind))
-                    .map(|item| (item.claim.channel.as_str(), item.claim.chat_id.as_str())),
-            );
-            for chunk in finished.chunks(CHATS_PER_STATEMENT) {
-                promote_heads("inbox_events", chunk)
-                    .build()
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            // The batch's replies in one statement.
-            insert_outbound!(tx, replies, at);
-            tx.commit().await?;
-            applied
-        });
-        Ok(applied)
     }
 
     /// Puts a claimed item back to be tried at `at`. `count_attempt: false` when it was not
@@ -423,7 +242,18 @@ impl Store {
         text: Option<&str>,
         claim: &Claimed,
     ) -> StoreResult<bool> {
-        let waits = self.waits(queue);
+        if !self.waits(queue) {
+            // Nothing waits behind a head here: one statement, no transaction.
+            let done = dispatch_write!(self, |p| sqlx::query(sql)
+                .bind(text)
+                .bind(now())
+                .bind(&claim.token)
+                .bind(claim.id)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()))?;
+            return Ok(done == 1);
+        }
         let chats = [(claim.channel.clone(), claim.chat_id.clone())];
         let done = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
@@ -435,7 +265,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if done == 1 && waits {
+            if done == 1 {
                 promote_heads(queue.table(), &chats)
                     .build()
                     .execute(&mut *tx)
