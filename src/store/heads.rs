@@ -24,6 +24,21 @@ use super::{dispatch_write, Store, StoreResult};
 /// An item not yet done or dead: waiting behind its chat's head, due, or being worked.
 pub(super) const UNFINISHED: &str = "('waiting', 'pending', 'processing')";
 
+/// An item's status as shown outside (the contract's list), from its `column`: one waiting
+/// behind its chat's head is `pending`, not started yet.
+macro_rules! shown_status {
+    ($column:literal) => {
+        concat!(
+            "CASE ",
+            $column,
+            " WHEN 'waiting' THEN 'pending' ELSE ",
+            $column,
+            " END"
+        )
+    };
+}
+pub(super) use shown_status;
+
 /// The queues whose items wait behind their chat's head.
 const TABLES: [&str; 2] = ["inbox_events", "outbox_messages"];
 

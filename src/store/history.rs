@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
+use super::heads::shown_status;
 use super::{dispatch, dispatch_write, now, NewOutbound, Store, StoreResult};
 
 /// Which rows of the history.
@@ -54,15 +55,20 @@ pub struct QueuedMessage {
 }
 
 // An item waiting behind its chat's head shows as pending: not started yet.
-const IN_COLUMNS: &str = "SELECT 'in' AS direction, e.id, e.channel, e.chat_id, e.payload, e.text, \
-    CASE e.status WHEN 'waiting' THEN 'pending' ELSE e.status END AS status, \
-    e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, e.created_at, e.finished_at \
-    FROM inbox_events e LEFT JOIN identities i ON i.channel = e.channel AND i.external_id = e.chat_id \
-    WHERE 1 = 1";
-const OUT_COLUMNS: &str = "SELECT 'out' AS direction, e.id, e.channel, e.chat_id, e.payload, NULL AS text, \
-    CASE e.status WHEN 'waiting' THEN 'pending' ELSE e.status END AS status, e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, e.created_at, \
-    e.finished_at FROM outbox_messages e LEFT JOIN identities i ON i.channel = e.channel \
-    AND i.external_id = e.chat_id WHERE 1 = 1";
+const IN_COLUMNS: &str = concat!(
+    "SELECT 'in' AS direction, e.id, e.channel, e.chat_id, e.payload, e.text, ",
+    shown_status!("e.status"),
+    " AS status, e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, \
+     e.created_at, e.finished_at FROM inbox_events e LEFT JOIN identities i \
+     ON i.channel = e.channel AND i.external_id = e.chat_id WHERE 1 = 1"
+);
+const OUT_COLUMNS: &str = concat!(
+    "SELECT 'out' AS direction, e.id, e.channel, e.chat_id, e.payload, NULL AS text, ",
+    shown_status!("e.status"),
+    " AS status, e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, \
+     e.created_at, e.finished_at FROM outbox_messages e LEFT JOIN identities i \
+     ON i.channel = e.channel AND i.external_id = e.chat_id WHERE 1 = 1"
+);
 
 /// Appends the conditions of `filter` to one side of the union (its table is `e`).
 fn push_conditions<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a HistoryFilter)
@@ -187,9 +193,11 @@ impl Store {
                 .bind(message.task_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let select = "SELECT id, channel, chat_id, payload, \
-                          CASE status WHEN 'waiting' THEN 'pending' ELSE status END AS status \
-                          FROM outbox_messages WHERE ";
+            let select = concat!(
+                "SELECT id, channel, chat_id, payload, ",
+                shown_status!("status"),
+                " AS status FROM outbox_messages WHERE "
+            );
             let queued = match inserted {
                 Some((id,)) => {
                     sqlx::query_as::<_, QueuedMessage>(&format!("{select}id = $1"))

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::heads::{chats_of, promote_heads, stored_status, stored_status_of, UNFINISHED};
+use super::heads::{chats_of, promote_heads, shown_status, stored_status, stored_status_of, UNFINISHED};
 use super::{dispatch, dispatch_write, now, Store, StoreResult};
 
 /// Which queue.
@@ -435,11 +435,12 @@ impl Store {
         channel: &str,
         chat_id: &str,
     ) -> StoreResult<Vec<(String, String, Option<String>)>> {
-        Ok(dispatch!(self, |p| sqlx::query_as(
-            "SELECT CASE status WHEN 'waiting' THEN 'pending' ELSE status END, payload, \
-             platform_message_id FROM outbox_messages \
+        Ok(dispatch!(self, |p| sqlx::query_as(concat!(
+            "SELECT ",
+            shown_status!("status"),
+            ", payload, platform_message_id FROM outbox_messages \
              WHERE channel = $1 AND chat_id = $2 ORDER BY id"
-        )
+        ))
         .bind(channel)
         .bind(chat_id)
         .fetch_all(p)
