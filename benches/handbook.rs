@@ -6,7 +6,9 @@
 //! words. Everything goes through the real path: files on disk, `Handbook::ingest`, LanceDB.
 //!
 //! For each size it reports recall@1 and recall@5, how many answerable, unanswerable (near
-//! misses) and off-topic questions got "nothing found", and the median and 95th-percentile
+//! misses) and off-topic questions got "nothing found", how many of the answerable and
+//! unanswerable ones got passages with the caveat that they may not answer it (no passage
+//! sure, `handbook::answer::NOT_SURE`), and the median and 95th-percentile
 //! latency of `Handbook::search` (k = 5), for BM25 alone and for hybrid search (BM25 + vectors, fused by reciprocal rank).
 //! Hybrid uses the deterministic trigram embedder; when the settings configure a real embedder
 //! (`HANDBOOK_EMBEDDING_MODEL_DIR` or `OPENAI_EMBEDDING_MODEL`), it is measured as well.
@@ -209,6 +211,8 @@ async fn measure(handbook: &Handbook, set: &QuestionSet, mode: SearchMode, row: 
     // Warm-up: term statistics, caches.
     let _ = handbook.search_with("warm up the index", &options).await;
     let (mut at1, mut at5, mut refused, mut quiet, mut off_topic_quiet) = (0, 0, 0, 0, 0);
+    let (mut answerable_unsure, mut unanswerable_unsure) = (0, 0);
+    let unsure = |found: &[Passage]| !found.is_empty() && !coordinator::handbook::answer::is_sure(found);
     let mut times = Vec::new();
     for q in &set.questions {
         let mut found = Vec::new();
@@ -220,10 +224,12 @@ async fn measure(handbook: &Handbook, set: &QuestionSet, mode: SearchMode, row: 
         at1 += usize::from(found.first().is_some_and(|p| answers(p, q)));
         at5 += usize::from(found.iter().any(|p| answers(p, q)));
         refused += usize::from(found.is_empty());
+        answerable_unsure += usize::from(unsure(&found));
     }
     for q in &set.unanswerable {
         let found = handbook.search_with(q.text(), &options).await.expect("search");
         quiet += usize::from(found.is_empty());
+        unanswerable_unsure += usize::from(unsure(&found));
     }
     for q in &set.off_topic {
         let found = handbook.search_with(q, &options).await.expect("search");
@@ -232,12 +238,16 @@ async fn measure(handbook: &Handbook, set: &QuestionSet, mode: SearchMode, row: 
     times.sort();
     let n = set.questions.len() as f64;
     println!(
-        "| {row} | {:>8.3} | {:>8.3} | {:>3}/{:<3} | {:>3}/{:<3} | {:>3}/{:<3} | {:>9.1} | {:>6.1} |",
+        "| {row} | {:>8.3} | {:>8.3} | {:>3}/{:<3} | {:>3}/{:<3} | {:>3}/{:<3} | {:>3}/{:<3} | {:>3}/{:<3} | {:>9.1} | {:>6.1} |",
         at1 as f64 / n,
         at5 as f64 / n,
         refused,
         set.questions.len(),
+        answerable_unsure,
+        set.questions.len(),
         quiet,
+        set.unanswerable.len(),
+        unanswerable_unsure,
         set.unanswerable.len(),
         off_topic_quiet,
         set.off_topic.len(),
@@ -260,6 +270,7 @@ async fn dump(handbook: &Handbook, set_name: &str, set: &QuestionSet, out: &mut 
                 serde_json::json!({
                     "file": p.file, "heading": p.heading_path.last(), "bm25": p.bm25,
                     "similarity": p.similarity, "relevance": p.relevance, "score": p.score,
+                    "relevant": p.relevant, "sure": p.sure,
                     "lines": [p.line_start, p.line_end], "path": p.heading_path, "text": p.text,
                 })
             })
@@ -356,8 +367,8 @@ fn main() {
     };
     let mut dump_to = value("--dump").map(|p| std::fs::File::create(p).expect("dump file"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    println!("| set    | passages | embedder                           | search  | recall@1 | recall@5 | answerable: nothing found | unanswerable: nothing found | off-topic: nothing found | median ms | p95 ms |");
-    println!("|--------|---------:|------------------------------------|---------|---------:|---------:|--------:|--------:|--------:|----------:|-------:|");
+    println!("| set    | passages | embedder                           | search  | recall@1 | recall@5 | answerable: nothing found | answerable: not sure | unanswerable: nothing found | unanswerable: not sure | off-topic: nothing found | median ms | p95 ms |");
+    println!("|--------|---------:|------------------------------------|---------|---------:|---------:|--------:|--------:|--------:|--------:|--------:|----------:|-------:|");
     runtime.block_on(async {
         for (name, set) in sets {
             let set = only_split(set, &split);

@@ -31,6 +31,9 @@ pub struct PassageHit {
     pub text: String,
     /// The ranking score (higher is better; comparable within one answer only).
     pub score: f32,
+    /// Whether the passage answers with a margin; when no passage of an answer is sure, they
+    /// are the closest the handbook comes and may not answer the question.
+    pub sure: bool,
 }
 
 impl From<Passage> for PassageHit {
@@ -43,6 +46,7 @@ impl From<Passage> for PassageHit {
             line_end: p.line_end,
             text: p.text,
             score: p.score,
+            sure: p.sure,
         }
     }
 }

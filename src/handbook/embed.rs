@@ -35,9 +35,21 @@ pub trait Embedder: Send + Sync {
         0.5
     }
 
+    /// The confidence from which an answer is given without a caveat: between
+    /// [`Self::relevance_floor`] and this, the best passages are shown as the closest the
+    /// handbook comes, not as its answer (near misses, such as a meal allowance asked of a
+    /// travel policy that has none, mostly land there).
+    fn sure_floor(&self) -> f32 {
+        self.relevance_floor() + SURE_MARGIN
+    }
+
     /// One vector per text, in order; all of the same length.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
+
+/// How far above the relevance floor an answer counts as sure: chosen for all-MiniLM-L6-v2 on
+/// the `dev` half of `tests/osio_questions.json` (`benches/handbook.rs` reports both halves).
+pub const SURE_MARGIN: f32 = 0.11;
 
 /// How many texts go into one request.
 const OPENAI_BATCH: usize = 64;

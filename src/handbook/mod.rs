@@ -104,6 +104,9 @@ pub struct Passage {
     /// Whether the passage counts as an answer: the question is answerable and this passage is
     /// relevant enough (see `search`).
     pub relevant: bool,
+    /// Whether the passage is relevant with a margin: when no passage found for a question is
+    /// sure, the handbook may well not answer it (see `search`), and the replies say so.
+    pub sure: bool,
 }
 
 impl Passage {

@@ -63,6 +63,9 @@ pub async fn page(
             Some(Err(problem)) => { p.error role="alert" { (problem) } },
             Some(Ok(found)) if found.is_empty() => { p { "The handbook has nothing on that." } },
             Some(Ok(found)) => {
+                @if !crate::handbook::answer::is_sure(found) {
+                    p.warn { (crate::handbook::answer::NOT_SURE) }
+                }
                 ol.passages aria-label="Passages" {
                     @for p in found {
                         li {

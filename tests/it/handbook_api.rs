@@ -41,6 +41,10 @@ async fn handbook_search_route(db: Db) {
     assert!(first["line_start"].as_u64().unwrap() <= first["line_end"].as_u64().unwrap());
     assert!(first["text"].as_str().unwrap().contains("EUR"));
     assert!(first["score"].is_number());
+    assert_eq!(
+        first["sure"], true,
+        "a plain answer, not the closest the handbook comes"
+    );
 
     // Not covered: an empty list, not an error.
     let r = app

@@ -247,6 +247,7 @@ async fn openai_embedder_against_a_fake_server() {
 #[cfg(feature = "local-embeddings")]
 #[tokio::test]
 async fn local_model_embeds_by_meaning() {
+    use coordinator::handbook::answer;
     use coordinator::handbook::embed::cosine;
     use coordinator::handbook::local::LocalEmbedder;
 
@@ -285,4 +286,20 @@ async fn local_model_embeds_by_meaning() {
         found.iter().any(|p| p.file == "leave-and-absence.md"),
         "{found:#?}"
     );
+
+    // Clearly answered: quoted as the handbook's answer.
+    let found = handbook
+        .search("who approves a refund over 500 EUR?", 3)
+        .await
+        .unwrap();
+    assert!(answer::is_sure(&found), "{found:#?}");
+    let reply = answer::quote_answer("who approves a refund over 500 EUR?", &found);
+    assert!(reply.starts_with("From the handbook:"), "{reply}");
+    // A near miss (the handbook covers vacation and pay, not bonuses): the closest passages,
+    // introduced as what may not answer it, rather than quoted as the answer.
+    let found = handbook.search("do we get a year-end bonus?", 3).await.unwrap();
+    assert!(!found.is_empty() && !answer::is_sure(&found), "{found:#?}");
+    let reply = answer::quote_answer("do we get a year-end bonus?", &found);
+    assert!(reply.starts_with(answer::NOT_SURE), "{reply}");
+    assert!(reply.contains("— "), "still cited: {reply}");
 }
