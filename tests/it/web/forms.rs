@@ -394,6 +394,17 @@ async fn approvals_retries_and_the_handbook(db: Db) {
         found.contains("refunds-and-approvals.md › Refunds and credit notes"),
         "{found}"
     );
+    assert!(!found.contains("may not answer this exactly"), "{found}");
+    // A near miss (the sample handbook has no stock options): the closest passages, with the
+    // caveat that they may not answer it.
+    let closest = admin
+        .get("/web/handbook?q=Is%20there%20a%20stock%20option%20plan%20for%20employees%3F")
+        .await
+        .body;
+    assert!(
+        closest.contains("The handbook may not answer this exactly") && closest.contains("<cite>"),
+        "{closest}"
+    );
     let guest_search = guest.get("/web/handbook?q=refund").await.body;
     assert!(
         guest_search.contains("may not search the handbook"),
