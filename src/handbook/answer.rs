@@ -62,14 +62,12 @@ pub fn quote_answer(question: &str, passages: &[Passage]) -> String {
     if relevant.is_empty() {
         return not_found(question);
     }
-    let mut out = String::from(if is_sure(passages) {
-        "From the handbook:\n"
+    let intro = if is_sure(passages) {
+        "From the handbook:"
     } else {
         NOT_SURE
-    });
-    if !out.ends_with('\n') {
-        out.push('\n');
-    }
+    };
+    let mut out = format!("{intro}\n");
     for p in relevant {
         out.push('\n');
         for line in excerpt(&p.text, QUOTE_CHARS).lines() {
