@@ -59,6 +59,7 @@ async fn ask_with_a_model_answers_only_from_the_passages() {
         requests[0]["messages"][1]["content"],
         "how fast do we answer a client email?"
     );
+    assert!(!prompt.contains("may not answer the question"), "{prompt}");
 
     // Nothing relevant: the bot says so, and the model is not asked to invent.
     let question = text_update(2, ANNA, ANNA, "/ask what is the airspeed of an unladen swallow");
@@ -70,6 +71,21 @@ async fn ask_with_a_model_answers_only_from_the_passages() {
         sent[1].text
     );
     assert_eq!(ai.requests().len(), 1);
+
+    // A near miss (the sample handbook has no stock options): the model gets the closest
+    // passages marked as what may not answer the question.
+    ai.script(vec![Scripted::Text(
+        "The handbook does not cover stock options.".into(),
+    )]);
+    let question = text_update(3, ANNA, ANNA, "/ask Is there a stock option plan for employees?");
+    app.deliver_telegram_ok(&question).await;
+    let sent = tg.wait_for_sent(3, WAIT).await;
+    assert_eq!(sent[2].text, "The handbook does not cover stock options.");
+    let requests = ai.requests();
+    assert_eq!(requests.len(), 2);
+    let prompt = system_prompt(&requests[1]);
+    assert!(prompt.contains("may not answer the question"), "{prompt}");
+    assert!(prompt.contains("<passage source="), "{prompt}");
 }
 
 #[tokio::test]
@@ -134,4 +150,6 @@ async fn the_agent_searches_the_handbook_with_its_tool() {
         tool_result.contains("refunds-and-approvals.md") && tool_result.contains("Approval thresholds"),
         "{tool_result}"
     );
+    let tool_result: Value = serde_json::from_str(&tool_result).unwrap();
+    assert_eq!(tool_result["sure"], true, "{tool_result}");
 }
