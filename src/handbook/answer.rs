@@ -46,9 +46,9 @@ fn excerpt(text: &str, max: usize) -> String {
 pub const NOT_SURE: &str = "The handbook may not answer this exactly. The closest it comes:";
 
 /// Whether the passages found answer the question with a margin, rather than being only the
-/// closest the handbook comes (see [`Passage::sure`]).
+/// closest the handbook comes (see [`Passage::sure`]; a sure passage is relevant too).
 pub fn is_sure(passages: &[Passage]) -> bool {
-    passages.iter().any(|p| p.relevant && p.sure)
+    passages.iter().any(|p| p.sure)
 }
 
 /// The answer without an LLM: the best relevant passages quoted, each followed by its source,

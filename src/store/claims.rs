@@ -242,29 +242,25 @@ impl Store {
         text: Option<&str>,
         claim: &Claimed,
     ) -> StoreResult<bool> {
+        // The ending statement with its binds, the same with or without a transaction.
+        macro_rules! ending {
+            () => {
+                sqlx::query(sql)
+                    .bind(text)
+                    .bind(now())
+                    .bind(&claim.token)
+                    .bind(claim.id)
+            };
+        }
         if !self.waits(queue) {
             // Nothing waits behind a head here: one statement, no transaction.
-            let done = dispatch_write!(self, |p| sqlx::query(sql)
-                .bind(text)
-                .bind(now())
-                .bind(&claim.token)
-                .bind(claim.id)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()))?;
+            let done = dispatch_write!(self, |p| ending!().execute(p).await.map(|r| r.rows_affected()))?;
             return Ok(done == 1);
         }
         let chats = [(claim.channel.clone(), claim.chat_id.clone())];
         let done = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
-            let done = sqlx::query(sql)
-                .bind(text)
-                .bind(now())
-                .bind(&claim.token)
-                .bind(claim.id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let done = ending!().execute(&mut *tx).await?.rows_affected();
             if done == 1 {
                 promote_heads(queue.table(), &chats)
                     .build()

@@ -54,21 +54,27 @@ pub struct QueuedMessage {
     pub status: String,
 }
 
-// An item waiting behind its chat's head shows as pending: not started yet.
-const IN_COLUMNS: &str = concat!(
-    "SELECT 'in' AS direction, e.id, e.channel, e.chat_id, e.payload, e.text, ",
-    shown_status!("e.status"),
-    " AS status, e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, \
-     e.created_at, e.finished_at FROM inbox_events e LEFT JOIN identities i \
-     ON i.channel = e.channel AND i.external_id = e.chat_id WHERE 1 = 1"
-);
-const OUT_COLUMNS: &str = concat!(
-    "SELECT 'out' AS direction, e.id, e.channel, e.chat_id, e.payload, NULL AS text, ",
-    shown_status!("e.status"),
-    " AS status, e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, \
-     e.created_at, e.finished_at FROM outbox_messages e LEFT JOIN identities i \
-     ON i.channel = e.channel AND i.external_id = e.chat_id WHERE 1 = 1"
-);
+/// One side of the history's union: `$table`'s items as `$direction`, with `$text` as their
+/// text. An item waiting behind its chat's head shows as pending: not started yet.
+macro_rules! side_columns {
+    ($direction:literal, $text:literal, $table:literal) => {
+        concat!(
+            "SELECT '",
+            $direction,
+            "' AS direction, e.id, e.channel, e.chat_id, e.payload, ",
+            $text,
+            " AS text, ",
+            shown_status!("e.status"),
+            " AS status, e.last_error, e.task_id, COALESCE(e.person_id, i.person_id) AS person_id, \
+             e.created_at, e.finished_at FROM ",
+            $table,
+            " e LEFT JOIN identities i ON i.channel = e.channel AND i.external_id = e.chat_id \
+             WHERE 1 = 1"
+        )
+    };
+}
+const IN_COLUMNS: &str = side_columns!("in", "e.text", "inbox_events");
+const OUT_COLUMNS: &str = side_columns!("out", "NULL", "outbox_messages");
 
 /// Appends the conditions of `filter` to one side of the union (its table is `e`).
 fn push_conditions<'a, DB>(qb: &mut QueryBuilder<'a, DB>, filter: &'a HistoryFilter)
