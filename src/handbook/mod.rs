@@ -148,6 +148,9 @@ struct Inner {
     ingest_lock: tokio::sync::Mutex<()>,
     /// Finished ingests (successful or not), for those who wait for the first one.
     ingests: watch::Sender<u64>,
+    /// Ingests under way (here or in a child process): an index that is empty meanwhile is
+    /// being built, not a handbook without passages.
+    in_flight: std::sync::atomic::AtomicUsize,
     /// How the last ingest failed, until one succeeds (an admin alert).
     last_failure: Mutex<Option<IngestFailure>>,
     /// When the last successful ingest ended, and what it did (the web page's status).
@@ -190,6 +193,7 @@ impl Handbook {
                 view: tokio::sync::Mutex::new(None),
                 ingest_lock: tokio::sync::Mutex::new(()),
                 ingests: watch::Sender::new(0),
+                in_flight: Default::default(),
                 last_failure: Mutex::new(None),
                 last_report: Mutex::new(None),
             }),
@@ -243,6 +247,7 @@ impl Handbook {
     /// embedded, removed ones disappear; unchanged files cost a read and a hash. A change of
     /// embedder rebuilds the index. `progress` shows the files being indexed.
     pub async fn ingest(&self, dir: &Path, progress: &ProgressBar) -> Result<IngestReport, HandbookError> {
+        let _under_way = self.under_way();
         let outcome = self.ingest_inner(dir, progress).await;
         self.record_outcome(&outcome);
         *self.inner.view.lock().await = None;
@@ -355,7 +360,21 @@ impl Handbook {
         })
     }
 
+    /// Counts an ingest as under way until the guard is dropped (also when it is cancelled).
+    fn under_way(&self) -> impl Drop + '_ {
+        use std::sync::atomic::Ordering;
+        struct UnderWay<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for UnderWay<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        UnderWay(&self.inner.in_flight)
+    }
+
     async fn ingest_logged(&self, dir: &Path, child: Option<&IngestChild>, env: &[(&str, &str)]) {
+        let _under_way = self.under_way();
         let in_child = match child {
             Some(child) => match self.ingest_in_child(child, dir, env).await {
                 Ok(outcome) => Some(outcome),
@@ -411,6 +430,12 @@ impl Handbook {
         let table = self.table().await?.ok_or(HandbookError::NotIndexed)?;
         let view = self.view(&table).await?;
         if view.stats.passages == 0 {
+            // An empty index while an ingest is under way is one being (re)built: "not indexed
+            // yet", not "the handbook has nothing on that".
+            if self.inner.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                *self.inner.view.lock().await = None;
+                return Err(HandbookError::NotIndexed);
+            }
             return Ok(Vec::new());
         }
         let indexed_with = view.meta.as_ref().and_then(|m| m.embedder.clone());

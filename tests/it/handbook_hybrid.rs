@@ -303,3 +303,55 @@ async fn local_model_embeds_by_meaning() {
     assert!(reply.starts_with(answer::NOT_SURE), "{reply}");
     assert!(reply.contains("— "), "still cited: {reply}");
 }
+
+/// The deterministic embedder, except that after the first call (the rebuild's probe) each call
+/// waits until the test lets it go: the index stays empty while it is being rebuilt.
+struct HeldEmbedder {
+    inner: HashEmbedder,
+    calls: AtomicUsize,
+    release: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl Embedder for HeldEmbedder {
+    fn identity(&self) -> String {
+        "held".into()
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) > 0 {
+            let _ = self.release.acquire().await.map(|p| p.forget());
+        }
+        self.inner.embed(texts).await
+    }
+}
+
+/// While an ingest rebuilds the index (here: for a new embedder), a search says "not indexed
+/// yet" instead of "nothing found"; once it is done, it finds the answer.
+#[tokio::test]
+async fn a_search_during_a_rebuild_is_not_indexed_yet_rather_than_nothing_found() {
+    let index = tempfile::tempdir().unwrap();
+    let embedder = Arc::new(HeldEmbedder {
+        inner: HashEmbedder::new(64),
+        calls: AtomicUsize::new(0),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let handbook = Handbook::new(index.path(), Some(embedder.clone()));
+    let ingest = tokio::spawn({
+        let handbook = handbook.clone();
+        async move { handbook.ingest(&sample_dir(), &ProgressBar::hidden()).await }
+    });
+    while embedder.calls.load(Ordering::SeqCst) < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let during = handbook.search("who approves a refund of 1,200 EUR?", 3).await;
+    assert!(matches!(during, Err(HandbookError::NotIndexed)), "{during:?}");
+
+    embedder.release.add_permits(1_000_000);
+    ingest.await.unwrap().unwrap();
+    let after = handbook
+        .search("who approves a refund of 1,200 EUR?", 3)
+        .await
+        .unwrap();
+    assert_eq!(after[0].file, "refunds-and-approvals.md", "{after:#?}");
+}
