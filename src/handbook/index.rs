@@ -23,28 +23,53 @@ use serde::{Deserialize, Serialize};
 
 use super::HandbookError;
 
+/// The table's name before rebuilds made new ones beside it; also the stem of their names.
 pub(crate) const TABLE: &str = "passages";
 const META_FILE: &str = "index.json";
 /// Bumped when the table's layout changes; an index of another format is rebuilt.
 pub(crate) const FORMAT: u32 = 1;
 pub(crate) const FTS_COLUMN: &str = "search_text";
 
-/// What the vectors in the table were made with; `None` when there are none.
+/// The live table, and what its vectors were made with (`None` when it has none).
+///
+/// A rebuild (a new index, another embedder) writes a new table beside the live one and then
+/// points `index.json` at it, so searches keep answering from the old table meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Meta {
     pub format: u32,
     pub embedder: Option<String>,
     pub dimensions: Option<usize>,
+    /// The live table's name; an index written before rebuilds swapped tables has `passages`.
+    #[serde(default = "first_table")]
+    pub table: String,
+}
+
+fn first_table() -> String {
+    TABLE.to_owned()
 }
 
 impl Meta {
-    pub fn new(embedder: Option<String>, dimensions: Option<usize>) -> Self {
+    pub fn new(embedder: Option<String>, dimensions: Option<usize>, table: String) -> Self {
         Self {
             format: FORMAT,
             embedder,
             dimensions,
+            table,
         }
     }
+}
+
+/// The live table's name as `index.json` in `dir` gives it (`passages` without one), read
+/// without opening LanceDB.
+pub(crate) fn live_table(dir: &Path) -> String {
+    read_meta(dir).map_or_else(first_table, |m| m.table)
+}
+
+fn read_meta(dir: &Path) -> Option<Meta> {
+    let text = std::fs::read_to_string(dir.join(META_FILE)).ok()?;
+    serde_json::from_str::<Meta>(&text)
+        .ok()
+        .filter(|m| m.format == FORMAT)
 }
 
 /// One passage as stored.
@@ -98,10 +123,7 @@ impl Index {
     }
 
     pub fn meta(&self) -> Option<Meta> {
-        let text = std::fs::read_to_string(self.dir.join(META_FILE)).ok()?;
-        serde_json::from_str::<Meta>(&text)
-            .ok()
-            .filter(|m| m.format == FORMAT)
+        read_meta(&self.dir)
     }
 
     fn write_meta(&self, meta: &Meta) -> Result<(), HandbookError> {
@@ -113,32 +135,70 @@ impl Index {
             .map_err(|e| HandbookError::Index(format!("cannot write {}: {e}", path.display())))
     }
 
-    /// The table, when it exists.
+    /// The live table, when it exists.
     pub async fn open(&self) -> Result<Option<Table>, HandbookError> {
-        match self.db.open_table(TABLE).execute().await {
+        match self.db.open_table(live_table(&self.dir)).execute().await {
             Ok(table) => Ok(Some(table)),
             Err(lancedb::Error::TableNotFound { .. }) => Ok(None),
             Err(e) => Err(storage("cannot open the handbook table")(e)),
         }
     }
 
-    /// Drops the table and makes an empty one for `meta`.
-    pub async fn reset(&self, meta: &Meta) -> Result<Table, HandbookError> {
-        let _ = std::fs::remove_file(self.dir.join(META_FILE));
-        if self.open().await?.is_some() {
-            self.db
-                .drop_table(TABLE, &[])
-                .await
-                .map_err(storage("cannot drop the old handbook table"))?;
+    /// An empty table for `embedder`'s vectors of `dimensions`, beside the live one (which
+    /// searches keep using until [`Self::publish`]); `meta` names it.
+    pub async fn create_beside(
+        &self,
+        embedder: Option<String>,
+        dimensions: Option<usize>,
+    ) -> Result<(Table, Meta), HandbookError> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        let mut name = format!("{TABLE}-{stamp}");
+        while self.dir.join(format!("{name}.lance")).exists() {
+            name.push('x');
         }
         let table = self
             .db
-            .create_empty_table(TABLE, schema(meta.dimensions))
+            .create_empty_table(&name, schema(dimensions))
             .execute()
             .await
             .map_err(storage("cannot create the handbook table"))?;
+        Ok((table, Meta::new(embedder, dimensions, name)))
+    }
+
+    /// Makes `meta`'s table the live one. The table it replaces is kept until the next
+    /// rebuild (a search under way in another process may still be reading it); older ones,
+    /// and tables of rebuilds that failed, are dropped.
+    pub async fn publish(&self, meta: &Meta) -> Result<(), HandbookError> {
+        let previous = live_table(&self.dir);
         self.write_meta(meta)?;
-        Ok(table)
+        let names = match self.db.table_names().execute().await {
+            Ok(names) => names,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the handbook tables to drop old ones");
+                return Ok(());
+            }
+        };
+        for name in names {
+            if name != meta.table && name != previous && name.starts_with(TABLE) {
+                if let Err(e) = self.db.drop_table(&name, &[]).await {
+                    tracing::warn!(table = %name, error = %e, "cannot drop an old handbook table");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops a table that was never published (a rebuild that failed).
+    pub async fn discard(&self, name: &str) {
+        if name == live_table(&self.dir) {
+            return;
+        }
+        if let Err(e) = self.db.drop_table(name, &[]).await {
+            tracing::warn!(table = %name, error = %e, "cannot drop an unfinished handbook table");
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::index::{FORMAT, TABLE};
+use super::index::{self, FORMAT};
 use super::ingest::SourceFile;
 
 const FILE: &str = "files.json";
@@ -36,7 +36,10 @@ impl Manifest {
 
     /// The manifest in `index_dir`, when there is one and its table is there too.
     pub fn read(index_dir: &Path) -> Option<Self> {
-        if !index_dir.join(format!("{TABLE}.lance")).is_dir() {
+        if !index_dir
+            .join(format!("{}.lance", index::live_table(index_dir)))
+            .is_dir()
+        {
             return None;
         }
         let text = std::fs::read_to_string(index_dir.join(FILE)).ok()?;
@@ -90,7 +93,7 @@ mod tests {
         let manifest = Manifest::new(Some("model".into()), &files, 7);
         manifest.write(dir.path()).unwrap();
         assert_eq!(Manifest::read(dir.path()), None, "no table, no manifest");
-        std::fs::create_dir(dir.path().join(format!("{TABLE}.lance"))).unwrap();
+        std::fs::create_dir(dir.path().join(format!("{}.lance", index::TABLE))).unwrap();
         let read = Manifest::read(dir.path()).unwrap();
         assert_eq!(read.passages, 7);
         assert!(read.covers(&files, &Some("model".into())));

@@ -7,7 +7,7 @@
 //! LLM: the conversation and the agent call [`Handbook::search`] and the `answer` functions.
 //!
 //! ```text
-//!  handbook/*.md ──ingest──► chunk ──► embed? ──► LanceDB table `passages` (+ FTS index)
+//!  handbook/*.md ──ingest──► chunk ──► embed? ──► LanceDB table `passages-…` (+ FTS index)
 //!  question ──search──► BM25 ─┐
 //!                   vectors? ─┴─► fusion ─► relevance check ─► Passage{file, heading, lines, text}
 //! ```
@@ -26,6 +26,7 @@ pub mod model;
 mod search;
 mod tokens;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -132,6 +133,7 @@ impl Passage {
 
 /// What searches reuse until the table changes.
 struct View {
+    table: String,
     version: u64,
     stats: Arc<TermStats>,
     meta: Option<Meta>,
@@ -232,8 +234,11 @@ impl Handbook {
             .await
     }
 
+    /// The live table. A rebuild by another process (`coordinator handbook ingest`, the
+    /// start-up child) points `index.json` at a new table: the next search opens that one.
     async fn table(&self) -> Result<Option<Table>, HandbookError> {
-        if let Some(table) = self.inner.table.lock().ok().and_then(|t| t.clone()) {
+        let cached = self.inner.table.lock().ok().and_then(|t| t.clone());
+        if let Some(table) = cached.filter(|t| t.name() == index::live_table(&self.inner.index_dir)) {
             return Ok(Some(table));
         }
         let table = self.index().await?.open().await?;
@@ -268,48 +273,86 @@ impl Handbook {
         let index = self.index().await?;
         Manifest::remove(index_dir)
             .map_err(|e| HandbookError::Index(format!("cannot update the file list: {e}")))?;
-        let meta = index.meta();
-        let existing = index.open().await?;
-        let (table, meta, rebuilt) = match (existing, meta) {
-            (Some(table), Some(meta)) if meta.embedder == identity => (table, meta, false),
-            _ => {
-                let dimensions = match embedder {
-                    Some(e) => {
-                        let probe = e.embed(&["handbook".to_owned()]).await?;
-                        embed::check_vectors(&probe)?;
-                        probe.first().map(Vec::len)
-                    }
-                    None => None,
-                };
-                let meta = Meta::new(identity.clone(), dimensions);
-                tracing::info!(embedder = ?meta.embedder, "building the handbook index from scratch");
-                (index.reset(&meta).await?, meta, true)
+        let live = match (index.open().await?, index.meta()) {
+            (Some(table), Some(meta)) if meta.embedder == identity => Some((table, meta)),
+            _ => None,
+        };
+        let rebuilt = live.is_none();
+        let mut report = match live {
+            Some((table, meta)) => {
+                if let Ok(mut slot) = self.inner.table.lock() {
+                    *slot = Some(table.clone());
+                }
+                let indexed = index::file_hashes(&table).await?;
+                let chunking = &self.inner.chunking;
+                ingest::sync(
+                    &table,
+                    &files,
+                    &indexed,
+                    embedder,
+                    meta.dimensions,
+                    chunking,
+                    progress,
+                )
+                .await?
             }
+            None => self.rebuild(index, &files, embedder, progress).await?,
         };
-        if let Ok(mut slot) = self.inner.table.lock() {
-            *slot = Some(table.clone());
-        }
-        let indexed = if rebuilt {
-            Default::default()
-        } else {
-            index::file_hashes(&table).await?
-        };
-        let mut report = ingest::sync(
-            &table,
-            &files,
-            &indexed,
-            embedder,
-            meta.dimensions,
-            &self.inner.chunking,
-            progress,
-        )
-        .await?;
         report.skipped = skipped;
         report.rebuilt = rebuilt;
         if let Err(e) = Manifest::new(identity, &files, report.passages_total).write(index_dir) {
             tracing::warn!(error = %e, "cannot write the handbook's file list; the next start re-reads the index");
         }
         Ok(report)
+    }
+
+    /// Builds the index from scratch in a new table beside the live one, which searches keep
+    /// using meanwhile, then makes the new table the live one.
+    async fn rebuild(
+        &self,
+        index: &Index,
+        files: &[ingest::SourceFile],
+        embedder: Option<&dyn Embedder>,
+        progress: &ProgressBar,
+    ) -> Result<IngestReport, HandbookError> {
+        let dimensions = match embedder {
+            Some(e) => {
+                let probe = e.embed(&["handbook".to_owned()]).await?;
+                embed::check_vectors(&probe)?;
+                probe.first().map(Vec::len)
+            }
+            None => None,
+        };
+        let identity = embedder.map(|e| e.identity());
+        let (table, meta) = index.create_beside(identity, dimensions).await?;
+        tracing::info!(embedder = ?meta.embedder, table = %meta.table, "building the handbook index from scratch");
+        let chunking = &self.inner.chunking;
+        let built = ingest::sync(
+            &table,
+            files,
+            &HashMap::new(),
+            embedder,
+            dimensions,
+            chunking,
+            progress,
+        )
+        .await;
+        let published = match built {
+            Ok(report) => index.publish(&meta).await.map(|()| report),
+            Err(e) => Err(e),
+        };
+        match published {
+            Ok(report) => {
+                if let Ok(mut slot) = self.inner.table.lock() {
+                    *slot = Some(table);
+                }
+                Ok(report)
+            }
+            Err(e) => {
+                index.discard(&meta.table).await;
+                Err(e)
+            }
+        }
     }
 
     /// The report of an ingest of `dir` that would find nothing to do (the last complete one
@@ -470,10 +513,14 @@ impl Handbook {
             .await
             .map_err(|e| HandbookError::Index(format!("cannot read the index version: {e}")))?;
         let mut slot = self.inner.view.lock().await;
-        if let Some(view) = slot.as_ref().filter(|v| v.version == version) {
+        if let Some(view) = slot
+            .as_ref()
+            .filter(|v| v.version == version && v.table == table.name())
+        {
             return Ok(view.clone());
         }
         let view = Arc::new(View {
+            table: table.name().to_owned(),
             version,
             stats: Arc::new(lookup::term_stats(table).await?),
             meta: self.index().await?.meta(),

@@ -326,8 +326,8 @@ impl Embedder for HeldEmbedder {
     }
 }
 
-/// While an ingest rebuilds the index (here: for a new embedder), a search says "not indexed
-/// yet" instead of "nothing found"; once it is done, it finds the answer.
+/// While the first ingest builds the index, a search says "not indexed yet" instead of
+/// "nothing found"; once it is done, it finds the answer.
 #[tokio::test]
 async fn a_search_during_a_rebuild_is_not_indexed_yet_rather_than_nothing_found() {
     let index = tempfile::tempdir().unwrap();
@@ -354,4 +354,138 @@ async fn a_search_during_a_rebuild_is_not_indexed_yet_rather_than_nothing_found(
         .await
         .unwrap();
     assert_eq!(after[0].file, "refunds-and-approvals.md", "{after:#?}");
+}
+
+/// The `.lance` tables in an index folder.
+fn tables_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".lance"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A rebuild for another embedder (the default model arriving after a first start indexed the
+/// full text only) builds a new table beside the live one: searches meanwhile, here and in
+/// another process, still answer from the old index, then from the new vectors. One old table
+/// is kept; older ones go at the next rebuild.
+#[tokio::test]
+async fn a_search_during_a_rebuild_answers_from_the_old_index() {
+    const QUESTION: &str = "who approves a refund of 1,200 EUR?";
+    let index = tempfile::tempdir().unwrap();
+    let handbook = Handbook::new(index.path(), None);
+    handbook
+        .ingest(&sample_dir(), &ProgressBar::hidden())
+        .await
+        .unwrap();
+    let before = handbook.search(QUESTION, 3).await.unwrap();
+    assert_eq!(before[0].file, "refunds-and-approvals.md", "{before:#?}");
+    assert_eq!(before[0].similarity, None);
+
+    let embedder = Arc::new(HeldEmbedder {
+        inner: HashEmbedder::new(64),
+        calls: AtomicUsize::new(0),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    handbook.set_embedder(embedder.clone());
+    let ingest = tokio::spawn({
+        let handbook = handbook.clone();
+        async move { handbook.ingest(&sample_dir(), &ProgressBar::hidden()).await }
+    });
+    while embedder.calls.load(Ordering::SeqCst) < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        tables_in(index.path()).len(),
+        2,
+        "the new table is built beside the old"
+    );
+    let during = handbook.search(QUESTION, 3).await.unwrap();
+    assert_eq!(during[0].file, "refunds-and-approvals.md", "{during:#?}");
+    assert_eq!(during[0].similarity, None, "the old index has no vectors");
+    // Another process reading the same folder, configured with the same model.
+    let other = Handbook::new(index.path(), Some(embedder.clone()));
+    let elsewhere = other.search(QUESTION, 3).await.unwrap();
+    assert_eq!(elsewhere[0].file, "refunds-and-approvals.md", "{elsewhere:#?}");
+
+    embedder.release.add_permits(1_000_000);
+    let report = ingest.await.unwrap().unwrap();
+    assert!(report.rebuilt && report.passages_total > 0, "{report}");
+    let after = handbook.search(QUESTION, 3).await.unwrap();
+    assert_eq!(after[0].file, "refunds-and-approvals.md", "{after:#?}");
+    assert!(
+        after[0].similarity.is_some(),
+        "now from the new vectors: {:?}",
+        after[0]
+    );
+    // The other process follows to the new table and its vectors.
+    let followed = other.search(QUESTION, 3).await.unwrap();
+    assert!(followed[0].similarity.is_some(), "{:?}", followed[0]);
+
+    // Another embedder: a third table; the first is dropped, the one it replaces kept.
+    let tables = tables_in(index.path());
+    handbook.set_embedder(Arc::new(HashEmbedder::new(32)));
+    let report = handbook
+        .ingest(&sample_dir(), &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(report.rebuilt, "{report}");
+    let now = tables_in(index.path());
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(
+        !now.contains(&tables[0]) && now.contains(&tables[1]),
+        "{tables:?} → {now:?}"
+    );
+    // A restart with the handbook unchanged finds the index complete.
+    let restarted = Handbook::new(index.path(), Some(Arc::new(HashEmbedder::new(32))));
+    let again = restarted
+        .ingest(&sample_dir(), &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(!again.rebuilt && again.unchanged == again.files, "{again}");
+}
+
+/// Fails every call after the first (the probe of its dimensions).
+struct FailingEmbedder {
+    calls: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Embedder for FailingEmbedder {
+    fn identity(&self) -> String {
+        "failing".into()
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) > 0 {
+            return Err(EmbedError::Model("the model file is damaged".into()));
+        }
+        HashEmbedder::new(16).embed(texts).await
+    }
+}
+
+/// A rebuild that fails leaves the live index as it was, and no half-built table behind.
+#[tokio::test]
+async fn a_failed_rebuild_keeps_the_old_index() {
+    let index = tempfile::tempdir().unwrap();
+    let handbook = Handbook::new(index.path(), None);
+    handbook
+        .ingest(&sample_dir(), &ProgressBar::hidden())
+        .await
+        .unwrap();
+    let tables = tables_in(index.path());
+    handbook.set_embedder(Arc::new(FailingEmbedder {
+        calls: AtomicUsize::new(0),
+    }));
+    let failed = handbook.ingest(&sample_dir(), &ProgressBar::hidden()).await;
+    assert!(matches!(failed, Err(HandbookError::Embedding(_))), "{failed:?}");
+    assert_eq!(tables_in(index.path()), tables);
+    let found = handbook
+        .search_with("who approves a refund of 1,200 EUR?", &SearchOptions::new(3))
+        .await
+        .unwrap();
+    assert_eq!(found[0].file, "refunds-and-approvals.md", "{found:#?}");
 }
