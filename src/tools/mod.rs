@@ -102,6 +102,9 @@ impl<T: TypedTool> Tool for T {
 #[derive(Clone)]
 pub struct Toolbox {
     tools: BTreeMap<&'static str, Arc<dyn Tool>>,
+    /// Each tool's spec, made once: generating a JSON schema on every turn cost more than the
+    /// rest of the turn's own work.
+    specs: BTreeMap<&'static str, ToolSpec>,
 }
 
 impl Default for Toolbox {
@@ -122,6 +125,7 @@ impl Default for Toolbox {
         ];
         let mut toolbox = Self {
             tools: BTreeMap::new(),
+            specs: BTreeMap::new(),
         };
         for tool in list {
             toolbox.add(tool);
@@ -133,6 +137,7 @@ impl Default for Toolbox {
 impl Toolbox {
     /// Adds or replaces a tool (e.g. handbook search, when the handbook is available).
     pub fn add(&mut self, tool: Arc<dyn Tool>) {
+        self.specs.insert(tool.name(), tool.spec());
         self.tools.insert(tool.name(), tool);
     }
 
@@ -147,10 +152,10 @@ impl Toolbox {
 
     /// The specs of the tools in `allowed`.
     pub fn specs(&self, allowed: &[String]) -> Vec<ToolSpec> {
-        self.tools
-            .values()
-            .filter(|t| allowed.iter().any(|a| a == t.name()))
-            .map(|t| t.spec())
+        self.specs
+            .iter()
+            .filter(|(name, _)| allowed.iter().any(|a| a == *name))
+            .map(|(_, spec)| spec.clone())
             .collect()
     }
 
