@@ -30,6 +30,8 @@ pub struct Agent {
     toolbox: Toolbox,
     prompts: Prompts,
     workspace: Workspace,
+    /// Tokens of the tool specs, by the profile's tool names (see [`Self::tool_tokens`]).
+    tool_tokens: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }
 
 /// One message for the agent.
@@ -68,7 +70,21 @@ impl Agent {
             toolbox,
             prompts,
             workspace,
+            tool_tokens: Default::default(),
         }
+    }
+
+    /// What the specs of `allowed` tools cost in tokens, counted once per set of tools.
+    fn tool_tokens(&self, allowed: &[String], specs: &[crate::llm::ToolSpec]) -> usize {
+        let key = allowed.join(",");
+        if let Some(&n) = self.tool_tokens.lock().ok().as_ref().and_then(|m| m.get(&key)) {
+            return n;
+        }
+        let n = count_tokens(&serde_json::to_string(specs).unwrap_or_default());
+        if let Ok(mut counted) = self.tool_tokens.lock() {
+            counted.insert(key, n);
+        }
+        n
     }
 
     /// Who is speaking and when: our own facts (a handle is a checked name), for the system
@@ -170,7 +186,7 @@ impl Agent {
         let started = std::time::Instant::now();
         let profile = self.prompts.profile_for(input.person, input.actor.role);
         let tools = self.toolbox.specs(&profile.tools);
-        let tool_tokens = count_tokens(&serde_json::to_string(&tools).unwrap_or_default());
+        let tool_tokens = self.tool_tokens(&profile.tools, &tools);
         let system = self
             .prompts
             .system_prompt(&profile.text, &self.speaker_line(&input));
@@ -190,6 +206,7 @@ impl Agent {
         // Someone else has spoken in this conversation: the turn starts having read their words.
         let mut read_others = start.others_spoke;
         let prompt_tokens_counted = prompt.tokens;
+        let user_tokens = prompt.user_tokens;
         let mut request = ChatRequest {
             messages: prompt.messages,
             tools,
@@ -270,7 +287,7 @@ impl Agent {
         let turn = TurnRecord {
             source_key: input.source_key.as_deref(),
             user_text: input.text,
-            user_tokens: count_tokens(input.text) as i32,
+            user_tokens: user_tokens as i32,
             speaker: Some(speaker),
             reply_tokens: count_tokens(&reply) as i32,
             steps: steps as i32,
