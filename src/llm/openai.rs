@@ -1,13 +1,13 @@
-//! The OpenAI-compatible provider, on async-openai. Requests are built from our types as the
-//! chat-completions JSON and read back into our types; async-openai's own types stay here.
+//! The OpenAI-compatible provider, on async-openai's client (its retries, errors and
+//! configuration) with our own request and answer types in the chat-completions wire format.
 
 use std::time::Duration;
 
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
-use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletionResponse};
 use async_openai::Client;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{ChatRequest, ChatResponse, LlmError, LlmProvider, Message, Role, ToolCall, Usage};
 use crate::config::OpenAiSettings;
@@ -35,45 +35,159 @@ impl OpenAiProvider {
         }
     }
 
-    fn request_json(&self, request: &ChatRequest) -> Value {
-        let messages: Vec<Value> = request.messages.iter().map(message_json).collect();
-        let mut body = json!({"model": self.model, "messages": messages});
-        if !request.tools.is_empty() {
-            let tools: Vec<Value> = request
+    /// The chat-completions request body, borrowing from `request`.
+    fn body<'a>(&'a self, request: &'a ChatRequest) -> Body<'a> {
+        Body {
+            model: &self.model,
+            messages: request.messages.iter().map(WireMessage::from).collect(),
+            tools: request
                 .tools
                 .iter()
-                .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}))
-                .collect();
-            body["tools"] = json!(tools);
-            body["tool_choice"] = json!("auto");
+                .map(|t| WireTool {
+                    kind: "function",
+                    function: WireFunction {
+                        name: &t.name,
+                        description: &t.description,
+                        parameters: &t.parameters,
+                    },
+                })
+                .collect(),
+            tool_choice: (!request.tools.is_empty()).then_some("auto"),
+            max_completion_tokens: request.max_tokens,
         }
-        if let Some(max) = request.max_tokens {
-            body["max_completion_tokens"] = json!(max);
-        }
-        body
     }
 }
 
-fn message_json(m: &Message) -> Value {
-    match m.role {
-        Role::System => json!({"role": "system", "content": m.content}),
-        Role::User => json!({"role": "user", "content": m.content}),
-        Role::Tool => json!({"role": "tool", "content": m.content, "tool_call_id": m.tool_call_id}),
-        Role::Assistant if m.tool_calls.is_empty() => json!({"role": "assistant", "content": m.content}),
-        Role::Assistant => {
-            let calls: Vec<Value> = m
+/// `POST /chat/completions`, as the chat-completions API documents it; serialized straight from
+/// our types (no intermediate JSON tree: on a busy server that cost more than the rest of a
+/// turn's own work).
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    messages: Vec<WireMessage<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<WireTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'static str,
+    /// `null` only for an assistant message that makes tool calls and says nothing.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireCall<'a>>,
+}
+
+impl<'a> From<&'a Message> for WireMessage<'a> {
+    fn from(m: &'a Message) -> Self {
+        let role = match m.role {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Tool => "tool",
+            Role::Assistant => "assistant",
+        };
+        let calls: Vec<WireCall<'a>> = match m.role {
+            Role::Assistant => m
                 .tool_calls
                 .iter()
-                .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
-                .collect();
-            let content = if m.content.is_empty() {
-                Value::Null
-            } else {
-                json!(m.content)
-            };
-            json!({"role": "assistant", "content": content, "tool_calls": calls})
+                .map(|c| WireCall {
+                    id: &c.id,
+                    kind: "function",
+                    function: WireCallFunction {
+                        name: &c.name,
+                        arguments: &c.arguments,
+                    },
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Self {
+            role,
+            content: (calls.is_empty() || !m.content.is_empty()).then_some(m.content.as_str()),
+            tool_call_id: match m.role {
+                Role::Tool => Some(m.tool_call_id.as_deref().unwrap_or_default()),
+                _ => None,
+            },
+            tool_calls: calls,
         }
     }
+}
+
+#[derive(Serialize)]
+struct WireTool<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    description: &'a str,
+    parameters: &'a Value,
+}
+
+#[derive(Serialize)]
+struct WireCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireCallFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireCallFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+/// The parts of a chat completion we read. Lenient where OpenAI-compatible servers differ:
+/// a tool call without an id or a name is left out, missing arguments are `{}`.
+#[derive(Deserialize)]
+struct Completion {
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    choices: Vec<Choice>,
+    usage: Option<CompletionUsage>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: AnswerMessage,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AnswerMessage {
+    content: Option<String>,
+    tool_calls: Option<Vec<AnswerCall>>,
+}
+
+#[derive(Deserialize)]
+struct AnswerCall {
+    id: Option<String>,
+    function: Option<AnswerFunction>,
+}
+
+#[derive(Deserialize)]
+struct AnswerFunction {
+    name: Option<String>,
+    arguments: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CompletionUsage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
 }
 
 fn classify(e: OpenAIError) -> LlmError {
@@ -96,12 +210,12 @@ fn classify(e: OpenAIError) -> LlmError {
     }
 }
 
-fn read_response(response: CreateChatCompletionResponse) -> Result<ChatResponse, LlmError> {
+fn read_response(response: Completion) -> Result<ChatResponse, LlmError> {
     let usage = response
         .usage
         .map(|u| Usage {
-            prompt_tokens: u.prompt_tokens.into(),
-            completion_tokens: u.completion_tokens.into(),
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
         })
         .unwrap_or_default();
     let choice = response
@@ -109,35 +223,28 @@ fn read_response(response: CreateChatCompletionResponse) -> Result<ChatResponse,
         .into_iter()
         .next()
         .ok_or_else(|| LlmError::BadResponse("no choices in the answer".into()))?;
-    // Read the message back through its JSON, so that we depend only on the wire format.
-    let message = serde_json::to_value(&choice.message).map_err(|e| LlmError::BadResponse(e.to_string()))?;
-    let tool_calls = message["tool_calls"]
-        .as_array()
-        .map(|calls| {
-            calls
-                .iter()
-                .filter_map(|c| {
-                    Some(ToolCall {
-                        id: c["id"].as_str()?.to_owned(),
-                        name: c["function"]["name"].as_str()?.to_owned(),
-                        arguments: c["function"]["arguments"].as_str().unwrap_or("{}").to_owned(),
-                    })
-                })
-                .collect()
+    let tool_calls = choice
+        .message
+        .tool_calls
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| {
+            let function = c.function?;
+            Some(ToolCall {
+                id: c.id?,
+                name: function.name?,
+                arguments: function.arguments.unwrap_or_else(|| "{}".to_owned()),
+            })
         })
-        .unwrap_or_default();
-    let finish_reason = serde_json::to_value(choice.finish_reason)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "stop".into());
+        .collect();
     Ok(ChatResponse {
         message: Message {
             role: Role::Assistant,
-            content: message["content"].as_str().unwrap_or_default().to_owned(),
+            content: choice.message.content.unwrap_or_default(),
             tool_calls,
             tool_call_id: None,
         },
-        finish_reason,
+        finish_reason: choice.finish_reason.unwrap_or_else(|| "stop".into()),
         usage,
         model: response.model,
     })
@@ -151,10 +258,11 @@ impl LlmProvider for OpenAiProvider {
 
     #[tracing::instrument(skip_all, fields(provider = self.name, model = %self.model))]
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let body: CreateChatCompletionRequest = serde_json::from_value(self.request_json(request))
-            .map_err(|e| LlmError::Refused(e.to_string()))?;
+        let body = self.body(request);
         let started = std::time::Instant::now();
-        let result = match tokio::time::timeout(TIMEOUT, self.client.chat().create(body)).await {
+        let chat = self.client.chat();
+        let call = chat.create_byot::<_, Completion>(&body);
+        let result = match tokio::time::timeout(TIMEOUT, call).await {
             Err(_) => Err(LlmError::Unavailable(format!("no answer within {TIMEOUT:?}"))),
             Ok(result) => result.map_err(classify).and_then(read_response),
         };

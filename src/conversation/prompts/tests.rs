@@ -20,7 +20,11 @@ impl Tool for SearchStandIn {
     }
 
     fn spec(&self) -> ToolSpec {
-        unreachable!("not offered to a model here")
+        ToolSpec {
+            name: self.name().into(),
+            description: "A stand-in.".into(),
+            parameters: serde_json::json!({"type": "object"}),
+        }
     }
 
     async fn call(&self, _: &ToolContext, _: &str) -> Result<serde_json::Value, ToolError> {
