@@ -305,11 +305,24 @@ async fn local_model_embeds_by_meaning() {
 }
 
 /// The deterministic embedder, except that after the first call (the rebuild's probe) each call
-/// waits until the test lets it go: the index stays empty while it is being rebuilt.
+/// waits until the test lets it go, or, when `fails`, fails: the rebuild stays under way, or
+/// fails, where the test wants it.
 struct HeldEmbedder {
     inner: HashEmbedder,
     calls: AtomicUsize,
     release: tokio::sync::Semaphore,
+    fails: bool,
+}
+
+impl HeldEmbedder {
+    fn new(fails: bool) -> Self {
+        Self {
+            inner: HashEmbedder::new(64),
+            calls: AtomicUsize::new(0),
+            release: tokio::sync::Semaphore::new(0),
+            fails,
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -320,6 +333,9 @@ impl Embedder for HeldEmbedder {
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if self.calls.fetch_add(1, Ordering::SeqCst) > 0 {
+            if self.fails {
+                return Err(EmbedError::Model("the model file is damaged".into()));
+            }
             let _ = self.release.acquire().await.map(|p| p.forget());
         }
         self.inner.embed(texts).await
@@ -331,11 +347,7 @@ impl Embedder for HeldEmbedder {
 #[tokio::test]
 async fn a_search_during_a_rebuild_is_not_indexed_yet_rather_than_nothing_found() {
     let index = tempfile::tempdir().unwrap();
-    let embedder = Arc::new(HeldEmbedder {
-        inner: HashEmbedder::new(64),
-        calls: AtomicUsize::new(0),
-        release: tokio::sync::Semaphore::new(0),
-    });
+    let embedder = Arc::new(HeldEmbedder::new(false));
     let handbook = Handbook::new(index.path(), Some(embedder.clone()));
     let ingest = tokio::spawn({
         let handbook = handbook.clone();
@@ -385,11 +397,7 @@ async fn a_search_during_a_rebuild_answers_from_the_old_index() {
     assert_eq!(before[0].file, "refunds-and-approvals.md", "{before:#?}");
     assert_eq!(before[0].similarity, None);
 
-    let embedder = Arc::new(HeldEmbedder {
-        inner: HashEmbedder::new(64),
-        calls: AtomicUsize::new(0),
-        release: tokio::sync::Semaphore::new(0),
-    });
+    let embedder = Arc::new(HeldEmbedder::new(false));
     handbook.set_embedder(embedder.clone());
     let ingest = tokio::spawn({
         let handbook = handbook.clone();
@@ -448,25 +456,6 @@ async fn a_search_during_a_rebuild_answers_from_the_old_index() {
     assert!(!again.rebuilt && again.unchanged == again.files, "{again}");
 }
 
-/// Fails every call after the first (the probe of its dimensions).
-struct FailingEmbedder {
-    calls: AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl Embedder for FailingEmbedder {
-    fn identity(&self) -> String {
-        "failing".into()
-    }
-
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if self.calls.fetch_add(1, Ordering::SeqCst) > 0 {
-            return Err(EmbedError::Model("the model file is damaged".into()));
-        }
-        HashEmbedder::new(16).embed(texts).await
-    }
-}
-
 /// A rebuild that fails leaves the live index as it was, and no half-built table behind.
 #[tokio::test]
 async fn a_failed_rebuild_keeps_the_old_index() {
@@ -477,9 +466,7 @@ async fn a_failed_rebuild_keeps_the_old_index() {
         .await
         .unwrap();
     let tables = tables_in(index.path());
-    handbook.set_embedder(Arc::new(FailingEmbedder {
-        calls: AtomicUsize::new(0),
-    }));
+    handbook.set_embedder(Arc::new(HeldEmbedder::new(true)));
     let failed = handbook.ingest(&sample_dir(), &ProgressBar::hidden()).await;
     assert!(matches!(failed, Err(HandbookError::Embedding(_))), "{failed:?}");
     assert_eq!(tables_in(index.path()), tables);
