@@ -408,6 +408,29 @@ async fn prompt_size_stays_flat_as_the_workspace_grows(db: Db) {
     assert!(seen.contains("Their open tasks (400 in all;"), "{seen}");
     // The second prompt also carries the first turn (two short messages).
     assert!(large < small + 40, "prompt grew from {small} to {large} tokens");
+    // Each stored message carries its exact token count (a turn records the count it made of
+    // the new message for its prompt), which later prompts use instead of counting again.
+    let start = app
+        .workspace
+        .turn_start("telegram", "11", None, "anna")
+        .await
+        .unwrap();
+    let conversation = start.conversation;
+    let stored = app
+        .workspace
+        .recent_messages(conversation.id, conversation.summarized_until, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 4, "two turns, each a message and a reply");
+    for message in &stored {
+        assert_eq!(
+            message.tokens as usize,
+            count_tokens(&message.content),
+            "{}",
+            message.content
+        );
+        assert!(message.tokens > 0, "{}", message.content);
+    }
 }
 
 /// A real model takes seconds per call: while one chat's agent turn waits for it, another
