@@ -380,6 +380,17 @@ fn tables_in(dir: &std::path::Path) -> Vec<String> {
     names
 }
 
+/// A handbook indexed by keywords only (no embedder), as a first start leaves it.
+async fn keyword_index() -> (tempfile::TempDir, Handbook) {
+    let index = tempfile::tempdir().unwrap();
+    let handbook = Handbook::new(index.path(), None);
+    handbook
+        .ingest(&sample_dir(), &ProgressBar::hidden())
+        .await
+        .unwrap();
+    (index, handbook)
+}
+
 /// A rebuild for another embedder (the default model arriving after a first start indexed the
 /// full text only) builds a new table beside the live one: searches meanwhile, here and in
 /// another process, still answer from the old index, then from the new vectors. One old table
@@ -387,12 +398,7 @@ fn tables_in(dir: &std::path::Path) -> Vec<String> {
 #[tokio::test]
 async fn a_search_during_a_rebuild_answers_from_the_old_index() {
     const QUESTION: &str = "who approves a refund of 1,200 EUR?";
-    let index = tempfile::tempdir().unwrap();
-    let handbook = Handbook::new(index.path(), None);
-    handbook
-        .ingest(&sample_dir(), &ProgressBar::hidden())
-        .await
-        .unwrap();
+    let (index, handbook) = keyword_index().await;
     let before = handbook.search(QUESTION, 3).await.unwrap();
     assert_eq!(before[0].file, "refunds-and-approvals.md", "{before:#?}");
     assert_eq!(before[0].similarity, None);
@@ -459,12 +465,7 @@ async fn a_search_during_a_rebuild_answers_from_the_old_index() {
 /// A rebuild that fails leaves the live index as it was, and no half-built table behind.
 #[tokio::test]
 async fn a_failed_rebuild_keeps_the_old_index() {
-    let index = tempfile::tempdir().unwrap();
-    let handbook = Handbook::new(index.path(), None);
-    handbook
-        .ingest(&sample_dir(), &ProgressBar::hidden())
-        .await
-        .unwrap();
+    let (index, handbook) = keyword_index().await;
     let tables = tables_in(index.path());
     handbook.set_embedder(Arc::new(HeldEmbedder::new(true)));
     let failed = handbook.ingest(&sample_dir(), &ProgressBar::hidden()).await;
