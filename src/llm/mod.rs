@@ -88,11 +88,41 @@ impl Message {
 }
 
 /// A tool the model may call: its name, what it does, and a JSON schema of its arguments.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// The schema is kept as JSON text, serialized once when the spec is made: every request to the
+/// model carries every allowed tool's schema, and encoding them from a JSON tree on each
+/// request was most of a provider's own work in a turn.
+#[derive(Debug, Clone, Serialize)]
 pub struct ToolSpec {
     pub name: String,
     pub description: String,
-    pub parameters: serde_json::Value,
+    pub parameters: std::sync::Arc<serde_json::value::RawValue>,
+}
+
+impl ToolSpec {
+    /// A spec whose argument schema is `parameters`.
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        parameters: &serde_json::Value,
+    ) -> Self {
+        // A `Value` always serializes; `null` (no schema) is the answer if it ever did not.
+        let text = serde_json::value::to_raw_value(parameters)
+            .unwrap_or_else(|_| serde_json::value::RawValue::NULL.to_owned());
+        Self {
+            name: name.into(),
+            description: description.into(),
+            parameters: std::sync::Arc::from(text),
+        }
+    }
+}
+
+impl PartialEq for ToolSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.description == other.description
+            && self.parameters.get() == other.parameters.get()
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -79,11 +79,7 @@ impl<T: TypedTool> Tool for T {
             object.remove("$schema");
             object.remove("title");
         }
-        ToolSpec {
-            name: T::NAME.into(),
-            description: T::DESCRIPTION.into(),
-            parameters,
-        }
+        ToolSpec::new(T::NAME, T::DESCRIPTION, &parameters)
     }
 
     async fn call(&self, ctx: &ToolContext, arguments: &str) -> Result<Value, ToolError> {

@@ -20,11 +20,7 @@ impl Tool for SearchStandIn {
     }
 
     fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: self.name().into(),
-            description: "A stand-in.".into(),
-            parameters: serde_json::json!({"type": "object"}),
-        }
+        ToolSpec::new(self.name(), "A stand-in.", &serde_json::json!({"type": "object"}))
     }
 
     async fn call(&self, _: &ToolContext, _: &str) -> Result<serde_json::Value, ToolError> {
