@@ -66,8 +66,17 @@ pub struct TurnRecord<'a> {
 const INSERT_MESSAGE: &str = "INSERT INTO conversation_messages \
     (conversation_id, role, content, tokens, created_at, speaker) VALUES ($1, $2, $3, $4, $5, $6)";
 
-const SELECT: &str = "SELECT id, channel, chat_id, summary, summarized_until, prompt_tokens, \
-    completion_tokens, turns, created_at, updated_at FROM conversations";
+macro_rules! conversation_columns {
+    () => {
+        "id, channel, chat_id, summary, summarized_until, prompt_tokens, completion_tokens, \
+         turns, created_at, updated_at"
+    };
+}
+
+/// The columns of a [`ConversationRecord`].
+pub(crate) const CONVERSATION_COLUMNS: &str = conversation_columns!();
+
+const SELECT: &str = concat!("SELECT ", conversation_columns!(), " FROM conversations");
 
 impl Store {
     /// The conversation of a chat, made on first use (read first: a write on every turn would
@@ -97,24 +106,16 @@ impl Store {
         .await)?)
     }
 
-    /// Makes the chat's conversation; `None` when it already has one.
+    /// Makes the chat's conversation, with any others being made at the same moment; `None`
+    /// when it already has one.
     async fn make_conversation(
         &self,
         channel: &str,
         chat_id: &str,
     ) -> StoreResult<Option<ConversationRecord>> {
-        Ok(dispatch_write!(self, |p| {
-            sqlx::query_as::<_, ConversationRecord>(
-            "INSERT INTO conversations (channel, chat_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-             ON CONFLICT (channel, chat_id) DO NOTHING RETURNING id, channel, chat_id, summary, \
-             summarized_until, prompt_tokens, completion_tokens, turns, created_at, updated_at",
-        )
-        .bind(channel)
-        .bind(chat_id)
-        .bind(now())
-        .fetch_optional(p)
-        .await
-        })?)
+        self.conversations
+            .write((channel.to_owned(), chat_id.to_owned()))
+            .await
     }
 
     pub async fn conversation(&self, id: i64) -> StoreResult<ConversationRecord> {

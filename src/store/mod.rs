@@ -12,6 +12,7 @@ mod audit;
 mod blobs;
 mod claims;
 mod comments;
+mod conversation_writer;
 mod conversations;
 mod discord;
 mod due;
@@ -156,6 +157,9 @@ pub struct Store {
     tasks: group_commit::GroupWriter<task_writer::NewTasks>,
     /// Records agent turns finished at the same time in one transaction.
     turns: group_commit::GroupWriter<turn_writer::Turns>,
+    /// Makes the conversations of chats that speak for the first time at the same moment in
+    /// one statement.
+    conversations: group_commit::GroupWriter<conversation_writer::NewConversations>,
     /// The project of each chat, as read lately (every task made in a chat asks).
     chat_projects: std::sync::Arc<recent::Recent<(String, String), Option<i64>>>,
     /// Each integration's stored settings, as read lately (every change of a task asks).
@@ -261,6 +265,7 @@ impl Store {
                 pool: Pool::Sqlite(pool),
                 tasks: group_commit::GroupWriter::start(Pool::Sqlite(writer.clone())),
                 turns: group_commit::GroupWriter::start(Pool::Sqlite(writer.clone())),
+                conversations: group_commit::GroupWriter::start(Pool::Sqlite(writer.clone())),
                 writer: Pool::Sqlite(writer),
                 feed: FeedSignal::new(),
                 chat_projects: Default::default(),
@@ -278,6 +283,7 @@ impl Store {
                 pool: Pool::Postgres(pool.clone()),
                 tasks: group_commit::GroupWriter::start(Pool::Postgres(pool.clone())),
                 turns: group_commit::GroupWriter::start(Pool::Postgres(pool.clone())),
+                conversations: group_commit::GroupWriter::start(Pool::Postgres(pool.clone())),
                 writer: Pool::Postgres(pool),
                 feed: FeedSignal::new(),
                 chat_projects: Default::default(),

@@ -3,7 +3,8 @@
 //! it), a repeated source key its first task, and a task that cannot be written fails alone
 //! while the rest of its group is written. Agent turns: each is recorded once, with its two
 //! messages and its usage, in its own conversation, and the next turn reads what it starts
-//! from in one statement.
+//! from in one statement. Conversations: chats that speak for the first time at once get one
+//! each, however many of their turns start together.
 
 use chrono::{TimeZone, Utc};
 use coordinator::domain::{Label, Priority, TaskStatus};
@@ -15,6 +16,7 @@ use crate::helpers::{both_dbs, fresh_database, Db};
 both_dbs!(
     tasks_created_at_once_each_get_their_own_and_a_bad_one_fails_alone,
     turns_finished_at_once_are_each_recorded_once,
+    chats_speaking_first_at_once_each_get_one_conversation,
 );
 
 fn data(title: &str, project_id: Option<i64>) -> TaskData {
@@ -228,4 +230,47 @@ async fn turns_finished_at_once_are_each_recorded_once(db: Db) {
     );
     let again = store.conversation_for("telegram", "chat-new").await.unwrap();
     assert_eq!(again.id, first.conversation.id);
+}
+
+async fn chats_speaking_first_at_once_each_get_one_conversation(db: Db) {
+    let (url, _dir) = fresh_database(db).await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let known = store.conversation_for("telegram", "chat-known").await.unwrap();
+    // 80 first turns at once: 60 chats, 20 of them twice, plus a chat that has a conversation.
+    let chats: Vec<String> = (0..60)
+        .chain(0..20)
+        .map(|n| format!("chat-{n}"))
+        .chain(["chat-known".to_owned()])
+        .collect();
+    let starts = join_all(chats.iter().enumerate().map(|(n, chat)| {
+        let store = &store;
+        async move {
+            let key = format!("telegram:{n}");
+            store.turn_start("telegram", chat, Some(&key), "anna").await
+        }
+    }))
+    .await;
+    let mut by_chat = std::collections::HashMap::new();
+    for (chat, start) in chats.iter().zip(starts) {
+        let start = start.unwrap_or_else(|e| panic!("{chat}: {e}"));
+        assert_eq!(start.conversation.chat_id, *chat);
+        assert_eq!(start.conversation.channel, "telegram");
+        assert_eq!(
+            (start.conversation.turns, start.answered, start.others_spoke),
+            (0, None, false),
+            "{chat}"
+        );
+        let id = *by_chat.entry(chat.clone()).or_insert(start.conversation.id);
+        assert_eq!(id, start.conversation.id, "{chat}: two conversations");
+    }
+    assert_eq!(by_chat["chat-known"], known.id);
+    let mut ids: Vec<i64> = by_chat.values().copied().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 61, "one conversation per chat");
+    for (chat, id) in &by_chat {
+        let read = store.conversation_for("telegram", chat).await.unwrap();
+        assert_eq!(read.id, *id, "{chat} as read back");
+    }
 }
