@@ -84,9 +84,15 @@ async fn one_replica_holds_the_gateway() {
             (stop, task)
         }
     };
+    // The first replica connects before the second starts, so that it is the one holding the
+    // lock (started together, either may win it, and stopping the first would prove nothing).
     let (first, first_task) = replica(1).await;
+    assert_eq!(
+        fake.wait_for_identify(WAIT).await.len(),
+        1,
+        "the first replica connects"
+    );
     let (second, _second_task) = replica(2).await;
-    fake.wait_for_identify(WAIT).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(fake.identifies().len(), 1, "only one replica connects");
     first.cancel();
