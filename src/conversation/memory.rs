@@ -24,11 +24,35 @@ const HISTORY_WINDOW: i64 = 60;
 /// 5 MiB).
 /// Every turn counts the same long texts again (the system prompt, the tool specs, the recent
 /// messages): counts of texts longer than [`MEMO_MIN_BYTES`] are remembered, so a turn pays for
-/// what is new in it only.
+/// what is new in it only. A long text's last line is counted apart from the rest: the system
+/// prompt ends with who is speaking and the time, and without that the remembered count would
+/// serve one speaker for one minute.
 pub fn count_tokens(text: &str) -> usize {
     if text.len() < MEMO_MIN_BYTES {
         return crate::handbook::count_tokens(text);
     }
+    match last_line_start(text).filter(|&at| at >= MEMO_MIN_BYTES) {
+        Some(at) => remembered(&text[..at]) + count_tokens(&text[at..]),
+        None => remembered(text),
+    }
+}
+
+/// Where the last line of `text` starts, when the text before it and the line itself can be
+/// counted apart: o200k's pre-tokenizer always ends a piece at a line break followed by a
+/// character that is neither white space nor `/` (white space runs into the next line, and a
+/// run of punctuation takes the line breaks and slashes after it). No piece looks behind, so
+/// the pieces before that point are the same as those of the text before it alone.
+fn last_line_start(text: &str) -> Option<usize> {
+    text.match_indices('\n').rev().map(|(i, _)| i + 1).find(|&at| {
+        text[at..]
+            .chars()
+            .next()
+            .is_some_and(|c| !c.is_whitespace() && c != '/')
+    })
+}
+
+/// The exact count of `text`, remembered.
+fn remembered(text: &str) -> usize {
     let key = {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         text.hash(&mut hasher);
@@ -208,6 +232,53 @@ mod tests {
         assert_eq!(count_tokens(&long), exact, "counted again from memory");
         let other = format!("{long}!");
         assert_eq!(count_tokens(&other), crate::handbook::count_tokens(&other));
+    }
+
+    /// A long text is counted as the text before its last line plus that line: the sum must be
+    /// the whole text's exact count, whatever ends the one and starts the other.
+    #[test]
+    fn a_last_line_counted_apart_adds_up_to_the_exact_count() {
+        let body = "Plan the launch of the new site, then tell the client by Friday. ".repeat(6);
+        let ends = [
+            "", ".", "!!", "...", ":", "word", "123", "1234", " ", "  ", "\t", "é", "中文", "—", "'s",
+            "don't", "(x)", "/", "a/", "\u{301}", "🙂",
+        ];
+        let breaks = ["\n", "\n\n", " \n", "\r\n", "\n \n", "\t\n", "\n\n\n"];
+        let starts = [
+            "Now: Saturday 2026-12-05 12:50 (UTC). You are talking to @anna.",
+            "/help",
+            "//",
+            " space",
+            "  two",
+            "\tTab",
+            "123 tasks",
+            "'s",
+            "中文",
+            "é",
+            "\u{301}x",
+            "-",
+            "(x",
+            "\"quoted\"",
+            "🙂 ok",
+            ".",
+            "Ünïcödé",
+            "x/y",
+        ];
+        for end in ends {
+            for line_break in breaks {
+                for start in starts {
+                    let text = format!("{body}{end}{line_break}{start}");
+                    assert_eq!(
+                        count_tokens(&text),
+                        crate::handbook::count_tokens(&text),
+                        "{end:?} {line_break:?} {start:?}"
+                    );
+                }
+            }
+        }
+        // The system prompt of a turn: the same instructions, another speaker or minute.
+        let prompt = format!("{body}\n\nNow: Saturday 12:50. You are talking to @ben.");
+        assert_eq!(count_tokens(&prompt), crate::handbook::count_tokens(&prompt));
     }
 
     #[test]
