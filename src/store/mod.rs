@@ -164,6 +164,8 @@ pub struct Store {
     chat_projects: std::sync::Arc<recent::Recent<(String, String), Option<i64>>>,
     /// Each integration's stored settings, as read lately (every change of a task asks).
     settings: std::sync::Arc<recent::Recent<String, Vec<StoredSetting>>>,
+    /// Whether any stand-up question exists, as read lately (every private message asks).
+    standup_questions: std::sync::Arc<recent::Recent<(), bool>>,
 }
 
 /// Runs `$body` with `$p` bound to the engine's connection pool in `$pool` (a `&Pool`); the body
@@ -270,6 +272,7 @@ impl Store {
                 feed: FeedSignal::new(),
                 chat_projects: Default::default(),
                 settings: Default::default(),
+                standup_questions: Default::default(),
             })
         } else {
             let options = PgConnectOptions::from_str(url)
@@ -288,6 +291,7 @@ impl Store {
                 feed: FeedSignal::new(),
                 chat_projects: Default::default(),
                 settings: Default::default(),
+                standup_questions: Default::default(),
             })
         }
     }

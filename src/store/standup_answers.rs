@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::queue::insert_outbound;
+use super::recent::Kept;
 use super::{dispatch, dispatch_write, NewOutbound, Store, StoreResult};
 use crate::domain::AnswerParts;
 
@@ -144,12 +145,16 @@ impl Store {
 
     /// The question person `person_id`'s private message `key` answers: the one it answered
     /// already (a redelivered message), else their oldest asked and unanswered question whose
-    /// digest is still to come.
+    /// digest is still to come. Every private message asks, so a workspace that has never run
+    /// a stand-up answers from a kept read (see `recent`) instead of a statement per message.
     pub async fn open_standup_question(
         &self,
         person_id: i64,
         key: &str,
     ) -> StoreResult<Option<StandupAnswer>> {
+        if !self.any_standup_questions().await? {
+            return Ok(None);
+        }
         Ok(dispatch!(self, |p| sqlx::query_as::<_, StandupAnswer>(
             OPEN_QUESTION
         )
@@ -157,6 +162,23 @@ impl Store {
         .bind(person_id)
         .fetch_optional(p)
         .await)?)
+    }
+
+    /// Whether any stand-up question was ever put to anyone, kept for [`super::KEPT_FOR`]: a
+    /// run made through this store is seen at once, one made by another replica within the
+    /// second (long before its questions go out and anyone answers them).
+    async fn any_standup_questions(&self) -> StoreResult<bool> {
+        let ticket = match self.standup_questions.get(&()) {
+            Kept::Hit(any) => return Ok(any),
+            Kept::Miss(ticket) => ticket,
+        };
+        let (any,): (bool,) = dispatch!(self, |p| sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM standup_answers)"
+        )
+        .fetch_one(p)
+        .await)?;
+        self.standup_questions.keep(ticket, (), any);
+        Ok(any)
     }
 
     /// Records the answer to question `id` (once: `false` when it was answered, or its digest

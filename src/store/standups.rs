@@ -184,7 +184,7 @@ impl Store {
         next: DateTime<Utc>,
         run: Option<&NewRun>,
     ) -> StoreResult<bool> {
-        dispatch_write!(self, |p| {
+        let opened = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let moved = sqlx::query(
                 "UPDATE standups SET next_ask_at = $1, locked_until = NULL WHERE id = $2 AND next_ask_at = $3",
@@ -225,8 +225,12 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
-            Ok(true)
-        })
+            Ok::<_, StoreError>(true)
+        })?;
+        if opened {
+            self.standup_questions.forget();
+        }
+        Ok(opened)
     }
 
     /// Releases the claim on stand-up `id` without moving it (nothing to do now).
