@@ -7,7 +7,6 @@ use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::Client;
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use super::{ChatRequest, ChatResponse, LlmError, LlmProvider, Message, Role, ToolCall, Usage};
 use crate::config::OpenAiSettings;
@@ -45,11 +44,7 @@ impl OpenAiProvider {
                 .iter()
                 .map(|t| WireTool {
                     kind: "function",
-                    function: WireFunction {
-                        name: &t.name,
-                        description: &t.description,
-                        parameters: &t.parameters,
-                    },
+                    function: t,
                 })
                 .collect(),
             tool_choice: (!request.tools.is_empty()).then_some("auto"),
@@ -123,14 +118,8 @@ impl<'a> From<&'a Message> for WireMessage<'a> {
 struct WireTool<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
-    function: WireFunction<'a>,
-}
-
-#[derive(Serialize)]
-struct WireFunction<'a> {
-    name: &'a str,
-    description: &'a str,
-    parameters: &'a RawValue,
+    /// A spec is the wire format's `function` object as it is: name, description, parameters.
+    function: &'a super::ToolSpec,
 }
 
 #[derive(Serialize)]
