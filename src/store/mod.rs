@@ -36,6 +36,7 @@ mod s3;
 mod scheduler;
 mod scratch;
 mod slack;
+mod sqlite_conns;
 mod standup_answers;
 mod standups;
 mod task_writer;
@@ -92,8 +93,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::PgPool;
+
+use sqlite_conns::SqliteConns;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -138,7 +141,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Clone)]
 pub(crate) enum Pool {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteConns),
     Postgres(PgPool),
 }
 
@@ -199,21 +202,21 @@ pub(crate) use dispatch_write;
 
 /// A pool that can open a transaction meant to write.
 pub(crate) trait BeginWrite {
-    type Db: sqlx::Database;
-    fn begin_write(
-        &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+    /// The open transaction: `&mut *tx` runs statements in it, `tx.commit()` ends it, and
+    /// dropping it rolls it back.
+    type Tx: Send;
+    fn begin_write(&self) -> impl std::future::Future<Output = Result<Self::Tx, sqlx::Error>> + Send;
 }
 
-impl BeginWrite for sqlx::SqlitePool {
-    type Db = sqlx::Sqlite;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
+impl BeginWrite for SqliteConns {
+    type Tx = sqlite_conns::WriteTx;
+    async fn begin_write(&self) -> Result<sqlite_conns::WriteTx, sqlx::Error> {
+        SqliteConns::begin_write(self).await
     }
 }
 
 impl BeginWrite for sqlx::PgPool {
-    type Db = sqlx::Postgres;
+    type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.begin().await
     }
@@ -223,9 +226,7 @@ impl BeginWrite for sqlx::PgPool {
 /// lock at once (waiting up to the busy timeout): a deferred transaction that reads first fails
 /// at its first write with "database is locked", without waiting, whenever another connection
 /// wrote in between. On PostgreSQL a plain `BEGIN`.
-pub(crate) async fn begin_write<P: BeginWrite>(
-    pool: &P,
-) -> Result<sqlx::Transaction<'static, P::Db>, sqlx::Error> {
+pub(crate) async fn begin_write<P: BeginWrite>(pool: &P) -> Result<P::Tx, sqlx::Error> {
     pool.begin_write().await
 }
 
@@ -247,22 +248,11 @@ impl Store {
                         .map_err(|e| StoreError::Other(format!("cannot create {}: {e}", dir.display())))?;
                 }
             }
-            // A SQLite connection is a file opened in this process: it cannot be dropped by a
-            // server or a network, so it is not pinged before each use (a round trip to its
-            // worker thread per statement; sqlx still pings it once when it goes back).
-            let pool = SqlitePoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
-                .test_before_acquire(false)
-                .connect_with(options.clone())
-                .await?;
+            // The store's own connections (`sqlite_conns`), without sqlx's pool: a SQLite
+            // connection is a file opened in this process, not to be pinged around each use.
+            let pool = SqliteConns::connect(options.clone(), 8, Duration::from_secs(10)).await?;
             // SQLite takes one writer at a time: the writers wait here, woken in turn.
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(10))
-                .test_before_acquire(false)
-                .connect_with(options)
-                .await?;
+            let writer = SqliteConns::connect(options, 1, Duration::from_secs(10)).await?;
             Ok(Self {
                 pool: Pool::Sqlite(pool),
                 tasks: group_commit::GroupWriter::start(Pool::Sqlite(writer.clone())),
@@ -309,7 +299,8 @@ impl Store {
             Pool::Sqlite(p) => {
                 let mut migrator = sqlx::migrate!("migrations/sqlite");
                 migrator.set_ignore_missing(true);
-                migrator.run(p).await?
+                let mut conn = p.acquire().await?;
+                migrator.run(&mut *conn).await?
             }
             Pool::Postgres(p) => {
                 let mut migrator = sqlx::migrate!("migrations/postgres");
