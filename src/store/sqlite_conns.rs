@@ -6,8 +6,8 @@
 //! which pings the worker thread before the connection can be taken again (a check meant for
 //! connections a server or a network can drop). Profiled under load, waking and switching
 //! threads was 42% of the service's processor time. Here a statement takes an idle connection,
-//! runs on it and puts it back, in the same task: `cargo bench --bench load` and the test
-//! `sqlite_conns` show the difference.
+//! runs on it and puts it back, in the same task (measured with `cargo bench --bench load`:
+//! docs/PERFORMANCE.md, "SQLite statements on the store's own connections").
 //!
 //! Waiting is fair (a FIFO semaphore, as in sqlx's pool) and bounded by the acquire timeout
 //! (`PoolTimedOut`, which the store reports as unavailable); connections are opened when first
