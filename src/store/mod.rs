@@ -208,13 +208,6 @@ pub(crate) trait BeginWrite {
     fn begin_write(&self) -> impl std::future::Future<Output = Result<Self::Tx, sqlx::Error>> + Send;
 }
 
-impl BeginWrite for SqliteConns {
-    type Tx = sqlite_conns::WriteTx;
-    async fn begin_write(&self) -> Result<sqlite_conns::WriteTx, sqlx::Error> {
-        SqliteConns::begin_write(self).await
-    }
-}
-
 impl BeginWrite for sqlx::PgPool {
     type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {

@@ -26,6 +26,8 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection, Describe, Either, Execute, Executor, TransactionManager};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::BeginWrite;
+
 /// Up to `size` connections to one SQLite database; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct SqliteConns {
@@ -40,6 +42,18 @@ struct Inner {
     /// One permit per connection that may be open; closed by [`SqliteConns::close`].
     permits: Arc<Semaphore>,
     acquire_timeout: Duration,
+}
+
+/// A write transaction here is `BEGIN IMMEDIATE`: it takes the write lock at once.
+impl BeginWrite for SqliteConns {
+    type Tx = WriteTx;
+    async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let mut conn = self.acquire().await?;
+        let begun = SqliteTransactionManager::begin(&mut conn, Some("BEGIN IMMEDIATE".into())).await;
+        conn.note(&begun);
+        begun?;
+        Ok(WriteTx { conn, open: true })
+    }
 }
 
 impl std::fmt::Debug for SqliteConns {
@@ -90,15 +104,6 @@ impl SqliteConns {
             home: self.inner.clone(),
             _permit: permit,
         })
-    }
-
-    /// Opens a transaction that writes (`BEGIN IMMEDIATE`: it takes the write lock at once).
-    pub(crate) async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        let mut conn = self.acquire().await?;
-        let begun = SqliteTransactionManager::begin(&mut conn, Some("BEGIN IMMEDIATE".into())).await;
-        conn.note(&begun);
-        begun?;
-        Ok(WriteTx { conn, open: true })
     }
 
     /// Stops handing out connections and closes the idle ones; those in use close when put back.
@@ -173,16 +178,20 @@ pub(crate) struct WriteTx {
 }
 
 impl WriteTx {
-    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let done = SqliteTransactionManager::commit(&mut self.conn).await;
-        self.conn.note(&done);
-        done?;
-        self.open = false;
-        Ok(())
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.end(SqliteTransactionManager::commit).await
     }
 
-    pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        let done = SqliteTransactionManager::rollback(&mut self.conn).await;
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.end(SqliteTransactionManager::rollback).await
+    }
+
+    /// Ends the transaction with `how`; on failure it stays open, and dropping it rolls it back.
+    async fn end(
+        mut self,
+        how: for<'a> fn(&'a mut SqliteConnection) -> BoxFuture<'a, Result<(), sqlx::Error>>,
+    ) -> Result<(), sqlx::Error> {
+        let done = how(&mut self.conn).await;
         self.conn.note(&done);
         done?;
         self.open = false;
@@ -230,10 +239,8 @@ impl<'c> Executor<'c> for &'c SqliteConns {
                 Err(e) => return vec![Err(e)],
             };
             let items: Vec<_> = (&mut *conn).fetch_many(query).collect().await;
-            if let Some(Err(e)) = items.last() {
-                if matches!(e, sqlx::Error::WorkerCrashed | sqlx::Error::Io(_)) {
-                    conn.broken = true;
-                }
+            if let Some(last) = items.last() {
+                conn.note(last);
             }
             items
         })
