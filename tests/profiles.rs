@@ -1,0 +1,49 @@
+//! The build profiles keep their promise: `release` builds LanceDB's engine unoptimized for a
+//! short cold build, and `dist` (the Docker image, release artefacts) builds every one of those
+//! crates optimized again. A custom profile inherits its parent's package settings, so a crate
+//! added to `release`'s list and not to `dist`'s would ship unoptimized.
+
+use std::collections::BTreeMap;
+
+fn levels(manifest: &toml::Table, profile: &str) -> BTreeMap<String, i64> {
+    let packages = manifest["profile"][profile]["package"]
+        .as_table()
+        .unwrap_or_else(|| panic!("[profile.{profile}.package] is missing"));
+    packages
+        .iter()
+        .filter(|(name, _)| name.as_str() != "*")
+        .map(|(name, settings)| {
+            let level = settings["opt-level"]
+                .as_integer()
+                .unwrap_or_else(|| panic!("{profile}: {name} has no numeric opt-level"));
+            (name.clone(), level)
+        })
+        .collect()
+}
+
+#[test]
+fn dist_optimizes_every_crate_that_release_leaves_unoptimized() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let manifest: toml::Table = std::fs::read_to_string(format!("{root}/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let lock = std::fs::read_to_string(format!("{root}/Cargo.lock")).unwrap();
+
+    let release = levels(&manifest, "release");
+    let dist = levels(&manifest, "dist");
+    let unoptimized: Vec<&String> = release
+        .iter()
+        .filter(|(_, level)| **level == 0)
+        .map(|(name, _)| name)
+        .collect();
+    assert!(unoptimized.iter().any(|n| *n == "lance"), "{release:?}");
+    for name in unoptimized {
+        assert_eq!(dist.get(name), Some(&3), "dist must build {name} at level 3");
+        // A crate renamed or dropped by an upgrade would leave its setting matching nothing.
+        assert!(
+            lock.contains(&format!("name = \"{name}\"\n")),
+            "{name} is not in Cargo.lock"
+        );
+    }
+}
