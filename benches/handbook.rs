@@ -340,6 +340,8 @@ fn configured_embedder() -> Option<(Arc<dyn Embedder>, String)> {
 }
 
 fn main() {
+    // As the service does, before any thread is started.
+    coordinator::handbook::settle_thread_count();
     let args: Vec<String> = std::env::args().collect();
     let value = |name: &str| -> Option<String> {
         args.iter()

@@ -62,6 +62,26 @@ impl LocalEmbedder {
     }
 }
 
+/// Fixes the number of threads candle's matrix products use, once, for the whole process.
+///
+/// candle works out that number at every matrix product: unless `RAYON_NUM_THREADS` is set, it
+/// counts the physical cores by reading and parsing `/proc/cpuinfo` again, dozens of times per
+/// embedded text (`perf` of `benches/handbook.rs` showed the kernel formatting `/proc/cpuinfo`
+/// beside the matrix kernels; one run over the sample handbook opened files 24,695 times
+/// before and 2,273 after). The file grows with the number of cores, and so does the cost.
+/// Setting `RAYON_NUM_THREADS` to the count candle itself chooses keeps its choice and ends the
+/// reads; an operator's own `RAYON_NUM_THREADS` is left alone. Rayon's shared pool (tokenizers,
+/// candle's element-wise work) takes the same count.
+///
+/// The environment is changed, so this must run before any other thread is started: first
+/// thing in `main`, before the async runtime.
+pub fn settle_thread_count() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        let threads = candle_core::utils::get_num_threads();
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    }
+}
+
 fn max_tokens(dir: &Path) -> usize {
     std::fs::read_to_string(dir.join("sentence_bert_config.json"))
         .ok()
