@@ -48,18 +48,18 @@ pub use search::{
 };
 pub use tokens::count_tokens;
 
-/// Fixes the local model's thread count for the process (see [`local::settle_thread_count`]);
+use crate::config::Settings;
+use index::{Index, Meta};
+use lookup::TermStats;
+use manifest::Manifest;
+
+/// Fixes the local model's thread count for the process (see `local::settle_thread_count`);
 /// nothing without the `local-embeddings` feature. Call it first in `main`, before any thread
 /// is started.
 pub fn settle_thread_count() {
     #[cfg(feature = "local-embeddings")]
     local::settle_thread_count();
 }
-
-use crate::config::Settings;
-use index::{Index, Meta};
-use lookup::TermStats;
-use manifest::Manifest;
 
 /// Why the handbook could not do what was asked. The messages are fit to show to a user.
 #[derive(Debug, thiserror::Error)]
