@@ -1,6 +1,7 @@
-//! Reads of the handbook table for searches: the full-text (BM25) lookup, the nearest-vector
-//! lookup, and the term statistics (how many passages hold each term) behind the relevance
-//! check.
+//! Reads of the handbook table for searches: the full-text (BM25) lookup through LanceDB's
+//! inverted index, the passages' columns as searches return them ([`Hit`]), and the term
+//! statistics (how many passages hold each term) behind the relevance check. The passages
+//! themselves, and the nearest-vector lookup over them, are in `passages`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,13 +11,18 @@ use arrow_array::RecordBatch;
 use futures::TryStreamExt;
 use lancedb::index::scalar::FullTextSearchQuery;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
-use lancedb::{DistanceType, Table};
+use lancedb::Table;
 
 use super::index::{storage, string_column, FTS_COLUMN};
+use super::passages::Passages;
 use super::HandbookError;
 
+/// The column of the passages' vectors, when the index has them.
+pub(crate) const VECTOR_COLUMN: &str = "vector";
+/// Columns that tell a passage's place: file and lines.
+const KEY_COLUMNS: [&str; 3] = ["file", "line_start", "line_end"];
 /// Columns a lookup returns (besides its score).
-const HIT_COLUMNS: [&str; 6] = ["file", "heading_path", "line_start", "line_end", "text", "terms"];
+pub(crate) const HIT_COLUMNS: [&str; 6] = ["file", "heading_path", "line_start", "line_end", "text", "terms"];
 
 /// A passage found by a lookup, with that lookup's score (BM25, or cosine distance).
 #[derive(Debug, Clone)]
@@ -30,7 +36,8 @@ pub(crate) struct Hit {
     pub score: f32,
 }
 
-fn hits(batches: &[RecordBatch], score_column: &str) -> Vec<Hit> {
+/// The passages of `batches`, each with its score from `score_column` (0 without one).
+pub(crate) fn hits(batches: &[RecordBatch], score_column: Option<&str>) -> Vec<Hit> {
     let mut out = Vec::new();
     for b in batches {
         let (Some(file), Some(text), Some(terms)) = (
@@ -54,11 +61,15 @@ fn hits(batches: &[RecordBatch], score_column: &str) -> Vec<Hit> {
         else {
             continue;
         };
-        let Some(scores) = b
-            .column_by_name(score_column)
-            .and_then(|c| c.as_primitive_opt::<Float32Type>())
-        else {
-            continue;
+        let scores = match score_column {
+            Some(name) => match b
+                .column_by_name(name)
+                .and_then(|c| c.as_primitive_opt::<Float32Type>())
+            {
+                Some(scores) => Some(scores),
+                None => continue,
+            },
+            None => None,
         };
         for i in 0..b.num_rows() {
             let path = headings.value(i);
@@ -73,7 +84,7 @@ fn hits(batches: &[RecordBatch], score_column: &str) -> Vec<Hit> {
                 line_end: end.value(i),
                 text: text.value(i).to_owned(),
                 terms: terms.value(i).to_owned(),
-                score: scores.value(i),
+                score: scores.map_or(0.0, |s| s.value(i)),
             });
         }
     }
@@ -84,8 +95,15 @@ fn with_score<'a>(columns: &[&'a str], score: &'a str) -> Vec<&'a str> {
     columns.iter().copied().chain([score]).collect()
 }
 
-/// Full-text (BM25) lookup; best first.
-pub(crate) async fn full_text(table: &Table, query: &str, limit: usize) -> Result<Vec<Hit>, HandbookError> {
+/// Full-text (BM25) lookup through LanceDB's inverted index; best first. LanceDB returns each
+/// passage's place and score only; the rest comes from `passages`, read from the same version
+/// of the table.
+pub(crate) async fn full_text(
+    table: &Table,
+    passages: &Passages,
+    query: &str,
+    limit: usize,
+) -> Result<Vec<Hit>, HandbookError> {
     let fts = FullTextSearchQuery::new(query.to_owned())
         .with_column(FTS_COLUMN.to_owned())
         .map_err(|e| HandbookError::Index(format!("bad full-text query: {e}")))?;
@@ -93,7 +111,7 @@ pub(crate) async fn full_text(table: &Table, query: &str, limit: usize) -> Resul
         .query()
         .full_text_search(fts)
         // Naming the score column keeps Lance from warning that it adds it by itself.
-        .select(Select::columns(&with_score(&HIT_COLUMNS, "_score")))
+        .select(Select::columns(&with_score(&KEY_COLUMNS, "_score")))
         .limit(limit)
         .execute()
         .await
@@ -101,16 +119,43 @@ pub(crate) async fn full_text(table: &Table, query: &str, limit: usize) -> Resul
         .try_collect()
         .await
         .map_err(storage("full-text search failed"))?;
-    Ok(hits(&batches, "_score"))
+    let mut found = Vec::new();
+    for b in &batches {
+        let (Some(file), Some(start), Some(end), Some(scores)) = (
+            string_column(b, "file"),
+            b.column_by_name("line_start")
+                .and_then(|c| c.as_primitive_opt::<UInt32Type>()),
+            b.column_by_name("line_end")
+                .and_then(|c| c.as_primitive_opt::<UInt32Type>()),
+            b.column_by_name("_score")
+                .and_then(|c| c.as_primitive_opt::<Float32Type>()),
+        ) else {
+            return Err(HandbookError::Index("the full-text search lacks columns".into()));
+        };
+        for i in 0..b.num_rows() {
+            let place = (file.value(i), start.value(i), end.value(i));
+            let hit = passages.at(place).ok_or_else(|| {
+                HandbookError::Index("the full-text search found a passage the index no longer has".into())
+            })?;
+            found.push(Hit {
+                score: scores.value(i),
+                ..hit.clone()
+            });
+        }
+    }
+    Ok(found)
 }
 
-/// Nearest vectors by cosine distance; closest first. Scores are cosine similarities.
+/// LanceDB's own nearest-vector lookup by cosine distance; closest first, scores are cosine
+/// similarities. Searches use [`Passages::nearest`]; this is what it is checked against.
+#[cfg(test)]
 pub(crate) async fn nearest(table: &Table, vector: &[f32], limit: usize) -> Result<Vec<Hit>, HandbookError> {
+    use lancedb::DistanceType;
     let batches: Vec<RecordBatch> = table
         .query()
         .nearest_to(vector)
         .map_err(storage("bad query vector"))?
-        .column("vector")
+        .column(VECTOR_COLUMN)
         .distance_type(DistanceType::Cosine)
         .select(Select::columns(&with_score(&HIT_COLUMNS, "_distance")))
         .limit(limit)
@@ -120,7 +165,7 @@ pub(crate) async fn nearest(table: &Table, vector: &[f32], limit: usize) -> Resu
         .try_collect()
         .await
         .map_err(storage("vector search failed"))?;
-    let mut found = hits(&batches, "_distance");
+    let mut found = hits(&batches, Some("_distance"));
     for hit in &mut found {
         hit.score = 1.0 - hit.score;
     }
@@ -143,31 +188,19 @@ impl TermStats {
     }
 }
 
-pub(crate) async fn term_stats(table: &Table) -> Result<TermStats, HandbookError> {
-    let mut stream = table
-        .query()
-        .select(Select::columns(&["terms"]))
-        .execute()
-        .await
-        .map_err(storage("cannot read passages"))?;
-    let mut stats = TermStats::default();
-    while let Some(b) = stream
-        .try_next()
-        .await
-        .map_err(|e| HandbookError::Index(format!("cannot read passages: {e}")))?
-    {
-        let Some(terms) = string_column(&b, "terms") else {
-            continue;
-        };
-        for text in terms.iter().flatten() {
+impl TermStats {
+    /// The statistics of passages with these analysed terms (space-separated, see `terms`).
+    pub(crate) fn of<'a>(passages: impl Iterator<Item = &'a str>) -> Self {
+        let mut stats = TermStats::default();
+        for text in passages {
             stats.passages += 1;
             let distinct: HashSet<&str> = text.split(' ').filter(|t| !t.is_empty()).collect();
             for term in distinct {
                 *stats.document_frequency.entry(term.to_owned()).or_default() += 1;
             }
         }
+        stats
     }
-    Ok(stats)
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod local;
 mod lookup;
 mod manifest;
 pub mod model;
+mod passages;
 mod search;
 mod tokens;
 
@@ -50,8 +51,8 @@ pub use tokens::count_tokens;
 
 use crate::config::Settings;
 use index::{Index, Meta};
-use lookup::TermStats;
 use manifest::Manifest;
+use passages::Passages;
 
 /// Fixes the local model's thread count for the process (see `local::settle_thread_count`);
 /// nothing without the `local-embeddings` feature. Call it first in `main`, before any thread
@@ -143,7 +144,7 @@ impl Passage {
 struct View {
     table: String,
     version: u64,
-    stats: Arc<TermStats>,
+    passages: Arc<Passages>,
     meta: Option<Meta>,
 }
 
@@ -480,7 +481,7 @@ impl Handbook {
         validate_query(query)?;
         let table = self.table().await?.ok_or(HandbookError::NotIndexed)?;
         let view = self.view(&table).await?;
-        if view.stats.passages == 0 {
+        if view.passages.len() == 0 {
             // An empty index while an ingest is under way is one being (re)built: "not indexed
             // yet", not "the handbook has nothing on that".
             if self.inner.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
@@ -499,7 +500,7 @@ impl Handbook {
         }
         let searcher = search::Searcher {
             table: &table,
-            stats: &view.stats,
+            passages: &view.passages,
             embedder,
         };
         let outcome = searcher.search(query, options).await;
@@ -514,7 +515,7 @@ impl Handbook {
         outcome
     }
 
-    /// Term statistics and index metadata, recomputed when the table has a new version.
+    /// The passages and index metadata, read again when the table has a new version.
     async fn view(&self, table: &Table) -> Result<Arc<View>, HandbookError> {
         let version = table
             .version()
@@ -530,7 +531,7 @@ impl Handbook {
         let view = Arc::new(View {
             table: table.name().to_owned(),
             version,
-            stats: Arc::new(lookup::term_stats(table).await?),
+            passages: Arc::new(Passages::read(table).await?),
             meta: self.index().await?.meta(),
         });
         *slot = Some(view.clone());

@@ -31,6 +31,7 @@ use lancedb::Table;
 use super::embed::Embedder;
 use super::index;
 use super::lookup::{self, Hit, TermStats};
+use super::passages::Passages;
 use super::{HandbookError, Passage};
 
 /// The longest query accepted, in characters.
@@ -185,7 +186,8 @@ impl Standard {
 /// What a search needs besides the query.
 pub(crate) struct Searcher<'a> {
     pub table: &'a Table,
-    pub stats: &'a TermStats,
+    /// The table's passages, read once for its version.
+    pub passages: &'a Passages,
     /// Set only when the index's vectors come from this embedder.
     pub embedder: Option<&'a dyn Embedder>,
 }
@@ -214,21 +216,34 @@ impl Searcher<'_> {
                 }
             }
         };
-        if !terms.is_empty() && options.mode != SearchMode::Vector {
-            add(lookup::full_text(self.table, query, depth).await?, false);
-        }
-        let embedder = self.embedder.filter(|_| options.mode != SearchMode::FullText);
-        let mut with_vectors = false;
-        if let Some(embedder) = embedder {
-            match embedder.embed(&[query.to_owned()]).await {
-                Ok(mut vectors) if vectors.len() == 1 => {
-                    let vector = vectors.remove(0);
-                    add(lookup::nearest(self.table, &vector, depth).await?, true);
-                    with_vectors = true;
-                }
-                Ok(_) => tracing::warn!("the embedder gave no vector; searching the full text only"),
-                Err(e) => tracing::warn!(error = %e, "cannot embed the query; searching the full text only"),
+        // The full-text lookup runs while the question is embedded.
+        let full_text = async {
+            if terms.is_empty() || options.mode == SearchMode::Vector {
+                return Ok(Vec::new());
             }
+            lookup::full_text(self.table, self.passages, query, depth).await
+        };
+        let embedder = self.embedder.filter(|_| options.mode != SearchMode::FullText);
+        let embedded = async {
+            match embedder {
+                Some(embedder) => Some(embedder.embed(&[query.to_owned()]).await),
+                None => None,
+            }
+        };
+        let (full_text, embedded) = tokio::join!(full_text, embedded);
+        add(full_text?, false);
+        let mut with_vectors = false;
+        match embedded {
+            Some(Ok(mut vectors)) if vectors.len() == 1 => {
+                let vector = vectors.remove(0);
+                add(self.passages.nearest(&vector, depth)?, true);
+                with_vectors = true;
+            }
+            Some(Ok(_)) => tracing::warn!("the embedder gave no vector; searching the full text only"),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "cannot embed the query; searching the full text only")
+            }
+            None => {}
         }
         // A passage the vector lookup did not reach is no closer than the farthest one it did.
         let farthest = candidates
@@ -240,7 +255,7 @@ impl Searcher<'_> {
         let mut passages: Vec<Passage> = candidates
             .into_values()
             .map(|c| {
-                let relevance = relevance(&terms, &c.hit.terms, self.stats);
+                let relevance = relevance(&terms, &c.hit.terms, &self.passages.stats);
                 let score = if with_vectors {
                     similarities.z(c.similarity.unwrap_or(farthest))
                         + BM25_RANK_WEIGHT * bm25s.z(c.bm25.unwrap_or(0.0))

@@ -1,0 +1,259 @@
+//! [`Passages`]: every passage of one version of the handbook table, read in one scan, with the
+//! term statistics behind the relevance check and the vectors the nearest-vector lookup
+//! compares a question with.
+//!
+//! The nearest-vector lookup is an exact scan of those vectors in memory. LanceDB's own flat
+//! search gives the same passages in the same order (a test checks it), but plans a query
+//! through DataFusion each time, which took 12 ms a search over the sample handbook's 178
+//! passages in the `release` build, where LanceDB's engine is built without optimization; the
+//! scan takes microseconds for the hundreds to thousands of passages of a handbook.
+
+use std::collections::HashMap;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float32Type;
+use arrow_array::{Array, RecordBatch};
+use futures::TryStreamExt;
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::Table;
+
+use super::index::storage;
+use super::lookup::{hits, Hit, TermStats, HIT_COLUMNS, VECTOR_COLUMN};
+use super::HandbookError;
+
+/// Every passage of one version of the table, read in one scan (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct Passages {
+    /// How many passages hold each term.
+    pub stats: TermStats,
+    /// The passages, in the table's order, their scores 0.
+    hits: Vec<Hit>,
+    /// Where each passage is in `hits`, by file, first and last line.
+    places: HashMap<(String, u32, u32), usize>,
+    /// Each passage's vector, one after the other (`dimensions` values each; zeros for a
+    /// passage without one), and its length (0 without one).
+    vectors: Vec<f32>,
+    norms: Vec<f32>,
+    /// 0 when the table has no vectors.
+    dimensions: usize,
+}
+
+impl Passages {
+    /// Reads every passage of `table`, with its vector when the table has them.
+    pub async fn read(table: &Table) -> Result<Self, HandbookError> {
+        let schema = table
+            .schema()
+            .await
+            .map_err(storage("cannot read the index's schema"))?;
+        let with_vectors = schema.column_with_name(VECTOR_COLUMN).is_some();
+        let mut columns = HIT_COLUMNS.to_vec();
+        if with_vectors {
+            columns.push(VECTOR_COLUMN);
+        }
+        let batches: Vec<RecordBatch> = table
+            .query()
+            .select(Select::columns(&columns))
+            .execute()
+            .await
+            .map_err(storage("cannot read passages"))?
+            .try_collect()
+            .await
+            .map_err(storage("cannot read passages"))?;
+        let mut passages = Passages::default();
+        for b in &batches {
+            let rows = hits(std::slice::from_ref(b), None);
+            if rows.len() != b.num_rows() {
+                return Err(HandbookError::Index("the index's passages lack columns".into()));
+            }
+            if with_vectors {
+                passages.add_vectors(b)?;
+            }
+            passages.hits.extend(rows);
+        }
+        passages.stats = TermStats::of(passages.hits.iter().map(|h| h.terms.as_str()));
+        passages.places = (passages.hits.iter().enumerate())
+            .map(|(i, h)| ((h.file.clone(), h.line_start, h.line_end), i))
+            .collect();
+        Ok(passages)
+    }
+
+    fn add_vectors(&mut self, b: &RecordBatch) -> Result<(), HandbookError> {
+        let lists = b
+            .column_by_name(VECTOR_COLUMN)
+            .and_then(|c| c.as_fixed_size_list_opt())
+            .ok_or_else(|| HandbookError::Index("the index's vectors are unreadable".into()))?;
+        let dimensions = lists.value_length() as usize;
+        if self.dimensions != 0 && self.dimensions != dimensions {
+            return Err(HandbookError::Index(
+                "the index's vectors differ in length".into(),
+            ));
+        }
+        self.dimensions = dimensions;
+        for i in 0..b.num_rows() {
+            let values = lists.value(i);
+            let values = values.as_primitive_opt::<Float32Type>();
+            match values.filter(|v| !lists.is_null(i) && v.len() == dimensions && v.null_count() == 0) {
+                Some(values) => {
+                    let values = values.values();
+                    self.norms.push(dot(values, values).sqrt());
+                    self.vectors.extend_from_slice(values);
+                }
+                None => {
+                    self.norms.push(0.0);
+                    self.vectors.extend(std::iter::repeat_n(0.0, dimensions));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The passage of `file` at these lines.
+    pub(crate) fn at(&self, (file, start, end): (&str, u32, u32)) -> Option<&Hit> {
+        let i = *self.places.get(&(file.to_owned(), start, end))?;
+        self.hits.get(i)
+    }
+
+    /// How many passages the table holds.
+    pub fn len(&self) -> usize {
+        self.hits.len()
+    }
+
+    /// The `limit` passages nearest to `query` by cosine similarity, closest first, their
+    /// scores the similarities; passages without a vector are left out.
+    pub fn nearest(&self, query: &[f32], limit: usize) -> Result<Vec<Hit>, HandbookError> {
+        if query.len() != self.dimensions {
+            return Err(HandbookError::Index(format!(
+                "the question's vector has {} dimensions, the index's {}",
+                query.len(),
+                self.dimensions
+            )));
+        }
+        let query_norm = dot(query, query).sqrt();
+        if query_norm == 0.0 {
+            return Ok(Vec::new());
+        }
+        let mut scored: Vec<(f32, usize)> = self
+            .norms
+            .iter()
+            .enumerate()
+            .filter(|(_, norm)| **norm > 0.0)
+            .map(|(i, norm)| {
+                let row = &self.vectors[i * self.dimensions..(i + 1) * self.dimensions];
+                (dot(query, row) / (query_norm * norm), i)
+            })
+            .collect();
+        let by_similarity = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if scored.len() > limit {
+            scored.select_nth_unstable_by(limit, by_similarity);
+            scored.truncate(limit);
+        }
+        scored.sort_unstable_by(by_similarity);
+        Ok(scored
+            .into_iter()
+            .map(|(similarity, i)| Hit {
+                score: similarity,
+                ..self.hits[i].clone()
+            })
+            .collect())
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use indicatif::ProgressBar;
+
+    use super::*;
+    use crate::handbook::lookup::nearest;
+    use crate::handbook::{Handbook, HashEmbedder};
+
+    fn keys(hits: &[Hit]) -> Vec<(String, u32, u32)> {
+        hits.iter()
+            .map(|h| (h.file.clone(), h.line_start, h.line_end))
+            .collect()
+    }
+    #[tokio::test]
+    async fn the_scan_finds_what_lancedb_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let embedder = Arc::new(HashEmbedder::new(64));
+        let handbook = Handbook::new(dir.path(), Some(embedder.clone()));
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("handbook");
+        handbook.ingest(&sample, &ProgressBar::hidden()).await.unwrap();
+        let table = handbook.table().await.unwrap().unwrap();
+        let passages = Passages::read(&table).await.unwrap();
+        assert_eq!(passages.len(), table.count_rows(None).await.unwrap());
+        assert!(passages.len() > 100, "{}", passages.len());
+        for question in [
+            "Who approves a refund of 1,200 EUR?",
+            "can I work from another country for a month",
+            "what do I do when my laptop is stolen",
+            "zzz",
+        ] {
+            let vector = embedder.vector(question);
+            // Every passage's similarity as LanceDB computes it.
+            let all: HashMap<(String, u32, u32), Hit> = nearest(&table, &vector, 1000)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| ((h.file.clone(), h.line_start, h.line_end), h))
+                .collect();
+            assert_eq!(all.len(), passages.len());
+            for limit in [1, 5, 50, 1000] {
+                let ours = passages.nearest(&vector, limit).unwrap();
+                let lance = nearest(&table, &vector, limit).await.unwrap();
+                assert_eq!(ours.len(), lance.len(), "{question} (top {limit})");
+                // The same passages in the same order, up to passages whose similarities differ
+                // by rounding only (the two sums are taken in different orders).
+                for (i, (a, b)) in ours.iter().zip(&lance).enumerate() {
+                    assert!(
+                        (a.score - b.score).abs() < 1e-5,
+                        "{question} #{i}: {} vs {}",
+                        a.score,
+                        b.score
+                    );
+                    let theirs = &all[&keys(std::slice::from_ref(a))[0]];
+                    assert!((a.score - theirs.score).abs() < 1e-5, "{question} #{i}");
+                    assert_eq!(
+                        (&a.text, &a.terms, &a.heading_path),
+                        (&theirs.text, &theirs.terms, &theirs.heading_path)
+                    );
+                }
+                let (ours, lance) = (keys(&ours), keys(&lance));
+                let tied = ours.iter().zip(&lance).filter(|(a, b)| a != b).count();
+                assert!(
+                    tied * 20 <= ours.len().max(20),
+                    "{question} (top {limit}): {tied} differ"
+                );
+            }
+        }
+        // A question's vector of another length is an error, not an empty answer.
+        assert!(matches!(
+            passages.nearest(&[1.0; 8], 5),
+            Err(HandbookError::Index(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn without_vectors_the_passages_are_still_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let handbook = Handbook::new(dir.path(), None);
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("handbook");
+        handbook.ingest(&sample, &ProgressBar::hidden()).await.unwrap();
+        let table = handbook.table().await.unwrap().unwrap();
+        let passages = Passages::read(&table).await.unwrap();
+        assert_eq!(passages.len(), table.count_rows(None).await.unwrap());
+        assert_eq!(passages.stats.passages, passages.len());
+        assert!(passages
+            .stats
+            .document_frequency
+            .get("refund")
+            .is_some_and(|n| *n > 0));
+        assert!(passages.nearest(&[1.0; 8], 5).is_err());
+    }
+}
