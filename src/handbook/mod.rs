@@ -2,7 +2,8 @@
 //! (`chunk`), incremental ingest (`ingest`), the LanceDB index under
 //! `COORDINATOR_DATA_DIR/handbook` (`index`: a native BM25 full-text index always, a vector
 //! column when an embedder is configured), search (`search`: BM25, vectors, a weighted fusion
-//! calibrated on question sets, a relevance threshold), the texts built from results (`answer`: quoted answers,
+//! calibrated on question sets, a relevance threshold; both lookups score the passages read
+//! once per version of the table, `passages` and `keywords`), the texts built from results (`answer`: quoted answers,
 //! LLM context, tool results) and `trait Embedder` (`embed`). It does not talk to chats or the
 //! LLM: the conversation and the agent call [`Handbook::search`] and the `answer` functions.
 //!
@@ -18,6 +19,7 @@ pub mod chunk;
 pub mod embed;
 mod index;
 mod ingest;
+mod keywords;
 #[cfg(feature = "local-embeddings")]
 pub mod local;
 mod lookup;
@@ -499,7 +501,6 @@ impl Handbook {
             tracing::debug!("the index has no vectors from the configured embedder; full text only");
         }
         let searcher = search::Searcher {
-            table: &table,
             passages: &view.passages,
             embedder,
         };

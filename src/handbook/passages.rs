@@ -1,14 +1,12 @@
 //! [`Passages`]: every passage of one version of the handbook table, read in one scan, with the
-//! term statistics behind the relevance check and the vectors the nearest-vector lookup
-//! compares a question with.
+//! postings the full-text lookup scores (`keywords`), the term statistics behind the relevance
+//! check and the vectors the nearest-vector lookup compares a question with.
 //!
 //! The nearest-vector lookup is an exact scan of those vectors in memory. LanceDB's own flat
 //! search gives the same passages in the same order (a test checks it), but plans a query
 //! through DataFusion each time, which took 12 ms a search over the sample handbook's 178
 //! passages in the `release` build, where LanceDB's engine is built without optimization; the
 //! scan takes microseconds for the hundreds to thousands of passages of a handbook.
-
-use std::collections::HashMap;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
@@ -17,7 +15,8 @@ use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::Table;
 
-use super::index::storage;
+use super::index::{storage, string_column, FTS_COLUMN};
+use super::keywords::Keywords;
 use super::lookup::{hits, Hit, TermStats, HIT_COLUMNS, VECTOR_COLUMN};
 use super::HandbookError;
 
@@ -26,10 +25,10 @@ use super::HandbookError;
 pub(crate) struct Passages {
     /// How many passages hold each term.
     pub stats: TermStats,
+    /// The postings of the full-text lookup.
+    keywords: Keywords,
     /// The passages, in the table's order, their scores 0.
     hits: Vec<Hit>,
-    /// Where each passage is in `hits`, by file, first and last line.
-    places: HashMap<(String, u32, u32), usize>,
     /// Each passage's vector, one after the other (`dimensions` values each; zeros for a
     /// passage without one), and its length (0 without one).
     vectors: Vec<f32>,
@@ -47,6 +46,7 @@ impl Passages {
             .map_err(storage("cannot read the index's schema"))?;
         let with_vectors = schema.column_with_name(VECTOR_COLUMN).is_some();
         let mut columns = HIT_COLUMNS.to_vec();
+        columns.push(FTS_COLUMN);
         if with_vectors {
             columns.push(VECTOR_COLUMN);
         }
@@ -60,20 +60,21 @@ impl Passages {
             .await
             .map_err(storage("cannot read passages"))?;
         let mut passages = Passages::default();
+        let mut searched = Vec::new();
         for b in &batches {
             let rows = hits(std::slice::from_ref(b), None);
-            if rows.len() != b.num_rows() {
+            let texts = string_column(b, FTS_COLUMN);
+            let (Some(texts), true) = (texts, rows.len() == b.num_rows()) else {
                 return Err(HandbookError::Index("the index's passages lack columns".into()));
-            }
+            };
+            searched.extend((0..b.num_rows()).map(|i| texts.value(i).to_owned()));
             if with_vectors {
                 passages.add_vectors(b)?;
             }
             passages.hits.extend(rows);
         }
-        passages.stats = TermStats::of(passages.hits.iter().map(|h| h.terms.as_str()));
-        passages.places = (passages.hits.iter().enumerate())
-            .map(|(i, h)| ((h.file.clone(), h.line_start, h.line_end), i))
-            .collect();
+        passages.keywords = Keywords::of(searched.iter().map(String::as_str))?;
+        passages.stats = passages.keywords.stats();
         Ok(passages)
     }
 
@@ -108,9 +109,20 @@ impl Passages {
     }
 
     /// The passage of `file` at these lines.
+    #[cfg(test)]
     pub(crate) fn at(&self, (file, start, end): (&str, u32, u32)) -> Option<&Hit> {
-        let i = *self.places.get(&(file.to_owned(), start, end))?;
-        self.hits.get(i)
+        (self.hits.iter()).find(|h| h.file == file && h.line_start == start && h.line_end == end)
+    }
+
+    /// The `limit` passages with the best BM25 scores for a question's analysed terms (each as
+    /// often as it occurs, see `search::tokens`), best first, their scores the BM25 scores.
+    pub fn full_text(&self, tokens: &[String], limit: usize) -> Vec<Hit> {
+        (self.keywords.top(tokens, limit).into_iter())
+            .map(|(score, i)| Hit {
+                score,
+                ..self.hits[i].clone()
+            })
+            .collect()
     }
 
     /// How many passages the table holds.
@@ -164,13 +176,14 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
     use std::sync::Arc;
 
     use indicatif::ProgressBar;
 
     use super::*;
-    use crate::handbook::lookup::nearest;
+    use crate::handbook::lookup::reference::nearest;
     use crate::handbook::{Handbook, HashEmbedder};
 
     fn keys(hits: &[Hit]) -> Vec<(String, u32, u32)> {
@@ -237,6 +250,77 @@ mod tests {
             passages.nearest(&[1.0; 8], 5),
             Err(HandbookError::Index(_))
         ));
+    }
+
+    /// Every question of a set written by someone else (answerable and not) over its handbook,
+    /// and a few odd ones.
+    fn questions(root: &Path, set: &str) -> (PathBuf, Vec<String>) {
+        let set: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join(set)).unwrap()).unwrap();
+        let mut questions: Vec<String> = ["questions", "unanswerable"]
+            .iter()
+            .flat_map(|list| set[list].as_array().unwrap())
+            .map(|q| q["question"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(questions.len() > 50, "{}", questions.len());
+        let odd = [
+            "refund refund refund",
+            "Who approves 1,200 EUR?",
+            "the of and",
+            "zzz",
+            "e-mail VPN: 2FA!",
+        ];
+        questions.extend(odd.map(str::to_owned));
+        (root.join(set["handbook"].as_str().unwrap()), questions)
+    }
+
+    #[tokio::test]
+    async fn the_keyword_scores_are_lancedbs() {
+        use crate::handbook::lookup::reference::full_text;
+        use crate::handbook::search::{normalize_numbers, tokens};
+
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * b.abs().max(1.0);
+        for set in [
+            "tests/handbook_questions_unseen.json",
+            "tests/osio_questions_unseen.json",
+        ] {
+            let (pages, questions) = questions(root, set);
+            let dir = tempfile::tempdir().unwrap();
+            let handbook = Handbook::new(dir.path(), None);
+            handbook.ingest(&pages, &ProgressBar::hidden()).await.unwrap();
+            let table = handbook.table().await.unwrap().unwrap();
+            let passages = Passages::read(&table).await.unwrap();
+            assert!(passages.len() > 100, "{set}: {}", passages.len());
+            for question in &questions {
+                let query = normalize_numbers(question);
+                let terms = tokens(&query);
+                let (table, passages, query, terms) = (&table, &passages, &query, &terms);
+                let lance = |limit| async move {
+                    match terms.is_empty() {
+                        true => Vec::new(),
+                        false => full_text(table, passages, query, limit).await.unwrap(),
+                    }
+                };
+                // Every matching passage's score as LanceDB computes it.
+                let all: HashMap<(String, u32, u32), Hit> = (lance(1000).await.into_iter())
+                    .map(|h| ((h.file.clone(), h.line_start, h.line_end), h))
+                    .collect();
+                assert_eq!(passages.full_text(terms, 1000).len(), all.len(), "{question}");
+                for limit in [1, 10, 50] {
+                    let (ours, theirs) = (passages.full_text(terms, limit), lance(limit).await);
+                    assert_eq!(ours.len(), theirs.len(), "{question} (top {limit})");
+                    // The same scores rank by rank, and each passage scored as LanceDB scores
+                    // it (passages whose scores tie may come in either order).
+                    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+                        let (x, y) = (a.score, b.score);
+                        assert!(close(x, y), "{question} #{i}: {x} vs {y}");
+                        let key = &keys(std::slice::from_ref(a))[0];
+                        assert!(close(x, all[key].score), "{question} #{i}: {key:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[tokio::test]

@@ -26,11 +26,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use lancedb::Table;
-
 use super::embed::Embedder;
 use super::index;
-use super::lookup::{self, Hit, TermStats};
+use super::lookup::{Hit, TermStats};
 use super::passages::Passages;
 use super::{HandbookError, Passage};
 
@@ -118,16 +116,21 @@ pub(crate) fn normalize_numbers(text: &str) -> String {
     out
 }
 
-/// The distinct terms of `text` as the full-text index sees them (stemmed, lower-cased, without
-/// stop words), in order of first appearance.
-pub(crate) fn analyze(text: &str) -> Vec<String> {
+/// The terms of `text` as the full-text index sees them (stemmed, lower-cased, without stop
+/// words), in order, each as often as it occurs.
+pub(crate) fn tokens(text: &str) -> Vec<String> {
     let tokens = lancedb::tokenize(text, &index::fts_params()).unwrap_or_default();
+    tokens.into_iter().map(|t| t.text).collect()
+}
+
+/// The distinct terms of `text` (see [`tokens`]), in order of first appearance.
+pub(crate) fn analyze(text: &str) -> Vec<String> {
+    distinct(tokens(text))
+}
+
+fn distinct(tokens: Vec<String>) -> Vec<String> {
     let mut seen = HashSet::new();
-    tokens
-        .into_iter()
-        .map(|t| t.text)
-        .filter(|t| seen.insert(t.clone()))
-        .collect()
+    tokens.into_iter().filter(|t| seen.insert(t.clone())).collect()
 }
 
 /// The IDF-weighted share of `query_terms` found in a passage's `terms`.
@@ -185,7 +188,6 @@ impl Standard {
 
 /// What a search needs besides the query.
 pub(crate) struct Searcher<'a> {
-    pub table: &'a Table,
     /// The table's passages, read once for its version.
     pub passages: &'a Passages,
     /// Set only when the index's vectors come from this embedder.
@@ -198,7 +200,8 @@ impl Searcher<'_> {
         let query = query.as_str();
         let k = options.k.clamp(1, MAX_K);
         let depth = (k * 4).max(50);
-        let terms = analyze(query);
+        let tokens = tokens(query);
+        let terms = distinct(tokens.clone());
         let mut candidates: HashMap<(String, u32, u32), Candidate> = HashMap::new();
         let mut add = |hits: Vec<Hit>, vector: bool| {
             for hit in hits {
@@ -216,22 +219,14 @@ impl Searcher<'_> {
                 }
             }
         };
-        // The full-text lookup runs while the question is embedded.
-        let full_text = async {
-            if terms.is_empty() || options.mode == SearchMode::Vector {
-                return Ok(Vec::new());
-            }
-            lookup::full_text(self.table, self.passages, query, depth).await
-        };
+        if !terms.is_empty() && options.mode != SearchMode::Vector {
+            add(self.passages.full_text(&tokens, depth), false);
+        }
         let embedder = self.embedder.filter(|_| options.mode != SearchMode::FullText);
-        let embedded = async {
-            match embedder {
-                Some(embedder) => Some(embedder.embed(&[query.to_owned()]).await),
-                None => None,
-            }
+        let embedded = match embedder {
+            Some(embedder) => Some(embedder.embed(&[query.to_owned()]).await),
+            None => None,
         };
-        let (full_text, embedded) = tokio::join!(full_text, embedded);
-        add(full_text?, false);
         let mut with_vectors = false;
         match embedded {
             Some(Ok(mut vectors)) if vectors.len() == 1 => {

@@ -1,0 +1,162 @@
+//! [`Keywords`]: the full-text (BM25) lookup, scored in memory over the passages of one version
+//! of the handbook table.
+//!
+//! The scores are LanceDB's own: the same tokenizer (`index::fts_params`, through
+//! `lancedb::tokenize`), the same BM25 (k1 = 1.2, b = 0.75, its IDF, exact document lengths, a
+//! term that occurs twice in the question counted twice, a passage matching any term), so the
+//! weights and floors
+//! chosen on LanceDB's scores hold unchanged; a test checks the scores against LanceDB's inverted
+//! index. LanceDB still builds that index at ingest, but asking it per search planned and ran a
+//! query that took about 8 ms in the `release` build, where LanceDB's engine is built without
+//! optimization; scoring the postings of a question's few terms takes microseconds.
+
+use std::collections::HashMap;
+
+use super::index::fts_params;
+use super::lookup::TermStats;
+use super::HandbookError;
+
+/// BM25's term-frequency saturation and length normalisation, as LanceDB sets them.
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+
+/// Postings and lengths of the passages, by their position in the table's order.
+#[derive(Debug, Default)]
+pub(crate) struct Keywords {
+    /// For each term, the passages that hold it and how often.
+    postings: HashMap<String, Vec<(u32, u32)>>,
+    /// Each passage's length in tokens.
+    lengths: Vec<u32>,
+    /// Passages with at least one token (LanceDB's document count).
+    documents: usize,
+    total_tokens: u64,
+}
+
+impl Keywords {
+    /// The postings of these texts (what the full-text index holds: `search_text`), in order.
+    pub fn of<'a>(texts: impl Iterator<Item = &'a str>) -> Result<Self, HandbookError> {
+        let params = fts_params();
+        let mut keywords = Keywords::default();
+        for (i, text) in texts.enumerate() {
+            let tokens = lancedb::tokenize(text, &params)
+                .map_err(|e| HandbookError::Index(format!("cannot tokenize a passage: {e}")))?;
+            let mut counts: HashMap<String, u32> = HashMap::new();
+            for token in &tokens {
+                *counts.entry(token.text.clone()).or_default() += 1;
+            }
+            for (term, count) in counts {
+                keywords.postings.entry(term).or_default().push((i as u32, count));
+            }
+            keywords.lengths.push(tokens.len() as u32);
+            keywords.total_tokens += tokens.len() as u64;
+            if !tokens.is_empty() {
+                keywords.documents += 1;
+            }
+        }
+        Ok(keywords)
+    }
+
+    /// How many passages hold each term, for the relevance check.
+    pub fn stats(&self) -> TermStats {
+        TermStats {
+            passages: self.lengths.len(),
+            document_frequency: (self.postings.iter())
+                .map(|(term, postings)| (term.clone(), postings.len() as u32))
+                .collect(),
+        }
+    }
+
+    /// The `limit` best passages for a question's analysed terms (each as often as it occurs
+    /// in the question, see `search::tokens`), best first, as (BM25 score, position); passages
+    /// holding none of them are left out.
+    pub fn top(&self, tokens: &[String], limit: usize) -> Vec<(f32, usize)> {
+        if self.documents == 0 {
+            return Vec::new();
+        }
+        let mut asked: Vec<(&str, f32)> = Vec::new();
+        for token in tokens {
+            match asked.iter_mut().find(|(term, _)| term == token) {
+                Some((_, times)) => *times += 1.0,
+                None => asked.push((token, 1.0)),
+            }
+        }
+        let average = self.total_tokens as f32 / self.documents as f32;
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        for (term, times) in asked {
+            let Some(postings) = self.postings.get(term) else {
+                continue;
+            };
+            let idf = idf(postings.len(), self.documents);
+            for &(passage, count) in postings {
+                let length = self.lengths[passage as usize] as f32;
+                let norm = K1 * (1.0 - B + B * length / average);
+                let count = count as f32;
+                *scores.entry(passage).or_default() += times * idf * (K1 + 1.0) * count / (count + norm);
+            }
+        }
+        let mut ranked: Vec<(f32, usize)> = scores.into_iter().map(|(p, s)| (s, p as usize)).collect();
+        let best_first = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if ranked.len() > limit {
+            ranked.select_nth_unstable_by(limit, best_first);
+            ranked.truncate(limit);
+        }
+        ranked.sort_unstable_by(best_first);
+        ranked
+    }
+}
+
+/// LanceDB's BM25 inverse document frequency.
+fn idf(holding: usize, documents: usize) -> f32 {
+    let (holding, documents) = (holding as f32, documents as f32);
+    ((documents - holding + 0.5) / (holding + 0.5) + 1.0).ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handbook::search::{analyze, tokens};
+
+    fn keywords(texts: &[&str]) -> Keywords {
+        Keywords::of(texts.iter().copied()).unwrap()
+    }
+
+    #[test]
+    fn rare_terms_and_short_passages_score_higher() {
+        let k = keywords(&[
+            "Refunds over 1000 EUR need the finance lead's approval.",
+            "Travel policy: book trains, not planes, under 600 km.",
+            "The travel policy covers travel insurance and travel refunds for long travel.",
+            "",
+        ]);
+        let found = k.top(&analyze("travel refund"), 10);
+        let order: Vec<usize> = found.iter().map(|(_, p)| *p).collect();
+        // The third holds both terms; the empty passage and no passage without them appear.
+        assert_eq!(order[0], 2, "{found:?}");
+        assert_eq!(order.len(), 3, "{found:?}");
+        assert!(found.iter().all(|(s, _)| *s > 0.0));
+        assert!(k.top(&analyze("pizza"), 10).is_empty());
+        assert!(k.top(&[], 10).is_empty());
+        // A term asked twice counts twice, as in LanceDB.
+        let (once, twice) = (
+            k.top(&tokens("refund"), 1),
+            k.top(&tokens("refunds and refund"), 1),
+        );
+        assert!((twice[0].0 - 2.0 * once[0].0).abs() < 1e-5, "{once:?} {twice:?}");
+        assert_eq!(k.top(&analyze("travel refund"), 1).len(), 1);
+    }
+
+    #[test]
+    fn the_statistics_count_passages_not_occurrences() {
+        let stats = keywords(&["refund refund refund", "refund policy", "laptops"]).stats();
+        assert_eq!(stats.passages, 3);
+        assert_eq!(stats.document_frequency.get("refund"), Some(&2));
+        assert_eq!(stats.document_frequency.get("laptop"), Some(&1));
+    }
+
+    #[test]
+    fn the_idf_is_lancedbs() {
+        // ln(1 + (N - n + 0.5) / (n + 0.5)) for N = 10, n = 2.
+        assert!((idf(2, 10) - (1.0f32 + 8.5 / 2.5).ln()).abs() < 1e-6);
+        assert!(idf(1, 10) > idf(5, 10));
+    }
+}
