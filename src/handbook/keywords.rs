@@ -1,8 +1,8 @@
 //! [`Keywords`]: the full-text (BM25) lookup, scored in memory over the passages of one version
 //! of the handbook table.
 //!
-//! The scores are LanceDB's own: the same tokenizer (`index::fts_params`, through
-//! `lancedb::tokenize`), the same BM25 (k1 = 1.2, b = 0.75, its IDF, exact document lengths, a
+//! The scores are LanceDB's own: the same tokenizer (`index::fts_params`, as `lancedb::tokenize`
+//! applies it), the same BM25 (k1 = 1.2, b = 0.75, its IDF, exact document lengths, a
 //! term that occurs twice in the question counted twice, a passage matching any term), so the
 //! weights and floors
 //! chosen on LanceDB's scores hold unchanged; a test checks the scores against LanceDB's inverted
@@ -11,6 +11,8 @@
 //! optimization; scoring the postings of a question's few terms takes microseconds.
 
 use std::collections::HashMap;
+
+use lancedb::index::scalar::collect_query_tokens;
 
 use super::index::fts_params;
 use super::lookup::TermStats;
@@ -35,17 +37,22 @@ pub(crate) struct Keywords {
 impl Keywords {
     /// The postings of these texts (what the full-text index holds: `search_text`), in order.
     pub fn of<'a>(texts: impl Iterator<Item = &'a str>) -> Result<Self, HandbookError> {
-        let params = fts_params();
+        // One tokenizer for all passages: `lancedb::tokenize` builds one per call.
+        let mut tokenizer = (fts_params().build())
+            .map_err(|e| HandbookError::Index(format!("cannot build the tokenizer: {e}")))?;
         let mut keywords = Keywords::default();
         for (i, text) in texts.enumerate() {
-            let tokens = lancedb::tokenize(text, &params)
-                .map_err(|e| HandbookError::Index(format!("cannot tokenize a passage: {e}")))?;
-            let mut counts: HashMap<String, u32> = HashMap::new();
+            let tokens = collect_query_tokens(text, &mut tokenizer);
+            let mut counts: HashMap<&str, u32> = HashMap::new();
             for token in &tokens {
-                *counts.entry(token.text.clone()).or_default() += 1;
+                *counts.entry(token.as_str()).or_default() += 1;
             }
             for (term, count) in counts {
-                keywords.postings.entry(term).or_default().push((i as u32, count));
+                let postings = match keywords.postings.get_mut(term) {
+                    Some(postings) => postings,
+                    None => keywords.postings.entry(term.to_owned()).or_default(),
+                };
+                postings.push((i as u32, count));
             }
             keywords.lengths.push(tokens.len() as u32);
             keywords.total_tokens += tokens.len() as u64;
