@@ -60,20 +60,21 @@ impl Passages {
             .await
             .map_err(storage("cannot read passages"))?;
         let mut passages = Passages::default();
-        let mut searched = Vec::new();
+        // The search texts, borrowed from the batches: tokenized once below, never kept.
+        let mut searched: Vec<&str> = Vec::new();
         for b in &batches {
             let rows = hits(std::slice::from_ref(b), None);
             let texts = string_column(b, FTS_COLUMN);
             let (Some(texts), true) = (texts, rows.len() == b.num_rows()) else {
                 return Err(HandbookError::Index("the index's passages lack columns".into()));
             };
-            searched.extend((0..b.num_rows()).map(|i| texts.value(i).to_owned()));
+            searched.extend((0..b.num_rows()).map(|i| texts.value(i)));
             if with_vectors {
                 passages.add_vectors(b)?;
             }
             passages.hits.extend(rows);
         }
-        passages.keywords = Keywords::of(searched.iter().map(String::as_str))?;
+        passages.keywords = Keywords::of(searched.into_iter())?;
         passages.stats = passages.keywords.stats();
         Ok(passages)
     }
