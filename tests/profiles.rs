@@ -1,7 +1,9 @@
-//! The build profiles keep their promise: `release` builds LanceDB's engine unoptimized for a
-//! short cold build, and `dist` (the Docker image, release artefacts) builds every one of those
-//! crates optimized again. A custom profile inherits its parent's package settings, so a crate
-//! added to `release`'s list and not to `dist`'s would ship unoptimized.
+//! The build profiles keep their promise: `release` builds LanceDB's engine (and the few other
+//! crates off the service's paths) unoptimized for a short cold build, and `dist` (the Docker
+//! image, release artefacts) builds every one of those crates optimized again. A custom profile
+//! inherits its parent's package settings, so a crate added to `release`'s list and not to
+//! `dist`'s would ship unoptimized. The crates that every message, command, search or turn runs
+//! through stay optimized in `release` too.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +46,54 @@ fn dist_optimizes_every_crate_that_release_leaves_unoptimized() {
         assert!(
             lock.contains(&format!("name = \"{name}\"\n")),
             "{name} is not in Cargo.lock"
+        );
+    }
+}
+
+/// What a webhook, a command, an agent turn, a reply or a handbook search runs through: none of
+/// these may be left unoptimized in `release` to shorten its build.
+const HOT: &[&str] = &[
+    "axum",
+    "candle-core",
+    "candle-nn",
+    "gemm-common",
+    "gemm-f32",
+    "hyper",
+    "libsqlite3-sys",
+    "mimalloc",
+    "reqwest",
+    "rustls",
+    "serde",
+    "serde_json",
+    "sqlx-core",
+    "sqlx-postgres",
+    "sqlx-sqlite",
+    "teloxide-core",
+    "tokenizers",
+    "tokio",
+];
+
+#[test]
+fn release_optimizes_the_services_paths() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let manifest: toml::Table = std::fs::read_to_string(format!("{root}/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let release = levels(&manifest, "release");
+    let profile = &manifest["profile"]["release"];
+    // What a crate without a setting of its own gets: `package."*"`, else the profile's level.
+    let default = profile
+        .get("package")
+        .and_then(|p| p.get("*"))
+        .unwrap_or(profile)
+        .get("opt-level")
+        .and_then(toml::Value::as_integer);
+    assert_eq!(default, Some(3));
+    for name in HOT {
+        assert!(
+            release.get(*name).is_none_or(|level| *level == 3),
+            "release must build {name} optimized: it is on the service's paths"
         );
     }
 }
