@@ -2,6 +2,10 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod run;
+
+pub use run::main;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "coordinator",
