@@ -23,14 +23,17 @@ fn levels(manifest: &toml::Table, profile: &str) -> BTreeMap<String, i64> {
         .collect()
 }
 
-#[test]
-fn dist_optimizes_every_crate_that_release_leaves_unoptimized() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let manifest: toml::Table = std::fs::read_to_string(format!("{root}/Cargo.toml"))
+fn manifest() -> toml::Table {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
         .unwrap()
         .parse()
-        .unwrap();
-    let lock = std::fs::read_to_string(format!("{root}/Cargo.lock")).unwrap();
+        .unwrap()
+}
+
+#[test]
+fn dist_optimizes_every_crate_that_release_leaves_unoptimized() {
+    let manifest = manifest();
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
 
     let release = levels(&manifest, "release");
     let dist = levels(&manifest, "dist");
@@ -75,11 +78,7 @@ const HOT: &[&str] = &[
 
 #[test]
 fn release_optimizes_the_services_paths() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let manifest: toml::Table = std::fs::read_to_string(format!("{root}/Cargo.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let manifest = manifest();
     let release = levels(&manifest, "release");
     let profile = &manifest["profile"]["release"];
     // What a crate without a setting of its own gets: `package."*"`, else the profile's level.
