@@ -46,16 +46,30 @@ impl InboxWriter {
     /// Stores `event` durably. `Ok(false)`: the same event was stored before (a redelivery).
     #[tracing::instrument(skip_all, fields(channel = %event.channel, event_id = %event.event_id))]
     pub async fn accept(&self, event: &InboundEvent) -> Result<bool, StoreError> {
-        let payload = serde_json::to_string(event).map_err(|e| StoreError::Other(e.to_string()))?;
-        let row = NewInboxEvent {
-            channel: event.channel.as_str().to_owned(),
-            event_id: event.event_id.clone(),
-            chat_id: event.chat_id.clone(),
-            payload,
-        };
-        let fresh = self.store_grouped(row).await?;
+        let fresh = self.store_grouped(row(event)?).await?;
         metrics::counter!("inbox_events_total", "channel" => event.channel.as_str(), "fresh" => fresh.to_string())
             .increment(1);
+        Ok(fresh)
+    }
+
+    /// Stores `events` durably, together (a long poll's answer): in one statement per
+    /// [`GROUP`] events, each chat's events in their order. One flag per event, as
+    /// [`Self::accept`] answers; on an error, the events of the statements before it are
+    /// stored and the rest are not (the caller confirms only what was stored).
+    pub async fn accept_all(&self, events: &[InboundEvent]) -> Result<Vec<bool>, StoreError> {
+        let mut fresh = Vec::with_capacity(events.len());
+        for part in events.chunks(GROUP) {
+            let rows = part.iter().map(row).collect::<Result<Vec<_>, _>>()?;
+            let stored = self.store.enqueue_inbox_batch(&rows).await?;
+            if stored.contains(&true) {
+                self.wake.notify_one();
+            }
+            for (event, &new) in part.iter().zip(&stored) {
+                metrics::counter!("inbox_events_total", "channel" => event.channel.as_str(), "fresh" => new.to_string())
+                    .increment(1);
+            }
+            fresh.extend(stored);
+        }
         Ok(fresh)
     }
 
@@ -126,4 +140,15 @@ impl InboxWriter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The inbox row of `event`.
+fn row(event: &InboundEvent) -> Result<NewInboxEvent, StoreError> {
+    let payload = serde_json::to_string(event).map_err(|e| StoreError::Other(e.to_string()))?;
+    Ok(NewInboxEvent {
+        channel: event.channel.as_str().to_owned(),
+        event_id: event.event_id.clone(),
+        chat_id: event.chat_id.clone(),
+        payload,
+    })
 }

@@ -290,6 +290,12 @@ impl FakeTelegram {
         self.shared.new_update.notify_waiters();
     }
 
+    /// Queues updates together, so that one `getUpdates` answer holds them all.
+    pub fn push_updates(&self, updates: impl IntoIterator<Item = Value>) {
+        self.shared.lock().updates.extend(updates);
+        self.shared.new_update.notify_waiters();
+    }
+
     /// How many queued updates have not been confirmed (by a later `offset`) yet.
     pub fn pending_updates(&self) -> usize {
         self.shared.lock().updates.len()

@@ -24,6 +24,7 @@ both_dbs!(
     a_slow_send_to_one_chat_does_not_hold_up_the_others,
     permanent_errors_become_visible_dead_letters,
     polling_mode_reads_updates_and_registers_commands,
+    polling_stores_an_answer_of_many_updates_in_order,
 );
 
 async fn webhook_app(db: Db, fake: &FakeTelegram) -> TestApp {
@@ -340,6 +341,87 @@ async fn polling_mode_reads_updates_and_registers_commands(db: Db) {
     assert!(fake.calls("deleteWebhook").is_empty());
     // Confirmed updates are not handed out again.
     assert_eq!(fake.pending_updates(), 0);
+}
+
+async fn polling_stores_an_answer_of_many_updates_in_order(db: Db) {
+    const BEN: i64 = 4343;
+    let fake = FakeTelegram::start().await;
+    let app = spawn_app_with(
+        db,
+        &[
+            ("TELEGRAM_BOT_TOKEN", fake.token.as_str()),
+            ("TELEGRAM_API_URL", fake.url.as_str()),
+        ],
+    )
+    .await;
+    for (handle, id) in [("anna", ANNA), ("ben", BEN)] {
+        let person = app
+            .post(
+                "/api/people",
+                json!({"handle": handle, "name": handle,
+                       "identities": [{"channel": "telegram", "external_id": id.to_string()}]}),
+            )
+            .await;
+        assert_eq!(person.status, 201, "{}", person.body);
+    }
+    fake.wait_for_calls("getUpdates", 1, WAIT).await;
+    // One answer of five updates: two chats interleaved, each chat's in its order.
+    fake.push_updates([
+        text_update(20, ANNA, ANNA, "/newtask Anna one"),
+        text_update(21, BEN, BEN, "/newtask Ben one"),
+        text_update(22, ANNA, ANNA, "/newtask Anna two"),
+        text_update(23, ANNA, ANNA, "/newtask Anna three"),
+        text_update(24, BEN, BEN, "/newtask Ben two"),
+    ]);
+    let sent = fake.wait_for_sent(5, WAIT).await;
+    assert_eq!(sent.len(), 5, "{sent:?}");
+    let replies = |chat: i64| -> Vec<String> {
+        sent.iter()
+            .filter(|m| m.chat_id == chat)
+            .map(|m| m.text.clone())
+            .collect()
+    };
+    let (anna, ben) = (replies(ANNA), replies(BEN));
+    assert_eq!(anna.len(), 3, "{anna:?}");
+    for (reply, title) in anna.iter().zip(["Anna one", "Anna two", "Anna three"]) {
+        assert!(reply.contains(title), "Anna's replies out of order: {anna:?}");
+    }
+    assert!(
+        ben[0].contains("Ben one") && ben[1].contains("Ben two"),
+        "{ben:?}"
+    );
+    // Each chat's tasks were made in the order they were sent.
+    let id_of = |title: &str| task_number(&sent, title);
+    assert!(id_of("Anna one") < id_of("Anna two") && id_of("Anna two") < id_of("Anna three"));
+    assert!(id_of("Ben one") < id_of("Ben two"));
+    assert_eq!(tasks(&app).await.len(), 5);
+    // The answer was confirmed as a whole: the next call asks from the update after it.
+    fake.wait_for_calls("getUpdates", 3, WAIT).await;
+    let offsets: Vec<i64> = fake
+        .calls("getUpdates")
+        .iter()
+        .filter_map(|c| c["offset"].as_i64())
+        .collect();
+    assert!(offsets.contains(&25), "{offsets:?}");
+    assert!(
+        !offsets.iter().any(|o| (21..25).contains(o)),
+        "confirmed part of an answer: {offsets:?}"
+    );
+    assert_eq!(fake.pending_updates(), 0);
+}
+
+/// The task number in the reply "Created #N: TITLE".
+fn task_number(sent: &[crate::fake_telegram::Sent], title: &str) -> u64 {
+    let reply = sent
+        .iter()
+        .find(|m| m.text.contains(&format!(": {title}")))
+        .unwrap_or_else(|| panic!("no reply for {title}: {sent:?}"));
+    let number = reply.text.trim_start_matches("Created #");
+    number
+        .split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a creation reply: {}", reply.text))
 }
 
 async fn permanent_errors_become_visible_dead_letters(db: Db) {

@@ -114,8 +114,9 @@ impl Telegram {
         self.settings.webhook_secret.is_none()
     }
 
-    /// Long polling: each update is stored in the inbox before the next `getUpdates` confirms
-    /// it, so a crash re-reads unconfirmed updates and the inbox drops the repeats.
+    /// Long polling: each answer's updates are stored in the inbox together before the next
+    /// `getUpdates` confirms them, so a crash re-reads unconfirmed updates and the inbox drops
+    /// the repeats.
     pub async fn poll_until_stopped(self: Arc<Self>, inbox: InboxWriter, shutdown: CancellationToken) {
         self.delete_stale_webhook().await;
         let mut offset: i32 = 0;
@@ -152,15 +153,26 @@ impl Telegram {
                 }
             };
             let username = self.username();
-            for update in updates {
-                if let Some(event) = inbound::to_event(&update, username.as_deref()) {
-                    if let Err(e) = inbox.accept(&event).await {
-                        // Not confirmed: Telegram hands the update out again.
-                        tracing::error!(error = %e, "could not store a Telegram update; will re-read it");
-                        break;
+            let Some(last) = updates.last().map(|u| u.id.0 as i32) else {
+                continue;
+            };
+            // The whole answer is stored together (one statement, not one per update) before
+            // the next `getUpdates` confirms it.
+            let events: Vec<_> = updates
+                .iter()
+                .filter_map(|update| inbound::to_event(update, username.as_deref()))
+                .collect();
+            match inbox.accept_all(&events).await {
+                Ok(_) => offset = last + 1,
+                Err(e) => {
+                    // Not confirmed: Telegram hands the updates out again (after a pause, for
+                    // the database to come back), and the inbox drops those it stored already.
+                    tracing::error!(error = %e, "could not store Telegram updates; will re-read them");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                     }
                 }
-                offset = update.id.0 as i32 + 1;
             }
         }
     }
