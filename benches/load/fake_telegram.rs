@@ -2,14 +2,15 @@
 //! (<https://core.telegram.org/bots/api>: `POST /bot{token}/{method}` with a JSON body, answers
 //! `{"ok":true,"result":…}` or `{"ok":false,"error_code":N,"description":…,"parameters":…}`) for
 //! the methods the service calls: `getMe`, `setMyCommands`, `sendMessage`, `sendChatAction`,
-//! `answerCallbackQuery`, `deleteWebhook`.
+//! `answerCallbackQuery`, `deleteWebhook`, `getWebhookInfo`, and `getUpdates` for long polling
+//! (`offset` confirms, `limit` up to 100, `timeout` waits for a queued update).
 //!
 //! Unlike the fake of the integration tests it keeps no request bodies: it only counts, per
 //! load token (`load-<n>` in a message's text), when each copy of a reply was accepted, which is
 //! what loss, duplication and latency are computed from. Failures and late answers are injected
 //! by seeded random sources ([`Flaky`], [`Slow`]), so a fault run is repeatable.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ use axum::{Json, Router};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 pub const TOKEN: &str = "424242:LOAD-token";
 const BOT_ID: i64 = 424242;
@@ -89,6 +90,10 @@ struct Shared {
     slow: Mutex<Option<Slow>>,
     /// Counts accepted messages, for waiters.
     accepted: watch::Sender<u64>,
+    /// Updates for `getUpdates`, not yet confirmed, in order.
+    updates: Mutex<VecDeque<Value>>,
+    /// Woken when updates are queued, for a long poll waiting for them.
+    queued: Notify,
 }
 
 impl Shared {
@@ -114,6 +119,8 @@ impl FakeTelegram {
             flaky: Mutex::new(None),
             slow: Mutex::new(None),
             accepted: watch::channel(0).0,
+            updates: Mutex::new(VecDeque::new()),
+            queued: Notify::new(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
@@ -122,6 +129,16 @@ impl FakeTelegram {
             let _ = axum::serve(listener, app).await;
         });
         Ok(Self { url, shared })
+    }
+
+    /// Queues updates for `getUpdates` (long polling) and wakes a poll waiting for them.
+    pub fn push_updates(&self, updates: impl IntoIterator<Item = Value>) {
+        self.shared
+            .updates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(updates);
+        self.shared.queued.notify_waiters();
     }
 
     pub fn set_flaky(&self, flaky: Option<Flaky>) {
@@ -247,8 +264,42 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
             shared.tally().typing += 1;
             ok(json!(true))
         }
+        "getupdates" => get_updates(&shared, &params).await,
+        "getwebhookinfo" => ok(json!({
+            "url": "", "has_custom_certificate": false,
+            "pending_update_count": shared.updates.lock().unwrap_or_else(|p| p.into_inner()).len(),
+        })),
         "setmycommands" | "deletewebhook" | "answercallbackquery" | "setwebhook" => ok(json!(true)),
         _ => error(404, "Not Found", None),
+    }
+}
+
+/// Drops the updates below `offset` (confirmed), then answers up to `limit` of the rest, waiting
+/// up to `timeout` seconds for one when none is queued.
+async fn get_updates(shared: &Shared, params: &Value) -> Response {
+    let limit = params["limit"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
+    let wait = std::time::Duration::from_secs(params["timeout"].as_u64().unwrap_or(0));
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Registered before looking, so that updates queued in between wake it.
+        let queued = shared.queued.notified();
+        {
+            let mut updates = shared.updates.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(offset) = params["offset"].as_i64() {
+                while updates
+                    .front()
+                    .is_some_and(|u| u["update_id"].as_i64().is_some_and(|id| id < offset))
+                {
+                    updates.pop_front();
+                }
+            }
+            if !updates.is_empty() {
+                return ok(Value::Array(updates.iter().take(limit).cloned().collect()));
+            }
+        }
+        if tokio::time::timeout_at(deadline, queued).await.is_err() {
+            return ok(json!([]));
+        }
     }
 }
 

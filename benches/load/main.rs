@@ -32,6 +32,7 @@ mod fake_slack;
 mod fake_telegram;
 mod faults;
 mod measure;
+mod polling;
 mod report;
 mod service;
 mod slack;
@@ -70,6 +71,8 @@ pub enum Platform {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Measurement {
     Throughput,
+    /// `/newtask` updates and agent turns with Telegram by long polling (`getUpdates`).
+    Polling,
     Latency,
     Turns,
     Memory,
@@ -218,6 +221,21 @@ impl Rig {
         name: &str,
         extra_env: Vec<(String, String)>,
     ) -> anyhow::Result<Self> {
+        Self::launch(options, engine, name, extra_env, false).await
+    }
+
+    /// As [`Rig::start`], with Telegram by long polling instead of the webhook.
+    pub async fn start_polling(options: &Options, engine: Engine, name: &str) -> anyhow::Result<Self> {
+        Self::launch(options, engine, name, Vec::new(), true).await
+    }
+
+    async fn launch(
+        options: &Options,
+        engine: Engine,
+        name: &str,
+        extra_env: Vec<(String, String)>,
+        polling: bool,
+    ) -> anyhow::Result<Self> {
         let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("load");
         std::fs::create_dir_all(&root)?;
         let dir = tempfile::Builder::new()
@@ -239,6 +257,7 @@ impl Rig {
             handbook: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("handbook"),
             slack_url: slack.as_ref().map(|s| s.api_url.clone()),
             extra_env,
+            polling,
         };
         let service = match Service::start(launch).await {
             Ok(service) => service,

@@ -45,6 +45,17 @@ pub async fn run(options: &Options, engine: Engine) -> anyhow::Result<Rows> {
         }
         rows.extend(crate::report::median_rows(runs));
     }
+    if wanted(Measurement::Polling) {
+        let mut runs = Vec::new();
+        for run in 1..=options.repeat {
+            eprintln!("{}: long polling ({run} of {})…", engine.name(), options.repeat);
+            let mut rig = Rig::start_polling(options, engine, "polling").await?;
+            let result = crate::polling::polling(options, &mut rig).await;
+            rig.finish(result.is_err()).await;
+            runs.push(result.with_context(|| format!("{} polling", engine.name()))?);
+        }
+        rows.extend(crate::report::median_rows(runs));
+    }
     if wanted(Measurement::Latency) {
         eprintln!("{}: latency…", engine.name());
         rows.extend(guarded(options, engine, "latency", latency).await?);
@@ -75,7 +86,7 @@ where
     result.with_context(|| format!("{} {name}", engine.name()))
 }
 
-fn users(from: i64, n: usize) -> Vec<i64> {
+pub(crate) fn users(from: i64, n: usize) -> Vec<i64> {
     (0..n as i64).map(|i| from + i).collect()
 }
 

@@ -1,5 +1,5 @@
 //! The service under load: the real `coordinator` binary as a child process, in Telegram
-//! webhook mode, pointed at the fakes, on a fresh SQLite file or PostgreSQL schema. It can be
+//! webhook mode (or long polling), pointed at the fakes, on a fresh SQLite file or PostgreSQL schema. It can be
 //! killed with SIGKILL and started again on the same port and database, and its resident memory
 //! is read from `/proc/PID/status`.
 
@@ -101,6 +101,8 @@ pub struct Launch {
     pub slack_url: Option<String>,
     /// Settings of this run on top of the load tool's own (a short outbox lease, retention).
     pub extra_env: Vec<(String, String)>,
+    /// Telegram by long polling (`getUpdates`) instead of the webhook.
+    pub polling: bool,
 }
 
 /// The running child process.
@@ -148,6 +150,9 @@ impl Service {
         let started = Instant::now();
         let mut command = Command::new(&l.bin);
         command.env_clear();
+        if !l.polling {
+            command.env("TELEGRAM_WEBHOOK_SECRET", SECRET);
+        }
         if let Some(slack) = &l.slack_url {
             command
                 .env("SLACK_BOT_TOKEN", crate::fake_slack::BOT_TOKEN)
@@ -170,7 +175,6 @@ impl Service {
             .env("HANDBOOK_DIR", &l.handbook)
             .env("TELEGRAM_BOT_TOKEN", crate::fake_telegram::TOKEN)
             .env("TELEGRAM_API_URL", &l.telegram_url)
-            .env("TELEGRAM_WEBHOOK_SECRET", SECRET)
             .env("OPENAI_API_KEY", "sk-load")
             .env("OPENAI_BASE_URL", &l.model_url)
             .env(
