@@ -49,10 +49,10 @@ pub async fn run(options: &Options, engine: Engine) -> anyhow::Result<Rows> {
         let mut runs = Vec::new();
         for run in 1..=options.repeat {
             eprintln!("{}: long polling ({run} of {})…", engine.name(), options.repeat);
-            let mut rig = Rig::start_polling(options, engine, "polling").await?;
-            let result = crate::polling::polling(options, &mut rig).await;
-            rig.finish(result.is_err()).await;
-            runs.push(result.with_context(|| format!("{} polling", engine.name()))?);
+            let mut rows =
+                guarded_polling(options, engine, "polling-commands", crate::polling::commands).await?;
+            rows.extend(guarded_polling(options, engine, "polling-turns", crate::polling::turns).await?);
+            runs.push(rows);
         }
         rows.extend(crate::report::median_rows(runs));
     }
@@ -80,8 +80,29 @@ async fn guarded<F>(options: &Options, engine: Engine, name: &str, body: F) -> a
 where
     F: AsyncFnOnce(&Options, &mut Rig) -> anyhow::Result<Rows>,
 {
-    let mut rig = Rig::start(options, engine, name).await?;
+    on(Rig::start(options, engine, name).await?, options, name, body).await
+}
+
+/// As [`guarded`], with Telegram by long polling.
+async fn guarded_polling<F>(options: &Options, engine: Engine, name: &str, body: F) -> anyhow::Result<Rows>
+where
+    F: AsyncFnOnce(&Options, &mut Rig) -> anyhow::Result<Rows>,
+{
+    on(
+        Rig::start_polling(options, engine, name).await?,
+        options,
+        name,
+        body,
+    )
+    .await
+}
+
+async fn on<F>(mut rig: Rig, options: &Options, name: &str, body: F) -> anyhow::Result<Rows>
+where
+    F: AsyncFnOnce(&Options, &mut Rig) -> anyhow::Result<Rows>,
+{
     let result = body(options, &mut rig).await;
+    let engine = rig.db.engine;
     rig.finish(result.is_err()).await;
     result.with_context(|| format!("{} {name}", engine.name()))
 }

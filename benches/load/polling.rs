@@ -2,6 +2,8 @@
 //! Bot API and the service takes them with `getUpdates` (up to 100 an answer), storing each
 //! answer before the next call confirms it.
 //!
+//! Each on a service of its own with a fresh database:
+//!
 //! 1. `/newtask`: `--throughput-updates` distinct `/newtask` updates from 200 linked chats,
 //!    all queued at once; updates turned into tasks and queued replies per second (from the
 //!    moment they are queued until the inbox has finished them all).
@@ -18,48 +20,51 @@ use crate::{Options, Rig};
 /// Chats sending at once.
 const CHATS: usize = 200;
 
-pub async fn polling(options: &Options, rig: &mut Rig) -> anyhow::Result<Rows> {
+/// `/newtask` updates turned into tasks per second, on a service of its own.
+pub async fn commands(options: &Options, rig: &mut Rig) -> anyhow::Result<Rows> {
     let chats = users(7_000_001, CHATS);
     rig.service.link(&chats).await?;
     let n = options.throughput_updates;
-    let commands = (1..=n).map(|k| text_update(k as u64, chats[k % CHATS], &format!("/newtask load-{k}")));
-    let newtask = finished_per_second(rig, commands, 0, n).await?;
-    let turns = (1..=CHATS).map(|k| {
-        let token = n + k;
-        text_update(
-            token as u64,
-            chats[k - 1],
-            &format!("Please keep track of load-{token} for me"),
-        )
-    });
-    let turns = finished_per_second(rig, turns, n, CHATS).await?;
-    Ok(vec![
-        (
-            format!(
-                "long polling: `/newtask` updates turned into tasks and queued replies ({} updates, {CHATS} chats)",
-                thousands(n as f64)
-            ),
-            format!("{}/s", thousands(newtask)),
+    let updates = (1..=n).map(|k| text_update(k as u64, chats[k % CHATS], &format!("/newtask load-{k}")));
+    let rate = finished_per_second(rig, updates, n).await?;
+    Ok(vec![(
+        format!(
+            "long polling: `/newtask` updates turned into tasks and queued replies ({} updates, {CHATS} chats)",
+            thousands(n as f64)
         ),
-        (
-            format!("long polling: agent turns finished per second ({CHATS} chats, one update each)"),
-            format!("{}/s", thousands(turns)),
-        ),
-    ])
+        format!("{}/s", thousands(rate)),
+    )])
 }
 
-/// Queues `updates` at the fake Bot API at once and waits until the inbox has finished them
-/// (`before` events were finished earlier); how many per second.
+/// Agent turns finished per second, on a service of its own.
+pub async fn turns(_: &Options, rig: &mut Rig) -> anyhow::Result<Rows> {
+    let chats = users(7_500_001, CHATS);
+    rig.service.link(&chats).await?;
+    let updates = chats.iter().enumerate().map(|(k, &chat)| {
+        text_update(
+            k as u64 + 1,
+            chat,
+            &format!("Please keep track of load-{} for me", k + 1),
+        )
+    });
+    let rate = finished_per_second(rig, updates, CHATS).await?;
+    Ok(vec![(
+        format!("long polling: agent turns finished per second ({CHATS} chats, one update each)"),
+        format!("{}/s", thousands(rate)),
+    )])
+}
+
+/// Queues `updates` at the fake Bot API at once and waits until the inbox has finished all
+/// `count`; how many per second.
 async fn finished_per_second(
     rig: &Rig,
     updates: impl Iterator<Item = serde_json::Value>,
-    before: usize,
     count: usize,
 ) -> anyhow::Result<f64> {
     let started = Instant::now();
     rig.telegram.push_updates(updates);
     rig.service
-        .wait_for_events((before + count) as u64, started, Duration::from_secs(300))
+        .wait_for_events(count as u64, started, Duration::from_secs(300))
         .await?;
     Ok(count as f64 / started.elapsed().as_secs_f64())
 }
