@@ -14,7 +14,8 @@
 //!
 //! Measurements ([`measure`]): webhook updates stored and acknowledged per second; webhook →
 //! `sendMessage` latency for commands and for free text through the agent; resident memory idle
-//! and with 1,000 active chats; with `--platform slack` ([`slack`]), signed Events API callbacks
+//! and with 1,000 active chats; by long polling ([`polling`]), `/newtask` updates and agent turns
+//! per second; with `--platform slack` ([`slack`]), signed Events API callbacks
 //! acknowledged per second and event → `chat.postMessage` latency. Fault runs ([`faults`]): every update delivered three times;
 //! SIGKILL at random moments and restart; 30% of sends refused (429 or 5xx); the PostgreSQL
 //! server restarted under load; 20% of sends answered only after the outbox lease ran out.
