@@ -40,6 +40,18 @@ async fn webhook_app(db: Db, fake: &FakeTelegram) -> TestApp {
     app
 }
 
+/// The app with Telegram by long polling (no webhook secret) against `fake`.
+async fn polling_app(db: Db, fake: &FakeTelegram) -> TestApp {
+    spawn_app_with(
+        db,
+        &[
+            ("TELEGRAM_BOT_TOKEN", fake.token.as_str()),
+            ("TELEGRAM_API_URL", fake.url.as_str()),
+        ],
+    )
+    .await
+}
+
 async fn tasks(app: &TestApp) -> Vec<Value> {
     app.get("/api/tasks?limit=500")
         .await
@@ -294,14 +306,7 @@ async fn a_slow_send_to_one_chat_does_not_hold_up_the_others(db: Db) {
 
 async fn polling_mode_reads_updates_and_registers_commands(db: Db) {
     let fake = FakeTelegram::start().await;
-    let app = spawn_app_with(
-        db,
-        &[
-            ("TELEGRAM_BOT_TOKEN", fake.token.as_str()),
-            ("TELEGRAM_API_URL", fake.url.as_str()),
-        ],
-    )
-    .await;
+    let app = polling_app(db, &fake).await;
     app.post(
         "/api/people",
         json!({"handle": "anna", "name": "Anna", "identities": [{"channel": "telegram", "external_id": ANNA.to_string()}]}),
@@ -346,14 +351,7 @@ async fn polling_mode_reads_updates_and_registers_commands(db: Db) {
 async fn polling_stores_an_answer_of_many_updates_in_order(db: Db) {
     const BEN: i64 = 4343;
     let fake = FakeTelegram::start().await;
-    let app = spawn_app_with(
-        db,
-        &[
-            ("TELEGRAM_BOT_TOKEN", fake.token.as_str()),
-            ("TELEGRAM_API_URL", fake.url.as_str()),
-        ],
-    )
-    .await;
+    let app = polling_app(db, &fake).await;
     for (handle, id) in [("anna", ANNA), ("ben", BEN)] {
         let person = app
             .post(
