@@ -1,7 +1,7 @@
 //! The service under load: the real `coordinator` binary as a child process, in Telegram
-//! webhook mode (or long polling), pointed at the fakes, on a fresh SQLite file or PostgreSQL schema. It can be
-//! killed with SIGKILL and started again on the same port and database, and its resident memory
-//! is read from `/proc/PID/status`.
+//! webhook mode (or long polling), pointed at the fakes, on a fresh SQLite file or PostgreSQL
+//! schema. It can be killed with SIGKILL and started again on the same port and database, and
+//! its resident memory is read from `/proc/PID/status`.
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
