@@ -23,6 +23,7 @@ both_dbs!(
     a_send_slower_than_the_lease_is_sent_once,
     a_batch_takes_one_event_per_chat_and_finishes_each_claim_it_holds,
     webhooks_at_once_are_stored_together_each_once,
+    a_poll_answer_is_stored_together_each_chat_in_order,
     a_batch_insert_says_which_events_are_new,
     a_slow_event_holds_one_slot_not_the_worker,
     each_chat_is_answered_in_order_while_slots_refill,
@@ -336,6 +337,43 @@ async fn webhooks_at_once_are_stored_together_each_once(db: Db) {
         assert_eq!(event.text, format!("/newtask grouped {n}"));
         assert_eq!(n % 7, (claim.chat_id.parse::<usize>().unwrap() - 100));
     }
+}
+
+/// A long poll's answer of 70 events from 7 chats (more than one statement holds), one of them
+/// given twice: each is new once, the worker is woken, and each chat's first event is its head.
+async fn a_poll_answer_is_stored_together_each_chat_in_order(db: Db) {
+    let (url, _dir) = fresh_database(db).await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let writer = InboxWriter::new(store.clone(), wake.clone());
+    let mut events: Vec<InboundEvent> = (0..70).map(inbound).collect();
+    events.push(inbound(5));
+    let fresh = writer.accept_all(&events).await.unwrap();
+    let mut expected = vec![true; 70];
+    expected.push(false);
+    assert_eq!(fresh, expected);
+    tokio::time::timeout(std::time::Duration::from_secs(1), wake.notified())
+        .await
+        .expect("the worker is woken");
+    let again = writer.accept_all(&events[..10]).await.unwrap();
+    assert_eq!(again, vec![false; 10], "a redelivered answer is not new");
+    let now = coordinator::store::now();
+    let claims = store
+        .claim_batch(Queue::Inbox, None, now, now + Duration::seconds(30), 100)
+        .await
+        .unwrap();
+    assert_eq!(claims.len(), 7, "one head per chat");
+    for claim in claims {
+        let event: InboundEvent = serde_json::from_str(&claim.payload).unwrap();
+        let n: usize = event.event_id.trim_start_matches("update-").parse().unwrap();
+        assert!(
+            n < 7,
+            "chat {}'s head is its first event, not update-{n}",
+            claim.chat_id
+        );
+    }
+    assert!(writer.accept_all(&[]).await.unwrap().is_empty());
 }
 
 async fn a_batch_insert_says_which_events_are_new(db: Db) {
