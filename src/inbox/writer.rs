@@ -47,8 +47,7 @@ impl InboxWriter {
     #[tracing::instrument(skip_all, fields(channel = %event.channel, event_id = %event.event_id))]
     pub async fn accept(&self, event: &InboundEvent) -> Result<bool, StoreError> {
         let fresh = self.store_grouped(row(event)?).await?;
-        metrics::counter!("inbox_events_total", "channel" => event.channel.as_str(), "fresh" => fresh.to_string())
-            .increment(1);
+        count(event, fresh);
         Ok(fresh)
     }
 
@@ -65,8 +64,7 @@ impl InboxWriter {
                 self.wake.notify_one();
             }
             for (event, &new) in part.iter().zip(&stored) {
-                metrics::counter!("inbox_events_total", "channel" => event.channel.as_str(), "fresh" => new.to_string())
-                    .increment(1);
+                count(event, new);
             }
             fresh.extend(stored);
         }
@@ -140,6 +138,12 @@ impl InboxWriter {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Counts a stored event in `/metrics` (`fresh`: new, not a redelivery).
+fn count(event: &InboundEvent, fresh: bool) {
+    metrics::counter!("inbox_events_total", "channel" => event.channel.as_str(), "fresh" => fresh.to_string())
+        .increment(1);
 }
 
 /// The inbox row of `event`.
