@@ -324,19 +324,30 @@ async fn webhooks_at_once_are_stored_together_each_once(db: Db) {
     }
     assert_eq!(fresh, vec![1; 30], "each event new exactly once");
     assert_eq!(store.queue_counts(Queue::Inbox).await.unwrap().pending, 30);
+    let heads = heads(&store).await;
+    assert_eq!(heads.len(), 7, "one head per chat");
+    for (claim, event, n) in heads {
+        assert_eq!(event.chat_id, claim.chat_id);
+        assert_eq!(event.text, format!("/newtask grouped {n}"));
+        assert_eq!(n % 7, (claim.chat_id.parse::<usize>().unwrap() - 100));
+    }
+}
+
+/// Every inbox event a claim takes now, with its event and the number of its `update-N` id.
+async fn heads(store: &Store) -> Vec<(Claimed, InboundEvent, usize)> {
     let now = coordinator::store::now();
     let claims = store
         .claim_batch(Queue::Inbox, None, now, now + Duration::seconds(30), 100)
         .await
         .unwrap();
-    assert_eq!(claims.len(), 7, "one head per chat");
-    for claim in claims {
-        let event: InboundEvent = serde_json::from_str(&claim.payload).unwrap();
-        assert_eq!(event.chat_id, claim.chat_id);
-        let n: usize = event.event_id.trim_start_matches("update-").parse().unwrap();
-        assert_eq!(event.text, format!("/newtask grouped {n}"));
-        assert_eq!(n % 7, (claim.chat_id.parse::<usize>().unwrap() - 100));
-    }
+    claims
+        .into_iter()
+        .map(|claim| {
+            let event: InboundEvent = serde_json::from_str(&claim.payload).unwrap();
+            let n = event.event_id.trim_start_matches("update-").parse().unwrap();
+            (claim, event, n)
+        })
+        .collect()
 }
 
 /// A long poll's answer of 70 events from 7 chats (more than one statement holds), one of them
@@ -358,15 +369,9 @@ async fn a_poll_answer_is_stored_together_each_chat_in_order(db: Db) {
         .expect("the worker is woken");
     let again = writer.accept_all(&events[..10]).await.unwrap();
     assert_eq!(again, vec![false; 10], "a redelivered answer is not new");
-    let now = coordinator::store::now();
-    let claims = store
-        .claim_batch(Queue::Inbox, None, now, now + Duration::seconds(30), 100)
-        .await
-        .unwrap();
-    assert_eq!(claims.len(), 7, "one head per chat");
-    for claim in claims {
-        let event: InboundEvent = serde_json::from_str(&claim.payload).unwrap();
-        let n: usize = event.event_id.trim_start_matches("update-").parse().unwrap();
+    let heads = heads(&store).await;
+    assert_eq!(heads.len(), 7, "one head per chat");
+    for (claim, _, n) in heads {
         assert!(
             n < 7,
             "chat {}'s head is its first event, not update-{n}",
