@@ -27,6 +27,7 @@ mod manifest;
 pub mod model;
 mod passages;
 mod search;
+mod sections;
 mod tokens;
 
 use std::collections::HashMap;

@@ -11,6 +11,9 @@
 //! [`CONFIDENCE_SPREAD`] of the floor are returned. Without vectors, ranking is BM25 and a
 //! question is answerable when a passage's relevance reaches [`MIN_RELEVANCE`].
 //!
+//! A section's passages come back as one result ([`sections`]), so that the few places of a
+//! search's results hold as many sections as rank there.
+//!
 //! Between "answered" and "nothing found" lies "the closest the handbook comes": a question
 //! whose best confidence reaches the floor but not the embedder's sure floor
 //! ([`Embedder::sure_floor`]; without vectors, a relevance of [`SURE_RELEVANCE`]) gets its
@@ -30,6 +33,7 @@ use super::embed::Embedder;
 use super::index;
 use super::lookup::{Hit, TermStats};
 use super::passages::Passages;
+use super::sections;
 use super::{HandbookError, Passage};
 
 /// The longest query accepted, in characters.
@@ -300,6 +304,7 @@ impl Searcher<'_> {
                 .then_with(|| a.file.cmp(&b.file))
                 .then_with(|| a.line_start.cmp(&b.line_start))
         });
+        let mut passages = sections::one_per_section(passages);
         passages.truncate(k);
         Ok(passages)
     }

@@ -279,6 +279,45 @@ async fn bm25_search_answers_the_question_set_with_citations() {
     );
 }
 
+/// A section cut into several passages is one result: no search of the question set returns a
+/// section twice, and where several of a section's passages ranked, the result covers their
+/// lines and holds each one's text.
+#[tokio::test]
+async fn each_section_is_one_result() {
+    let (handbook, _index) = ingested(None).await;
+    let mut folded = 0;
+    for q in &question_set().questions {
+        let found = handbook.search(&q.question, 8).await.unwrap();
+        let mut sections = std::collections::HashSet::new();
+        for p in &found {
+            assert!(
+                sections.insert((&p.file, &p.heading_path)),
+                "{}: {} twice",
+                q.question,
+                p.citation()
+            );
+            let text = std::fs::read_to_string(sample_dir().join(&p.file)).unwrap();
+            let chunks = chunk_markdown(&text, &ChunkOptions::default());
+            let span = |c: &coordinator::handbook::Chunk| (c.line_start as u32, c.line_end as u32);
+            if chunks.iter().any(|c| span(c) == (p.line_start, p.line_end)) {
+                continue;
+            }
+            folded += 1;
+            let inside: Vec<_> = chunks
+                .iter()
+                .filter(|c| {
+                    c.heading_path == p.heading_path && span(c).0 >= p.line_start && span(c).1 <= p.line_end
+                })
+                .collect();
+            assert!(inside.len() >= 2, "{}: {p:?}", q.question);
+            for end in [inside[0], inside[inside.len() - 1]] {
+                assert!(p.text.contains(&end.text), "{}: {p:?} lacks {end:?}", q.question);
+            }
+        }
+    }
+    assert!(folded > 0, "no search ranked two passages of one section");
+}
+
 /// Without vectors the "nothing found" threshold favours answering: every answerable question
 /// of the set finds something, and at least half of the unrelated ones find nothing.
 #[tokio::test]
