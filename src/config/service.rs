@@ -92,7 +92,7 @@ pub(super) const GROUPS: &[Group] = &[
         settings: &[
             Setting::default_to(
                 "COORDINATOR_INBOX_WORKERS",
-                "64",
+                "128",
                 "inbound events worked on at once (each chat's events stay in order)",
             ),
             Setting::default_to(

@@ -55,7 +55,7 @@ fn bad_values_name_the_setting() {
 fn throughput_settings() {
     use crate::domain::Channel;
     let s = Settings::with(&[]).unwrap();
-    assert_eq!(s.throughput.inbox_workers, 64);
+    assert_eq!(s.throughput.inbox_workers, 128);
     assert_eq!(
         s.throughput.sends_per_second(Channel::Telegram).map(|n| n.get()),
         Some(30)
