@@ -295,15 +295,16 @@ impl App {
     ) -> Vec<tokio::task::JoinHandle<()>> {
         // `COORDINATOR_INBOX_WORKERS` events at once, on both databases: most of an agent turn
         // is waiting for the model, and a turn waiting keeps no other chat waiting behind it.
-        // Each worker has up to `inbox::BATCH` slots, claimed in batches (one event per chat,
+        // Each worker has up to `inbox::batch_for` slots, claimed in batches (one event per chat,
         // so each chat's events stay in order) and refilled as they free up; events that end
         // together are finished in one commit. Idle workers sleep on the wake-up, so their
         // number costs nothing while the inbox is empty.
         let in_flight = self.settings.throughput.inbox_workers;
-        let workers = in_flight.div_ceil(crate::inbox::BATCH);
+        let slots = crate::inbox::batch_for(&self.store);
+        let workers = in_flight.div_ceil(slots);
         let mut tasks: Vec<_> = (0..workers)
             .map(|n| {
-                let batch = (in_flight - n * crate::inbox::BATCH).min(crate::inbox::BATCH);
+                let batch = (in_flight - n * slots).min(slots);
                 let inbox = Inbox::new(
                     self.store.clone(),
                     self.conversation.clone(),
