@@ -2,7 +2,8 @@
 //! claim keeps the item from other workers; a lapsed one lets another worker take it over, and
 //! the worker that lost it can no longer change the item. Through the running service: a send
 //! slower than the outbox lease is still sent once. The inbox worker with a scripted handler:
-//! a slow event keeps one of its slots, not the worker, and each chat stays in order.
+//! a slow event keeps one of its slots, not the worker, each chat stays in order, and a worker
+//! has the slots of its engine.
 
 use chrono::{DateTime, Duration, Utc};
 use coordinator::domain::Channel;
@@ -27,6 +28,7 @@ both_dbs!(
     a_batch_insert_says_which_events_are_new,
     a_slow_event_holds_one_slot_not_the_worker,
     each_chat_is_answered_in_order_while_slots_refill,
+    a_worker_has_the_slots_of_its_engine,
     replies_beyond_one_statement_are_all_queued_once,
 );
 
@@ -455,14 +457,18 @@ async fn store_event(store: &Store, n: usize, chat: &str, text: &str) {
         .unwrap());
 }
 
-/// Runs an inbox worker of `slots` over `store` until the returned token is cancelled.
+/// Runs an inbox worker of `slots` (its engine's default when `None`) over `store` until the
+/// returned token is cancelled.
 fn worker(
     store: &Store,
     handler: std::sync::Arc<Scripted>,
-    slots: usize,
+    slots: Option<usize>,
 ) -> (tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-    let inbox = coordinator::inbox::Inbox::new(store.clone(), handler, wake.clone(), wake).with_batch(slots);
+    let mut inbox = coordinator::inbox::Inbox::new(store.clone(), handler, wake.clone(), wake);
+    if let Some(slots) = slots {
+        inbox = inbox.with_batch(slots);
+    }
     let stop = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(inbox.run_until_stopped(stop.clone()));
     (stop, running)
@@ -489,7 +495,7 @@ async fn a_slow_event_holds_one_slot_not_the_worker(db: Db) {
         store_event(&store, n, &n.to_string(), &format!("quick {n}")).await;
     }
     let handler = std::sync::Arc::new(Scripted::default());
-    let (stop, running) = worker(&store, handler.clone(), 4);
+    let (stop, running) = worker(&store, handler.clone(), Some(4));
     until("the quick events finished while the slow one runs", async || {
         store.queue_counts(Queue::Inbox).await.unwrap().done == 12
     })
@@ -508,6 +514,37 @@ async fn a_slow_event_holds_one_slot_not_the_worker(db: Db) {
     running.await.unwrap();
 }
 
+/// A worker left to its defaults works 32 events at once on SQLite (one writing connection:
+/// fewer, larger claims and commits) and 16 on PostgreSQL: with 40 slow events of 40 chats
+/// waiting, that many are claimed and the rest wait.
+async fn a_worker_has_the_slots_of_its_engine(db: Db) {
+    let slots = match db {
+        Db::Sqlite => 32,
+        Db::Postgres => 16,
+    };
+    let (url, _dir) = fresh_database(db).await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    for n in 1..=40 {
+        store_event(&store, n, &format!("{}", 500 + n), "slow").await;
+    }
+    let handler = std::sync::Arc::new(Scripted::default());
+    let (_stop, running) = worker(&store, handler, None);
+    until("the worker's slots are claimed", async || {
+        store.queue_counts(Queue::Inbox).await.unwrap().processing == slots as i64
+    })
+    .await;
+    // Full slots claim nothing more.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let counts = store.queue_counts(Queue::Inbox).await.unwrap();
+    assert_eq!(
+        (counts.processing, counts.pending),
+        (slots as i64, 40 - slots as i64),
+        "{counts:?}"
+    );
+    running.abort();
+}
+
 /// Three chats of 8 events each, stored interleaved, worked by 2 slots that refill as events
 /// end: every event is answered once, and each chat's in the order it was sent.
 async fn each_chat_is_answered_in_order_while_slots_refill(db: Db) {
@@ -521,7 +558,7 @@ async fn each_chat_is_answered_in_order_while_slots_refill(db: Db) {
         }
     }
     let handler = std::sync::Arc::new(Scripted::default());
-    let (stop, running) = worker(&store, handler.clone(), 2);
+    let (stop, running) = worker(&store, handler.clone(), Some(2));
     until("every event finished", async || {
         store.queue_counts(Queue::Inbox).await.unwrap().done == 24
     })
