@@ -50,12 +50,17 @@ fn fold(mut best: Passage, rest: Vec<Passage>) -> Passage {
     if rest.is_empty() {
         return best;
     }
+    for p in &rest {
+        best.relevance = best.relevance.max(p.relevance);
+        best.sure |= p.sure;
+    }
     let mut parts: Vec<(u32, u32, String)> = rest
-        .iter()
-        .map(|p| (p.line_start, p.line_end, p.text.clone()))
+        .into_iter()
+        .map(|p| (p.line_start, p.line_end, p.text))
         .collect();
     parts.push((best.line_start, best.line_end, std::mem::take(&mut best.text)));
     parts.sort_by_key(|&(start, end, _)| (start, end));
+    best.line_start = parts[0].0;
     let mut text = String::new();
     let mut covered = 0;
     for (n, (start, end, part)) in parts.into_iter().enumerate() {
@@ -70,25 +75,15 @@ fn fold(mut best: Passage, rest: Vec<Passage>) -> Passage {
             text.push_str(&part);
         } else {
             let shared = shared_len(&text, &part);
-            let rest = &part[shared..];
             if shared == 0 {
                 text.push('\n');
             }
-            text.push_str(rest);
+            text.push_str(&part[shared..]);
         }
         covered = covered.max(end);
     }
     best.text = text;
-    best.line_start = best
-        .line_start
-        .min(rest.iter().map(|p| p.line_start).min().unwrap_or(u32::MAX));
-    best.line_end = best
-        .line_end
-        .max(rest.iter().map(|p| p.line_end).max().unwrap_or(0));
-    for p in &rest {
-        best.relevance = best.relevance.max(p.relevance);
-        best.sure |= p.sure;
-    }
+    best.line_end = covered;
     best
 }
 

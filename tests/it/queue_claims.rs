@@ -32,10 +32,16 @@ both_dbs!(
     replies_beyond_one_statement_are_all_queued_once,
 );
 
-async fn store_with_one_event(db: Db) -> (Store, tempfile::TempDir) {
+/// A store on a fresh database of `db`, its schema created.
+async fn migrated_store(db: Db) -> (Store, tempfile::TempDir) {
     let (url, dir) = fresh_database(db).await;
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
+    (store, dir)
+}
+
+async fn store_with_one_event(db: Db) -> (Store, tempfile::TempDir) {
+    let (store, dir) = migrated_store(db).await;
     assert!(store
         .enqueue_inbox("telegram", "update-1", "42", "{}")
         .await
@@ -136,9 +142,7 @@ async fn a_stale_inbox_worker_cannot_change_a_finished_event(db: Db) {
 /// The same for the outbox: A's send outlived its lease, B sent the message and recorded it;
 /// A's late result changes nothing.
 async fn a_stale_outbox_worker_cannot_change_a_sent_message(db: Db) {
-    let (url, _dir) = fresh_database(db).await;
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, _dir) = migrated_store(db).await;
     let message = OutboundMessage::text(Channel::Telegram, "42", "Standup at ten");
     store
         .enqueue_outbox(&[to_outbound(&message, Some("standup".into())).unwrap()])
@@ -228,9 +232,7 @@ async fn a_send_slower_than_the_lease_is_sent_once(db: Db) {
 /// unfinished; finishing the batch applies each claim it still holds (tagged, replies queued)
 /// and nothing of one it lost.
 async fn a_batch_takes_one_event_per_chat_and_finishes_each_claim_it_holds(db: Db) {
-    let (url, _dir) = fresh_database(db).await;
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, _dir) = migrated_store(db).await;
     for (event, chat) in [("u1", "1"), ("u2", "1"), ("u3", "2"), ("u4", "3")] {
         assert!(store.enqueue_inbox("telegram", event, chat, "{}").await.unwrap());
     }
@@ -309,9 +311,7 @@ fn inbound(n: usize) -> InboundEvent {
 /// 60 requests at once, 30 events each delivered twice: the writer stores them in groups,
 /// and each event is new exactly once, stored once, with its own payload.
 async fn webhooks_at_once_are_stored_together_each_once(db: Db) {
-    let (url, _dir) = fresh_database(db).await;
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, _dir) = migrated_store(db).await;
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let writer = InboxWriter::new(store.clone(), wake);
     let mut requests = tokio::task::JoinSet::new();
@@ -355,9 +355,7 @@ async fn heads(store: &Store) -> Vec<(Claimed, InboundEvent, usize)> {
 /// A long poll's answer of 70 events from 7 chats (more than one statement holds), one of them
 /// given twice: each is new once, the worker is woken, and each chat's first event is its head.
 async fn a_poll_answer_is_stored_together_each_chat_in_order(db: Db) {
-    let (url, _dir) = fresh_database(db).await;
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, _dir) = migrated_store(db).await;
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let writer = InboxWriter::new(store.clone(), wake.clone());
     let mut events: Vec<InboundEvent> = (0..70).map(inbound).collect();
@@ -487,9 +485,7 @@ async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
 /// behind it, in other chats, are all answered meanwhile (a worker that waits for its whole
 /// batch answers 3 of them), and the slow one is finished once it ends.
 async fn a_slow_event_holds_one_slot_not_the_worker(db: Db) {
-    let (url, _dir) = fresh_database(db).await;
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, _dir) = migrated_store(db).await;
     store_event(&store, 1, "1", "slow").await;
     for n in 2..=13 {
         store_event(&store, n, &n.to_string(), &format!("quick {n}")).await;
@@ -522,9 +518,7 @@ async fn a_worker_has_the_slots_of_its_engine(db: Db) {
         Db::Sqlite => 32,
         Db::Postgres => 16,
     };
-    let (url, _dir) = fresh_database(db).await;
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, _dir) = migrated_store(db).await;
     for n in 1..=40 {
         store_event(&store, n, &format!("{}", 500 + n), "slow").await;
     }
@@ -548,9 +542,7 @@ async fn a_worker_has_the_slots_of_its_engine(db: Db) {
 /// Three chats of 8 events each, stored interleaved, worked by 2 slots that refill as events
 /// end: every event is answered once, and each chat's in the order it was sent.
 async fn each_chat_is_answered_in_order_while_slots_refill(db: Db) {
-    let (url, _dir) = fresh_database(db).await;
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
+    let (store, _dir) = migrated_store(db).await;
     let chats = ["31", "32", "33"];
     for k in 0..8 {
         for (c, chat) in chats.iter().enumerate() {
