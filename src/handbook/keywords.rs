@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use lancedb::index::scalar::collect_query_tokens;
 
 use super::index::fts_params;
-use super::lookup::TermStats;
 use super::HandbookError;
 
 /// BM25's term-frequency saturation and length normalisation, as LanceDB sets them.
@@ -62,14 +61,10 @@ impl Keywords {
         Ok(keywords)
     }
 
-    /// How many passages hold each term, for the relevance check.
-    pub fn stats(&self) -> TermStats {
-        TermStats {
-            passages: self.lengths.len(),
-            document_frequency: (self.postings.iter())
-                .map(|(term, postings)| (term.clone(), postings.len() as u32))
-                .collect(),
-        }
+    /// A term's weight in the relevance check: its BM25 inverse document frequency over all
+    /// passages, so a term no passage holds weighs the most.
+    pub fn weight(&self, term: &str) -> f32 {
+        idf(self.postings.get(term).map_or(0, Vec::len), self.lengths.len())
     }
 
     /// The `limit` best passages for a question's analysed terms (each as often as it occurs
@@ -167,11 +162,13 @@ mod tests {
     }
 
     #[test]
-    fn the_statistics_count_passages_not_occurrences() {
-        let stats = keywords(&["refund refund refund", "refund policy", "laptops"]).stats();
-        assert_eq!(stats.passages, 3);
-        assert_eq!(stats.document_frequency.get("refund"), Some(&2));
-        assert_eq!(stats.document_frequency.get("laptop"), Some(&1));
+    fn a_term_weighs_by_the_passages_that_hold_it_not_its_occurrences() {
+        let k = keywords(&["refund refund refund", "refund policy", "laptops", ""]);
+        // Every passage counts, the empty one too.
+        assert_eq!(k.weight("refund"), idf(2, 4));
+        assert_eq!(k.weight("laptop"), idf(1, 4));
+        assert!(k.weight("pizza") > k.weight("laptop"));
+        assert!(k.weight("laptop") > k.weight("refund"));
     }
 
     #[test]

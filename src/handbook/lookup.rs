@@ -1,9 +1,7 @@
 //! Reads of the handbook table for searches: the passages' columns as searches return them
-//! ([`Hit`]) and the term statistics (how many passages hold each term) behind the relevance
-//! check. The passages themselves, and the lookups over them, are in `passages`; LanceDB's own
-//! lookups, which those are checked against, are here for the tests.
-
-use std::collections::HashMap;
+//! ([`Hit`]). The passages themselves, the lookups over them and the term weights behind the
+//! relevance check are in `passages`; LanceDB's own lookups, which those are checked against, are
+//! here for the tests.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt32Type};
@@ -81,22 +79,6 @@ pub(crate) fn hits(batches: &[RecordBatch], score_column: Option<&str>) -> Vec<H
         }
     }
     out
-}
-
-/// How many passages contain each term, for the relevance check.
-#[derive(Debug, Default)]
-pub(crate) struct TermStats {
-    pub passages: usize,
-    pub document_frequency: HashMap<String, u32>,
-}
-
-impl TermStats {
-    /// BM25's inverse document frequency; a term no passage has gets the highest weight.
-    pub fn idf(&self, term: &str) -> f32 {
-        let n = self.passages as f32;
-        let df = self.document_frequency.get(term).copied().unwrap_or(0) as f32;
-        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
-    }
 }
 
 /// LanceDB's own lookups, which the searches' lookups over the passages in memory are checked
@@ -204,22 +186,5 @@ pub(crate) mod reference {
             hit.score = 1.0 - hit.score;
         }
         Ok(found)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unknown_terms_weigh_most() {
-        let mut stats = TermStats {
-            passages: 100,
-            ..TermStats::default()
-        };
-        stats.document_frequency.insert("polici".into(), 40);
-        stats.document_frequency.insert("refund".into(), 3);
-        assert!(stats.idf("refund") > stats.idf("polici"));
-        assert!(stats.idf("pizza") > stats.idf("refund"));
     }
 }

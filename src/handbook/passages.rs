@@ -1,6 +1,6 @@
 //! [`Passages`]: every passage of one version of the handbook table, read in one scan, with the
-//! postings the full-text lookup scores (`keywords`), the term statistics behind the relevance
-//! check and the vectors the nearest-vector lookup compares a question with.
+//! postings the full-text lookup scores (`keywords`; their document frequencies also weigh the
+//! terms of the relevance check) and the vectors the nearest-vector lookup compares a question with.
 //!
 //! The nearest-vector lookup is an exact scan of those vectors in memory. LanceDB's own flat
 //! search gives the same passages in the same order (a test checks it), but plans a query
@@ -17,14 +17,12 @@ use lancedb::Table;
 
 use super::index::{storage, string_column, FTS_COLUMN};
 use super::keywords::Keywords;
-use super::lookup::{hits, Hit, TermStats, HIT_COLUMNS, VECTOR_COLUMN};
+use super::lookup::{hits, Hit, HIT_COLUMNS, VECTOR_COLUMN};
 use super::HandbookError;
 
 /// Every passage of one version of the table, read in one scan (see the module documentation).
 #[derive(Debug, Default)]
 pub(crate) struct Passages {
-    /// How many passages hold each term.
-    pub stats: TermStats,
     /// The postings of the full-text lookup.
     keywords: Keywords,
     /// The passages, in the table's order, their scores 0.
@@ -75,7 +73,6 @@ impl Passages {
             passages.hits.extend(rows);
         }
         passages.keywords = Keywords::of(searched.into_iter())?;
-        passages.stats = passages.keywords.stats();
         Ok(passages)
     }
 
@@ -124,6 +121,11 @@ impl Passages {
                 ..self.hits[i].clone()
             })
             .collect()
+    }
+
+    /// A term's weight in the relevance check (see [`Keywords::weight`]).
+    pub fn term_weight(&self, term: &str) -> f32 {
+        self.keywords.weight(term)
     }
 
     /// How many passages the table holds.
@@ -333,12 +335,8 @@ mod tests {
         let table = handbook.table().await.unwrap().unwrap();
         let passages = Passages::read(&table).await.unwrap();
         assert_eq!(passages.len(), table.count_rows(None).await.unwrap());
-        assert_eq!(passages.stats.passages, passages.len());
-        assert!(passages
-            .stats
-            .document_frequency
-            .get("refund")
-            .is_some_and(|n| *n > 0));
+        // "refund" is in the sample's passages, "zebra" in none of them.
+        assert!(passages.term_weight("refund") < passages.term_weight("zebra"));
         assert!(passages.nearest(&[1.0; 8], 5).is_err());
     }
 }

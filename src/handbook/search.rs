@@ -31,7 +31,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::embed::Embedder;
 use super::index;
-use super::lookup::{Hit, TermStats};
+use super::lookup::Hit;
 use super::passages::Passages;
 use super::sections;
 use super::{HandbookError, Passage};
@@ -137,12 +137,13 @@ fn distinct(tokens: Vec<String>) -> Vec<String> {
     tokens.into_iter().filter(|t| seen.insert(t.clone())).collect()
 }
 
-/// The IDF-weighted share of `query_terms` found in a passage's `terms`.
-pub(crate) fn relevance(query_terms: &[String], passage_terms: &str, stats: &TermStats) -> f32 {
+/// The share of `query_terms` found in a passage's `terms`, each term counted by its `weight`
+/// (its inverse document frequency, [`Passages::term_weight`]).
+pub(crate) fn relevance(query_terms: &[String], passage_terms: &str, weight: impl Fn(&str) -> f32) -> f32 {
     let present: HashSet<&str> = passage_terms.split(' ').collect();
     let (mut found, mut total) = (0.0, 0.0);
     for term in query_terms {
-        let w = stats.idf(term);
+        let w = weight(term);
         total += w;
         if present.contains(term.as_str()) {
             found += w;
@@ -254,7 +255,7 @@ impl Searcher<'_> {
         let mut passages: Vec<Passage> = candidates
             .into_values()
             .map(|c| {
-                let relevance = relevance(&terms, &c.hit.terms, &self.passages.stats);
+                let relevance = relevance(&terms, &c.hit.terms, |t| self.passages.term_weight(t));
                 let score = if with_vectors {
                     similarities.z(c.similarity.unwrap_or(farthest))
                         + BM25_RANK_WEIGHT * bm25s.z(c.bm25.unwrap_or(0.0))
@@ -352,16 +353,19 @@ mod tests {
 
     #[test]
     fn relevance_weighs_rare_terms() {
-        let mut stats = TermStats {
-            passages: 100,
-            ..TermStats::default()
+        // BM25's IDF over 100 passages: "polici" in 30, "refund" in 4, anything else in none.
+        let weight = |term: &str| {
+            let held = match term {
+                "polici" => 30.0,
+                "refund" => 4.0,
+                _ => 0.0,
+            };
+            (1.0f32 + (100.0 - held + 0.5) / (held + 0.5)).ln()
         };
-        stats.document_frequency.insert("polici".into(), 30);
-        stats.document_frequency.insert("refund".into(), 4);
         let q = analyze("policy on refunds");
-        assert!(relevance(&q, "refund polici approv", &stats) > 0.99);
+        assert!(relevance(&q, "refund polici approv", weight) > 0.99);
         let pets = analyze("policy on pets");
-        assert!(relevance(&pets, "refund polici approv", &stats) < MIN_RELEVANCE);
-        assert_eq!(relevance(&[], "refund", &stats), 0.0);
+        assert!(relevance(&pets, "refund polici approv", weight) < MIN_RELEVANCE);
+        assert_eq!(relevance(&[], "refund", weight), 0.0);
     }
 }
