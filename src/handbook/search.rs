@@ -137,15 +137,14 @@ fn distinct(tokens: Vec<String>) -> Vec<String> {
     tokens.into_iter().filter(|t| seen.insert(t.clone())).collect()
 }
 
-/// The share of `query_terms` found in a passage's `terms`, each term counted by its `weight`
-/// (its inverse document frequency, [`Passages::term_weight`]).
-pub(crate) fn relevance(query_terms: &[String], passage_terms: &str, weight: impl Fn(&str) -> f32) -> f32 {
+/// The share of the question's terms found in a passage's `terms`, each term counted by its
+/// weight (its inverse document frequency, [`Passages::term_weight`]).
+pub(crate) fn relevance(weighted_terms: &[(&str, f32)], passage_terms: &str) -> f32 {
     let present: HashSet<&str> = passage_terms.split(' ').collect();
     let (mut found, mut total) = (0.0, 0.0);
-    for term in query_terms {
-        let w = weight(term);
+    for &(term, w) in weighted_terms {
         total += w;
-        if present.contains(term.as_str()) {
+        if present.contains(term) {
             found += w;
         }
     }
@@ -207,6 +206,10 @@ impl Searcher<'_> {
         let depth = (k * 4).max(50);
         let tokens = tokens(query);
         let terms = distinct(tokens.clone());
+        // The same for every candidate: weighed once.
+        let weighted_terms: Vec<(&str, f32)> = (terms.iter())
+            .map(|t| (t.as_str(), self.passages.term_weight(t)))
+            .collect();
         let mut candidates: HashMap<(String, u32, u32), Candidate> = HashMap::new();
         let mut add = |hits: Vec<Hit>, vector: bool| {
             for hit in hits {
@@ -255,7 +258,7 @@ impl Searcher<'_> {
         let mut passages: Vec<Passage> = candidates
             .into_values()
             .map(|c| {
-                let relevance = relevance(&terms, &c.hit.terms, |t| self.passages.term_weight(t));
+                let relevance = relevance(&weighted_terms, &c.hit.terms);
                 let score = if with_vectors {
                     similarities.z(c.similarity.unwrap_or(farthest))
                         + BM25_RANK_WEIGHT * bm25s.z(c.bm25.unwrap_or(0.0))
@@ -354,18 +357,21 @@ mod tests {
     #[test]
     fn relevance_weighs_rare_terms() {
         // BM25's IDF over 100 passages: "polici" in 30, "refund" in 4, anything else in none.
-        let weight = |term: &str| {
-            let held = match term {
-                "polici" => 30.0,
-                "refund" => 4.0,
-                _ => 0.0,
+        fn weighed(terms: &[String]) -> Vec<(&str, f32)> {
+            let weight = |term: &str| {
+                let held = match term {
+                    "polici" => 30.0,
+                    "refund" => 4.0,
+                    _ => 0.0,
+                };
+                (1.0f32 + (100.0 - held + 0.5) / (held + 0.5)).ln()
             };
-            (1.0f32 + (100.0 - held + 0.5) / (held + 0.5)).ln()
-        };
+            terms.iter().map(|t| (t.as_str(), weight(t))).collect()
+        }
         let q = analyze("policy on refunds");
-        assert!(relevance(&q, "refund polici approv", weight) > 0.99);
+        assert!(relevance(&weighed(&q), "refund polici approv") > 0.99);
         let pets = analyze("policy on pets");
-        assert!(relevance(&pets, "refund polici approv", weight) < MIN_RELEVANCE);
-        assert_eq!(relevance(&[], "refund", weight), 0.0);
+        assert!(relevance(&weighed(&pets), "refund polici approv") < MIN_RELEVANCE);
+        assert_eq!(relevance(&[], "refund"), 0.0);
     }
 }
