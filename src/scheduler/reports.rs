@@ -1,7 +1,8 @@
 //! Scheduled reports (built by `workspace::reports`): each project's report goes to its
 //! configured chat on schedule (at
 //! the report hour in the workspace zone: daily, Mondays weekly, on the 1st monthly), once per
-//! period (dedupe key `report:{period}:{project}:{date}`).
+//! period (dedupe key `report:{period}:{project}:{date}`). A report with nothing in it (no task
+//! open, none done in its period) is not sent: an empty project's chat hears nothing.
 
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
@@ -39,7 +40,8 @@ pub(super) async fn sweep(
     }
     let date = now.with_timezone(&tz).date_naive();
     let system = Actor::system("scheduler");
-    for (project, _name, channel, chat) in s.store.project_chats().await? {
+    let longest = periods.iter().map(|p| p.length()).max().unwrap_or_default();
+    for (project, _name, channel, chat) in s.store.project_chats(now - longest).await? {
         let Some(to) = chat_address(Some(&channel), Some(&chat)) else {
             continue;
         };
@@ -53,6 +55,9 @@ pub(super) async fn sweep(
                 Err(WorkspaceError::NotFound(_)) => continue,
                 Err(e) => return Err(StoreError::Other(format!("report of project {project}: {e:?}"))),
             };
+            if built.data.counts.open == 0 && built.data.counts.done == 0 {
+                continue;
+            }
             let message = built.message(to.channel, &to.chat_id);
             s.store
                 .enqueue_outbox(&[crate::queue::to_outbound(&message, Some(key))?])

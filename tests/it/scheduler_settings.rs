@@ -11,6 +11,7 @@ use crate::scheduler::{at, sent, start, task, ANNA};
 both_dbs!(
     quiet_hours_set_through_the_api_move_reminders,
     a_project_chat_gets_the_scheduled_reports,
+    an_empty_project_chat_gets_no_report,
 );
 
 async fn quiet_hours_set_through_the_api_move_reminders(db: Db) {
@@ -159,4 +160,61 @@ async fn a_project_chat_gets_the_scheduled_reports(db: Db) {
     let uploads = fake.uploads();
     assert_eq!(uploads.len(), 1);
     assert_eq!(&uploads[0].bytes[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+async fn an_empty_project_chat_gets_no_report(db: Db) {
+    let (app, fake) = start(db).await;
+    let project = app.post("/api/projects", json!({"name": "Empty"})).await;
+    assert_eq!(project.status, 201);
+    let id = project.body["id"].as_i64().unwrap();
+    let path = format!("/api/projects/{id}/chat");
+    let set = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"channel": "telegram", "chat_id": "-1002"})),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let scheduler = Scheduler::with_config(
+        app.workspace.clone(),
+        app.store.clone(),
+        SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap()),
+        Policies::default(),
+    );
+    // Tuesday 15 Jan 2030, after the report hour: the project has no task, so nothing is sent,
+    // however often the scheduler looks.
+    for minute in ["08:10", "08:11"] {
+        let sweep = scheduler
+            .run_once(at(&format!("2030-01-15T{minute}:00Z")))
+            .await
+            .unwrap();
+        assert_eq!(sweep.reports_sent, 0, "{sweep:?}");
+    }
+    // A task done more than a day ago is not news for a daily report either.
+    let done = task(&app, json!({"title": "Kick-off", "project_id": id})).await;
+    let marked = app
+        .call(
+            Method::PATCH,
+            &format!("/api/tasks/{done}/status"),
+            Some(json!({"status": "done"})),
+        )
+        .await;
+    assert_eq!(marked.status, 200, "{}", marked.body);
+    let later = chrono::Utc::now() + chrono::Duration::days(3);
+    let sweep = scheduler.run_once(later).await.unwrap();
+    assert_eq!(sweep.reports_sent, 0, "{sweep:?}");
+    // Once there is open work, the daily report comes, once.
+    task(&app, json!({"title": "Wireframes", "project_id": id})).await;
+    let sweep = scheduler.run_once(later).await.unwrap();
+    assert_eq!(sweep.reports_sent, 1, "{sweep:?}");
+    let sweep = scheduler.run_once(later).await.unwrap();
+    assert_eq!(sweep.reports_sent, 0, "{sweep:?}");
+    let daily = sent(&fake, 1).await;
+    assert_eq!(daily[0].chat_id, -1002);
+    assert!(
+        daily[0].text.starts_with("Daily report, Empty"),
+        "{}",
+        daily[0].text
+    );
 }

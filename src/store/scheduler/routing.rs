@@ -45,15 +45,22 @@ impl Store {
         Ok(())
     }
 
-    /// Projects with a configured chat: (id, name, channel, chat id).
-    pub async fn project_chats(&self) -> StoreResult<Vec<(i64, String, String, String)>> {
+    /// Active projects with a configured chat and something to report: a task still open, or
+    /// one changed since `since`. (id, name, channel, chat id).
+    pub async fn project_chats(
+        &self,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(i64, String, String, String)>> {
         Ok(dispatch!(self, |p| sqlx::query_as::<
             _,
             (i64, String, String, String),
         >(
             "SELECT id, name, chat_channel, chat_id FROM projects WHERE chat_channel IS NOT NULL \
-             AND chat_id IS NOT NULL AND status = 'active' ORDER BY id"
+             AND chat_id IS NOT NULL AND status = 'active' AND EXISTS (SELECT 1 FROM tasks t \
+             WHERE t.project_id = projects.id AND (t.status <> 'done' OR t.updated_at >= $1)) \
+             ORDER BY id"
         )
+        .bind(since)
         .fetch_all(p)
         .await)?)
     }
