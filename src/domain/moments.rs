@@ -10,6 +10,9 @@ use super::dates::read_spoken;
 /// A reminder given a day but no time of day comes at this local time.
 pub const REMINDER_HOUR: u32 = 9;
 
+/// A second hour for a bare day, to tell a time of day that equals [`REMINDER_HOUR`] from none.
+const OTHER_HOUR: u32 = 15;
+
 /// Examples of the moments [`parse_spoken_moment`] reads, for usage texts.
 pub const MOMENT_EXAMPLES: &str = "tomorrow 10:00, friday, in 2 hours, next monday 9:30 or 2030-01-15 09:30";
 
@@ -79,8 +82,13 @@ pub(super) fn impossible_day(normal: &str) -> Option<String> {
 /// 09:30"; a day without a time of day means [`REMINDER_HOUR`] o'clock there. A moment
 /// already past is refused. The error is the reply's first line.
 pub fn parse_spoken_moment(text: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, String> {
+    moment_at_hour(text, now, tz, REMINDER_HOUR)
+}
+
+/// [`parse_spoken_moment`] with `hour` o'clock for a day without a time of day.
+fn moment_at_hour(text: &str, now: DateTime<Utc>, tz: Tz, hour: u32) -> Result<DateTime<Utc>, String> {
     let at_hour = |day: NaiveDate| {
-        let local = day.and_time(NaiveTime::from_hms_opt(REMINDER_HOUR, 0, 0).expect("valid time"));
+        let local = day.and_time(NaiveTime::from_hms_opt(hour, 0, 0).expect("valid time"));
         tz.from_local_datetime(&local)
             .earliest()
             .map(|at| at.with_timezone(&Utc))
@@ -125,7 +133,14 @@ pub fn split_spoken_moment(
         }
     }
     if let Some((mut n, at)) = found {
-        while n > 1 && parse_spoken_moment(prefix(n - 1).1, now, tz) == Ok(at) {
+        // A word is one the parser ignored when the moment stays the same without it, whatever
+        // hour a bare day stands for: "tomorrow 9:00" is not "tomorrow" at the default 9 o'clock.
+        let same_without_last = |n: usize| {
+            [REMINDER_HOUR, OTHER_HOUR].iter().all(|&hour| {
+                moment_at_hour(prefix(n - 1).1, now, tz, hour) == moment_at_hour(prefix(n).1, now, tz, hour)
+            })
+        };
+        while n > 1 && same_without_last(n) {
             n -= 1;
         }
         let (end, when) = prefix(n);
@@ -185,6 +200,26 @@ mod tests {
         assert_eq!(
             split("next friday at 5pm pay rent"),
             Ok((utc("2025-03-14T16:00:00Z"), "pay rent".into()))
+        );
+    }
+
+    #[test]
+    fn a_time_equal_to_the_default_hour_is_not_left_in_the_text() {
+        for args in [
+            "tomorrow 9:00 call the printer",
+            "tomorrow 09:00 call the printer",
+            "tomorrow at 9am call the printer",
+            "tomorrow 9am call the printer",
+        ] {
+            assert_eq!(
+                split(args),
+                Ok((utc("2025-03-13T08:00:00Z"), "call the printer".into())),
+                "{args}"
+            );
+        }
+        assert_eq!(
+            split("tomorrow call the printer"),
+            Ok((utc("2025-03-13T08:00:00Z"), "call the printer".into()))
         );
     }
 
