@@ -88,6 +88,19 @@ impl Conversation {
         let actor = &speaker.actor;
         let text = match command {
             ProjectCommand::New { name } => {
+                // Chat finds projects by name, so a second one of the same name would be
+                // unreachable there (and a retyped command would make a copy).
+                match self.workspace.project_by_name(actor, name.trim()).await {
+                    Ok(project) => {
+                        return Ok(Reply::text(format!(
+                            "There is already a project called {} (#{}). To give it a chat, send \
+                             /project here {} in that chat.",
+                            project.name, project.id, project.name
+                        )))
+                    }
+                    Err(WorkspaceError::NotFound(_)) => {}
+                    Err(e) => return Err(e),
+                }
                 let new = crate::workspace::NewProject {
                     name,
                     ..Default::default()

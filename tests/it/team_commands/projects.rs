@@ -32,6 +32,12 @@ async fn project_here_makes_the_chat_the_projects(db: Db) {
     );
     let created = chat.say(BEN, "/project new Beta").await;
     assert!(created.starts_with("Created project #1 Beta."), "{created}");
+    let again = chat.say(BEN, "/project new  beta").await;
+    assert_eq!(
+        again,
+        "There is already a project called Beta (#1). To give it a chat, send /project here Beta \
+         in that chat."
+    );
 
     let here = chat.say_in(GROUP, ANNA, "/project here Launch").await;
     assert!(
