@@ -226,17 +226,7 @@ impl Conversation {
                     Err(e) => return Ok(Reply::text(replies::error(e)?)),
                 };
                 let files = self.workspace.task_files(&speaker.actor, id).await?;
-                let tz = speaker.actor.timezone;
-                let mut text = replies::task_list(
-                    &format!("Task #{id}"),
-                    std::slice::from_ref(&task),
-                    1,
-                    tz,
-                    event.received_at,
-                );
-                if !task.description.trim().is_empty() {
-                    text.push_str(&format!("\n{}", task.description.trim()));
-                }
+                let mut text = self.task_card(speaker, &task, event.received_at).await?;
                 if files.is_empty() {
                     text.push_str(
                         "\nNo files. Send one with /attach ID as its caption, or reply /attach ID to it.",

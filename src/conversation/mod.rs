@@ -18,6 +18,7 @@ mod replies;
 mod run;
 mod speaker;
 pub mod standups;
+mod task_card;
 pub mod team;
 mod web;
 

@@ -14,7 +14,7 @@ pub fn local(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).format("%a %-d %b %H:%M").to_string()
 }
 
-fn line(task: &Task, tz: Tz, now: DateTime<Utc>) -> String {
+pub(super) fn line(task: &Task, tz: Tz, now: DateTime<Utc>) -> String {
     let mut line = format!("#{} {} [{}]", task.id, task.title, task.status);
     if let Some(who) = &task.assigned_to {
         line.push_str(&format!(" @{who}"));

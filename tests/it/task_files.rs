@@ -145,7 +145,15 @@ async fn telegram_files_end_on_the_right_task_and_download_byte_identical(db: Db
     assert_eq!(download(&app, 2, files[0]["id"].as_i64().unwrap()).await.0, 404);
 
     // Listed in chat, and sent back on request.
+    for n in 1..=4 {
+        let comment = json!({"task_id": 1, "content": format!("Round {n} of feedback")});
+        assert_eq!(app.post("/api/comments", comment).await.status, 201);
+    }
     let shown = say(&app, &fake, text_update(5, ANNA, ANNA, "/task 1")).await;
+    assert!(shown.starts_with("#1 "), "{shown}");
+    assert!(shown.contains("\nComments (4, the latest 3):\n"), "{shown}");
+    assert!(!shown.contains("Round 1 of"), "{shown}");
+    assert!(shown.contains(": Round 4 of feedback"), "{shown}");
     assert!(shown.contains("Files (2):"), "{shown}");
     assert!(shown.contains("brief.pdf (49 KB)"), "{shown}");
     let uploads_before = fake.uploads().len();
