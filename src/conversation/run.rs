@@ -91,6 +91,16 @@ impl Conversation {
                         format!("Open tasks in {}", project.name)
                     }
                 };
+                // A project's chat (often one the client is in) sees that project's tasks
+                // unless another project is named.
+                let mut title = title;
+                if query.project_id.is_none() {
+                    let chat = super::standing_chat(event);
+                    if let Some(project) = self.workspace.chat_project(actor, event.channel, &chat).await? {
+                        query.project_id = Some(project.id);
+                        title = format!("{title} in {}", project.name);
+                    }
+                }
                 let page = self
                     .workspace
                     .list_tasks(actor, &query, event.received_at)

@@ -122,13 +122,26 @@ impl Workspace {
 
     /// The project whose chat this is; a chat that is no project's is invalid input.
     pub async fn project_of_chat(&self, actor: &Actor, channel: Channel, chat_id: &str) -> WsResult<Project> {
-        match self.store.project_for_chat(channel.as_str(), chat_id).await? {
-            Some(id) => self.project(actor, id).await,
+        match self.chat_project(actor, channel, chat_id).await? {
+            Some(project) => Ok(project),
             None => Err(ValidationError::new(
                 "chat",
                 "this chat is no project's chat: an admin makes it one with /project here NAME",
             )
             .into()),
+        }
+    }
+
+    /// The project whose chat this is, if any.
+    pub async fn chat_project(
+        &self,
+        actor: &Actor,
+        channel: Channel,
+        chat_id: &str,
+    ) -> WsResult<Option<Project>> {
+        match self.store.project_for_chat(channel.as_str(), chat_id).await? {
+            Some(id) => Ok(Some(self.project(actor, id).await?)),
+            None => Ok(None),
         }
     }
 
