@@ -147,6 +147,14 @@ impl Conversation {
                 })
             }
             Command::Done { id } => {
+                // A second tap on "Mark done" (or a retyped /done) changes nothing and says so.
+                let before = self.workspace.task(actor, id).await?;
+                if before.status == TaskStatus::Done {
+                    return Ok(Reply::text(format!(
+                        "#{} {} was already done.",
+                        before.id, before.title
+                    )));
+                }
                 let task = self
                     .workspace
                     .set_task_status(actor, id, TaskStatus::Done.as_str())
@@ -154,6 +162,13 @@ impl Conversation {
                 Ok(Reply::text(format!("Done: #{} {}", task.id, task.title)))
             }
             Command::Status { id, status } => {
+                let before = self.workspace.task(actor, id).await?;
+                if before.status == status {
+                    return Ok(Reply::text(format!(
+                        "#{} {} is already {}.",
+                        before.id, before.title, before.status
+                    )));
+                }
                 let task = self.workspace.set_task_status(actor, id, status.as_str()).await?;
                 Ok(Reply::text(format!(
                     "#{} {} is now {}.",

@@ -126,10 +126,12 @@ async fn webhook_commands_create_and_change_tasks(db: Db) {
         (3, "/comment 1 draft is in the shared folder"),
         (4, "/done #1"),
         (5, "/done"),
+        (6, "/done 1"),
+        (7, "/status 1 done"),
     ] {
         app.deliver_telegram(&text_update(id, ANNA, ANNA, text)).await;
     }
-    let sent = fake.wait_for_sent(5, WAIT).await;
+    let sent = fake.wait_for_sent(7, WAIT).await;
     let texts: Vec<&str> = sent.iter().map(|s| s.text.as_str()).collect();
     assert_eq!(texts[1], "#1 Write the brief is now in_progress.");
     assert_eq!(texts[2], "Comment added to #1.");
@@ -139,6 +141,9 @@ async fn webhook_commands_create_and_change_tasks(db: Db) {
         "wrong usage shows the right usage: {}",
         texts[4]
     );
+    // A second "done" changes nothing and says so.
+    assert_eq!(texts[5], "#1 Write the brief was already done.");
+    assert_eq!(texts[6], "#1 Write the brief is already done.");
     let task = app.get("/api/tasks/1").await.body;
     assert_eq!(task["status"], "done");
     let comments = app.get("/api/comments?task_id=1").await.body;

@@ -55,7 +55,10 @@ async fn project_here_makes_the_chat_the_projects(db: Db) {
     assert_eq!(app.get("/api/tasks/2").await.body["project_id"], Value::Null);
     // The project's chat lists the project's tasks; elsewhere, all of them.
     let here = chat.say_in(GROUP, BEN, "/tasks").await;
-    assert!(here.starts_with("Open tasks in Launch (1):\n#1 Print flyers"), "{here}");
+    assert!(
+        here.starts_with("Open tasks in Launch (1):\n#1 Print flyers"),
+        "{here}"
+    );
     let mine = chat.say_in(GROUP, BEN, "/tasks mine").await;
     assert!(mine.starts_with("Your open tasks in Launch (1):"), "{mine}");
     let everywhere = chat.say(BEN, "/tasks").await;
