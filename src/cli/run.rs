@@ -42,9 +42,15 @@ async fn start() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // In the terminal chat the service's progress lines would interleave with the replies:
+    // warnings and errors only there, unless RUST_LOG asks for more.
+    let filter = match cli.command {
+        Some(Command::Chat { .. }) if std::env::var_os("RUST_LOG").is_none() => "warn",
+        _ => settings.log_filter.as_str(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&settings.log_filter)
+            tracing_subscriber::EnvFilter::try_new(filter)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)

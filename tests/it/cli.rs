@@ -41,6 +41,40 @@ fn bad_setting_exits_2_naming_it() {
 }
 
 #[test]
+fn the_terminal_chat_prints_replies_not_log_lines() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("handbook")).unwrap();
+    std::fs::write(
+        dir.path().join("handbook/leave.md"),
+        "# Leave\n\nEveryone gets 26 days of paid vacation a year.\n",
+    )
+    .unwrap();
+    let chat = |input: &[u8]| {
+        let mut child = coordinator(dir.path())
+            .arg("chat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The question indexes the handbook in this process, which the service logs at INFO.
+    let (stdout, _) = chat(b"/newtask Order the banners\n");
+    assert!(stdout.contains("Created #1: Order the banners"), "{stdout}");
+    let (stdout, stderr) = chat(b"/ask how many vacation days\n");
+    assert!(stdout.contains("26 days of paid vacation"), "{stdout}");
+    assert!(!stderr.contains("INFO"), "{stderr}");
+}
+
+#[test]
 fn migrate_and_token_create_use_the_embedded_default() {
     let dir = tempfile::tempdir().unwrap();
     let out = coordinator(dir.path()).arg("migrate").output().unwrap();
