@@ -89,7 +89,7 @@ fn probable_command(text: &str) -> Option<String> {
 }
 
 /// Levenshtein distance of two short ASCII-ish words.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -126,6 +126,31 @@ pub fn menu() -> &'static [(&'static str, &'static str)] {
     MENU.as_slice()
 }
 
+/// The reply to an unknown command: the known one it is one or two letters from, if exactly
+/// one is that close ("/taks mine" → "/tasks mine"), else a pointer to /help.
+fn unknown(name: &str, args: &str) -> String {
+    let close = |limit: usize| -> Vec<&'static str> {
+        menu()
+            .iter()
+            .map(|(known, _)| *known)
+            .filter(|known| super::offline::edit_distance(known, name) <= limit)
+            .collect()
+    };
+    let limit = if name.chars().count() >= 5 { 2 } else { 1 };
+    let near = close(1);
+    let near = if near.is_empty() { close(limit) } else { near };
+    match near.as_slice() {
+        [known] if name.chars().count() >= 3 => {
+            let typed = format!("/{known} {args}");
+            format!(
+                "Unknown command /{name}. Did you mean {}? /help lists them all.",
+                typed.trim_end()
+            )
+        }
+        _ => format!("Unknown command /{name}. Try /help."),
+    }
+}
+
 /// All commands with one-line descriptions.
 pub fn help_text() -> String {
     let mut text = String::from("Commands:\n");
@@ -212,7 +237,7 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
                         Some(files) => files.map(Command::Files),
                         None => match super::standups::parse(other, args) {
                             Some(standup) => standup.map(Command::Standup),
-                            None => Err(format!("Unknown command /{name}. Try /help.")),
+                            None => Err(unknown(&name, args)),
                         },
                     },
                 },

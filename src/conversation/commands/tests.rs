@@ -73,6 +73,31 @@ fn unknown_command() {
 }
 
 #[test]
+fn a_misspelt_command_gets_the_one_it_is_close_to() {
+    for (typed, meant) in [
+        ("/taks mine", "/tasks mine"),
+        ("/newtsk Buy milk", "/newtask Buy milk"),
+        ("/reminde me friday call", "/remind me friday call"),
+        ("/standpu", "/standup"),
+        ("/peopel", "/people"),
+    ] {
+        assert_eq!(
+            p(typed),
+            Parsed::Usage(format!(
+                "Unknown command /{}. Did you mean {meant}? /help lists them all.",
+                typed[1..].split(' ').next().unwrap()
+            )),
+            "{typed}"
+        );
+    }
+    // Too far from any, or as close to two: no guess.
+    assert_eq!(
+        p("/xyz"),
+        Parsed::Usage("Unknown command /xyz. Try /help.".into())
+    );
+}
+
+#[test]
 fn bot_suffix() {
     assert_eq!(cmd("/tasks@CoordBot mine"), Command::Tasks(TasksScope::Mine));
     assert_eq!(cmd("/Done@coordbot #7"), Command::Done { id: 7 });
