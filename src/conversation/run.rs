@@ -194,9 +194,16 @@ impl Conversation {
             Command::Alerts(action) => self.alerts(event, speaker, action).await,
             Command::Web => Ok(self.web(event, speaker).await?.0),
             Command::Report { period } => {
+                // In a project's chat, that project's report (as the scheduler sends there).
+                let chat = super::standing_chat(event);
+                let project = self
+                    .workspace
+                    .chat_project(actor, event.channel, &chat)
+                    .await?
+                    .map(|p| p.id);
                 let report = self
                     .workspace
-                    .report(actor, period, None, event.received_at, tz)
+                    .report(actor, period, project, event.received_at, tz)
                     .await?;
                 let message = report.message(event.channel, &event.chat_id);
                 Ok(Reply {

@@ -63,6 +63,11 @@ async fn project_here_makes_the_chat_the_projects(db: Db) {
     assert!(mine.starts_with("Your open tasks in Launch (1):"), "{mine}");
     let everywhere = chat.say(BEN, "/tasks").await;
     assert!(everywhere.starts_with("Open tasks (2):"), "{everywhere}");
+    let report = chat.say_in(GROUP, BEN, "/report").await;
+    assert!(report.starts_with("Daily report, Launch:"), "{report}");
+    assert!(report.contains("\nOpen: 1\n"), "{report}");
+    let report = chat.say(BEN, "/report").await;
+    assert!(report.starts_with("Daily report, all projects:"), "{report}");
     // A task that names its project keeps it, even in another project's chat.
     let ben = app.workspace.person(&Actor::system("test"), "ben").await.unwrap();
     let origin = Origin {
