@@ -237,7 +237,7 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, bot_username: Option<&str>)
                         Some(files) => files.map(Command::Files),
                         None => match super::standups::parse(other, args) {
                             Some(standup) => standup.map(Command::Standup),
-                            None => Err(unknown(&name, args)),
+                            None => Err(unknown(name, args)),
                         },
                     },
                 },
