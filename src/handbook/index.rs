@@ -11,9 +11,11 @@ use std::time::Duration;
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float32Type;
-use arrow_array::{ArrayRef, FixedSizeListArray, RecordBatch, StringArray, UInt32Array};
+use arrow_array::{ArrayRef, FixedSizeListArray, ListArray, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use futures::TryStreamExt;
+
+use super::lookup::SENTENCE_VECTORS_COLUMN;
 use lancedb::index::scalar::FtsIndexBuilder;
 use lancedb::index::Index as LanceIndex;
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
@@ -86,6 +88,9 @@ pub(crate) struct Row {
     /// The distinct analysed terms of `search_text`, space-separated (for relevance).
     pub terms: String,
     pub vector: Option<Vec<f32>>,
+    /// The vectors of the passage's sentences (`sentences`), one after the other; empty when
+    /// it has none of its own.
+    pub sentence_vectors: Vec<f32>,
 }
 
 /// The tokenizer settings of the full-text index (stemming, stop words, ASCII folding); the
@@ -224,6 +229,11 @@ fn schema(dimensions: Option<usize>) -> SchemaRef {
             DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, true)), d as i32),
             true,
         ));
+        fields.push(Field::new(
+            SENTENCE_VECTORS_COLUMN,
+            DataType::List(Arc::new(Field::new("item", DataType::Float32, true))),
+            true,
+        ));
     }
     Arc::new(Schema::new(fields))
 }
@@ -258,6 +268,12 @@ fn batch(rows: &[Row], dimensions: Option<usize>) -> Result<RecordBatch, Handboo
             _,
             _,
         >(vectors, d as i32)));
+        let sentences = rows
+            .iter()
+            .map(|r| Some(r.sentence_vectors.iter().copied().map(Some).collect::<Vec<_>>()));
+        columns.push(Arc::new(ListArray::from_iter_primitive::<Float32Type, _, _>(
+            sentences,
+        )));
     }
     RecordBatch::try_new(schema(dimensions), columns)
         .map_err(|e| HandbookError::Index(format!("cannot build passages: {e}")))

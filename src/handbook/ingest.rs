@@ -17,6 +17,7 @@ use super::chunk::{chunk_markdown, ChunkOptions};
 use super::embed::Embedder;
 use super::index::{self, Row};
 use super::search::{analyze, normalize_numbers};
+use super::sentences::sentence_texts;
 use super::HandbookError;
 
 /// Files larger than this are not handbook pages.
@@ -228,24 +229,37 @@ pub(crate) fn rows_for(file: &SourceFile, options: &ChunkOptions) -> Vec<Row> {
                 text: chunk.text,
                 search_text,
                 vector: None,
+                sentence_vectors: Vec::new(),
             }
         })
         .collect()
 }
 
-/// Fills in the vectors of `rows`.
+/// Fills in the vectors of `rows` and of their sentences (`sentences`), in one call to the
+/// embedder.
 pub(crate) async fn embed_rows(rows: &mut [Row], embedder: &dyn Embedder) -> Result<(), HandbookError> {
-    let texts: Vec<String> = rows.iter().map(|r| r.search_text.clone()).collect();
-    let vectors = embedder.embed(&texts).await?;
-    if vectors.len() != rows.len() {
+    let sentences: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| sentence_texts(&r.heading_path, &normalize_numbers(&r.text)))
+        .collect();
+    let mut texts: Vec<String> = rows.iter().map(|r| r.search_text.clone()).collect();
+    texts.extend(sentences.iter().flatten().cloned());
+    let mut vectors = embedder.embed(&texts).await?.into_iter();
+    if vectors.len() != texts.len() {
         return Err(HandbookError::Embedding(super::EmbedError::Malformed(format!(
-            "{} vectors for {} passages",
+            "{} vectors for {} passages and sentences",
             vectors.len(),
-            rows.len()
+            texts.len()
         ))));
     }
-    for (row, vector) in rows.iter_mut().zip(vectors) {
-        row.vector = Some(vector);
+    for row in rows.iter_mut() {
+        row.vector = vectors.next();
+    }
+    for (row, sentences) in rows.iter_mut().zip(&sentences) {
+        row.sentence_vectors = (0..sentences.len())
+            .filter_map(|_| vectors.next())
+            .flatten()
+            .collect();
     }
     Ok(())
 }

@@ -11,6 +11,8 @@ use super::index::string_column;
 
 /// The column of the passages' vectors, when the index has them.
 pub(crate) const VECTOR_COLUMN: &str = "vector";
+/// The column of the vectors of the passages' sentences (`sentences`), when the index has them.
+pub(crate) const SENTENCE_VECTORS_COLUMN: &str = "sentence_vectors";
 /// Columns a lookup returns (besides its score).
 pub(crate) const HIT_COLUMNS: [&str; 6] = ["file", "heading_path", "line_start", "line_end", "text", "terms"];
 

@@ -28,6 +28,7 @@ pub mod model;
 mod passages;
 mod search;
 mod sections;
+mod sentences;
 mod tokens;
 
 use std::collections::HashMap;
@@ -171,6 +172,13 @@ struct Inner {
     last_report: Mutex<Option<(chrono::DateTime<chrono::Utc>, IngestReport)>>,
 }
 
+/// What the index records as made with `embedder`: its identity and the index's layout, so
+/// that an index of an older layout (passage vectors without their sentences') is rebuilt at
+/// the next ingest like one of another embedder.
+fn indexed_as(embedder: &dyn Embedder) -> String {
+    format!("{}+sentences", embedder.identity())
+}
+
 /// The handbook index and its searches. Cheap to clone; opens the index on first use.
 #[derive(Clone)]
 pub struct Handbook {
@@ -225,7 +233,7 @@ impl Handbook {
 
     /// The configured embedder's identity, if any.
     pub fn embedder_identity(&self) -> Option<String> {
-        self.embedder().map(|e| e.identity())
+        self.embedder().map(|e| indexed_as(e.as_ref()))
     }
 
     fn embedder(&self) -> Option<Arc<dyn Embedder>> {
@@ -277,7 +285,7 @@ impl Handbook {
         let (files, skipped) = read_folder(dir).await?;
         let embedder = self.embedder();
         let embedder = embedder.as_deref();
-        let identity = embedder.map(|e| e.identity());
+        let identity = embedder.map(indexed_as);
         let index_dir = &self.inner.index_dir;
         if let Some(report) = unchanged_report(index_dir, &files, &skipped, &identity) {
             return Ok(report);
@@ -335,7 +343,7 @@ impl Handbook {
             }
             None => None,
         };
-        let identity = embedder.map(|e| e.identity());
+        let identity = embedder.map(indexed_as);
         let (table, meta) = index.create_beside(identity, dimensions).await?;
         tracing::info!(embedder = ?meta.embedder, table = %meta.table, "building the handbook index from scratch");
         let chunking = &self.inner.chunking;
@@ -497,7 +505,7 @@ impl Handbook {
         let configured = self.embedder();
         let embedder = configured
             .as_deref()
-            .filter(|e| indexed_with.as_deref() == Some(e.identity().as_str()));
+            .filter(|e| indexed_with.as_deref() == Some(indexed_as(*e).as_str()));
         if embedder.is_none() && configured.is_some() {
             tracing::debug!("the index has no vectors from the configured embedder; full text only");
         }

@@ -17,7 +17,7 @@ use lancedb::Table;
 
 use super::index::{storage, string_column, FTS_COLUMN};
 use super::keywords::Keywords;
-use super::lookup::{hits, Hit, HIT_COLUMNS, VECTOR_COLUMN};
+use super::lookup::{hits, Hit, HIT_COLUMNS, SENTENCE_VECTORS_COLUMN, VECTOR_COLUMN};
 use super::HandbookError;
 
 /// Every passage of one version of the table, read in one scan (see the module documentation).
@@ -33,6 +33,11 @@ pub(crate) struct Passages {
     norms: Vec<f32>,
     /// 0 when the table has no vectors.
     dimensions: usize,
+    /// The vectors of the passages' sentences, one after the other, their lengths, and for
+    /// each passage the range of its sentences in `sentence_norms`.
+    sentence_vectors: Vec<f32>,
+    sentence_norms: Vec<f32>,
+    sentences_of: Vec<std::ops::Range<usize>>,
 }
 
 impl Passages {
@@ -43,10 +48,14 @@ impl Passages {
             .await
             .map_err(storage("cannot read the index's schema"))?;
         let with_vectors = schema.column_with_name(VECTOR_COLUMN).is_some();
+        let with_sentences = with_vectors && schema.column_with_name(SENTENCE_VECTORS_COLUMN).is_some();
         let mut columns = HIT_COLUMNS.to_vec();
         columns.push(FTS_COLUMN);
         if with_vectors {
             columns.push(VECTOR_COLUMN);
+        }
+        if with_sentences {
+            columns.push(SENTENCE_VECTORS_COLUMN);
         }
         let batches: Vec<RecordBatch> = table
             .query()
@@ -69,6 +78,9 @@ impl Passages {
             searched.extend((0..b.num_rows()).map(|i| texts.value(i)));
             if with_vectors {
                 passages.add_vectors(b)?;
+            }
+            if with_sentences {
+                passages.add_sentence_vectors(b)?;
             }
             passages.hits.extend(rows);
         }
@@ -106,6 +118,28 @@ impl Passages {
         Ok(())
     }
 
+    /// The sentences' vectors of `b`'s passages (after [`Self::add_vectors`] set the length).
+    fn add_sentence_vectors(&mut self, b: &RecordBatch) -> Result<(), HandbookError> {
+        let lists = b
+            .column_by_name(SENTENCE_VECTORS_COLUMN)
+            .and_then(|c| c.as_list_opt::<i32>())
+            .ok_or_else(|| HandbookError::Index("the index's sentence vectors are unreadable".into()))?;
+        let d = self.dimensions;
+        for i in 0..b.num_rows() {
+            let start = self.sentence_norms.len();
+            let values = lists.value(i);
+            let values = values.as_primitive_opt::<Float32Type>();
+            if let Some(values) = values.filter(|v| !lists.is_null(i) && d > 0 && v.null_count() == 0) {
+                for sentence in values.values().chunks_exact(d) {
+                    self.sentence_norms.push(dot(sentence, sentence).sqrt());
+                    self.sentence_vectors.extend_from_slice(sentence);
+                }
+            }
+            self.sentences_of.push(start..self.sentence_norms.len());
+        }
+        Ok(())
+    }
+
     /// The passage of `file` at these lines.
     #[cfg(test)]
     pub(crate) fn at(&self, (file, start, end): (&str, u32, u32)) -> Option<&Hit> {
@@ -133,9 +167,44 @@ impl Passages {
         self.hits.len()
     }
 
-    /// The `limit` passages nearest to `query` by cosine similarity, closest first, their
-    /// scores the similarities; passages without a vector are left out.
-    pub fn nearest(&self, query: &[f32], limit: usize) -> Result<Vec<Hit>, HandbookError> {
+    /// The `limit` passages closest to `query`, each by the closer of its own vector and its
+    /// sentences' (see `sentences`), closest first, their scores that similarity; with each, the
+    /// passage's own similarity. Passages without a vector are left out.
+    pub fn closest(&self, query: &[f32], limit: usize) -> Result<Vec<(Hit, f32)>, HandbookError> {
+        let Some(query_norm) = self.query_norm(query)? else {
+            return Ok(Vec::new());
+        };
+        let d = self.dimensions;
+        let mut scored: Vec<(f32, usize)> = (self.norms.iter().enumerate())
+            .filter(|(_, norm)| **norm > 0.0)
+            .map(|(i, norm)| {
+                let own = dot(query, &self.vectors[i * d..(i + 1) * d]) / (query_norm * norm);
+                let sentences = self.sentences_of.get(i).cloned().unwrap_or_default();
+                let closest = (sentences.filter(|&s| self.sentence_norms[s] > 0.0))
+                    .map(|s| {
+                        let vector = &self.sentence_vectors[s * d..(s + 1) * d];
+                        dot(query, vector) / (query_norm * self.sentence_norms[s])
+                    })
+                    .fold(own, f32::max);
+                (closest, i)
+            })
+            .collect();
+        top(&mut scored, limit);
+        Ok(scored
+            .into_iter()
+            .map(|(closest, i)| {
+                let own = dot(query, &self.vectors[i * d..(i + 1) * d]) / (query_norm * self.norms[i]);
+                let hit = Hit {
+                    score: closest,
+                    ..self.hits[i].clone()
+                };
+                (hit, own)
+            })
+            .collect())
+    }
+
+    /// The length of `query`, checked against the index's vectors; `None` for a zero vector.
+    fn query_norm(&self, query: &[f32]) -> Result<Option<f32>, HandbookError> {
         if query.len() != self.dimensions {
             return Err(HandbookError::Index(format!(
                 "the question's vector has {} dimensions, the index's {}",
@@ -143,10 +212,17 @@ impl Passages {
                 self.dimensions
             )));
         }
-        let query_norm = dot(query, query).sqrt();
-        if query_norm == 0.0 {
+        let norm = dot(query, query).sqrt();
+        Ok((norm > 0.0).then_some(norm))
+    }
+
+    /// The `limit` passages nearest to `query` by cosine similarity, closest first, their
+    /// scores the similarities; passages without a vector are left out.
+    #[cfg(test)]
+    pub fn nearest(&self, query: &[f32], limit: usize) -> Result<Vec<Hit>, HandbookError> {
+        let Some(query_norm) = self.query_norm(query)? else {
             return Ok(Vec::new());
-        }
+        };
         let mut scored: Vec<(f32, usize)> = self
             .norms
             .iter()
@@ -157,12 +233,7 @@ impl Passages {
                 (dot(query, row) / (query_norm * norm), i)
             })
             .collect();
-        let by_similarity = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if scored.len() > limit {
-            scored.select_nth_unstable_by(limit, by_similarity);
-            scored.truncate(limit);
-        }
-        scored.sort_unstable_by(by_similarity);
+        top(&mut scored, limit);
         Ok(scored
             .into_iter()
             .map(|(similarity, i)| Hit {
@@ -171,6 +242,16 @@ impl Passages {
             })
             .collect())
     }
+}
+
+/// Keeps the `limit` best of `scored` (score, passage), best first; ties by passage order.
+fn top(scored: &mut Vec<(f32, usize)>, limit: usize) {
+    let by_similarity = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if scored.len() > limit {
+        scored.select_nth_unstable_by(limit, by_similarity);
+        scored.truncate(limit);
+    }
+    scored.sort_unstable_by(by_similarity);
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -324,6 +405,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_passage_is_as_close_as_its_closest_sentence() {
+        let dir = tempfile::tempdir().unwrap();
+        let embedder = Arc::new(HashEmbedder::new(64));
+        let handbook = Handbook::new(dir.path(), Some(embedder.clone()));
+        let folder = dir.path().join("src");
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(
+            folder.join("travel.md"),
+            "# Travel\n\n## Transport\n\n\
+             - Trains: second class for trips under four hours, first class above.\n\
+             - Flights: economy class, with one checked bag for equipment.\n\
+             - Taxis and ride-hailing: allowed between 22:00 and 06:00.\n\
+             - Own car: a mileage allowance per kilometre, with the route recorded.\n\n\
+             ## Meals\n\nA daily meal allowance for full travel days.\n",
+        )
+        .unwrap();
+        handbook.ingest(&folder, &ProgressBar::hidden()).await.unwrap();
+        let table = handbook.table().await.unwrap().unwrap();
+        let passages = Passages::read(&table).await.unwrap();
+        // The list has a vector for each item; the one-sentence section has none of its own.
+        let transport = passages
+            .hits
+            .iter()
+            .position(|h| h.text.contains("Taxis"))
+            .unwrap();
+        let meals = passages
+            .hits
+            .iter()
+            .position(|h| h.text.contains("meal"))
+            .unwrap();
+        assert_eq!(passages.sentences_of[transport].len(), 4);
+        assert!(passages.sentences_of[meals].is_empty());
+
+        let question = "Transport: Taxis and ride-hailing: allowed between 22:00 and 06:00.";
+        let vector = embedder.vector(question);
+        let found = passages.closest(&vector, 5).unwrap();
+        let (hit, own) = &found[0];
+        assert!(hit.text.contains("Taxis"), "{}", hit.text);
+        // Ranked by the taxi sentence, closer than the list as a whole; the passage's own
+        // similarity is what `nearest` gives.
+        assert!(hit.score > *own + 0.1, "{} vs {own}", hit.score);
+        let whole = passages.nearest(&vector, 5).unwrap();
+        let listed = whole.iter().find(|h| h.text.contains("Taxis")).unwrap();
+        assert!((listed.score - own).abs() < 1e-6);
+        let taxi = passages.sentences_of[transport]
+            .clone()
+            .map(|s| {
+                let v = &passages.sentence_vectors[s * 64..(s + 1) * 64];
+                dot(&vector, v) / (dot(&vector, &vector).sqrt() * passages.sentence_norms[s])
+            })
+            .fold(f32::MIN, f32::max);
+        assert!((hit.score - taxi).abs() < 1e-6);
     }
 
     #[tokio::test]

@@ -159,7 +159,10 @@ pub(crate) fn relevance(weighted_terms: &[(&str, f32)], passage_terms: &str) -> 
 struct Candidate {
     hit: Hit,
     bm25: Option<f32>,
+    /// The passage's own cosine similarity (confidence), and the closer of it and its
+    /// sentences' (ranking; see `sentences`).
     similarity: Option<f32>,
+    closest: Option<f32>,
 }
 
 /// Mean and standard deviation of a score over the candidates, to put scores of different
@@ -211,24 +214,29 @@ impl Searcher<'_> {
             .map(|t| (t.as_str(), self.passages.term_weight(t)))
             .collect();
         let mut candidates: HashMap<(String, u32, u32), Candidate> = HashMap::new();
-        let mut add = |hits: Vec<Hit>, vector: bool| {
-            for hit in hits {
+        // Each hit with its own similarity when it comes from the vector lookup.
+        let mut add = |hits: Vec<(Hit, Option<f32>)>| {
+            for (hit, own) in hits {
                 let key = (hit.file.clone(), hit.line_start, hit.line_end);
                 let score = hit.score;
                 let entry = candidates.entry(key).or_insert(Candidate {
                     hit,
                     bm25: None,
                     similarity: None,
+                    closest: None,
                 });
-                if vector {
-                    entry.similarity = Some(score);
-                } else {
-                    entry.bm25 = Some(score);
+                match own {
+                    Some(own) => {
+                        entry.similarity = Some(own);
+                        entry.closest = Some(score);
+                    }
+                    None => entry.bm25 = Some(score),
                 }
             }
         };
         if !terms.is_empty() && options.mode != SearchMode::Vector {
-            add(self.passages.full_text(&tokens, depth), false);
+            let found = self.passages.full_text(&tokens, depth);
+            add(found.into_iter().map(|hit| (hit, None)).collect());
         }
         let embedder = self.embedder.filter(|_| options.mode != SearchMode::FullText);
         let embedded = match embedder {
@@ -239,7 +247,8 @@ impl Searcher<'_> {
         match embedded {
             Some(Ok(mut vectors)) if vectors.len() == 1 => {
                 let vector = vectors.remove(0);
-                add(self.passages.nearest(&vector, depth)?, true);
+                let found = self.passages.closest(&vector, depth)?;
+                add(found.into_iter().map(|(hit, own)| (hit, Some(own))).collect());
                 with_vectors = true;
             }
             Some(Ok(_)) => tracing::warn!("the embedder gave no vector; searching the full text only"),
@@ -249,18 +258,19 @@ impl Searcher<'_> {
             None => {}
         }
         // A passage the vector lookup did not reach is no closer than the farthest one it did.
-        let farthest = candidates
-            .values()
-            .filter_map(|c| c.similarity)
-            .fold(f32::INFINITY, f32::min);
-        let similarities = Standard::of(candidates.values().map(|c| c.similarity.unwrap_or(farthest)));
+        let farthest_of = |value: fn(&Candidate) -> Option<f32>| {
+            (candidates.values().filter_map(value)).fold(f32::INFINITY, f32::min)
+        };
+        let farthest = farthest_of(|c| c.similarity);
+        let farthest_closest = farthest_of(|c| c.closest);
+        let similarities = Standard::of(candidates.values().map(|c| c.closest.unwrap_or(farthest_closest)));
         let bm25s = Standard::of(candidates.values().map(|c| c.bm25.unwrap_or(0.0)));
         let mut passages: Vec<Passage> = candidates
             .into_values()
             .map(|c| {
                 let relevance = relevance(&weighted_terms, &c.hit.terms);
                 let score = if with_vectors {
-                    similarities.z(c.similarity.unwrap_or(farthest))
+                    similarities.z(c.closest.unwrap_or(farthest_closest))
                         + BM25_RANK_WEIGHT * bm25s.z(c.bm25.unwrap_or(0.0))
                         + RELEVANCE_RANK_WEIGHT * relevance
                 } else {
