@@ -175,30 +175,29 @@ impl Passages {
             return Ok(Vec::new());
         };
         let d = self.dimensions;
-        let mut scored: Vec<(f32, usize)> = (self.norms.iter().enumerate())
-            .filter(|(_, norm)| **norm > 0.0)
-            .map(|(i, norm)| {
-                let own = dot(query, &self.vectors[i * d..(i + 1) * d]) / (query_norm * norm);
-                let sentences = self.sentences_of.get(i).cloned().unwrap_or_default();
-                let closest = (sentences.filter(|&s| self.sentence_norms[s] > 0.0))
-                    .map(|s| {
-                        let vector = &self.sentence_vectors[s * d..(s + 1) * d];
-                        dot(query, vector) / (query_norm * self.sentence_norms[s])
-                    })
-                    .fold(own, f32::max);
-                (closest, i)
-            })
-            .collect();
+        // Each passage's own similarity, kept to return beside the closer one.
+        let mut own = vec![0.0; self.norms.len()];
+        let mut scored: Vec<(f32, usize)> = Vec::with_capacity(self.norms.len());
+        for (i, norm) in self.norms.iter().enumerate().filter(|(_, norm)| **norm > 0.0) {
+            own[i] = dot(query, &self.vectors[i * d..(i + 1) * d]) / (query_norm * norm);
+            let sentences = self.sentences_of.get(i).cloned().unwrap_or_default();
+            let closest = (sentences.filter(|&s| self.sentence_norms[s] > 0.0))
+                .map(|s| {
+                    let vector = &self.sentence_vectors[s * d..(s + 1) * d];
+                    dot(query, vector) / (query_norm * self.sentence_norms[s])
+                })
+                .fold(own[i], f32::max);
+            scored.push((closest, i));
+        }
         top(&mut scored, limit);
         Ok(scored
             .into_iter()
             .map(|(closest, i)| {
-                let own = dot(query, &self.vectors[i * d..(i + 1) * d]) / (query_norm * self.norms[i]);
                 let hit = Hit {
                     score: closest,
                     ..self.hits[i].clone()
                 };
-                (hit, own)
+                (hit, own[i])
             })
             .collect())
     }
