@@ -5,8 +5,9 @@
 //! Relevance: a passage's `relevance` is the IDF-weighted share of the question's analysed
 //! terms (stemmed, stop words removed) that occur in it; a term the handbook never uses weighs
 //! the most. With vectors, a passage's *confidence* is its cosine similarity plus
-//! [`RELEVANCE_WEIGHT`] × its relevance; it ranks by its similarity plus a smaller weight of its
-//! BM25 score, both standardised over the candidates (z-scores), plus a little of its relevance. A question is answerable when its best
+//! [`RELEVANCE_WEIGHT`] × its relevance; it ranks by its similarity (the closer of its own and
+//! its closest sentence's, see `sentences`) plus a smaller weight of its BM25 score, both
+//! standardised over the candidates (z-scores), plus a little of its relevance. A question is answerable when its best
 //! confidence reaches the embedder's floor ([`Embedder::relevance_floor`]); the passages within
 //! [`CONFIDENCE_SPREAD`] of the floor are returned. Without vectors, ranking is BM25 and a
 //! question is answerable when a passage's relevance reaches [`MIN_RELEVANCE`].
