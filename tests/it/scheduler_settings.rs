@@ -14,6 +14,22 @@ both_dbs!(
     an_empty_project_chat_gets_no_report,
 );
 
+/// A scheduler in Berlin time with the default report hour (09:00).
+fn berlin_scheduler(app: &crate::helpers::TestApp) -> Scheduler {
+    Scheduler::with_config(
+        app.workspace.clone(),
+        app.store.clone(),
+        SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap()),
+        Policies::default(),
+    )
+}
+
+/// Sets a project's chat through the API (`path` is its `/chat` route).
+async fn set_chat(app: &crate::helpers::TestApp, path: &str, body: serde_json::Value) {
+    let set = app.call(Method::PUT, path, Some(body)).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+}
+
 async fn quiet_hours_set_through_the_api_move_reminders(db: Db) {
     let (app, fake) = start(db).await;
     let scheduler = Scheduler::with_config(
@@ -104,21 +120,14 @@ async fn a_project_chat_gets_the_scheduled_reports(db: Db) {
         )
         .await;
     assert_eq!(none.status, 404);
-    let set = app
-        .call(
-            Method::PUT,
-            &path,
-            Some(json!({"channel": "telegram", "chat_id": "-1001", "ladder_hours": 2})),
-        )
-        .await;
-    assert_eq!(set.status, 200, "{}", set.body);
+    set_chat(
+        &app,
+        &path,
+        json!({"channel": "telegram", "chat_id": "-1001", "ladder_hours": 2}),
+    )
+    .await;
 
-    let scheduler = Scheduler::with_config(
-        app.workspace.clone(),
-        app.store.clone(),
-        SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap()),
-        Policies::default(),
-    );
+    let scheduler = berlin_scheduler(&app);
     // Monday 14 Jan 2030, 08:30 Berlin: before the report hour (09:00), nothing.
     assert_eq!(
         scheduler
@@ -168,20 +177,8 @@ async fn an_empty_project_chat_gets_no_report(db: Db) {
     assert_eq!(project.status, 201);
     let id = project.body["id"].as_i64().unwrap();
     let path = format!("/api/projects/{id}/chat");
-    let set = app
-        .call(
-            Method::PUT,
-            &path,
-            Some(json!({"channel": "telegram", "chat_id": "-1002"})),
-        )
-        .await;
-    assert_eq!(set.status, 200, "{}", set.body);
-    let scheduler = Scheduler::with_config(
-        app.workspace.clone(),
-        app.store.clone(),
-        SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap()),
-        Policies::default(),
-    );
+    set_chat(&app, &path, json!({"channel": "telegram", "chat_id": "-1002"})).await;
+    let scheduler = berlin_scheduler(&app);
     // Tuesday 15 Jan 2030, after the report hour: the project has no task, so nothing is sent,
     // however often the scheduler looks.
     for minute in ["08:10", "08:11"] {
