@@ -5,10 +5,10 @@ use super::commands::{self, Command, TasksScope};
 use super::speaker::Speaker;
 use super::team::TeamCommand;
 use super::{replies, Conversation, Reply, LIST_LIMIT};
-use crate::domain::{Priority, TaskStatus};
+use crate::domain::{Priority, Project, TaskStatus};
 use crate::handbook::answer;
 use crate::message::{ButtonAction, InboundEvent};
-use crate::workspace::{NewComment, NewTask, Origin, TaskQuery, WorkspaceError};
+use crate::workspace::{NewComment, NewTask, Origin, StatusChange, TaskQuery, WorkspaceError};
 
 impl Conversation {
     /// `/ask`: the best handbook passages, quoted with their source; with a language model, an
@@ -40,6 +40,19 @@ impl Conversation {
             }
         }
         Ok(answer::quote_answer(question, &passages))
+    }
+
+    /// The project whose chat this event came from, if any: `/tasks` and `/report` there are
+    /// that project's.
+    async fn chat_project(
+        &self,
+        event: &InboundEvent,
+        speaker: &Speaker,
+    ) -> Result<Option<Project>, WorkspaceError> {
+        let chat = super::standing_chat(event);
+        (self.workspace)
+            .chat_project(&speaker.actor, event.channel, &chat)
+            .await
     }
 
     pub(super) async fn command(
@@ -95,8 +108,7 @@ impl Conversation {
                 // unless another project is named.
                 let mut title = title;
                 if query.project_id.is_none() {
-                    let chat = super::standing_chat(event);
-                    if let Some(project) = self.workspace.chat_project(actor, event.channel, &chat).await? {
+                    if let Some(project) = self.chat_project(event, speaker).await? {
                         query.project_id = Some(project.id);
                         title = format!("{title} in {}", project.name);
                     }
@@ -148,33 +160,29 @@ impl Conversation {
             }
             Command::Done { id } => {
                 // A second tap on "Mark done" (or a retyped /done) changes nothing and says so.
-                let before = self.workspace.task(actor, id).await?;
-                if before.status == TaskStatus::Done {
-                    return Ok(Reply::text(format!(
-                        "#{} {} was already done.",
-                        before.id, before.title
-                    )));
-                }
-                let task = self
-                    .workspace
-                    .set_task_status(actor, id, TaskStatus::Done.as_str())
-                    .await?;
-                Ok(Reply::text(format!("Done: #{} {}", task.id, task.title)))
+                Ok(Reply::text(
+                    match self
+                        .workspace
+                        .change_task_status(actor, id, TaskStatus::Done)
+                        .await?
+                    {
+                        StatusChange::Changed(task) => format!("Done: #{} {}", task.id, task.title),
+                        StatusChange::Unchanged(task) => {
+                            format!("#{} {} was already done.", task.id, task.title)
+                        }
+                    },
+                ))
             }
-            Command::Status { id, status } => {
-                let before = self.workspace.task(actor, id).await?;
-                if before.status == status {
-                    return Ok(Reply::text(format!(
-                        "#{} {} is already {}.",
-                        before.id, before.title, before.status
-                    )));
-                }
-                let task = self.workspace.set_task_status(actor, id, status.as_str()).await?;
-                Ok(Reply::text(format!(
-                    "#{} {} is now {}.",
-                    task.id, task.title, task.status
-                )))
-            }
+            Command::Status { id, status } => Ok(Reply::text(
+                match self.workspace.change_task_status(actor, id, status).await? {
+                    StatusChange::Changed(task) => {
+                        format!("#{} {} is now {}.", task.id, task.title, task.status)
+                    }
+                    StatusChange::Unchanged(task) => {
+                        format!("#{} {} is already {}.", task.id, task.title, task.status)
+                    }
+                },
+            )),
             Command::Comment { id, text } => {
                 let comment = self
                     .workspace
@@ -195,12 +203,7 @@ impl Conversation {
             Command::Web => Ok(self.web(event, speaker).await?.0),
             Command::Report { period } => {
                 // In a project's chat, that project's report (as the scheduler sends there).
-                let chat = super::standing_chat(event);
-                let project = self
-                    .workspace
-                    .chat_project(actor, event.channel, &chat)
-                    .await?
-                    .map(|p| p.id);
+                let project = self.chat_project(event, speaker).await?.map(|p| p.id);
                 let report = self
                     .workspace
                     .report(actor, period, project, event.received_at, tz)

@@ -32,14 +32,22 @@ impl Conversation {
         if !task.description.trim().is_empty() {
             text.push_str(&format!("\n{}", task.description.trim()));
         }
-        let first = self
-            .workspace
-            .list_comments(actor, Some(task.id), Paging { limit: 1, offset: 0 })
+        // The oldest comments come first: one query when there are few, a second for the
+        // latest when there are more.
+        let mut page = (self.workspace)
+            .list_comments(
+                actor,
+                Some(task.id),
+                Paging {
+                    limit: COMMENTS_SHOWN,
+                    offset: 0,
+                },
+            )
             .await?;
-        if first.total > 0 {
-            let offset = (first.total - COMMENTS_SHOWN).max(0);
-            let latest = self
-                .workspace
+        if page.total > COMMENTS_SHOWN {
+            let offset = page.total - COMMENTS_SHOWN;
+            let total = page.total;
+            page = (self.workspace)
                 .list_comments(
                     actor,
                     Some(task.id),
@@ -49,14 +57,17 @@ impl Conversation {
                     },
                 )
                 .await?;
-            let heading = if first.total > COMMENTS_SHOWN {
-                format!("Comments ({}, the latest {COMMENTS_SHOWN}):", first.total)
+            page.total = total;
+        }
+        if page.total > 0 {
+            let heading = if page.total > COMMENTS_SHOWN {
+                format!("Comments ({}, the latest {COMMENTS_SHOWN}):", page.total)
             } else {
-                format!("Comments ({}):", first.total)
+                format!("Comments ({}):", page.total)
             };
             text.push('\n');
             text.push_str(&heading);
-            for comment in &latest.items {
+            for comment in &page.items {
                 let content = comment.content.trim();
                 let mut shown: String = content.chars().take(COMMENT_CHARS).collect();
                 if shown.len() < content.len() {

@@ -48,7 +48,7 @@ pub use reminders::{NewReminder, ReminderRequest, ReminderTarget, ReminderTime, 
 pub use reports::{render_chart, Report};
 pub use routing::{chat_address, person_address, Address};
 pub use standups::{Answered, BlockerOutcome, StandupRequest, StandupRunAnswers};
-pub use tasks::{NewTask, TaskQuery, TaskRequest, TaskUpdate};
+pub use tasks::{NewTask, StatusChange, TaskQuery, TaskRequest, TaskUpdate};
 pub use team::{ClaimCode, Invite, Removed, Team};
 #[cfg(feature = "web")]
 pub(crate) use web::random_secret;

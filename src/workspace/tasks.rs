@@ -11,6 +11,15 @@ use crate::domain::{
 };
 use crate::store::{TaskData, TaskFilter};
 
+/// What [`Workspace::change_task_status`] did.
+#[derive(Debug, Clone)]
+pub enum StatusChange {
+    /// The task, with its new status.
+    Changed(Task),
+    /// The task had that status already.
+    Unchanged(Task),
+}
+
 /// A new task as the API, the agent's tools and the CRM mapping send it: text, checked by
 /// [`TaskRequest::validate`] into a [`NewTask`].
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -255,6 +264,12 @@ impl Workspace {
     /// The stored fields of task `id`, as the starting point of an update.
     async fn current_data(&self, actor: &Actor, id: i64) -> WsResult<TaskData> {
         let current = self.task(actor, id).await?;
+        self.data_of(current).await
+    }
+
+    /// A task's fields as the store writes them.
+    async fn data_of(&self, current: Task) -> WsResult<TaskData> {
+        let id = current.id;
         Ok(TaskData {
             title: current.title,
             description: current.description,
@@ -410,7 +425,30 @@ impl Workspace {
     pub async fn set_task_status(&self, actor: &Actor, id: i64, status: &str) -> WsResult<Task> {
         let status = TaskStatus::parse_field(status, "status")?;
         actor.require(actor.can_write(), "change tasks")?;
-        let current = self.current_data(actor, id).await?;
+        let current = self.task(actor, id).await?;
+        self.write_status(actor, current, status).await
+    }
+
+    /// Sets a task's status unless it has that status already (a repeated `/done`, a second
+    /// tap on a button): then nothing is written or announced.
+    pub async fn change_task_status(
+        &self,
+        actor: &Actor,
+        id: i64,
+        status: TaskStatus,
+    ) -> WsResult<StatusChange> {
+        let current = self.task(actor, id).await?;
+        if current.status == status {
+            return Ok(StatusChange::Unchanged(current));
+        }
+        actor.require(actor.can_write(), "change tasks")?;
+        let task = self.write_status(actor, current, status).await?;
+        Ok(StatusChange::Changed(task))
+    }
+
+    async fn write_status(&self, actor: &Actor, current: Task, status: TaskStatus) -> WsResult<Task> {
+        let id = current.id;
+        let current = self.data_of(current).await?;
         let before = current.status;
         let data = TaskData { status, ..current };
         let task = self
