@@ -276,7 +276,7 @@ async fn dump(handbook: &Handbook, set_name: &str, set: &QuestionSet, out: &mut 
             .map(|p| {
                 serde_json::json!({
                     "file": p.file, "heading": p.heading_path.last(), "bm25": p.bm25,
-                    "similarity": p.similarity, "relevance": p.relevance, "score": p.score,
+                    "similarity": p.similarity, "closest": p.closest, "relevance": p.relevance, "score": p.score,
                     "relevant": p.relevant, "sure": p.sure,
                     "lines": [p.line_start, p.line_end], "path": p.heading_path, "text": p.text,
                 })

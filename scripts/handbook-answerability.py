@@ -9,13 +9,15 @@ answerable questions refused, i.e. 5%), and, as an upper bound, how many unanswe
 the threshold that refuses 5% of all answerable questions would catch.
 
 Signals: today's confidence (best cosine similarity + 0.3 x BM25 relevance) and its parts,
+the same with each passage's closest-sentence similarity (`closest`, `cconf`),
 and concept coverage: each content word of the question (stop words removed) is matched
 against the contextual token vectors of the top passage(s) (BERTScore-style recall, last layer
 of all-MiniLM-L6-v2, run here in numpy); `cov1min` is the weakest word's best match in the
 top passage, `cov3mean` the mean over the top three passages' tokens, and so on.
 
     HANDBOOK_EMBEDDING_MODEL_DIR=DIR cargo bench --profile dev --bench handbook -- \
-        --sizes 0 --split all --dump /tmp/handbook-dump.jsonl
+        --sizes 0 --configured-sizes 0 --sets sample,osio,tests/handbook_questions_unseen.json,\
+        tests/osio_questions_unseen.json --dump /tmp/handbook-dump.jsonl
     pip install numpy tokenizers safetensors
     python3 scripts/handbook-answerability.py /tmp/handbook-dump.jsonl DIR
 """
@@ -107,10 +109,14 @@ def features(row, model):
     sims = [p["similarity"] for p in c if p["similarity"] is not None]
     farthest = min(sims, default=0.0)
     sim = lambda p: p["similarity"] if p["similarity"] is not None else farthest
+    closest = [p["closest"] for p in c if p.get("closest") is not None]
+    near = lambda p: p["closest"] if p.get("closest") is not None else min(closest, default=0.0)
     f = {
         "conf": max((sim(p) + 0.3 * p["relevance"] for p in c), default=0.0),
         "sim": max(sims, default=0.0),
         "relmax": max((p["relevance"] for p in c), default=0.0),
+        "closest": max(closest, default=0.0),
+        "cconf": max((near(p) + 0.3 * p["relevance"] for p in c), default=0.0),
     }
     words = list(content_words(model.encode(row["question"])))
     for k in (1, 3):
@@ -129,8 +135,14 @@ def main(dump, model_dir):
     model = MiniLM(model_dir)
     for r in rows:
         r["f"] = features(r, model)
-        r["group"] = "off-topic" if r.get("off_topic") else ("sample" if r["set"] == "sample" else r.get("split"))
-    groups = ["sample", "dev", "test", "off-topic"]
+        r["group"] = (
+            "off-topic" if r.get("off_topic")
+            else "sample" if r["set"] == "sample"
+            else "unseen-sample" if r["set"].endswith("handbook_questions_unseen.json")
+            else "unseen-osio" if r["set"].endswith("osio_questions_unseen.json")
+            else r.get("split")
+        )
+    groups = ["sample", "dev", "test", "off-topic", "unseen-sample", "unseen-osio"]
 
     def rates(refuse):
         out = []

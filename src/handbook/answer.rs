@@ -188,6 +188,7 @@ mod tests {
             score: 3.2,
             bm25: Some(3.2),
             similarity: None,
+            closest: None,
             relevance: if relevant { 0.9 } else { 0.1 },
             relevant,
             sure: relevant,

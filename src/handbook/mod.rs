@@ -113,6 +113,9 @@ pub struct Passage {
     pub bm25: Option<f32>,
     /// Cosine similarity to the query, when the vector lookup found the passage.
     pub similarity: Option<f32>,
+    /// The closer of [`Self::similarity`] and the passage's closest sentence's (see `sentences`).
+    #[serde(skip)]
+    pub closest: Option<f32>,
     /// IDF-weighted share of the query's terms present in the passage (0 to 1).
     pub relevance: f32,
     /// Whether the passage counts as an answer: the question is answerable and this passage is

@@ -287,6 +287,7 @@ impl Searcher<'_> {
                     score,
                     bm25: c.bm25,
                     similarity: c.similarity,
+                    closest: c.closest,
                     relevant: false,
                     sure: false,
                 }

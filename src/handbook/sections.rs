@@ -52,6 +52,7 @@ fn fold(mut best: Passage, rest: Vec<Passage>) -> Passage {
     }
     for p in &rest {
         best.relevance = best.relevance.max(p.relevance);
+        best.closest = best.closest.into_iter().chain(p.closest).reduce(f32::max);
         best.sure |= p.sure;
     }
     let mut parts: Vec<(u32, u32, String)> = rest
@@ -114,6 +115,7 @@ mod tests {
             score,
             bm25: None,
             similarity: Some(score),
+            closest: Some(score),
             relevance: 0.5,
             relevant: true,
             sure: false,
