@@ -83,13 +83,38 @@ pub fn decided(action: &crate::domain::AiAction) -> String {
     }
 }
 
+/// How the workspace words an unknown handle (`nobody has the handle …`).
+const UNKNOWN_HANDLE: &str = "nobody has the handle";
+
+/// An API field in the words of the chat commands that set it.
+fn chat_field(field: &str) -> String {
+    match field {
+        "assigned_to" => "the assignee".into(),
+        "due_date" => "the due date".into(),
+        "estimated_hours" => "the estimate".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// What to do next about an invalid value.
+fn hint(message: &str) -> &'static str {
+    if message.starts_with(UNKNOWN_HANDLE) {
+        "/people lists the team; an admin adds someone with /invite @handle."
+    } else {
+        "/help shows the usage."
+    }
+}
+
 /// What went wrong, for the sender; `Err` for failures worth retrying.
 pub fn error(e: WorkspaceError) -> Result<String, WorkspaceError> {
     match e {
         WorkspaceError::Invalid(v) => Ok(format!(
-            "That didn't work: {}: {}. /help shows the usage.",
-            v.field, v.message
+            "That didn't work: {}: {}. {}",
+            chat_field(&v.field),
+            v.message,
+            hint(&v.message)
         )),
+        WorkspaceError::NotFound(m) if m.starts_with(UNKNOWN_HANDLE) => Ok(format!("{m}. {}", hint(&m))),
         WorkspaceError::NotFound(m) => Ok(format!("{m}.")),
         WorkspaceError::Forbidden(m) => Ok(format!("Not allowed: {m}.")),
         WorkspaceError::Conflict(m) => Ok(format!("That conflicts with what is there: {m}.")),

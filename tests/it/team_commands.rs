@@ -303,6 +303,13 @@ async fn roles_and_removal_keep_an_admin(db: Db) {
     }
     let nobody = chat.say(ANNA, "/role @ghost admin").await;
     assert!(nobody.contains("nobody has the handle 'ghost'"), "{nobody}");
+    assert!(nobody.contains("/people lists the team"), "{nobody}");
+    let unknown_assignee = chat.say(ANNA, "/newtask Print the flyers @ghost").await;
+    assert_eq!(
+        unknown_assignee,
+        "That didn't work: the assignee: nobody has the handle 'ghost'. \
+         /people lists the team; an admin adds someone with /invite @handle."
+    );
 
     assert_eq!(chat.say(ANNA, "/role @ben admin").await, "@ben is now an admin.");
     assert_eq!(
