@@ -2,7 +2,8 @@
 //! configured chat on schedule (at
 //! the report hour in the workspace zone: daily, Mondays weekly, on the 1st monthly), once per
 //! period (dedupe key `report:{period}:{project}:{date}`). A report with nothing in it (no task
-//! open, none done in its period) is not sent: an empty project's chat hears nothing.
+//! open, none done in its period) is not sent: an empty project's chat hears nothing. Nor is
+//! one that only work added after the report hour would fill: it waits for the next report.
 
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
@@ -41,7 +42,12 @@ pub(super) async fn sweep(
     let date = now.with_timezone(&tz).date_naive();
     let system = Actor::system("scheduler");
     let longest = periods.iter().map(|p| p.length()).max().unwrap_or_default();
-    for (project, _name, channel, chat) in s.store.project_chats(now - longest).await? {
+    // A report missed at its hour (the service was down) still goes later that day, but work
+    // first added after the hour waits for the next report instead of calling one up at once.
+    let slot = (date.and_hms_opt(s.config.report_hour, 0, 0))
+        .and_then(|t| t.and_local_timezone(tz).earliest())
+        .map_or(now, |t| t.with_timezone(&Utc));
+    for (project, _name, channel, chat) in s.store.project_chats(now - longest, slot).await? {
         let Some(to) = chat_address(Some(&channel), Some(&chat)) else {
             continue;
         };

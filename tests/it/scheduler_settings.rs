@@ -1,6 +1,7 @@
 //! The scheduler's settings through the API: a person's quiet hours decide when their reminders
 //! go out, and a project's chat receives its scheduled reports (the weekly one with its chart).
 
+use chrono::Datelike;
 use coordinator::scheduler::{Policies, Scheduler, SchedulerConfig};
 use reqwest::Method;
 use serde_json::json;
@@ -12,6 +13,7 @@ both_dbs!(
     quiet_hours_set_through_the_api_move_reminders,
     a_project_chat_gets_the_scheduled_reports,
     an_empty_project_chat_gets_no_report,
+    work_added_after_the_report_hour_waits_for_the_next_report,
 );
 
 /// A scheduler in Berlin time with the default report hour (09:00).
@@ -211,6 +213,42 @@ async fn an_empty_project_chat_gets_no_report(db: Db) {
     assert_eq!(daily[0].chat_id, -1002);
     assert!(
         daily[0].text.starts_with("Daily report, Empty"),
+        "{}",
+        daily[0].text
+    );
+}
+
+async fn work_added_after_the_report_hour_waits_for_the_next_report(db: Db) {
+    let (app, fake) = start(db).await;
+    let project = app.post("/api/projects", json!({"name": "Late"})).await;
+    let id = project.body["id"].as_i64().unwrap();
+    let path = format!("/api/projects/{id}/chat");
+    set_chat(&app, &path, json!({"channel": "telegram", "chat_id": "-1003"})).await;
+    // Reports at midnight (Berlin): today's is due already, and this task comes after it.
+    let scheduler = Scheduler::with_config(
+        app.workspace.clone(),
+        app.store.clone(),
+        SchedulerConfig {
+            report_hour: 0,
+            ..SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap())
+        },
+        Policies::default(),
+    );
+    task(&app, json!({"title": "Wireframes", "project_id": id})).await;
+    let now = chrono::Utc::now();
+    let sweep = scheduler.run_once(now).await.unwrap();
+    assert_eq!(sweep.reports_sent, 0, "{sweep:?}");
+    // The next day's reports have it: the daily one, and the weekly and monthly ones on a
+    // Monday and on the 1st.
+    let next = now + chrono::Duration::days(1);
+    let local = next.with_timezone(&chrono_tz::Europe::Berlin);
+    let due = 1 + u32::from(local.weekday() == chrono::Weekday::Mon) + u32::from(local.day() == 1);
+    let sweep = scheduler.run_once(next).await.unwrap();
+    assert_eq!(sweep.reports_sent, due, "{sweep:?}");
+    // The weekly one goes as a chart with a caption; the daily one as text.
+    let daily = sent(&fake, 1).await;
+    assert!(
+        daily[0].text.starts_with("Daily report, Late"),
         "{}",
         daily[0].text
     );

@@ -45,11 +45,13 @@ impl Store {
         Ok(())
     }
 
-    /// Active projects with a configured chat and something to report: a task still open, or
-    /// one changed since `since`. (id, name, channel, chat id).
+    /// Active projects with a configured chat and something to report: a task made by `slot`
+    /// (the report's time) that is still open or changed since `since`. (id, name, channel,
+    /// chat id).
     pub async fn project_chats(
         &self,
         since: DateTime<Utc>,
+        slot: DateTime<Utc>,
     ) -> StoreResult<Vec<(i64, String, String, String)>> {
         Ok(dispatch!(self, |p| sqlx::query_as::<
             _,
@@ -57,10 +59,11 @@ impl Store {
         >(
             "SELECT id, name, chat_channel, chat_id FROM projects WHERE chat_channel IS NOT NULL \
              AND chat_id IS NOT NULL AND status = 'active' AND EXISTS (SELECT 1 FROM tasks t \
-             WHERE t.project_id = projects.id AND (t.status <> 'done' OR t.updated_at >= $1)) \
-             ORDER BY id"
+             WHERE t.project_id = projects.id AND t.created_at <= $2 \
+             AND (t.status <> 'done' OR t.updated_at >= $1)) ORDER BY id"
         )
         .bind(since)
+        .bind(slot)
         .fetch_all(p)
         .await)?)
     }
