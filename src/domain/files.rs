@@ -109,12 +109,13 @@ impl FileRules {
     }
 }
 
-/// `4 KB`, `20.0 MB`.
+/// `20 bytes`, `4 KB` (rounded up), `20.0 MB`.
 pub fn size_text(bytes: u64) -> String {
-    if bytes < 1024 * 1024 {
-        format!("{} KB", bytes.div_ceil(1024))
-    } else {
-        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+    match bytes {
+        1 => "1 byte".into(),
+        0..1024 => format!("{bytes} bytes"),
+        1024..1_048_576 => format!("{} KB", bytes.div_ceil(1024)),
+        _ => format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0)),
     }
 }
 
@@ -147,5 +148,15 @@ mod tests {
             .check("x.exe", "application/x-msdownload", 10)
             .unwrap_err()
             .contains("don't keep"));
+    }
+
+    #[test]
+    fn sizes_read_like_people_talk() {
+        assert_eq!(size_text(1), "1 byte");
+        assert_eq!(size_text(20), "20 bytes");
+        assert_eq!(size_text(1023), "1023 bytes");
+        assert_eq!(size_text(1024), "1 KB");
+        assert_eq!(size_text(4097), "5 KB");
+        assert_eq!(size_text(30 * 1024 * 1024), "30.0 MB");
     }
 }

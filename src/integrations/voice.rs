@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::domain;
+use crate::domain::size_text;
 use crate::message::{Attachment, ChatKind, InboundEvent, MediaError, MediaSource, OutboundMessage};
 use crate::store::{Store, StoreError};
 
@@ -66,15 +67,6 @@ impl Limits {
             minutes(seconds),
             minutes(self.max_seconds.into())
         )
-    }
-}
-
-/// `4 KB`, `20.0 MB`.
-pub fn size_text(bytes: u64) -> String {
-    if bytes < 1024 * 1024 {
-        format!("{} KB", bytes.div_ceil(1024))
-    } else {
-        format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
     }
 }
 
@@ -312,7 +304,6 @@ mod tests {
         };
         assert!(limits.too_long(450).contains("7:30 min") && limits.too_long(450).contains("5:00 min"));
         assert!(limits.too_large(30 * 1024 * 1024).contains("30.0 MB"));
-        assert_eq!(size_text(4096), "4 KB");
     }
 
     #[test]

@@ -15,7 +15,8 @@ use utoipa_axum::routes;
 use super::require_member;
 use crate::api::error::{ErrorBody, Json};
 use crate::api::{ApiError, ApiResult, AppState, Auth};
-use crate::integrations::voice::{size_text, unsupported, AudioFormat, TranscribeError};
+use crate::domain::size_text;
+use crate::integrations::voice::{unsupported, AudioFormat, TranscribeError};
 
 /// Room for the form's boundaries and other fields around the file.
 const FORM_OVERHEAD: usize = 64 * 1024;
