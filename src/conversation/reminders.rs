@@ -108,11 +108,15 @@ fn parse_remind(args: &str) -> Result<ReminderCommand, String> {
     })
 }
 
-/// One reminder as a line of a list, its time in `tz`.
-fn line(reminder: &Reminder, tz: Tz) -> String {
+/// One reminder as a line of a list, its time in `tz`; `here` is the chat listing it
+/// (channel, chat id).
+fn line(reminder: &Reminder, tz: Tz, here: (&str, &str)) -> String {
     let whom = match (&reminder.person, &reminder.chat_id) {
         (Some(handle), _) => format!("@{handle}"),
-        (None, Some(_)) => "a chat".to_owned(),
+        (None, Some(chat)) if (reminder.channel.as_deref(), chat.as_str()) == (Some(here.0), here.1) => {
+            "this chat".to_owned()
+        }
+        (None, Some(_)) => "another chat".to_owned(),
         (None, None) => "nobody".to_owned(),
     };
     let repeats = match &reminder.rule {
@@ -259,9 +263,10 @@ impl Conversation {
                     format!("No pending reminders. Set one with e.g. {EXAMPLE}")
                 } else {
                     let mut text = format!("Pending reminders ({}):", page.total);
+                    let here = super::standing_chat(event);
                     for reminder in &page.items {
                         text.push('\n');
-                        text.push_str(&line(reminder, actor.timezone));
+                        text.push_str(&line(reminder, actor.timezone, (event.channel.as_str(), &here)));
                     }
                     text
                 }

@@ -32,8 +32,13 @@ async fn a_recurring_prompt_is_posted_once_per_occurrence(db: Db) {
     );
     let listed = chat.say_in(GROUP, BEN, "/reminders").await;
     assert!(
-        listed.contains("(repeats: FREQ=WEEKLY;BYDAY=MO) — a chat: What's blocking you?"),
+        listed.contains("(repeats: FREQ=WEEKLY;BYDAY=MO) — this chat: What's blocking you?"),
         "{listed}"
+    );
+    let elsewhere = chat.say(BEN, "/reminders").await;
+    assert!(
+        elsewhere.contains(" — another chat: What's blocking you?"),
+        "{elsewhere}"
     );
 
     let (a, b) = (
@@ -57,7 +62,8 @@ async fn a_recurring_prompt_is_posted_once_per_occurrence(db: Db) {
         assert_eq!(again.asked_reminders_sent, 0);
     }
     assert_eq!(total, 2);
-    fake.wait_for_sent(4, WAIT).await;
+    // The set-up's three replies and the two prompts.
+    fake.wait_for_sent(5, WAIT).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(prompts(&fake.sent()), 2, "{:?}", fake.sent());
     let reminder = app.get("/api/reminders/1").await.body;
