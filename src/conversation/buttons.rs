@@ -3,11 +3,11 @@
 //! reject a proposal, retry a dead letter, finish or snooze a reminder, turn a stand-up blocker
 //! into a task or not).
 
-use super::commands::Command;
 use super::speaker::Speaker;
 use super::{replies, Conversation, Reply};
+use crate::domain::TaskStatus;
 use crate::message::{ButtonAction, InboundEvent, OutboundMessage, SnoozeFor};
-use crate::workspace::{Origin, WorkspaceError};
+use crate::workspace::{StatusChange, WorkspaceError};
 
 impl Conversation {
     /// A button press: acknowledged on the platform, then acted on like the command it stands for.
@@ -17,7 +17,6 @@ impl Conversation {
         speaker: &Speaker,
         press_id: &str,
         data: &str,
-        origin: &Origin,
     ) -> Result<Vec<OutboundMessage>, WorkspaceError> {
         let mut ack = OutboundMessage::text(event.channel, event.chat_id.clone(), "");
         ack.answers_button = Some(press_id.to_owned());
@@ -91,8 +90,16 @@ impl Conversation {
             Some(ButtonAction::BlockerTake(id)) => self.blocker_button(speaker, id, true).await?,
             Some(ButtonAction::BlockerSkip(id)) => self.blocker_button(speaker, id, false).await?,
             Some(ButtonAction::Done(id)) => {
-                match self.command(event, speaker, Command::Done { id }, origin).await {
-                    Ok(reply) => reply.text,
+                match (self.workspace)
+                    .change_task_status(&speaker.actor, id, TaskStatus::Done)
+                    .await
+                {
+                    // A second tap changes nothing: the presser hears so, the chat nothing.
+                    Ok(change @ StatusChange::Unchanged(_)) if event.channel.notifies_presser() => {
+                        ack.text = replies::done(&change);
+                        return Ok(vec![ack]);
+                    }
+                    Ok(change) => replies::done(&change),
                     Err(e) => replies::error(e)?,
                 }
             }

@@ -171,9 +171,7 @@ impl Conversation {
         };
         let speaker = self.speaker(event).await?;
         if let Some(press) = &event.button {
-            return self
-                .button(event, &speaker, &press.id, &press.data, &origin)
-                .await;
+            return self.button(event, &speaker, &press.id, &press.data).await;
         }
         let bot = self.bot_name(event.channel);
         let text = match &bot {

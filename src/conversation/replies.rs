@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::domain::Task;
-use crate::workspace::WorkspaceError;
+use crate::workspace::{StatusChange, WorkspaceError};
 
 pub const UNLINKED: &str = "I don't know you yet. Ask an admin for a link code, then send /link CODE here. \
 /help shows what I can do.";
@@ -80,6 +80,14 @@ pub fn decided(action: &crate::domain::AiAction) -> String {
             action.result.as_deref().unwrap_or("unknown error")
         ),
         other => format!("Action #{} is {other}.", action.id),
+    }
+}
+
+/// The answer to `/done` or "Mark done".
+pub fn done(change: &StatusChange) -> String {
+    match change {
+        StatusChange::Changed(task) => format!("Done: #{} {}", task.id, task.title),
+        StatusChange::Unchanged(task) => format!("#{} {} was already done.", task.id, task.title),
     }
 }
 

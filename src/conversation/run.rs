@@ -160,18 +160,12 @@ impl Conversation {
             }
             Command::Done { id } => {
                 // A second tap on "Mark done" (or a retyped /done) changes nothing and says so.
-                Ok(Reply::text(
-                    match self
+                Ok(Reply::text(replies::done(
+                    &self
                         .workspace
                         .change_task_status(actor, id, TaskStatus::Done)
-                        .await?
-                    {
-                        StatusChange::Changed(task) => format!("Done: #{} {}", task.id, task.title),
-                        StatusChange::Unchanged(task) => {
-                            format!("#{} {} was already done.", task.id, task.title)
-                        }
-                    },
-                ))
+                        .await?,
+                )))
             }
             Command::Status { id, status } => Ok(Reply::text(
                 match self.workspace.change_task_status(actor, id, status).await? {

@@ -88,6 +88,14 @@ wire_enum!(
     Slack => "slack",
 });
 
+impl Channel {
+    /// Whether the platform shows the person who pressed a button the text that answers the
+    /// press (a Telegram toast, a Discord or Slack notice only they see).
+    pub fn notifies_presser(self) -> bool {
+        matches!(self, Channel::Telegram | Channel::Discord | Channel::Slack)
+    }
+}
+
 wire_enum!(
     /// Where a proposed AI action stands.
     ActionStatus, "status", {

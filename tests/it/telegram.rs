@@ -234,6 +234,13 @@ async fn buttons_are_answered_and_act(db: Db) {
     let sent = fake.wait_for_sent(2, WAIT).await;
     assert_eq!(sent[1].text, "Done: #1 Press me");
     assert_eq!(app.get("/api/tasks/1").await.body["status"], "done");
+    // A second press changes nothing: the presser's toast says so, the chat gets no message.
+    app.deliver_telegram(&callback_update_on(3, ANNA, &sent[0], "done:1"))
+        .await;
+    let answers = fake.wait_for_calls("answerCallbackQuery", 2, WAIT).await;
+    assert_eq!(answers[1]["text"], "#1 Press me was already done.");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.sent().len(), 2, "{:?}", fake.sent());
 }
 
 async fn retry_after_is_honoured(db: Db) {
