@@ -133,27 +133,51 @@ async fn run_handbook(command: HandbookCommand, settings: &Settings) -> anyhow::
                 println!("{}", handbook::ChildOutcome::from(outcome).to_line());
                 return Ok(());
             }
-            if let Some(model) = handbook::default_model(settings) {
-                eprintln!(
-                    "fetching the embedding model once into {} (about 84 MB; HANDBOOK_MODEL_URL=off skips it)",
-                    model.dir.display()
-                );
-                if !handbook.fetch_default_model(&model).await {
-                    eprintln!("no embedding model (see the log): indexing for keyword search only");
-                }
-            }
-            let report = handbook.ingest(&dir, &handbook::terminal_progress()).await?;
-            for (file, reason) in &report.skipped {
-                eprintln!("skipped {file}: {reason}");
-            }
+            let report = ingest_in_terminal(&handbook, &dir, settings).await?;
             println!("{report}");
         }
         HandbookCommand::Search { query, k } => {
-            let passages = handbook.search(&query, k.into()).await?;
+            let dir = &settings.handbook_dir;
+            let passages = match handbook.search(&query, k.into()).await {
+                // A first search indexes the handbook folder first, as the service would.
+                Err(handbook::HandbookError::NotIndexed) if dir.is_dir() => {
+                    eprintln!(
+                        "the handbook is not indexed yet: indexing {} first",
+                        dir.display()
+                    );
+                    let report = ingest_in_terminal(&handbook, dir, settings).await?;
+                    eprintln!("{report}");
+                    handbook.search(&query, k.into()).await?
+                }
+                found => found?,
+            };
             print!("{}", handbook::format_results(&query, &passages));
         }
     }
     Ok(())
+}
+
+/// Indexes `dir` with progress on the terminal, fetching the default model first when it is
+/// the embedder and not there yet; skipped files are named on stderr.
+async fn ingest_in_terminal(
+    handbook: &Handbook,
+    dir: &std::path::Path,
+    settings: &Settings,
+) -> anyhow::Result<handbook::IngestReport> {
+    if let Some(model) = handbook::default_model(settings) {
+        eprintln!(
+            "fetching the embedding model once into {} (about 84 MB; HANDBOOK_MODEL_URL=off skips it)",
+            model.dir.display()
+        );
+        if !handbook.fetch_default_model(&model).await {
+            eprintln!("no embedding model (see the log): indexing for keyword search only");
+        }
+    }
+    let report = handbook.ingest(dir, &handbook::terminal_progress()).await?;
+    for (file, reason) in &report.skipped {
+        eprintln!("skipped {file}: {reason}");
+    }
+    Ok(report)
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {

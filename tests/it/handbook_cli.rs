@@ -87,6 +87,40 @@ fn coordinator_handbook_ingest_and_search() {
     );
 }
 
+/// A newcomer's first `handbook search`, before any ingest, indexes `./handbook` first.
+#[test]
+fn a_first_search_indexes_the_handbook_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("handbook");
+    std::fs::create_dir(&folder).unwrap();
+    for entry in std::fs::read_dir(sample_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            std::fs::copy(&path, folder.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let out = coordinator(
+        dir.path(),
+        &["handbook", "search", "who approves a refund over 2000 EUR"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("the handbook is not indexed yet: indexing"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("12 files: 12 added"), "{stderr}");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("1. refunds-and-approvals.md › Refunds and credit notes › Approval thresholds"),
+        "{stdout}"
+    );
+    // The next search uses that index.
+    let out = coordinator(dir.path(), &["handbook", "search", "refund approval"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("indexing"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn handbook_commands_refuse_bad_input_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,7 +150,7 @@ fn handbook_commands_refuse_bad_input_with_exit_2() {
         Some(2)
     );
 
-    // Searching before any ingest is a clear failure, not a crash.
+    // Searching before any ingest, with no handbook folder to index, is a clear failure.
     let out = coordinator(dir.path(), &["handbook", "search", "refunds"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
