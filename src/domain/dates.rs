@@ -59,7 +59,12 @@ pub(super) fn read_spoken(
     what: &str,
     day_only: &dyn Fn(NaiveDate) -> DateTime<Utc>,
 ) -> Result<DateTime<Utc>, String> {
-    let not_understood = || format!("I couldn't understand the date '{text}'. Try e.g. {DATE_EXAMPLES}.");
+    let not_understood = || {
+        let hint = day_first(text).map_or(String::new(), |(day, month)| {
+            format!(" Slashed dates go month first (12/31): did you mean {day} {month}?")
+        });
+        format!("I couldn't understand the date '{text}'.{hint} Try e.g. {DATE_EXAMPLES}.")
+    };
     let normal = normalize_date(text);
     // interim panics on a word of 16+ letters right after an hour; no date word is that long.
     let longest_word = normal
@@ -100,6 +105,21 @@ pub(super) fn read_spoken(
         "The {what} '{text}' ({}) is in the past.",
         due.with_timezone(&tz).format("%a %Y-%m-%d %H:%M")
     ))
+}
+
+/// `31/12` (or `31/12/2030`): a day written before its month, which the month-first reading
+/// of slashed dates cannot take; the day and the month's short name.
+fn day_first(text: &str) -> Option<(u32, &'static str)> {
+    let mut parts = text.trim().split('/');
+    let day: u32 = parts.next()?.parse().ok()?;
+    let month: usize = parts.next()?.parse().ok()?;
+    if parts.clone().count() > 1 || !parts.all(|year| year.len() == 4 && year.parse::<u32>().is_ok()) {
+        return None;
+    }
+    const SHORT: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    ((13..=31).contains(&day) && (1..=12).contains(&month)).then(|| (day, SHORT[month - 1]))
 }
 
 /// Lowercase (interim expects it), "in 3 days" → "3 days", "in a week" → "1 week", no "at"
@@ -187,6 +207,18 @@ pub(super) fn has_time_of_day(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_day_first_slashed_date_gets_its_reading_suggested() {
+        let now = Utc.with_ymd_and_hms(2030, 1, 10, 12, 0, 0).unwrap();
+        let problem = parse_spoken_date("31/12", now, Tz::UTC).unwrap_err();
+        assert!(problem.contains("did you mean 31 dec?"), "{problem}");
+        assert!(parse_spoken_date("31 dec", now, Tz::UTC).is_ok());
+        assert_eq!(day_first("15/01/2031"), Some((15, "jan")));
+        for month_first in ["12/31", "5/6", "31/13", "31/12/30", "a/b", "31"] {
+            assert_eq!(day_first(month_first), None, "{month_first}");
+        }
+    }
 
     #[test]
     fn plain_date_is_end_of_day_in_zone() {
