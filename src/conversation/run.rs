@@ -159,7 +159,7 @@ impl Conversation {
                 })
             }
             Command::Done { id } => {
-                // A second tap on "Mark done" (or a retyped /done) changes nothing and says so.
+                // A retyped /done changes nothing and says so (the button: see `buttons`).
                 Ok(Reply::text(replies::done(
                     &self
                         .workspace
