@@ -72,6 +72,10 @@ pub async fn search(
             "q",
             &format!("must be at most {MAX_QUERY_CHARS} characters"),
         )),
+        // The start-up ingest is building the first index: it is a matter of waiting.
+        Err(HandbookError::NotIndexed) if s.handbook.indexing() => Err(ApiError::unavailable(
+            "the handbook is being indexed right now; try again in a minute",
+        )),
         Err(e @ HandbookError::NotIndexed) => Err(ApiError::unavailable(e.to_string())),
         Err(e) => {
             tracing::warn!(error = %e, "handbook search failed");

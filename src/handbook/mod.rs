@@ -269,6 +269,11 @@ impl Handbook {
         Ok(table)
     }
 
+    /// Whether an ingest is under way (here, or in the child process started from here).
+    pub fn indexing(&self) -> bool {
+        self.inner.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0
+    }
+
     /// Whether this process has opened the index (a search or an ingest here did).
     pub fn index_opened(&self) -> bool {
         self.inner.index.initialized()
@@ -298,7 +303,7 @@ impl Handbook {
         if view.passages.len() == 0 {
             // An empty index while an ingest is under way is one being (re)built: "not indexed
             // yet", not "the handbook has nothing on that".
-            if self.inner.in_flight.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            if self.indexing() {
                 *self.inner.view.lock().await = None;
                 return Err(HandbookError::NotIndexed);
             }

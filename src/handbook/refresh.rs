@@ -239,3 +239,23 @@ fn unchanged_report(
         ..IngestReport::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexing_lasts_as_long_as_an_ingest_is_under_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let handbook = Handbook::new(dir.path(), None);
+        assert!(!handbook.indexing());
+        {
+            let _first = handbook.under_way();
+            let _second = handbook.under_way();
+            assert!(handbook.indexing());
+            drop(_second);
+            assert!(handbook.indexing());
+        }
+        assert!(!handbook.indexing());
+    }
+}
