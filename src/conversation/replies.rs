@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::domain::Task;
-use crate::workspace::{StatusChange, WorkspaceError};
+use crate::workspace::{StatusChange, WorkspaceError, UNKNOWN_HANDLE};
 
 pub const UNLINKED: &str = "I don't know you yet. Ask an admin for a link code, then send /link CODE here. \
 /help shows what I can do.";
@@ -90,9 +90,6 @@ pub fn done(change: &StatusChange) -> String {
         StatusChange::Unchanged(task) => format!("#{} {} was already done.", task.id, task.title),
     }
 }
-
-/// How the workspace words an unknown handle (`nobody has the handle …`).
-const UNKNOWN_HANDLE: &str = "nobody has the handle";
 
 /// An API field in the words of the chat commands that set it.
 fn chat_field(field: &str) -> String {

@@ -103,11 +103,9 @@ impl Workspace {
         let handle = Handle::parse_field(named, "author")?;
         match self.store.person_by_handle(handle.as_str()).await {
             Ok(person) => Ok(person.handle),
-            Err(crate::store::StoreError::NotFound) => Err(ValidationError::new(
-                "author",
-                format!("nobody has the handle '{}'", handle.as_str()),
-            )
-            .into()),
+            Err(crate::store::StoreError::NotFound) => {
+                Err(ValidationError::new("author", super::unknown_handle(handle.as_str())).into())
+            }
             Err(e) => Err(e.into()),
         }
     }

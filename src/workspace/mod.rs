@@ -60,6 +60,14 @@ use crate::config::Secret;
 use crate::domain::{Person, Role, ValidationError};
 use crate::store::{AuditEntry, Store, StoreError};
 
+/// How errors word a handle nobody has; chat replies recognise it to point to `/people`.
+pub const UNKNOWN_HANDLE: &str = "nobody has the handle";
+
+/// `nobody has the handle 'anna'`.
+pub(crate) fn unknown_handle(handle: &str) -> String {
+    format!("{UNKNOWN_HANDLE} '{handle}'")
+}
+
 /// The chat message a change came from: escalations go back to its chat, and `source_key`
 /// (unique per message) makes processing the message twice have one effect.
 #[derive(Debug, Clone)]

@@ -155,11 +155,12 @@ impl Workspace {
 
     pub async fn person(&self, actor: &Actor, handle: &str) -> WsResult<Person> {
         let _ = actor;
-        let handle = Handle::parse(handle)
-            .map_err(|_| WorkspaceError::NotFound(format!("nobody has the handle '{handle}'")))?;
-        self.store.person_by_handle(handle.as_str()).await.map_err(|e| {
-            WorkspaceError::from_store(e, || format!("nobody has the handle '{}'", handle.as_str()))
-        })
+        let handle =
+            Handle::parse(handle).map_err(|_| WorkspaceError::NotFound(super::unknown_handle(handle)))?;
+        self.store
+            .person_by_handle(handle.as_str())
+            .await
+            .map_err(|e| WorkspaceError::from_store(e, || super::unknown_handle(handle.as_str())))
     }
 
     /// The person behind a chat identity, if linked.
@@ -174,11 +175,9 @@ impl Workspace {
         let handle = Handle::parse_field(handle, "manager")?;
         match self.store.person_by_handle(handle.as_str()).await {
             Ok(p) => Ok(p.id),
-            Err(StoreError::NotFound) => Err(ValidationError::new(
-                "manager",
-                format!("nobody has the handle '{}'", handle.as_str()),
-            )
-            .into()),
+            Err(StoreError::NotFound) => {
+                Err(ValidationError::new("manager", super::unknown_handle(handle.as_str())).into())
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -124,10 +124,9 @@ impl Workspace {
             }
             ReminderTarget::Person(handle) => {
                 let handle = handle.trim_start_matches('@');
-                self.store
-                    .person_by_handle(handle)
-                    .await
-                    .map_err(|e| WorkspaceError::from_store(e, || format!("nobody has the handle @{handle}")))
+                self.store.person_by_handle(handle).await.map_err(|e| {
+                    WorkspaceError::from_store(e, || format!("{} @{handle}", super::UNKNOWN_HANDLE))
+                })
             }
             ReminderTarget::Chat { .. } => {
                 Err(ValidationError::new("person", "a chat is not a person").into())

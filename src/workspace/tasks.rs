@@ -290,11 +290,9 @@ impl Workspace {
         let handle = Handle::parse_field(handle, field)?;
         match self.store.person_by_handle(handle.as_str()).await {
             Ok(person) => Ok(person.id),
-            Err(crate::store::StoreError::NotFound) => Err(ValidationError::new(
-                field,
-                format!("nobody has the handle '{}'", handle.as_str()),
-            )
-            .into()),
+            Err(crate::store::StoreError::NotFound) => {
+                Err(ValidationError::new(field, super::unknown_handle(handle.as_str())).into())
+            }
             Err(e) => Err(e.into()),
         }
     }

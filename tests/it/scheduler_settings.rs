@@ -18,12 +18,24 @@ both_dbs!(
 
 /// A scheduler in Berlin time with the default report hour (09:00).
 fn berlin_scheduler(app: &crate::helpers::TestApp) -> Scheduler {
+    berlin_scheduler_reporting_at(app, SchedulerConfig::with_zone(berlin()).report_hour)
+}
+
+/// A scheduler in Berlin time that sends reports at `report_hour` (24: never).
+fn berlin_scheduler_reporting_at(app: &crate::helpers::TestApp, report_hour: u32) -> Scheduler {
     Scheduler::with_config(
         app.workspace.clone(),
         app.store.clone(),
-        SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap()),
+        SchedulerConfig {
+            report_hour,
+            ..SchedulerConfig::with_zone(berlin())
+        },
         Policies::default(),
     )
+}
+
+fn berlin() -> chrono_tz::Tz {
+    chrono_tz::Europe::Berlin
 }
 
 /// Sets a project's chat through the API (`path` is its `/chat` route).
@@ -34,15 +46,7 @@ async fn set_chat(app: &crate::helpers::TestApp, path: &str, body: serde_json::V
 
 async fn quiet_hours_set_through_the_api_move_reminders(db: Db) {
     let (app, fake) = start(db).await;
-    let scheduler = Scheduler::with_config(
-        app.workspace.clone(),
-        app.store.clone(),
-        SchedulerConfig {
-            report_hour: 24,
-            ..SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap())
-        },
-        Policies::default(),
-    );
+    let scheduler = berlin_scheduler_reporting_at(&app, 24);
     let path = "/api/people/anna/quiet-hours";
     let bad = app
         .call(Method::PUT, path, Some(json!({"start": "25:00", "end": "07:00"})))
@@ -225,15 +229,7 @@ async fn work_added_after_the_report_hour_waits_for_the_next_report(db: Db) {
     let path = format!("/api/projects/{id}/chat");
     set_chat(&app, &path, json!({"channel": "telegram", "chat_id": "-1003"})).await;
     // Reports at midnight (Berlin): today's is due already, and this task comes after it.
-    let scheduler = Scheduler::with_config(
-        app.workspace.clone(),
-        app.store.clone(),
-        SchedulerConfig {
-            report_hour: 0,
-            ..SchedulerConfig::with_zone("Europe/Berlin".parse().unwrap())
-        },
-        Policies::default(),
-    );
+    let scheduler = berlin_scheduler_reporting_at(&app, 0);
     task(&app, json!({"title": "Wireframes", "project_id": id})).await;
     let now = chrono::Utc::now();
     let sweep = scheduler.run_once(now).await.unwrap();
@@ -241,7 +237,7 @@ async fn work_added_after_the_report_hour_waits_for_the_next_report(db: Db) {
     // The next day's reports have it: the daily one, and the weekly and monthly ones on a
     // Monday and on the 1st.
     let next = now + chrono::Duration::days(1);
-    let local = next.with_timezone(&chrono_tz::Europe::Berlin);
+    let local = next.with_timezone(&berlin());
     let due = 1 + u32::from(local.weekday() == chrono::Weekday::Mon) + u32::from(local.day() == 1);
     let sweep = scheduler.run_once(next).await.unwrap();
     assert_eq!(sweep.reports_sent, due, "{sweep:?}");
