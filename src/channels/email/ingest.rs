@@ -1,8 +1,9 @@
 //! One inbound message, from IMAP or the relay webhook, to the inbox: recorded by Message-ID
 //! (so the same message read twice has one effect), skipped when malformed, our own, or written
 //! by a machine; refused (kept, shown in the history with the reason, never acted on nor
-//! answered) when its sender is not authenticated (`auth`); from an unknown sender answered
-//! once, politely, and otherwise ignored; else matched to its task (plus-address, or the thread's recorded messages and tokens) and stored
+//! answered) when its sender is not authenticated (`auth`); from an unknown sender passed on
+//! only when it redeems a code (`/link CODE`, as `/invite` tells invitees to write, or the first
+//! admin's `/claim CODE`), else answered once, politely, and otherwise ignored; else matched to its task (plus-address, or the thread's recorded messages and tokens) and stored
 //! in the inbox as an [`InboundEvent`]. Every step is idempotent, so a crash anywhere is safe.
 
 use chrono::Utc;
@@ -18,8 +19,10 @@ use crate::store::{NewEmailRecord, Store, StoreError};
 
 /// The one reply an unknown sender gets.
 pub const UNKNOWN_SENDER_REPLY: &str = "Hello, this is the project coordinator's mailbox. \
-I do not know your address yet, so I cannot act on your message. Please ask an admin of your \
-workspace to add this address to your profile. You will not hear from me again until then.";
+I do not know your address yet, so I cannot act on your message. If an admin gave you a link \
+code, send a mail with /link CODE as its first line. Otherwise, please ask an admin of your \
+workspace for one, or to add this address to your profile. You will not hear from me again \
+until then.";
 
 /// Audio attachments beyond this (the transcription endpoint's own limit) are not kept; the
 /// sender is told it is too large.
@@ -102,7 +105,8 @@ impl Ingest {
             Verdict::Refused(why) => return self.refuse(&email, &why).await,
         }
         // Only now may a first mail from a profile's address link it to that person.
-        if !self.store.link_email_identity(&email.from).await? {
+        let known = self.store.link_email_identity(&email.from).await?;
+        if !known && !redeems_a_code(&email) {
             return self.unknown_sender(&email).await;
         }
         let task = self.task_of(&email).await?;
@@ -272,6 +276,23 @@ pub fn subject_command(subject: Option<&str>) -> String {
         Some(subject) if subject.starts_with('/') => subject.to_owned(),
         _ => String::new(),
     }
+}
+
+/// Whether `email` (its first line, else its subject) redeems a code: `/link CODE`, `/start
+/// CODE` or `/claim CODE`, the only commands a sender nobody knows yet may give.
+fn redeems_a_code(email: &ParsedEmail) -> bool {
+    let mut text = conversation_text(&email.text, None);
+    if text.is_empty() {
+        text = subject_command(email.subject.as_deref());
+    }
+    let mut words = text.split_whitespace();
+    let command = words.next().unwrap_or("");
+    let code = words.next().unwrap_or("");
+    ["/link", "/start", "/claim"]
+        .iter()
+        .any(|c| command.eq_ignore_ascii_case(c))
+        && !code.is_empty()
+        && words.next().is_none()
 }
 
 /// What the conversation gets: a command on the first line stands alone (a `/comment` keeps

@@ -40,6 +40,7 @@ both_dbs!(
     automatic_and_malformed_mail_is_recorded_and_skipped,
     nothing_is_read_twice_after_a_restart,
     relay_webhook_stores_mail_and_answers_unknown_senders_once,
+    an_invitee_links_their_address_with_the_code_by_mail,
 );
 
 /// The relay in front of the test mailbox, whose `Authentication-Results` the service trusts.
@@ -514,5 +515,97 @@ async fn relay_webhook_stores_mail_and_answers_unknown_senders_once(db: Db) {
             .filter(|m| m.rcpt == vec!["eve@elsewhere.org"])
             .count(),
         1
+    );
+}
+
+/// `/invite` tells an invitee to mail `/link CODE`: a sender nobody knows yet may redeem a code,
+/// and nothing else, and their address then acts as them.
+async fn an_invitee_links_their_address_with_the_code_by_mail(db: Db) {
+    let sink = SmtpSink::start().await;
+    let sink_url = sink.url();
+    let app = spawn_app_with(db, &settings(&sink_url, None)).await;
+    let reply = app
+        .post(
+            "/api/people",
+            json!({"handle": "bo", "name": "Bo", "role": "member"}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let code = app.post("/api/people/bo/link-code", json!({})).await.body["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    const BO: &str = "bo@studio.example";
+    let send = |id: &str, subject: &str, body: &str| mail(BO, "bot@example.org", id, "", subject, body);
+
+    // Anything else first: the one polite answer, which says how to use a code.
+    let (status, body) = post_mail(
+        &app,
+        Some(ADMIN_TOKEN),
+        "message/rfc822",
+        &send("bo-1@studio.example", "hi", "/tasks"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("skipped")),
+        "{body}"
+    );
+    let sent = sink.wait_for(1, WAIT).await;
+    assert!(String::from_utf8_lossy(&sent[0].data).contains("/link CODE"));
+
+    // A wrong code is answered, and links nothing.
+    let (status, body) = post_mail(
+        &app,
+        Some(ADMIN_TOKEN),
+        "message/rfc822",
+        &send("bo-2@studio.example", "code", "/link WRONG123"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("accepted")),
+        "{body}"
+    );
+    let sent = sink.wait_for(2, WAIT).await;
+    assert!(String::from_utf8_lossy(&sent[1].data).contains("unknown, already used or expired"));
+
+    // The right one, in the subject of an otherwise empty mail.
+    let (status, body) = post_mail(
+        &app,
+        Some(ADMIN_TOKEN),
+        "message/rfc822",
+        &send("bo-3@studio.example", &format!("/link {code}"), ""),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("accepted")),
+        "{body}"
+    );
+    let sent = sink.wait_for(3, WAIT).await;
+    let linked = String::from_utf8_lossy(&sent[2].data).to_string();
+    assert!(linked.contains("you are @bo here now"), "{linked}");
+    assert_eq!(sent[2].rcpt, vec![BO]);
+
+    // From now on the address is Bo's.
+    let (status, body) = post_mail(
+        &app,
+        Some(ADMIN_TOKEN),
+        "message/rfc822",
+        &send("bo-4@studio.example", "new", "/newtask Send the moodboard"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("accepted")),
+        "{body}"
+    );
+    assert!(
+        wait_until(|| async {
+            let tasks = app.get("/api/tasks").await.body;
+            tasks.to_string().contains("Send the moodboard")
+        })
+        .await
     );
 }
