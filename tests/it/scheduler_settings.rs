@@ -1,7 +1,7 @@
 //! The scheduler's settings through the API: a person's quiet hours decide when their reminders
 //! go out, and a project's chat receives its scheduled reports (the weekly one with its chart).
 
-use chrono::Datelike;
+use chrono::{Datelike, TimeZone};
 use coordinator::scheduler::{Policies, Scheduler, SchedulerConfig};
 use reqwest::Method;
 use serde_json::json;
@@ -204,7 +204,12 @@ async fn an_empty_project_chat_gets_no_report(db: Db) {
         )
         .await;
     assert_eq!(marked.status, 200, "{}", marked.body);
-    let later = chrono::Utc::now() + chrono::Duration::days(3);
+    // Three days on, at noon in Berlin: past the report hour whatever the time the test runs.
+    let in_three_days = (chrono::Utc::now() + chrono::Duration::days(3)).with_timezone(&berlin());
+    let later = berlin()
+        .from_local_datetime(&in_three_days.date_naive().and_hms_opt(12, 0, 0).unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
     let sweep = scheduler.run_once(later).await.unwrap();
     assert_eq!(sweep.reports_sent, 0, "{sweep:?}");
     // Once there is open work, the daily report comes, once.
