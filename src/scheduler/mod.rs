@@ -22,7 +22,7 @@ pub mod standups;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -30,7 +30,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Retention, Settings};
 use crate::domain::Person;
 use crate::handbook::Handbook;
-use crate::store::{QuietHours, Store, StoreError, SweepRecord, TaskRouting};
+use crate::store::{Store, StoreError, SweepRecord, TaskRouting};
+pub use crate::workspace::routing::quiet_until;
 use crate::workspace::routing::{chat_notice, Address};
 use crate::workspace::Workspace;
 pub use policy::{Breach, Policies, Rule};
@@ -49,6 +50,9 @@ pub struct SweepReport {
     pub standup_digests: u32,
     /// Reminders and escalation steps held back by quiet hours.
     pub held: u32,
+    /// Messages kept for the end of someone's quiet hours (a new assignee's notice) that went
+    /// out.
+    pub held_released: u32,
     pub escalations_opened: u32,
     pub escalations_resolved: u32,
     pub escalation_steps: u32,
@@ -162,6 +166,8 @@ impl Scheduler {
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
         let since = self.store.last_sweep().await?.map(|s| s.ran_at);
+        let released = self.store.release_held(now).await?;
+        report.held_released = u32::try_from(released).unwrap_or(u32::MAX);
         reminders::sweep(self, now, &mut report).await?;
         asked::sweep(self, now, &mut report).await?;
         recurring::sweep(self, now, &mut report).await?;
@@ -234,39 +240,10 @@ impl Scheduler {
     }
 }
 
-/// When `now` falls in the quiet hours in zone `tz`, the moment they end.
-pub fn quiet_until(now: DateTime<Utc>, tz: Tz, quiet: QuietHours) -> Option<DateTime<Utc>> {
-    let (start, end) = (quiet.quiet_start_minute, quiet.quiet_end_minute);
-    if start == end {
-        return None;
-    }
-    let local = now.with_timezone(&tz);
-    let minute = i32::try_from(local.hour() * 60 + local.minute()).unwrap_or(0);
-    let quiet_now = if start < end {
-        minute >= start && minute < end
-    } else {
-        minute >= start || minute < end
-    };
-    if !quiet_now {
-        return None;
-    }
-    let end_time = NaiveTime::from_hms_opt(u32::try_from(end / 60).ok()?, u32::try_from(end % 60).ok()?, 0)?;
-    let mut day = local.date_naive();
-    if minute >= end {
-        day = day.succ_opt()?;
-    }
-    let naive = day.and_time(end_time);
-    // A gap (DST) resolves to the earliest valid moment after it.
-    let at = tz.from_local_datetime(&naive).earliest().or_else(|| {
-        tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
-            .earliest()
-    })?;
-    Some(at.with_timezone(&Utc))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::QuietHours;
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()

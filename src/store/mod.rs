@@ -21,6 +21,7 @@ mod files;
 mod finish;
 mod group_commit;
 mod heads;
+mod held;
 mod history;
 mod integrations;
 mod lease;

@@ -2,7 +2,8 @@
 //! people, link codes, tokens and the admins' alert chat. Every operation takes the `Actor` (a person through a channel,
 //! or an API token), checks the actor's role and lets the store write the audit record. The REST
 //! API, the chat commands and the agent's tools all come through here. Nothing here formats chat
-//! text.
+//! replies; the few messages an operation queues itself (a manual escalation, the notice to a
+//! task's new assignee in `handover`) are written here.
 
 mod actions;
 mod alerts;
@@ -15,6 +16,7 @@ mod conversations;
 mod escalations;
 mod feed;
 mod files;
+mod handover;
 mod monitoring;
 mod newcomers;
 mod patch;

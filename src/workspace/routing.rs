@@ -4,13 +4,13 @@
 //! under a reminder or escalation, and the outbox row that carries them. Shared by the
 //! scheduler's sweeps and the manual escalation.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::domain::{self, Person, Priority, Task};
 use crate::message::{Button, ButtonAction, OutboundMessage};
-use crate::store::{NewOutbound, Store, StoreError, TaskRouting};
+use crate::store::{NewOutbound, QuietHours, Store, StoreError, TaskRouting};
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -159,6 +159,36 @@ pub fn outbound(
     let mut message = OutboundMessage::text(to.channel, to.chat_id.clone(), text);
     message.buttons = buttons;
     crate::queue::to_outbound(&message, Some(key))
+}
+
+/// When `now` falls in the quiet hours in zone `tz`, the moment they end.
+pub fn quiet_until(now: DateTime<Utc>, tz: Tz, quiet: QuietHours) -> Option<DateTime<Utc>> {
+    let (start, end) = (quiet.quiet_start_minute, quiet.quiet_end_minute);
+    if start == end {
+        return None;
+    }
+    let local = now.with_timezone(&tz);
+    let minute = i32::try_from(local.hour() * 60 + local.minute()).unwrap_or(0);
+    let quiet_now = if start < end {
+        minute >= start && minute < end
+    } else {
+        minute >= start || minute < end
+    };
+    if !quiet_now {
+        return None;
+    }
+    let end_time = NaiveTime::from_hms_opt(u32::try_from(end / 60).ok()?, u32::try_from(end % 60).ok()?, 0)?;
+    let mut day = local.date_naive();
+    if minute >= end {
+        day = day.succ_opt()?;
+    }
+    let naive = day.and_time(end_time);
+    // A gap (DST) resolves to the earliest valid moment after it.
+    let at = tz.from_local_datetime(&naive).earliest().or_else(|| {
+        tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .earliest()
+    })?;
+    Some(at.with_timezone(&Utc))
 }
 
 /// A date as people read it in `tz`, e.g. `Tue 14 Jan 10:00`.

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::handover::Handover;
 use super::{Actor, Change, Origin, Page, Paging, Patch, Workspace, WorkspaceError, WsResult};
 use crate::domain::{
     non_blank, parse_due_date, parse_hours, Handle, Label, Priority, Recurrence, Task, TaskStatus, TaskTitle,
@@ -362,6 +363,13 @@ impl Workspace {
             .store
             .create_task(&data, chat, source_key, &actor.audit())
             .await?;
+        let handover = Handover {
+            task: &task,
+            before: None,
+            after: assignee_id,
+            origin,
+        };
+        self.tell_assignee(actor, handover, crate::store::now()).await;
         self.announce(actor, Change::TaskCreated(task.clone())).await;
         Ok(task)
     }
@@ -370,6 +378,7 @@ impl Workspace {
         actor.require(actor.can_write(), "change tasks")?;
         let mut data = self.current_data(actor, id).await?;
         let before = data.status;
+        let assignee_before = data.assignee_id;
         if let Some(title) = update.title {
             data.title = TaskTitle::parse(&title)?.into_inner();
         }
@@ -411,6 +420,13 @@ impl Workspace {
             .store
             .update_task(id, &data, "task.update", &actor.audit())
             .await?;
+        let handover = Handover {
+            task: &task,
+            before: assignee_before,
+            after: data.assignee_id,
+            origin: None,
+        };
+        self.tell_assignee(actor, handover, crate::store::now()).await;
         let change = Change::TaskUpdated {
             task: task.clone(),
             before,

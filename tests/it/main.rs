@@ -33,6 +33,7 @@ mod handbook_cli;
 mod handbook_hybrid;
 mod handbook_llm;
 mod handbook_model;
+mod handover;
 mod integrations_api;
 mod kept_reads;
 mod layers;

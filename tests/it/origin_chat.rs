@@ -31,9 +31,15 @@ async fn say(app: &TestApp, fake: &FakeTelegram, update_id: i64, chat: i64, from
         text_update(update_id, chat, from, text)
     };
     app.deliver_telegram_ok(&update).await;
-    let sent = fake.wait_for_sent(before + 1, crate::scheduler::WAIT).await;
-    assert!(sent.len() > before, "no answer to {text}");
-    sent[before].clone()
+    // The answer in this chat (a new assignee's notice may go to their own chat first).
+    let until = tokio::time::Instant::now() + crate::scheduler::WAIT;
+    loop {
+        if let Some(answer) = fake.sent().into_iter().skip(before).find(|m| m.chat_id == chat) {
+            return answer;
+        }
+        assert!(tokio::time::Instant::now() < until, "no answer to {text}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// `/newtask` in a chat; the new task's id.

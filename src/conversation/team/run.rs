@@ -186,7 +186,7 @@ impl Conversation {
                     .await?;
                 match span {
                     Some(_) => format!(
-                        "Quiet hours: {} ({}). Reminders wait until they end; urgent escalations do not.",
+                        "Quiet hours: {} ({}). Reminders, and news of tasks given to you, wait until they end; urgent escalations do not.",
                         quiet_text(span),
                         tz.name()
                     ),
