@@ -518,6 +518,13 @@ async fn relay_webhook_stores_mail_and_answers_unknown_senders_once(db: Db) {
     );
 }
 
+/// Posts `raw` to the relay webhook as an admin; the status it got (always with a 202).
+async fn relay(app: &TestApp, raw: &str) -> String {
+    let (status, body) = post_mail(app, Some(ADMIN_TOKEN), "message/rfc822", raw).await;
+    assert_eq!(status, 202, "{body}");
+    body["status"].as_str().unwrap_or_default().to_owned()
+}
+
 /// `/invite` tells an invitee to mail `/link CODE`: a sender nobody knows yet may redeem a code,
 /// and nothing else, and their address then acts as them.
 async fn an_invitee_links_their_address_with_the_code_by_mail(db: Db) {
@@ -539,49 +546,25 @@ async fn an_invitee_links_their_address_with_the_code_by_mail(db: Db) {
     let send = |id: &str, subject: &str, body: &str| mail(BO, "bot@example.org", id, "", subject, body);
 
     // Anything else first: the one polite answer, which says how to use a code.
-    let (status, body) = post_mail(
-        &app,
-        Some(ADMIN_TOKEN),
-        "message/rfc822",
-        &send("bo-1@studio.example", "hi", "/tasks"),
-    )
-    .await;
     assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("skipped")),
-        "{body}"
+        relay(&app, &send("bo-1@studio.example", "hi", "/tasks")).await,
+        "skipped"
     );
     let sent = sink.wait_for(1, WAIT).await;
     assert!(String::from_utf8_lossy(&sent[0].data).contains("/link CODE"));
 
     // A wrong code is answered, and links nothing.
-    let (status, body) = post_mail(
-        &app,
-        Some(ADMIN_TOKEN),
-        "message/rfc822",
-        &send("bo-2@studio.example", "code", "/link WRONG123"),
-    )
-    .await;
     assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("accepted")),
-        "{body}"
+        relay(&app, &send("bo-2@studio.example", "code", "/link WRONG123")).await,
+        "accepted"
     );
     let sent = sink.wait_for(2, WAIT).await;
     assert!(String::from_utf8_lossy(&sent[1].data).contains("unknown, already used or expired"));
 
     // The right one, in the subject of an otherwise empty mail.
-    let (status, body) = post_mail(
-        &app,
-        Some(ADMIN_TOKEN),
-        "message/rfc822",
-        &send("bo-3@studio.example", &format!("/link {code}"), ""),
-    )
-    .await;
     assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("accepted")),
-        "{body}"
+        relay(&app, &send("bo-3@studio.example", &format!("/link {code}"), "")).await,
+        "accepted"
     );
     let sent = sink.wait_for(3, WAIT).await;
     let linked = String::from_utf8_lossy(&sent[2].data).to_string();
@@ -589,17 +572,13 @@ async fn an_invitee_links_their_address_with_the_code_by_mail(db: Db) {
     assert_eq!(sent[2].rcpt, vec![BO]);
 
     // From now on the address is Bo's.
-    let (status, body) = post_mail(
-        &app,
-        Some(ADMIN_TOKEN),
-        "message/rfc822",
-        &send("bo-4@studio.example", "new", "/newtask Send the moodboard"),
-    )
-    .await;
     assert_eq!(
-        (status, body["status"].as_str()),
-        (202, Some("accepted")),
-        "{body}"
+        relay(
+            &app,
+            &send("bo-4@studio.example", "new", "/newtask Send the moodboard")
+        )
+        .await,
+        "accepted"
     );
     assert!(
         wait_until(|| async {
