@@ -9,8 +9,17 @@ use chrono::{DateTime, Utc};
 use super::queue::insert_outbound;
 use super::{dispatch_write, now, NewOutbound, Store, StoreError, StoreResult};
 
-/// A held message's outbox fields, and whether it is still to be sent.
-type HeldRow = (String, String, String, String, Option<i64>, Option<i64>, bool);
+/// A held message: its id, its outbox fields, and whether it is still to be sent.
+type HeldRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    bool,
+);
 
 impl Store {
     /// Keeps `message` (which must have a dedupe key) until `send_at`; a key already held or
@@ -46,7 +55,7 @@ impl Store {
         let released = dispatch_write!(self, |p| {
             let mut tx = crate::store::begin_write(p).await?;
             let rows: Vec<HeldRow> = sqlx::query_as(
-                "SELECT h.channel, h.chat_id, h.payload, h.dedupe_key, h.person_id, h.task_id, \
+                "SELECT h.id, h.channel, h.chat_id, h.payload, h.dedupe_key, h.person_id, h.task_id, \
                  (h.task_id IS NULL OR EXISTS (SELECT 1 FROM tasks t WHERE t.id = h.task_id \
                  AND t.assignee_id = h.person_id AND t.status <> 'done')) \
                  FROM held_messages h WHERE h.send_at <= $1 ORDER BY h.id",
@@ -54,15 +63,19 @@ impl Store {
             .bind(at)
             .fetch_all(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM held_messages WHERE send_at <= $1")
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+            // Only what this transaction deleted: a replica releasing at the same moment gets
+            // the rest (on PostgreSQL the second waits for the first, then finds them gone).
+            let deleted: Vec<(i64,)> =
+                sqlx::query_as("DELETE FROM held_messages WHERE send_at <= $1 RETURNING id")
+                    .bind(at)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let deleted: std::collections::HashSet<i64> = deleted.into_iter().map(|(id,)| id).collect();
             let messages: Vec<NewOutbound> = rows
                 .into_iter()
-                .filter(|row| row.6)
+                .filter(|row| row.7 && deleted.contains(&row.0))
                 .map(
-                    |(channel, chat_id, payload, key, person_id, task_id, _)| NewOutbound {
+                    |(_, channel, chat_id, payload, key, person_id, task_id, _)| NewOutbound {
                         channel,
                         chat_id,
                         payload,

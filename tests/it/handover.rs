@@ -149,7 +149,10 @@ async fn a_new_assignee_is_told_on_their_own_chat(db: Db) {
     let scheduler = crate::scheduler::scheduler(&app, Policies::default());
     assert_eq!(scheduler.run_once(now).await.unwrap().held_released, 0);
     let after = now + chrono::Duration::hours(3) + chrono::Duration::minutes(1);
-    assert_eq!(scheduler.run_once(after).await.unwrap().held_released, 1);
+    // Two replicas sweeping at the same moment release it once.
+    let replica = crate::scheduler::scheduler(&app, Policies::default());
+    let (a, b) = tokio::join!(scheduler.run_once(after), replica.run_once(after));
+    assert_eq!(a.unwrap().held_released + b.unwrap().held_released, 1);
     assert_eq!(scheduler.run_once(after).await.unwrap().held_released, 0);
     let sent = fake.wait_for_sent(fake.sent().len() + 1, WAIT).await;
     let last = sent.last().unwrap();
