@@ -13,7 +13,7 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::routing::{local_time, outbound, person_address, quiet_until, Address};
+use super::routing::{chat_address, local_time, outbound, person_address, quiet_until};
 use super::{Actor, Origin, Workspace};
 use crate::domain::{Priority, Task};
 use crate::message::ButtonAction;
@@ -57,14 +57,13 @@ impl Workspace {
         let Some(to) = person_address(&person) else {
             return Ok(());
         };
-        let origin = handover.origin.map(|o| Address {
-            channel: o.channel.parse().unwrap_or(to.channel),
-            chat_id: o.chat.clone(),
-        });
+        let origin = handover
+            .origin
+            .and_then(|o| chat_address(Some(&o.channel), Some(&o.chat)));
         if origin.as_ref() == Some(&to) {
             return Ok(());
         }
-        let tz: Tz = person.timezone.parse().unwrap_or(self.default_tz);
+        let tz = self.zone_of(&person);
         let task = handover.task;
         let key = format!(
             "handover:{}:{assignee}:{}",

@@ -106,7 +106,8 @@ impl Workspace {
         })
     }
 
-    fn zone_of(&self, person: &Person) -> Tz {
+    /// A person's zone, else the workspace's.
+    pub(super) fn zone_of(&self, person: &Person) -> Tz {
         person.timezone.parse().unwrap_or(self.default_tz)
     }
 
