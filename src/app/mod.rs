@@ -125,7 +125,7 @@ impl App {
             Some(t) => Some(Arc::new(Telegram::new(t).map_err(anyhow::Error::msg)?)),
             None => None,
         };
-        let slack = Slack::new(&settings.slack)
+        let slack = Slack::new(&settings.slack, commands::menu())
             .map_err(anyhow::Error::msg)?
             .map(Arc::new);
         let voice = Arc::new(voice(&settings, &store, telegram.as_deref(), slack.as_deref()));

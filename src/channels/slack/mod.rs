@@ -21,6 +21,7 @@ pub mod media;
 pub mod outbound;
 pub mod signature;
 pub mod socket;
+pub mod spelling;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ use interactive::Intake;
 pub use address::Address;
 pub use interactive::COMMAND;
 pub use outbound::SlackOut;
+pub use spelling::CommandSpelling;
 
 /// The Slack side of the service.
 pub struct Slack {
@@ -45,11 +47,13 @@ pub struct Slack {
     api_url: String,
     verifier: Option<signature::Verifier>,
     app_token: Option<Secret>,
+    spelling: Arc<CommandSpelling>,
 }
 
 impl Slack {
-    /// `None` when Slack is not configured (no `SLACK_BOT_TOKEN`).
-    pub fn new(settings: &SlackSettings) -> Result<Option<Self>, String> {
+    /// `None` when Slack is not configured (no `SLACK_BOT_TOKEN`). `menu`: every command's
+    /// usage line (command name, line), so that our text names them as Slack users type them.
+    pub fn new(settings: &SlackSettings, menu: &[(&str, &str)]) -> Result<Option<Self>, String> {
         let Some(token) = settings.bot_token.clone() else {
             return Ok(None);
         };
@@ -58,6 +62,7 @@ impl Slack {
             api_url: settings.api_url.clone(),
             verifier: settings.signing_secret.clone().map(signature::Verifier::new),
             app_token: settings.app_token.clone(),
+            spelling: Arc::new(CommandSpelling::new(menu)),
         }))
     }
 
@@ -66,6 +71,7 @@ impl Slack {
         SlackOut {
             api: self.api.clone(),
             store,
+            spelling: self.spelling.clone(),
         }
     }
 

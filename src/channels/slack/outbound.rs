@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::address::Address;
 use super::api::{ApiError, WebApi};
 use super::blocks;
+use super::spelling::CommandSpelling;
 use crate::domain;
 use crate::message::{OutboundMessage, RateLimits, SendError, Transport};
 use crate::store::{SlackInteraction, Store};
@@ -26,6 +27,8 @@ pub struct SlackOut {
     pub(super) api: Arc<WebApi>,
     /// Where response URLs are kept (`Intake` puts them there).
     pub(super) store: Store,
+    /// Our commands as Slack users type them (`/coord help`).
+    pub(super) spelling: Arc<CommandSpelling>,
 }
 
 /// What a Slack failure means for the outbox.
@@ -192,6 +195,17 @@ impl Transport for SlackOut {
     #[tracing::instrument(skip_all, fields(channel = "slack"))]
     async fn send(&self, message: &OutboundMessage) -> Result<Option<String>, SendError> {
         let address: Address = message.chat_id.parse().map_err(SendError::Permanent)?;
+        let spelled;
+        let message = match self.spelling.apply(&message.text) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(text) => {
+                spelled = OutboundMessage {
+                    text,
+                    ..message.clone()
+                };
+                &spelled
+            }
+        };
         let result = match (&message.answers_button, address) {
             (Some(press), _) => self.note_to_presser(press, message).await,
             (None, Address::Conversation(channel)) => self.post(&channel, message).await,

@@ -97,7 +97,12 @@ async fn a_mention_is_answered_in_its_thread(db: Db) {
         .fake
         .wait_message(WAIT, CHANNEL, |m| m.thread_ts.as_deref() == Some(second.as_str()))
         .await;
-    assert!(offline.text.contains("/help"), "{}", offline.text);
+    assert!(
+        offline.text.contains("/coord help lists the commands"),
+        "{}",
+        offline.text
+    );
+    assert!(offline.text.contains("\n/coord tasks mine\n"), "{}", offline.text);
     let inbox = s.app.store.queue_counts(Queue::Inbox).await.unwrap();
     assert_eq!(inbox.pending + inbox.processing + inbox.done + inbox.dead, 2);
 }

@@ -41,17 +41,20 @@ async fn a_slash_command_is_acknowledged_at_once_and_its_result_follows(db: Db) 
     assert_eq!((status, ack.as_str()), (200, ""));
     let help = &s.fake.wait_responses(WAIT, 2).await[1];
     assert_eq!(help.body["response_type"], "ephemeral");
+    // It names the commands as Slack users type them: through /coord, the app's one command.
+    let help_text = help.body["text"].as_str().unwrap();
+    assert!(help_text.contains("\n/coord newtask TITLE"), "{help_text}");
+    assert!(help_text.contains("(also /coord start)"), "{help_text}");
     assert!(
-        help.body["text"].as_str().unwrap().contains("/newtask"),
-        "{}",
-        help.body
+        !help_text.lines().any(|l| l.starts_with("/newtask")),
+        "{help_text}"
     );
 
     // A command without what it needs is answered with its usage; nothing is created.
     s.slash(ANNA, CHANNEL, "newtask").await;
     let usage = &s.fake.wait_responses(WAIT, 3).await[2];
     assert!(
-        usage.body["text"].as_str().unwrap().contains("/newtask"),
+        usage.body["text"].as_str().unwrap().contains("/coord newtask"),
         "{}",
         usage.body
     );
@@ -161,14 +164,9 @@ async fn a_slack_user_is_linked_with_coord_link(db: Db) {
     // Before linking, Bea's Slack account is a stranger.
     s.slash(STRANGER, CHANNEL, "tasks mine").await;
     let unknown = &s.fake.wait_responses(WAIT, 2).await[1];
-    assert!(
-        unknown.body["text"]
-            .as_str()
-            .unwrap()
-            .starts_with("I don't know you yet"),
-        "{}",
-        unknown.body
-    );
+    let unknown = unknown.body["text"].as_str().unwrap();
+    assert!(unknown.starts_with("I don't know you yet"), "{unknown}");
+    assert!(unknown.contains("send /coord link CODE here"), "{unknown}");
     s.slash(STRANGER, CHANNEL, &format!("link {code}")).await;
     let linked = &s.fake.wait_responses(WAIT, 3).await[2];
     assert_eq!(linked.body["response_type"], "ephemeral");
