@@ -274,12 +274,17 @@ impl Intake {
             .remember_slack_interaction(&stored.event.event_id, &stored.interaction)
             .await
             .map_err(|e| e.to_string())?;
-        self.inbox.accept(&stored.event).await.map_err(|e| e.to_string())
+        self.accept_event(&stored.event).await
     }
 
-    /// Stores a message event.
+    /// Stores a message event, its mentions of linked teammates written as their handles.
     pub async fn accept_event(&self, event: &InboundEvent) -> Result<bool, String> {
-        self.inbox.accept(event).await.map_err(|e| e.to_string())
+        let text = super::mentions::with_handles(&self.store, &event.text).await;
+        let event = InboundEvent {
+            text,
+            ..event.clone()
+        };
+        self.inbox.accept(&event).await.map_err(|e| e.to_string())
     }
 }
 

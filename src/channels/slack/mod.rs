@@ -18,6 +18,7 @@ pub mod blocks;
 pub mod events;
 pub mod interactive;
 pub mod media;
+pub mod mentions;
 pub mod outbound;
 pub mod signature;
 pub mod socket;

@@ -1,10 +1,11 @@
 //! The Events API over `POST /webhooks/slack`: signature and challenge, direct messages,
-//! mentions answered in their thread, Slack's retries counted once, shared audio heard.
+//! mentions answered in their thread, a teammate's mention read as their handle, Slack's
+//! retries counted once, shared audio heard.
 
 use coordinator::store::Queue;
 use serde_json::{json, Value};
 
-use super::{callback, dm, mention, start, ts, Slack, Via, ANNA, CHANNEL, DM, WAIT};
+use super::{callback, dm, mention, start, ts, Slack, Via, ANNA, CHANNEL, DM, MARTA, STRANGER, WAIT};
 use crate::fake_openai::{FakeOpenAi, Scripted};
 use crate::fake_slack::SIGNING_SECRET;
 use crate::helpers::{both_dbs, Db};
@@ -12,6 +13,7 @@ use crate::helpers::{both_dbs, Db};
 both_dbs!(
     a_direct_message_creates_a_task,
     a_mention_is_answered_in_its_thread,
+    a_teammates_mention_is_read_as_their_handle,
     forged_or_stale_signatures_are_refused_and_nothing_is_stored,
     a_retried_event_counts_once,
     the_endpoint_check_gets_its_challenge,
@@ -105,6 +107,32 @@ async fn a_mention_is_answered_in_its_thread(db: Db) {
     assert!(offline.text.contains("\n/coord tasks mine\n"), "{}", offline.text);
     let inbox = s.app.store.queue_counts(Queue::Inbox).await.unwrap();
     assert_eq!(inbox.pending + inbox.processing + inbox.done + inbox.dead, 2);
+}
+
+/// Slack writes "@Marta" in a message as `<@U0MARTA01>`: a linked teammate is their handle.
+async fn a_teammates_mention_is_read_as_their_handle(db: Db) {
+    let s = start(db, Via::Webhook, &[]).await;
+    let at = ts();
+    let text = format!("/newtask Call the printer <@{MARTA}> due tomorrow");
+    assert_eq!(s.event(mention(ANNA, CHANNEL, &at, &text), None).await, 200);
+    let reply = s.fake.wait_message(WAIT, CHANNEL, |_| true).await;
+    assert!(
+        reply.text.starts_with("Created #1: Call the printer, for @marta"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(tasks(&s).await[0]["assigned_to"], "marta");
+    // Someone nobody linked is not guessed at: the command says so and makes nothing.
+    let second = ts();
+    let text = format!("/newtask Book the van <@{STRANGER}>");
+    assert_eq!(s.event(mention(ANNA, CHANNEL, &second, &text), None).await, 200);
+    let refused = s
+        .fake
+        .wait_message(WAIT, CHANNEL, |m| m.thread_ts.as_deref() == Some(second.as_str()))
+        .await;
+    let expected = format!("nobody has the handle '{}'", STRANGER.to_lowercase());
+    assert!(refused.text.contains(&expected), "{}", refused.text);
+    assert_eq!(tasks(&s).await.len(), 1);
 }
 
 async fn forged_or_stale_signatures_are_refused_and_nothing_is_stored(db: Db) {
