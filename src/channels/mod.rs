@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod discord;
 pub mod email;
+pub mod mentions;
 pub mod slack;
 pub mod telegram;
 pub mod whatsapp;

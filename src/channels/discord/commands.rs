@@ -200,7 +200,12 @@ pub fn to_text(name: &str, options: &[CommandOption]) -> String {
         "newtask" => {
             parts.extend(get("title"));
             if let Some(who) = get("assignee") {
-                parts.push(format!("@{}", who.trim_start_matches('@')));
+                // A person picked from Discord's list arrives as `<@ID>`; the intake reads it.
+                if who.starts_with("<@") {
+                    parts.push(who);
+                } else {
+                    parts.push(format!("@{}", who.trim_start_matches('@')));
+                }
             }
             if let Some(due) = get("due") {
                 parts.push(format!("due {due}"));

@@ -4,17 +4,13 @@
 //! user who is linked to a person becomes that person's `@handle`. Anyone else's stays as Slack
 //! wrote it, so a command that needs a handle says that nobody has it.
 
-use std::collections::HashMap;
-
+use crate::channels::mentions::{linked_handles, written, Mention};
 use crate::domain::Channel;
 use crate::store::Store;
 
-/// The most distinct mentions looked up in one message.
-const MAX_LOOKUPS: usize = 20;
-
 /// The Slack user ids mentioned in `text` (`@U…` or `@W…`, as `plain_text` writes them), each
 /// with its byte range (the `@` included), in order.
-fn mentions(text: &str) -> Vec<(usize, usize, &str)> {
+fn mentions(text: &str) -> Vec<Mention> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     for (at, _) in text.match_indices('@') {
@@ -27,50 +23,30 @@ fn mentions(text: &str) -> Vec<(usize, usize, &str)> {
             .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
             .count();
         let end = id_start + len;
-        let id = &text[id_start..end];
         let follows_word = bytes
             .get(end)
             .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
         if len >= 3 && matches!(bytes[id_start], b'U' | b'W') && !follows_word {
-            found.push((at, end, id));
+            found.push(Mention {
+                start: at,
+                end,
+                id: text[id_start..end].to_owned(),
+            });
         }
     }
     found
 }
 
-/// `text` with each mention of a linked Slack user written as their `@handle`. A lookup that
-/// fails leaves that mention as it is: the message is stored either way.
+/// `text` with each mention of a linked Slack user written as their `@handle`; anyone else's
+/// stays as Slack wrote it.
 pub async fn with_handles(store: &Store, text: &str) -> String {
     let found = mentions(text);
     if found.is_empty() {
         return text.to_owned();
     }
-    let mut handles: HashMap<&str, Option<String>> = HashMap::new();
-    for (_, _, id) in &found {
-        if handles.contains_key(id) || handles.len() >= MAX_LOOKUPS {
-            continue;
-        }
-        let handle = match store.person_by_identity(Channel::Slack, id).await {
-            Ok(person) => person.map(|p| p.handle),
-            Err(e) => {
-                tracing::warn!(error = %e, "a Slack mention could not be looked up; kept as written");
-                None
-            }
-        };
-        handles.insert(id, handle);
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for (start, end, id) in found {
-        if let Some(Some(handle)) = handles.get(id) {
-            out.push_str(&text[last..start]);
-            out.push('@');
-            out.push_str(handle);
-            last = end;
-        }
-    }
-    out.push_str(&text[last..]);
-    out
+    let ids: Vec<String> = found.iter().map(|m| m.id.clone()).collect();
+    let handles = linked_handles(store, Channel::Slack, &ids).await;
+    written(text, &found, &handles, |_, original| original.to_owned())
 }
 
 #[cfg(test)]
@@ -79,8 +55,8 @@ mod tests {
 
     #[test]
     fn slack_user_ids_are_found_and_nothing_else() {
-        fn ids(text: &str) -> Vec<&str> {
-            mentions(text).into_iter().map(|(_, _, id)| id).collect()
+        fn ids(text: &str) -> Vec<String> {
+            mentions(text).into_iter().map(|m| m.id).collect()
         }
         assert_eq!(
             ids("/newtask Call @U0BEA0001 and @W12AB34CD."),
@@ -98,7 +74,7 @@ mod tests {
             assert!(ids(text).is_empty(), "{text}");
         }
         let text = "a @U0BEA0001 b";
-        let (start, end, _) = mentions(text)[0];
-        assert_eq!(&text[start..end], "@U0BEA0001");
+        let found = &mentions(text)[0];
+        assert_eq!(&text[found.start..found.end], "@U0BEA0001");
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{gateway_message, start, CHANNEL, WAIT};
+use super::{gateway_message, start, ANNA, CHANNEL, WAIT};
 use crate::fake_discord::{FakeDiscord, BOT_ID, TOKEN};
 use crate::helpers::{both_dbs, Db};
 
@@ -56,6 +56,21 @@ async fn gateway_mentions_reach_the_conversation(db: Db) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Chatter that did not address the bot got no answer.
     assert_eq!(d.fake.messages().len(), 2);
+
+    // A mentioned user linked to a person is their handle, not their Discord username.
+    let bot =
+        json!({"id": BOT_ID, "username": "coordinator", "discriminator": "0", "avatar": null, "bot": true});
+    let anna = json!({"id": ANNA, "username": "anna_k_1987", "discriminator": "0", "avatar": null});
+    let assigning = gateway_message(
+        &format!("<@{BOT_ID}> /newtask Check the gateway <@{ANNA}>"),
+        true,
+        json!([bot, anna]),
+    );
+    d.fake.dispatch("MESSAGE_CREATE", assigning);
+    d.fake
+        .wait_for(WAIT, |m| m.iter().any(|m| m.content.starts_with("Created #2")))
+        .await;
+    assert_eq!(d.app.get("/api/tasks/2").await.body["assigned_to"], "anna");
 }
 
 /// Two replicas on one PostgreSQL database: one holds the gateway; when it stops, the other

@@ -13,6 +13,7 @@ use crate::helpers::{both_dbs, Db};
 both_dbs!(
     ping_pong_and_forged_signatures,
     slash_commands_create_and_change_tasks,
+    a_person_picked_from_discords_list_is_their_handle,
     private_answers_are_ephemeral_and_link_works,
     buttons_work,
     redelivered_interaction_has_one_effect,
@@ -152,6 +153,65 @@ async fn slash_commands_create_and_change_tasks(db: Db) {
     d.interact(&bad).await;
     assert!(d.answer_to(&bad).await.content.contains("Usage: /newtask"));
     assert_eq!(d.tasks().await.len(), 1);
+}
+
+/// Discord writes a person picked with `@` in a text option as `<@ID>`: a linked person is
+/// their handle (whatever their Discord username), anyone else is nobody we know.
+async fn a_person_picked_from_discords_list_is_their_handle(db: Db) {
+    let d = start(db, &[]).await;
+    let bob = "80351110224678920";
+    let person = d
+        .app
+        .post(
+            "/api/people",
+            json!({"handle": "robert", "name": "Bob", "identities": [{"channel": "discord", "external_id": bob}]}),
+        )
+        .await;
+    assert_eq!(person.status, 201, "{}", person.body);
+    let picked = format!("<@{bob}>");
+    let new = slash(
+        ANNA,
+        "newtask",
+        json!([string("title", "Print the flyers"), string("assignee", &picked)]),
+    );
+    d.interact(&new).await;
+    let reply = d.answer_to(&new).await;
+    assert!(
+        reply
+            .content
+            .starts_with("Created #1: Print the flyers, for @robert"),
+        "{}",
+        reply.content
+    );
+    // Typed at the end of the title too, in the nickname form `<@!ID>`.
+    let title = format!("Call the printer <@!{bob}>");
+    let new = slash(ANNA, "newtask", json!([string("title", &title)]));
+    d.interact(&new).await;
+    let reply = d.answer_to(&new).await;
+    assert!(
+        reply
+            .content
+            .starts_with("Created #2: Call the printer, for @robert"),
+        "{}",
+        reply.content
+    );
+    // Someone nobody linked: the command says so and makes nothing.
+    let stranger = format!("<@{STRANGER}>");
+    let new = slash(
+        ANNA,
+        "newtask",
+        json!([string("title", "Book the van"), string("assignee", &stranger)]),
+    );
+    d.interact(&new).await;
+    let reply = d.answer_to(&new).await;
+    assert!(
+        reply
+            .content
+            .contains(&format!("nobody has the handle '{STRANGER}'")),
+        "{}",
+        reply.content
+    );
+    assert_eq!(d.tasks().await.len(), 2);
 }
 
 async fn private_answers_are_ephemeral_and_link_works(db: Db) {

@@ -1,6 +1,9 @@
 //! Gateway messages (`MESSAGE_CREATE`) as our `InboundEvent`: mentions of the bot and replies
 //! to it in server channels, and direct messages; the bot's mention is removed from the text and
-//! other users' mentions are written `@username`.
+//! other users' mentions are written as the handle of the person they are linked to, else
+//! `@username`.
+
+use std::collections::HashMap;
 
 use chrono::Utc;
 use serenity::all::{Message, MessageFlags, UserId};
@@ -8,14 +11,27 @@ use serenity::all::{Message, MessageFlags, UserId};
 use crate::domain::Channel;
 use crate::message::{Attachment, ChatKind, InboundEvent, Sender};
 
-/// Text with the bot's mention removed and other users' mentions written `@username`.
-fn readable_text(message: &Message, bot: UserId) -> String {
+/// The users a message mentions, the bot left out: whose handles to look up before
+/// [`to_event`].
+pub fn mentioned_users(message: &Message, bot: UserId) -> Vec<String> {
+    message
+        .mentions
+        .iter()
+        .filter(|u| u.id != bot)
+        .map(|u| u.id.to_string())
+        .collect()
+}
+
+/// Text with the bot's mention removed and other users' mentions written `@handle` (`handles`:
+/// linked people by Discord user id), else `@username`.
+fn readable_text(message: &Message, bot: UserId, handles: &HashMap<String, String>) -> String {
     let mut text = message.content.clone();
     for user in &message.mentions {
         let written = if user.id == bot {
             String::new()
         } else {
-            format!("@{}", user.name)
+            let name = handles.get(&user.id.to_string()).unwrap_or(&user.name);
+            format!("@{name}")
         };
         for form in [format!("<@{}>", user.id), format!("<@!{}>", user.id)] {
             text = text.replace(&form, &written);
@@ -55,8 +71,9 @@ fn attachments(message: &Message) -> Vec<Attachment> {
 }
 
 /// Normalizes a gateway message; `None` for the bot's own and other bots' messages, and for
-/// server messages that neither mention the bot nor reply to it.
-pub fn to_event(message: &Message, bot: UserId) -> Option<InboundEvent> {
+/// server messages that neither mention the bot nor reply to it. `handles`: the handles of the
+/// linked people it mentions, by Discord user id (see [`mentioned_users`]).
+pub fn to_event(message: &Message, bot: UserId, handles: &HashMap<String, String>) -> Option<InboundEvent> {
     if message.author.bot || message.author.id == bot {
         return None;
     }
@@ -69,7 +86,7 @@ pub fn to_event(message: &Message, bot: UserId) -> Option<InboundEvent> {
     if in_server && !mentioned && !replied_to_bot {
         return None;
     }
-    let text = readable_text(message, bot);
+    let text = readable_text(message, bot, handles);
     let attachments = attachments(message);
     if text.is_empty() && attachments.is_empty() {
         return None;
@@ -144,21 +161,29 @@ mod tests {
             &format!("<@{BOT}> /newtask Fix the login <@90000000000000000>"),
             json!([bot_user(), bob]),
         );
-        let event = to_event(&message(json), UserId::new(BOT)).unwrap();
+        let event = to_event(&message(json), UserId::new(BOT), &HashMap::new()).unwrap();
         assert_eq!(event.text, "/newtask Fix the login @bob");
         assert_eq!(event.chat_kind, ChatKind::Group);
         assert!(event.mentions_bot);
         assert_eq!(event.chat_id, "1000000000000000002");
         assert_eq!(event.sender.display_name, "Anna K");
+        // Bob linked as @robert is his handle, not his Discord username.
+        let json = guild_message(
+            &format!("<@{BOT}> /newtask Fix the login <@!90000000000000000>"),
+            json!([bot_user(), bob]),
+        );
+        let handles = HashMap::from([("90000000000000000".to_owned(), "robert".to_owned())]);
+        let event = to_event(&message(json), UserId::new(BOT), &handles).unwrap();
+        assert_eq!(event.text, "/newtask Fix the login @robert");
     }
 
     #[test]
     fn other_server_chatter_and_bots_are_ignored() {
         let json = guild_message("lunch anyone?", json!([]));
-        assert!(to_event(&message(json), UserId::new(BOT)).is_none());
+        assert!(to_event(&message(json), UserId::new(BOT), &HashMap::new()).is_none());
         let mut json = guild_message(&format!("<@{BOT}> hi"), json!([bot_user()]));
         json["author"] = bot_user();
-        assert!(to_event(&message(json), UserId::new(BOT)).is_none());
+        assert!(to_event(&message(json), UserId::new(BOT), &HashMap::new()).is_none());
     }
 
     #[test]
@@ -167,7 +192,7 @@ mod tests {
         let object = json.as_object_mut().unwrap();
         object.remove("guild_id");
         object.remove("member");
-        let event = to_event(&message(json), UserId::new(BOT)).unwrap();
+        let event = to_event(&message(json), UserId::new(BOT), &HashMap::new()).unwrap();
         assert_eq!(event.chat_kind, ChatKind::Private);
         assert_eq!(event.text, "/tasks mine");
         assert!(!event.mentions_bot);

@@ -11,8 +11,9 @@
 mod interactions;
 mod message;
 
-pub use message::to_event;
+pub use message::{mentioned_users, to_event};
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::interaction::Intake;
 use super::rest::{Auth, Rest};
+use crate::channels::mentions::linked_handles;
+use crate::domain::Channel;
 use crate::store::Lease;
 
 /// The advisory lock that elects the gateway's replica: this key, and the schema's name as the
@@ -52,8 +55,17 @@ impl EventHandler for Handler {
         if bot == 0 {
             return;
         }
-        let Some(event) = to_event(&message, UserId::new(bot)) else {
+        let bot = UserId::new(bot);
+        let Some(event) = to_event(&message, bot, &HashMap::new()) else {
             return;
+        };
+        // Only a message the bot takes costs lookups of the people it mentions.
+        let mentioned = mentioned_users(&message, bot);
+        let event = if mentioned.is_empty() {
+            event
+        } else {
+            let handles = linked_handles(&self.intake.store, Channel::Discord, &mentioned).await;
+            to_event(&message, bot, &handles).unwrap_or(event)
         };
         for attempt in 1..=5u32 {
             match self.intake.inbox.accept(&event).await {
