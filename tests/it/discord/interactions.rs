@@ -155,6 +155,13 @@ async fn slash_commands_create_and_change_tasks(db: Db) {
     assert_eq!(d.tasks().await.len(), 1);
 }
 
+/// The answer to `/newtask` with `options`, sent by Anna.
+async fn newtask(d: &super::Discord, options: serde_json::Value) -> String {
+    let new = slash(ANNA, "newtask", options);
+    d.interact(&new).await;
+    d.answer_to(&new).await.content
+}
+
 /// Discord writes a person picked with `@` in a text option as `<@ID>`: a linked person is
 /// their handle (whatever their Discord username), anyone else is nobody we know.
 async fn a_person_picked_from_discords_list_is_their_handle(db: Db) {
@@ -169,47 +176,32 @@ async fn a_person_picked_from_discords_list_is_their_handle(db: Db) {
         .await;
     assert_eq!(person.status, 201, "{}", person.body);
     let picked = format!("<@{bob}>");
-    let new = slash(
-        ANNA,
-        "newtask",
+    let reply = newtask(
+        &d,
         json!([string("title", "Print the flyers"), string("assignee", &picked)]),
-    );
-    d.interact(&new).await;
-    let reply = d.answer_to(&new).await;
+    )
+    .await;
     assert!(
-        reply
-            .content
-            .starts_with("Created #1: Print the flyers, for @robert"),
-        "{}",
-        reply.content
+        reply.starts_with("Created #1: Print the flyers, for @robert"),
+        "{reply}"
     );
     // Typed at the end of the title too, in the nickname form `<@!ID>`.
     let title = format!("Call the printer <@!{bob}>");
-    let new = slash(ANNA, "newtask", json!([string("title", &title)]));
-    d.interact(&new).await;
-    let reply = d.answer_to(&new).await;
+    let reply = newtask(&d, json!([string("title", &title)])).await;
     assert!(
-        reply
-            .content
-            .starts_with("Created #2: Call the printer, for @robert"),
-        "{}",
-        reply.content
+        reply.starts_with("Created #2: Call the printer, for @robert"),
+        "{reply}"
     );
     // Someone nobody linked: the command says so and makes nothing.
     let stranger = format!("<@{STRANGER}>");
-    let new = slash(
-        ANNA,
-        "newtask",
+    let reply = newtask(
+        &d,
         json!([string("title", "Book the van"), string("assignee", &stranger)]),
-    );
-    d.interact(&new).await;
-    let reply = d.answer_to(&new).await;
+    )
+    .await;
     assert!(
-        reply
-            .content
-            .contains(&format!("nobody has the handle '{STRANGER}'")),
-        "{}",
-        reply.content
+        reply.contains(&format!("nobody has the handle '{STRANGER}'")),
+        "{reply}"
     );
     assert_eq!(d.tasks().await.len(), 2);
 }
