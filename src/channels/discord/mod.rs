@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod inbound;
 pub mod interaction;
 pub mod media;
+mod mentions;
 pub mod outbound;
 pub mod rest;
 
