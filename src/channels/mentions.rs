@@ -1,9 +1,9 @@
 //! People named in a chat message by their platform id, read as our handles. Our commands name
 //! people by handle (`/newtask Call the printer @bob`), while a platform writes the person
 //! someone picked with `@` by its own id: Slack `<@U0ABC1234>`, Discord `<@80351110224678912>`.
-//! Before an event is stored, a channel finds those mentions ([`Mention`]), asks which ids
-//! belong to linked people ([`linked_handles`]) and writes those as `@handle` ([`written`]);
-//! what it writes for anyone else is the channel's choice.
+//! Before an event is stored, a channel finds those mentions ([`Mention`]) and reads them
+//! ([`read_as_handles`]): linked people as `@handle`, anyone else as the channel chooses. Where
+//! the platform already resolved its mentions (Discord's gateway), [`linked_handles`] alone.
 
 use std::collections::HashMap;
 
@@ -43,9 +43,26 @@ pub async fn linked_handles(store: &Store, channel: Channel, ids: &[String]) -> 
     handles
 }
 
+/// `text` with `found` (its mentions, in order) read: linked people as `@handle`, anyone else
+/// as `otherwise` says. `None` when it mentions nobody, so the caller keeps its event as it is.
+pub async fn read_as_handles(
+    store: &Store,
+    channel: Channel,
+    text: &str,
+    found: &[Mention],
+    otherwise: impl Fn(&Mention, &str) -> String,
+) -> Option<String> {
+    if found.is_empty() {
+        return None;
+    }
+    let ids: Vec<String> = found.iter().map(|m| m.id.clone()).collect();
+    let handles = linked_handles(store, channel, &ids).await;
+    Some(written(text, found, &handles, otherwise))
+}
+
 /// `text` with each of `mentions` (in order, not overlapping) written `@handle` when its id is
 /// in `handles`, else as `otherwise` says (given the mention and the text it covers).
-pub fn written(
+fn written(
     text: &str,
     mentions: &[Mention],
     handles: &HashMap<String, String>,

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::address::Address;
 use super::commands::{self, CommandOption};
 use super::mentions::mentions;
-use crate::channels::mentions::{linked_handles, written};
+use crate::channels::mentions::{read_as_handles, Mention};
 use crate::domain::Channel;
 use crate::inbox::InboxWriter;
 use crate::message::{ButtonPress, ChatKind, InboundEvent, Sender};
@@ -283,12 +283,11 @@ impl Intake {
             .await
             .map_err(|e| e.to_string())?;
         let found = mentions(&event.text);
-        if found.is_empty() {
+        let unlinked = |m: &Mention, _: &str| format!("@{}", m.id);
+        let Some(text) = read_as_handles(&self.store, Channel::Discord, &event.text, &found, unlinked).await
+        else {
             return self.inbox.accept(event).await.map_err(|e| e.to_string());
-        }
-        let ids: Vec<String> = found.iter().map(|m| m.id.clone()).collect();
-        let handles = linked_handles(&self.store, Channel::Discord, &ids).await;
-        let text = written(&event.text, &found, &handles, |m, _| format!("@{}", m.id));
+        };
         let event = InboundEvent {
             text,
             ..event.clone()

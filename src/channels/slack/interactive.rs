@@ -279,7 +279,9 @@ impl Intake {
 
     /// Stores a message event, its mentions of linked teammates written as their handles.
     pub async fn accept_event(&self, event: &InboundEvent) -> Result<bool, String> {
-        let text = super::mentions::with_handles(&self.store, &event.text).await;
+        let Some(text) = super::mentions::with_handles(&self.store, &event.text).await else {
+            return self.inbox.accept(event).await.map_err(|e| e.to_string());
+        };
         let event = InboundEvent {
             text,
             ..event.clone()

@@ -4,7 +4,7 @@
 //! user who is linked to a person becomes that person's `@handle`. Anyone else's stays as Slack
 //! wrote it, so a command that needs a handle says that nobody has it.
 
-use crate::channels::mentions::{linked_handles, written, Mention};
+use crate::channels::mentions::{read_as_handles, Mention};
 use crate::domain::Channel;
 use crate::store::Store;
 
@@ -38,15 +38,12 @@ fn mentions(text: &str) -> Vec<Mention> {
 }
 
 /// `text` with each mention of a linked Slack user written as their `@handle`; anyone else's
-/// stays as Slack wrote it.
-pub async fn with_handles(store: &Store, text: &str) -> String {
-    let found = mentions(text);
-    if found.is_empty() {
-        return text.to_owned();
-    }
-    let ids: Vec<String> = found.iter().map(|m| m.id.clone()).collect();
-    let handles = linked_handles(store, Channel::Slack, &ids).await;
-    written(text, &found, &handles, |_, original| original.to_owned())
+/// stays as Slack wrote it. `None` when it mentions nobody.
+pub async fn with_handles(store: &Store, text: &str) -> Option<String> {
+    read_as_handles(store, Channel::Slack, text, &mentions(text), |_, original| {
+        original.to_owned()
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use serenity::all::{Message, MessageFlags, UserId};
 use crate::domain::Channel;
 use crate::message::{Attachment, ChatKind, InboundEvent, Sender};
 
-/// The users a message mentions, the bot left out: whose handles to look up before
-/// [`to_event`].
+/// The users a message mentions, the bot left out: whose handles to look up for
+/// [`readable_text`].
 pub fn mentioned_users(message: &Message, bot: UserId) -> Vec<String> {
     message
         .mentions
@@ -24,7 +24,7 @@ pub fn mentioned_users(message: &Message, bot: UserId) -> Vec<String> {
 
 /// Text with the bot's mention removed and other users' mentions written `@handle` (`handles`:
 /// linked people by Discord user id), else `@username`.
-fn readable_text(message: &Message, bot: UserId, handles: &HashMap<String, String>) -> String {
+pub fn readable_text(message: &Message, bot: UserId, handles: &HashMap<String, String>) -> String {
     let mut text = message.content.clone();
     for user in &message.mentions {
         let written = if user.id == bot {
@@ -71,9 +71,9 @@ fn attachments(message: &Message) -> Vec<Attachment> {
 }
 
 /// Normalizes a gateway message; `None` for the bot's own and other bots' messages, and for
-/// server messages that neither mention the bot nor reply to it. `handles`: the handles of the
-/// linked people it mentions, by Discord user id (see [`mentioned_users`]).
-pub fn to_event(message: &Message, bot: UserId, handles: &HashMap<String, String>) -> Option<InboundEvent> {
+/// server messages that neither mention the bot nor reply to it. Mentioned users are written
+/// `@username`; [`readable_text`] with their handles writes linked people as themselves.
+pub fn to_event(message: &Message, bot: UserId) -> Option<InboundEvent> {
     if message.author.bot || message.author.id == bot {
         return None;
     }
@@ -86,7 +86,7 @@ pub fn to_event(message: &Message, bot: UserId, handles: &HashMap<String, String
     if in_server && !mentioned && !replied_to_bot {
         return None;
     }
-    let text = readable_text(message, bot, handles);
+    let text = readable_text(message, bot, &HashMap::new());
     let attachments = attachments(message);
     if text.is_empty() && attachments.is_empty() {
         return None;
@@ -161,7 +161,7 @@ mod tests {
             &format!("<@{BOT}> /newtask Fix the login <@90000000000000000>"),
             json!([bot_user(), bob]),
         );
-        let event = to_event(&message(json), UserId::new(BOT), &HashMap::new()).unwrap();
+        let event = to_event(&message(json), UserId::new(BOT)).unwrap();
         assert_eq!(event.text, "/newtask Fix the login @bob");
         assert_eq!(event.chat_kind, ChatKind::Group);
         assert!(event.mentions_bot);
@@ -173,17 +173,17 @@ mod tests {
             json!([bot_user(), bob]),
         );
         let handles = HashMap::from([("90000000000000000".to_owned(), "robert".to_owned())]);
-        let event = to_event(&message(json), UserId::new(BOT), &handles).unwrap();
-        assert_eq!(event.text, "/newtask Fix the login @robert");
+        let text = readable_text(&message(json), UserId::new(BOT), &handles);
+        assert_eq!(text, "/newtask Fix the login @robert");
     }
 
     #[test]
     fn other_server_chatter_and_bots_are_ignored() {
         let json = guild_message("lunch anyone?", json!([]));
-        assert!(to_event(&message(json), UserId::new(BOT), &HashMap::new()).is_none());
+        assert!(to_event(&message(json), UserId::new(BOT)).is_none());
         let mut json = guild_message(&format!("<@{BOT}> hi"), json!([bot_user()]));
         json["author"] = bot_user();
-        assert!(to_event(&message(json), UserId::new(BOT), &HashMap::new()).is_none());
+        assert!(to_event(&message(json), UserId::new(BOT)).is_none());
     }
 
     #[test]
@@ -192,7 +192,7 @@ mod tests {
         let object = json.as_object_mut().unwrap();
         object.remove("guild_id");
         object.remove("member");
-        let event = to_event(&message(json), UserId::new(BOT), &HashMap::new()).unwrap();
+        let event = to_event(&message(json), UserId::new(BOT)).unwrap();
         assert_eq!(event.chat_kind, ChatKind::Private);
         assert_eq!(event.text, "/tasks mine");
         assert!(!event.mentions_bot);

@@ -11,9 +11,8 @@
 mod interactions;
 mod message;
 
-pub use message::{mentioned_users, to_event};
+pub use message::{mentioned_users, readable_text, to_event};
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,17 +55,17 @@ impl EventHandler for Handler {
             return;
         }
         let bot = UserId::new(bot);
-        let Some(event) = to_event(&message, bot, &HashMap::new()) else {
+        let Some(mut event) = to_event(&message, bot) else {
             return;
         };
         // Only a message the bot takes costs lookups of the people it mentions.
         let mentioned = mentioned_users(&message, bot);
-        let event = if mentioned.is_empty() {
-            event
-        } else {
+        if !mentioned.is_empty() {
             let handles = linked_handles(&self.intake.store, Channel::Discord, &mentioned).await;
-            to_event(&message, bot, &handles).unwrap_or(event)
-        };
+            if !handles.is_empty() {
+                event.text = readable_text(&message, bot, &handles);
+            }
+        }
         for attempt in 1..=5u32 {
             match self.intake.inbox.accept(&event).await {
                 Ok(_) => return,
